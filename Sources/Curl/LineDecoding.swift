@@ -1,0 +1,170 @@
+/// Splits a byte stream into lines: on `\n`, with one trailing `\r` stripped.
+///
+/// Chunks may end anywhere, mid-line or mid-character: a partial line waits for the
+/// next chunk. Lines are bytes; decode UTF-8 only on whole lines.
+public struct LineSplitter: Sendable {
+    private var partial: [UInt8] = []
+
+    public init() {}
+
+    /// The lines that `chunk` completes, in order.
+    public mutating func push(_ chunk: some Collection<UInt8>) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        push(chunk) { lines.append($0) }
+        return lines
+    }
+
+    /// Calls `body` with each line that `chunk` completes.
+    public mutating func push(_ chunk: some Collection<UInt8>, _ body: (ArraySlice<UInt8>) throws -> Void) rethrows {
+        let bytes = partial.isEmpty ? Array(chunk) : partial + chunk
+        partial.removeAll(keepingCapacity: true)
+        var start = bytes.startIndex
+        while let newline = bytes[start...].firstIndex(of: 10) {
+            var end = newline
+            if end > start, bytes[end - 1] == 13 { end -= 1 }
+            try body(bytes[start..<end])
+            start = newline + 1
+        }
+        if start < bytes.endIndex { partial.append(contentsOf: bytes[start...]) }
+    }
+
+    /// The unterminated last line, if the stream ended without a final `\n`.
+    public mutating func finish() -> ArraySlice<UInt8>? {
+        defer { partial = [] }
+        guard !partial.isEmpty else { return nil }
+        var line = partial[...]
+        if line.last == 13 { line = line.dropLast() }
+        return line
+    }
+}
+
+/// One Server-Sent Event.
+public struct ServerSentEvent: Sendable, Equatable {
+    /// The `event:` field; `nil` means the default type, `message`.
+    public var event: String?
+    /// The `data:` lines, joined with `\n`.
+    public var data: String
+    public var id: String?
+    /// The `retry:` field, in milliseconds.
+    public var retry: Int?
+
+    public init(event: String? = nil, data: String, id: String? = nil, retry: Int? = nil) {
+        self.event = event
+        self.data = data
+        self.id = id
+        self.retry = retry
+    }
+}
+
+/// Assembles Server-Sent Events from lines, by the rules of the WHATWG spec as the
+/// OpenAI client applies them: a blank line dispatches, a line starting with `:` is a
+/// comment, a field name ends at the first `:`, one space after it is dropped,
+/// `data:` lines join with `\n`, unknown fields are ignored.
+public struct ServerSentEventDecoder: Sendable {
+    private var event: String?
+    private var data: [String] = []
+    private var id: String?
+    private var retry: Int?
+
+    public init() {}
+
+    /// Feeds one line (without its terminator); returns an event when the line completes one.
+    public mutating func decode(line: some Collection<UInt8>) -> ServerSentEvent? {
+        if line.isEmpty {
+            guard event != nil || !data.isEmpty || id != nil || retry != nil else { return nil }
+            let dispatched = ServerSentEvent(event: event, data: data.joined(separator: "\n"), id: id, retry: retry)
+            event = nil
+            data.removeAll(keepingCapacity: true)
+            id = nil
+            retry = nil
+            return dispatched
+        }
+        if line.first == 58 { return nil }  // ":" comment
+        let name: String
+        var value: String
+        if let colon = line.firstIndex(of: 58) {
+            name = String(decoding: line[..<colon], as: UTF8.self)
+            var valueStart = line.index(after: colon)
+            if valueStart < line.endIndex, line[valueStart] == 32 { valueStart = line.index(after: valueStart) }
+            value = String(decoding: line[valueStart...], as: UTF8.self)
+        } else {
+            name = String(decoding: line, as: UTF8.self)
+            value = ""
+        }
+        switch name {
+        case "event": event = value
+        case "data": data.append(value)
+        case "id": if !value.utf8.contains(0) { id = value }
+        case "retry": if let milliseconds = Int(value) { retry = milliseconds }
+        default: value = ""
+        }
+        return nil
+    }
+}
+
+extension AsyncSequence where Element == [UInt8] {
+    /// The stream's lines, split as `LineSplitter` does; the last line may lack its `\n`.
+    public var lines: AsyncLineSequence<Self> { AsyncLineSequence(base: self) }
+
+    /// The stream's Server-Sent Events. An event not closed by a blank line before the
+    /// stream ends is dropped, as the spec says.
+    public var serverSentEvents: AsyncServerSentEventSequence<Self> {
+        AsyncServerSentEventSequence(base: self)
+    }
+}
+
+public struct AsyncLineSequence<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
+    public typealias Element = ArraySlice<UInt8>
+    let base: Base
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        var splitter = LineSplitter()
+        var ready: [ArraySlice<UInt8>] = []
+        var nextReady = 0
+        var finished = false
+
+        public mutating func next() async throws -> ArraySlice<UInt8>? {
+            while nextReady == ready.count {
+                if finished { return nil }
+                ready.removeAll(keepingCapacity: true)
+                nextReady = 0
+                if let chunk = try await base.next() {
+                    splitter.push(chunk) { ready.append($0) }
+                } else {
+                    finished = true
+                    if let last = splitter.finish() { ready.append(last) }
+                }
+            }
+            defer { nextReady += 1 }
+            return ready[nextReady]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+}
+
+extension AsyncLineSequence: Sendable where Base: Sendable {}
+
+public struct AsyncServerSentEventSequence<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
+    public typealias Element = ServerSentEvent
+    let base: Base
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var lines: AsyncLineSequence<Base>.AsyncIterator
+        var decoder = ServerSentEventDecoder()
+
+        public mutating func next() async throws -> ServerSentEvent? {
+            while let line = try await lines.next() {
+                if let event = decoder.decode(line: line) { return event }
+            }
+            return nil
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(lines: AsyncLineSequence(base: base).makeAsyncIterator())
+    }
+}
+
+extension AsyncServerSentEventSequence: Sendable where Base: Sendable {}
