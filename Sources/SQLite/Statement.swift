@@ -41,7 +41,17 @@ public final class Statement {
             case .null: code = sqlite3_bind_null(handle, index)
             case .integer(let value): code = sqlite3_bind_int64(handle, index, value)
             case .real(let value): code = sqlite3_bind_double(handle, index, value)
-            case .text(let value): code = sqlite3_bind_text(handle, index, value, -1, sy_sqlite_transient())
+            case .text(let value):
+                var text = value
+                code = text.withUTF8 { utf8 in
+                    utf8.withMemoryRebound(to: CChar.self) { chars in
+                        guard let base = chars.baseAddress, !chars.isEmpty else {
+                            return sqlite3_bind_text(handle, index, "", 0, sy_sqlite_transient())
+                        }
+                        return sqlite3_bind_text64(
+                            handle, index, base, UInt64(chars.count), sy_sqlite_transient(), UInt8(SQLITE_UTF8))
+                    }
+                }
             case .blob(let value):
                 code = value.withUnsafeBytes {
                     sqlite3_bind_blob64(handle, index, $0.baseAddress, UInt64($0.count), sy_sqlite_transient())
@@ -92,7 +102,10 @@ public final class Statement {
         switch sqlite3_column_type(handle, column) {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, column))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, column))
-        case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, column)))
+        case SQLITE_TEXT:
+            let count = Int(sqlite3_column_bytes(handle, column))
+            guard count > 0, let text = sqlite3_column_text(handle, column) else { return .text("") }
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
         case SQLITE_BLOB:
             let count = Int(sqlite3_column_bytes(handle, column))
             guard count > 0, let bytes = sqlite3_column_blob(handle, column) else { return .blob([]) }
