@@ -1,13 +1,4 @@
 import Foundation
-import Synchronization
-
-/// A value tests share with server handlers and tasks.
-final class Shared<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
-    init(_ value: Value) { storage = Mutex(value) }
-    var value: Value { storage.withLock { $0 } }
-    func update<R>(_ body: (inout Value) -> R) -> R { storage.withLock { body(&$0) } }
-}
 
 /// Waits until `condition` holds, for at most `limit`; returns whether it did.
 func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {

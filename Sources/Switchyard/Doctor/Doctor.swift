@@ -1,0 +1,248 @@
+public import Curl
+import Foundation
+import Git
+import SQLite
+
+/// One line of `switchyard doctor`.
+public struct DoctorCheck: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case ok
+        /// Present, but something about it deserves attention.
+        case warning
+        /// Absent or unreachable.
+        case failed
+    }
+
+    public var name: String
+    public var status: Status
+    /// Whether Switchyard cannot work without it; only these make `doctor` fail.
+    public var required: Bool
+    public var detail: String
+    /// What to do about a warning or a failure.
+    public var fix: String?
+
+    public init(name: String, status: Status, required: Bool, detail: String, fix: String? = nil) {
+        self.name = name
+        self.status = status
+        self.required = required
+        self.detail = detail
+        self.fix = fix
+    }
+}
+
+/// Checks what Switchyard needs on this machine: the C libraries, the tools' helper
+/// programs, and the model servers named by the environment.
+public struct Doctor: Sendable {
+    public var environment: [String: String]
+    public var client: HTTPClient
+    /// How long a server may take to answer before it counts as unreachable.
+    public var timeout: Duration
+
+    public init(
+        environment: [String: String], client: HTTPClient = .shared,
+        timeout: Duration = .seconds(5)
+    ) {
+        self.environment = environment
+        self.client = client
+        self.timeout = timeout
+    }
+
+    /// Every check, in a stable order; the network checks run concurrently.
+    public func run() async -> [DoctorCheck] {
+        async let ollama = checkOllama()
+        async let openAI = checkOpenAI()
+        let local = [libcurl(), libgit2(), sqlite(), ripgrep(), bubblewrap()]
+        return local + (await ollama) + (await openAI)
+    }
+
+    /// Whether every required piece is present.
+    public static func passed(_ checks: [DoctorCheck]) -> Bool {
+        !checks.contains { $0.required && $0.status == .failed }
+    }
+
+    // MARK: Libraries
+
+    func libcurl() -> DoctorCheck {
+        DoctorCheck(name: "libcurl", status: .ok, required: true, detail: CurlLibrary.versionLine)
+    }
+
+    func libgit2() -> DoctorCheck {
+        DoctorCheck(name: "libgit2", status: .ok, required: true, detail: Repository.libraryVersion)
+    }
+
+    func sqlite() -> DoctorCheck {
+        do {
+            let database = try Database(path: ":memory:")
+            _ = try database.scalar("SELECT 1")
+            return DoctorCheck(name: "SQLite", status: .ok, required: true, detail: Database.libraryVersion)
+        } catch {
+            return DoctorCheck(
+                name: "SQLite", status: .failed, required: true, detail: "\(error)",
+                fix: "install libsqlite3 (apt-get install libsqlite3-dev)")
+        }
+    }
+
+    // MARK: Programs
+
+    func ripgrep() -> DoctorCheck {
+        guard let path = executable("rg") else {
+            return DoctorCheck(
+                name: "ripgrep", status: .failed, required: true, detail: "rg is not on PATH; the search tool needs it",
+                fix: "apt-get install ripgrep (or brew install ripgrep)")
+        }
+        let version = run(path, ["--version"]).output.split(separator: "\n").first.map(String.init) ?? "unknown version"
+        return DoctorCheck(name: "ripgrep", status: .ok, required: true, detail: "\(version) at \(path)")
+    }
+
+    func bubblewrap() -> DoctorCheck {
+        guard let path = executable("bwrap") else {
+            return DoctorCheck(
+                name: "bubblewrap", status: .failed, required: true,
+                detail: "bwrap is not on PATH; the shell tool runs commands inside it",
+                fix: "apt-get install bubblewrap")
+        }
+        let version = run(path, ["--version"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let probe = run(path, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "true"])
+        guard probe.status == 0 else {
+            return DoctorCheck(
+                name: "bubblewrap", status: .failed, required: true,
+                detail: "\(version) at \(path) cannot create a sandbox: \(probe.output.trimmingCharacters(in: .whitespacesAndNewlines))",
+                fix: "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run where bwrap works")
+        }
+        return DoctorCheck(name: "bubblewrap", status: .ok, required: true, detail: "\(version) at \(path), sandbox works")
+    }
+
+    private func executable(_ name: String) -> String? {
+        let directories = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    private func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            return (-1, "\(error)")
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    // MARK: Model servers
+
+    /// Whether Ollama answers, its version and models.
+    public func checkOllama() async -> [DoctorCheck] {
+        let base = Endpoints.ollama(environment)
+        let source = environment["OLLAMA_HOST"].map { "OLLAMA_HOST=\($0)" } ?? "the default address"
+        let fix = "start Ollama (`ollama serve`) or set OLLAMA_HOST to where it listens; private steps need a local model"
+        do {
+            let response = try await client.send(request(base + "/api/tags"), maxBodyBytes: 4 << 20)
+            guard response.status == 200,
+                let tags = try? JSONDecoder().decode(OllamaTags.self, from: Data(response.body))
+            else {
+                return [
+                    DoctorCheck(
+                        name: "Ollama", status: .failed, required: false,
+                        detail: "\(base) (\(source)) answered GET /api/tags with status \(response.status), not Ollama's model list",
+                        fix: fix)
+                ]
+            }
+            let version = try? await client.send(request(base + "/api/version"), maxBodyBytes: 1 << 16)
+            let number = version.flatMap { try? JSONDecoder().decode(OllamaVersion.self, from: Data($0.body)) }?.version
+            let names = tags.models.map(\.name)
+            let models = names.isEmpty ? "no models pulled" : "\(names.count) models: \(names.joined(separator: ", "))"
+            return [
+                DoctorCheck(
+                    name: "Ollama", status: names.isEmpty ? .warning : .ok, required: false,
+                    detail: "Ollama \(number ?? "(version unknown)") at \(base); \(models)",
+                    fix: names.isEmpty ? "pull a model, e.g. `ollama pull qwen2.5-coder`" : nil)
+            ]
+        } catch {
+            return [
+                DoctorCheck(
+                    name: "Ollama", status: .failed, required: false,
+                    detail: "no answer at \(base) (\(source)): \(Self.describe(error))", fix: fix)
+            ]
+        }
+    }
+
+    /// The OpenAI key and whether the API answers.
+    public func checkOpenAI() async -> [DoctorCheck] {
+        let base = Endpoints.openAI(environment)
+        let key = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let keyCheck =
+            key == nil
+            ? DoctorCheck(
+                name: "OpenAI key", status: .failed, required: false, detail: "OPENAI_API_KEY is not set",
+                fix: "export OPENAI_API_KEY=… to use cloud models; without it cloud steps are refused")
+            : DoctorCheck(name: "OpenAI key", status: .ok, required: false, detail: "OPENAI_API_KEY is set")
+
+        var request = request(base + "/models")
+        if let key { request.headers.set("Authorization", "Bearer \(key)") }
+        let reach: DoctorCheck
+        do {
+            let response = try await client.send(request, maxBodyBytes: 8 << 20)
+            let requestID = response.headers["x-request-id"].map { ", request id \($0)" } ?? ""
+            switch response.status {
+            case 200:
+                let count = (try? JSONDecoder().decode(OpenAIModels.self, from: Data(response.body)))?.data.count
+                reach = DoctorCheck(
+                    name: "OpenAI API", status: .ok, required: false,
+                    detail: "\(base) answers\(count.map { "; \($0) models" } ?? "")")
+            case 401 where key == nil, 403 where key == nil:
+                reach = DoctorCheck(
+                    name: "OpenAI API", status: .ok, required: false,
+                    detail: "\(base) answers (status \(response.status) without a key)")
+            case 401, 403:
+                reach = DoctorCheck(
+                    name: "OpenAI API", status: .warning, required: false,
+                    detail: "\(base) refuses the key: status \(response.status)\(requestID)",
+                    fix: "check OPENAI_API_KEY (and OPENAI_BASE_URL if you use another server)")
+            default:
+                reach = DoctorCheck(
+                    name: "OpenAI API", status: .warning, required: false,
+                    detail: "\(base) answered GET /models with status \(response.status)\(requestID)",
+                    fix: "check OPENAI_BASE_URL")
+            }
+        } catch {
+            reach = DoctorCheck(
+                name: "OpenAI API", status: .failed, required: false,
+                detail: "cannot reach \(base): \(Self.describe(error))",
+                fix: "check the network or proxy (https_proxy), or set OPENAI_BASE_URL to a server you can reach")
+        }
+        return [keyCheck, reach]
+    }
+
+    private func request(_ url: String) -> HTTPRequest {
+        HTTPRequest(url: url, timeouts: HTTPTimeouts(connect: timeout, idle: timeout, total: timeout * 2))
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? HTTPError else { return "\(error)" }
+        switch error.code {
+        case .couldNotConnect: return "nothing is listening (\(error.message))"
+        case .couldNotResolve: return "the host name does not resolve (\(error.message))"
+        case .connectTimeout, .idleTimeout, .totalTimeout: return "timed out (\(error.message))"
+        default: return error.message
+        }
+    }
+}
+
+private struct OllamaTags: Decodable {
+    struct Model: Decodable { var name: String }
+    var models: [Model]
+}
+
+private struct OllamaVersion: Decodable { var version: String }
+
+private struct OpenAIModels: Decodable {
+    struct Model: Decodable { var id: String }
+    var data: [Model]
+}

@@ -1,0 +1,163 @@
+import Curl
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+/// An Ollama server's `/api/tags` and `/api/version`, in the shapes of Ollama's docs.
+func fakeOllama(models: [String]) throws -> LoopbackHTTPServer {
+    try LoopbackHTTPServer { request, response in
+        switch request.path {
+        case "/api/tags":
+            let entries = models.map { name in
+                """
+                {"name":"\(name)","model":"\(name)","modified_at":"2025-10-03T23:34:03.409490317-07:00",\
+                "size":3338801804,"digest":"4a03f83c62a5c09a8f5bb4b4c88e9e6d0f2d4c0f7c1b6e4f3b2c1d0e9f8a7b6c",\
+                "details":{"parent_model":"","format":"gguf","family":"llama","families":["llama"],\
+                "parameter_size":"3.2B","quantization_level":"Q4_K_M"}}
+                """
+            }
+            response.respond(
+                status: 200, headers: [("Content-Type", "application/json; charset=utf-8")],
+                text: "{\"models\":[\(entries.joined(separator: ","))]}")
+        case "/api/version":
+            response.respond(status: 200, headers: [("Content-Type", "application/json")], text: "{\"version\":\"0.12.6\"}")
+        default:
+            response.respond(status: 404, text: "404 page not found")
+        }
+    }
+}
+
+/// OpenAI's `GET /v1/models`: 200 with the right key, 401 in OpenAI's error shape otherwise.
+func fakeOpenAI(key: String, authorizations: Shared<[String]>) throws -> LoopbackHTTPServer {
+    try LoopbackHTTPServer { request, response in
+        let authorization = request.header("authorization") ?? ""
+        authorizations.update { $0.append(authorization) }
+        guard request.path == "/v1/models" else { return response.respond(status: 404, text: "{}") }
+        if authorization == "Bearer \(key)" {
+            response.respond(
+                status: 200, headers: [("x-request-id", "req_123")],
+                text: """
+                    {"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1721172741,"owned_by":"system"},\
+                    {"id":"text-embedding-3-small","object":"model","created":1705948997,"owned_by":"system"}]}
+                    """)
+        } else {
+            response.respond(
+                status: 401, headers: [("x-request-id", "req_456")],
+                text: """
+                    {"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}
+                    """)
+        }
+    }
+}
+
+/// A port with nothing listening on it.
+func closedPort() throws -> String {
+    let server = try LoopbackHTTPServer { _, response in response.respond(status: 200) }
+    let address = "127.0.0.1:\(server.port)"
+    server.stop()
+    return address
+}
+
+@Suite struct DoctorTests {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+
+    func check(_ name: String, in checks: [DoctorCheck]) throws -> DoctorCheck {
+        try #require(checks.first { $0.name == name })
+    }
+
+    @Test func reportsOllamaModelsAndVersion() async throws {
+        let ollama = try fakeOllama(models: ["llama3.2:latest", "qwen2.5-coder:7b"])
+        let doctor = Doctor(environment: ["PATH": path, "OLLAMA_HOST": "127.0.0.1:\(ollama.port)"])
+        let checks = await doctor.run()
+        let line = try check("Ollama", in: checks)
+        #expect(line.status == .ok)
+        #expect(line.detail.contains("Ollama 0.12.6"))
+        #expect(line.detail.contains("2 models: llama3.2:latest, qwen2.5-coder:7b"))
+    }
+
+    @Test func ollamaWithoutModelsIsAWarning() async throws {
+        let ollama = try fakeOllama(models: [])
+        let checks = await Doctor(environment: ["PATH": path, "OLLAMA_HOST": ollama.baseURL]).run()
+        let line = try check("Ollama", in: checks)
+        #expect(line.status == .warning)
+        #expect(line.fix?.contains("ollama pull") == true)
+    }
+
+    @Test func unreachableServersAreOptionalWithAFix() async throws {
+        let address = try closedPort()
+        let doctor = Doctor(
+            environment: ["PATH": path, "OLLAMA_HOST": address, "OPENAI_BASE_URL": "http://\(try closedPort())/v1"])
+        let checks = await doctor.run()
+        let ollama = try check("Ollama", in: checks)
+        #expect(ollama.status == .failed)
+        #expect(!ollama.required)
+        #expect(ollama.detail.contains("nothing is listening"))
+        #expect(ollama.detail.contains("OLLAMA_HOST=\(address)"))
+        #expect(ollama.fix?.contains("ollama serve") == true)
+        let key = try check("OpenAI key", in: checks)
+        #expect(key.status == .failed)
+        #expect(key.fix?.contains("OPENAI_API_KEY") == true)
+        let api = try check("OpenAI API", in: checks)
+        #expect(api.status == .failed)
+        #expect(api.fix != nil)
+        #expect(Doctor.passed(checks))
+    }
+
+    @Test func somethingElseOnTheOllamaPortIsNotOllama() async throws {
+        let other = try LoopbackHTTPServer { _, response in response.respond(status: 404, text: "not here") }
+        let checks = await Doctor(environment: ["PATH": path, "OLLAMA_HOST": other.baseURL]).run()
+        let line = try check("Ollama", in: checks)
+        #expect(line.status == .failed)
+        #expect(line.detail.contains("status 404"))
+    }
+
+    @Test func openAIKeyIsSentAndChecked() async throws {
+        let seen = Shared<[String]>([])
+        let openAI = try fakeOpenAI(key: "sk-test-123", authorizations: seen)
+        let good = await Doctor(
+            environment: ["PATH": path, "OPENAI_API_KEY": "sk-test-123", "OPENAI_BASE_URL": openAI.baseURL + "/v1/"]
+        ).checkOpenAI()
+        #expect(good.map(\.status) == [.ok, .ok])
+        #expect(good[1].detail.contains("2 models"))
+        #expect(seen.value.last == "Bearer sk-test-123")
+
+        let bad = await Doctor(
+            environment: ["PATH": path, "OPENAI_API_KEY": "sk-wrong", "OPENAI_BASE_URL": openAI.baseURL + "/v1"]
+        ).checkOpenAI()
+        #expect(bad[1].status == .warning)
+        #expect(bad[1].detail.contains("refuses the key"))
+        #expect(bad[1].detail.contains("req_456"))
+        // The key itself never appears in what doctor prints.
+        #expect(!bad.contains { $0.detail.contains("sk-wrong") || ($0.fix ?? "").contains("sk-wrong") })
+    }
+
+    @Test func missingHelperProgramsFailTheRequiredChecks() async throws {
+        let checks = await Doctor(environment: ["PATH": "/nonexistent", "OLLAMA_HOST": try closedPort()]).run()
+        #expect(try check("ripgrep", in: checks).status == .failed)
+        #expect(try check("ripgrep", in: checks).fix?.contains("apt-get install ripgrep") == true)
+        #expect(try check("bubblewrap", in: checks).status == .failed)
+        #expect(!Doctor.passed(checks))
+        #expect(try check("libcurl", in: checks).detail.contains("libcurl/"))
+        #expect(try check("SQLite", in: checks).status == .ok)
+    }
+
+    @Test(arguments: [
+        (nil, "http://127.0.0.1:11434"),
+        ("", "http://127.0.0.1:11434"),
+        ("0.0.0.0", "http://0.0.0.0:11434"),
+        ("example.com:8080", "http://example.com:8080"),
+        ("https://ollama.example.com", "https://ollama.example.com:443"),
+        ("http://10.0.0.2:11434/", "http://10.0.0.2:11434"),
+        ("http://host:1234/proxy/ollama", "http://host:1234/proxy/ollama"),
+        (":11500", "http://127.0.0.1:11500"),
+    ] as [(String?, String)])
+    func ollamaHostIsReadLikeOllamaDoes(value: String?, expected: String) {
+        #expect(Endpoints.ollama(value.map { ["OLLAMA_HOST": $0] } ?? [:]) == expected)
+    }
+
+    @Test func openAIBaseURLDefaultsToTheCloud() {
+        #expect(Endpoints.openAI([:]) == "https://api.openai.com/v1")
+        #expect(Endpoints.openAI(["OPENAI_BASE_URL": "http://127.0.0.1:8000/v1/"]) == "http://127.0.0.1:8000/v1")
+    }
+}
