@@ -16,6 +16,7 @@ final class MultiLoop: @unchecked Sendable {  // `multi` and `active` are touche
 
     private let multi: UnsafeMutableRawPointer
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var unflushed: [Transfer] = []
     private struct Inbox {
         var commands: [Command] = []
         var closed = false
@@ -45,6 +46,17 @@ final class MultiLoop: @unchecked Sendable {  // `multi` and `active` are touche
         }
     }
 
+    /// Loop thread only: `transfer` received data that a waiting consumer should get.
+    func flushAfterPerform(_ transfer: Transfer) {
+        unflushed.append(transfer)
+    }
+
+    private func flushReceivedData() {
+        guard !unflushed.isEmpty else { return }
+        for transfer in unflushed { transfer.flush() }
+        unflushed.removeAll(keepingCapacity: true)
+    }
+
     private func run() {
         var running: Int32 = 0
         var pending: [Command] = []
@@ -67,12 +79,15 @@ final class MultiLoop: @unchecked Sendable {  // `multi` and `active` are touche
                         transfer.complete(CURLE_ABORTED_BY_CALLBACK, cancelled: true)
                     }
                 case .resume(let transfer):
+                    // Unpausing delivers the data libcurl held back, right here.
                     if active[transfer.easy] != nil { transfer.resumeReceiving() }
+                    flushReceivedData()
                 case .shutdown:
                     break loop
                 }
             }
             curl_multi_perform(multi, &running)
+            flushReceivedData()
             var left: Int32 = 0
             while let message = curl_multi_info_read(multi, &left) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }

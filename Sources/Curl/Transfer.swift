@@ -18,6 +18,7 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
     private var responseHeaders = HTTPHeaders()
     private var headDelivered = false
     private var bytesReceived = 0
+    private var awaitingFlush = false
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     /// The idle timeout, enforced by the loop: libcurl's low-speed check averages over
     /// seconds and cannot say "no byte for this long".
@@ -102,7 +103,9 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
         default: set(CURLOPT_CUSTOMREQUEST, sy_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
         }
         if let body = request.body {
-            set(CURLOPT_POSTFIELDSIZE_LARGE, sy_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            set(
+                CURLOPT_POSTFIELDSIZE_LARGE,
+                sy_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
             // COPYPOSTFIELDS: libcurl keeps its own copy, so the array may go.
             body.withUnsafeBytes { bytes in
                 let pointer = bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)
@@ -185,21 +188,7 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
     /// A buffered chunk or the end of the body; otherwise registers `waiter` and returns nil.
     private func takeChunk(orWait waiter: CheckedContinuation<[UInt8]?, any Error>? = nil) throws -> Ready? {
         let (ready, resume): (Result<Ready, HTTPError>?, Bool) = state.withLock { state in
-            if state.nextChunk < state.chunks.count {
-                let chunk = state.chunks[state.nextChunk]
-                state.chunks[state.nextChunk] = []
-                state.nextChunk += 1
-                if state.nextChunk == state.chunks.count {
-                    state.chunks.removeAll(keepingCapacity: true)
-                    state.nextChunk = 0
-                } else if state.nextChunk >= 64, state.nextChunk * 2 >= state.chunks.count {
-                    // A consumer that never quite catches up: drop the consumed slots.
-                    state.chunks.removeFirst(state.nextChunk)
-                    state.nextChunk = 0
-                }
-                state.buffered -= chunk.count
-                let resume = state.paused && state.buffered <= lowWater
-                if resume { state.paused = false }
+            if let (chunk, resume) = Self.pop(&state, lowWater: lowWater) {
                 return (.success(Ready(chunk: chunk)), resume)
             }
             switch state.completion {
@@ -212,6 +201,26 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
         }
         if resume { loop.submit(.resume(self)) }
         return try ready?.get()
+    }
+
+    /// Takes the oldest buffered chunk; says whether a paused transfer may read again.
+    private static func pop(_ state: inout State, lowWater: Int) -> (chunk: [UInt8], resume: Bool)? {
+        guard state.nextChunk < state.chunks.count else { return nil }
+        let chunk = state.chunks[state.nextChunk]
+        state.chunks[state.nextChunk] = []
+        state.nextChunk += 1
+        if state.nextChunk == state.chunks.count {
+            state.chunks.removeAll(keepingCapacity: true)
+            state.nextChunk = 0
+        } else if state.nextChunk >= 64, state.nextChunk * 2 >= state.chunks.count {
+            // A consumer that never quite catches up: drop the consumed slots.
+            state.chunks.removeFirst(state.nextChunk)
+            state.nextChunk = 0
+        }
+        state.buffered -= chunk.count
+        let resume = state.paused && state.buffered <= lowWater
+        if resume { state.paused = false }
+        return (chunk, resume)
     }
 
     /// Aborts the transfer unless it already ended. Safe from any thread, more than once.
@@ -273,42 +282,46 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
 
     fileprivate func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
         if !headDelivered { deliverHeadIfFinal() }
-        enum Action {
-            case abort, pause, buffered
-            case deliver(CheckedContinuation<[UInt8]?, any Error>)
-        }
-        let chunk = Array(bytes)
-        let action: Action = state.withLock { state in
-            if state.cancelRequested { return .abort }
+        let accepted: Int = state.withLock { state in
+            if state.cancelRequested { return 0 }
             if state.buffered >= highWater {
                 state.paused = true
-                return .pause
+                return sy_writefunc_pause
             }
-            if let waiter = state.bodyWaiter {
-                state.bodyWaiter = nil
-                return .deliver(waiter)
-            }
-            state.chunks.append(chunk)
-            state.buffered += chunk.count
-            return .buffered
-        }
-        switch action {
-        case .abort: return 0
-        case .pause: return sy_writefunc_pause
-        case .buffered:
-            lastActivity = .now
-            bytesReceived += bytes.count
-            return bytes.count
-        case .deliver(let waiter):
-            lastActivity = .now
-            bytesReceived += bytes.count
-            waiter.resume(returning: chunk)
+            state.chunks.append(Array(bytes))
+            state.buffered += bytes.count
             return bytes.count
         }
+        if accepted == bytes.count {
+            lastActivity = .now
+            bytesReceived += bytes.count
+            if !awaitingFlush {
+                awaitingFlush = true
+                loop.flushAfterPerform(self)
+            }
+        }
+        return accepted
+    }
+
+    /// Hands buffered data to a waiting consumer. The loop calls this once after each
+    /// round of libcurl callbacks, so a burst of callbacks wakes the consumer once.
+    func flush() {
+        awaitingFlush = false
+        let delivery = state.withLock { state -> (CheckedContinuation<[UInt8]?, any Error>, [UInt8], Bool)? in
+            guard let waiter = state.bodyWaiter, let (chunk, resume) = Self.pop(&state, lowWater: lowWater) else {
+                return nil
+            }
+            state.bodyWaiter = nil
+            return (waiter, chunk, resume)
+        }
+        guard let (waiter, chunk, resume) = delivery else { return }
+        if resume { resumeReceiving() }
+        waiter.resume(returning: chunk)
     }
 
     /// Called on the loop once the easy handle has left the multi handle.
     func complete(_ code: CURLcode, cancelled: Bool = false, idle: Bool = false) {
+        flush()
         let result: Result<Void, HTTPError>
         if idle {
             result = .failure(
@@ -327,7 +340,8 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
                 state.headWaiter = nil
                 state.bodyWaiter = nil
             }
-            return (state.headWaiter, state.nextChunk < state.chunks.count ? nil : state.bodyWaiter)
+            // After `flush`, a waiting consumer means nothing is buffered.
+            return (state.headWaiter, state.bodyWaiter)
         }
         if let headWaiter {
             switch result {
@@ -369,7 +383,8 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
             if message.contains("too slow") {
                 kind = .idleTimeout
             } else {
-                kind = message.hasPrefix("Connection timed out") || message.hasPrefix("Resolving timed out")
+                kind =
+                    message.hasPrefix("Connection timed out") || message.hasPrefix("Resolving timed out")
                     ? .connectTimeout : .totalTimeout
             }
         case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING: kind = .connectionLost

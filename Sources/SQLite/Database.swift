@@ -59,7 +59,8 @@ public final class Database {
         self.handle = connection
         self.path = path
         sqlite3_extended_result_codes(connection, 1)
-        let milliseconds = options.busyTimeout.components.seconds * 1000
+        let milliseconds =
+            options.busyTimeout.components.seconds * 1000
             + options.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         sqlite3_busy_timeout(connection, Int32(clamping: milliseconds))
         if !options.readOnly {

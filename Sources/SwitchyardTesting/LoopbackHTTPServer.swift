@@ -60,7 +60,9 @@ public final class LoopbackHTTPServer: Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 512) == 0 else {
             let code = errno
@@ -160,8 +162,8 @@ public final class ResponseWriter: @unchecked Sendable {  // used by one connect
 
     /// A complete response with a `Content-Length`.
     public func respond(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
-        writeHead(status: status, headers: headers, contentLength: body.count)
-        if method != "HEAD" { writeRaw(body) }
+        let head = head(status: status, headers: headers, contentLength: body.count)
+        writeRaw(method == "HEAD" ? head : head + body)  // one segment
         ended = true
     }
 
@@ -171,6 +173,10 @@ public final class ResponseWriter: @unchecked Sendable {  // used by one connect
 
     /// The status line and header fields. With `contentLength: nil` the body is sent chunked.
     public func writeHead(status: Int, headers: [(String, String)] = [], contentLength: Int?) {
+        writeRaw(head(status: status, headers: headers, contentLength: contentLength))
+    }
+
+    private func head(status: Int, headers: [(String, String)], contentLength: Int?) -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if let contentLength {
@@ -182,7 +188,7 @@ public final class ResponseWriter: @unchecked Sendable {  // used by one connect
         if closesConnection { head += "Connection: close\r\n" }
         head += "\r\n"
         headWritten = true
-        writeRaw(Array(head.utf8))
+        return Array(head.utf8)
     }
 
     /// Body bytes: framed as a chunk when the body is chunked, raw otherwise.

@@ -7,4 +7,3 @@ public final class Shared<Value: Sendable>: Sendable {
     public var value: Value { storage.withLock { $0 } }
     public func update<R>(_ body: (inout Value) -> R) -> R { storage.withLock { body(&$0) } }
 }
-

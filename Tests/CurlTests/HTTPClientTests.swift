@@ -129,7 +129,9 @@ import Testing
                 group.addTask {
                     let lines = try await client.stream(HTTPRequest(url: "\(server.baseURL)/\(id)")) { response in
                         var lines: [String] = []
-                        for try await line in response.body.lines { lines.append(String(decoding: line, as: UTF8.self)) }
+                        for try await line in response.body.lines {
+                            lines.append(String(decoding: line, as: UTF8.self))
+                        }
                         return lines
                     }
                     return (id, lines)

@@ -164,7 +164,8 @@ func recordingPolicy(_ delays: Shared<[Duration]>, maxRetries: Int = 2) -> Retry
             Issue.record("retries must stop at maxRetries")
             return
         }
-        #expect(policy.decision(status: 429, headers: ["retry-after": "3"], retriesTaken: 0) == .retry(after: .seconds(3)))
+        #expect(
+            policy.decision(status: 429, headers: ["retry-after": "3"], retriesTaken: 0) == .retry(after: .seconds(3)))
     }
 
     @Test func transportErrors() {

@@ -31,7 +31,10 @@ import Testing
         #expect(report?["passed"] as? Bool == true)
         let checks = report?["checks"] as? [[String: Any]] ?? []
         let byName = Dictionary(uniqueKeysWithValues: checks.map { ($0["name"] as? String ?? "", $0) })
-        #expect(Set(byName.keys).isSuperset(of: ["libcurl", "libgit2", "SQLite", "ripgrep", "bubblewrap", "Ollama", "OpenAI key", "OpenAI API"]))
+        #expect(
+            Set(byName.keys).isSuperset(of: [
+                "libcurl", "libgit2", "SQLite", "ripgrep", "bubblewrap", "Ollama", "OpenAI key", "OpenAI API",
+            ]))
         #expect(byName["Ollama"]?["status"] as? String == "failed")
         #expect((byName["Ollama"]?["fix"] as? String)?.isEmpty == false)
         #expect(byName["OpenAI key"]?["status"] as? String == "failed")
@@ -39,7 +42,8 @@ import Testing
 
     @Test func doctorFailsWhenARequiredPieceIsMissing() throws {
         let result = try runProgram(
-            binary, ["doctor", "--timeout", "1"], environment: ["PATH": "/nonexistent", "NO_COLOR": "1", "OLLAMA_HOST": "127.0.0.1:1"])
+            binary, ["doctor", "--timeout", "1"],
+            environment: ["PATH": "/nonexistent", "NO_COLOR": "1", "OLLAMA_HOST": "127.0.0.1:1"])
         #expect(result.status == 1)
         #expect(result.standardOutput.contains("FAIL  ripgrep"))
         #expect(result.standardOutput.contains("fix: apt-get install ripgrep"))

@@ -21,7 +21,8 @@ func fakeOllama(models: [String]) throws -> LoopbackHTTPServer {
                 status: 200, headers: [("Content-Type", "application/json; charset=utf-8")],
                 text: "{\"models\":[\(entries.joined(separator: ","))]}")
         case "/api/version":
-            response.respond(status: 200, headers: [("Content-Type", "application/json")], text: "{\"version\":\"0.12.6\"}")
+            response.respond(
+                status: 200, headers: [("Content-Type", "application/json")], text: "{\"version\":\"0.12.6\"}")
         default:
             response.respond(status: 404, text: "404 page not found")
         }
@@ -142,16 +143,17 @@ func closedPort() throws -> String {
         #expect(try check("SQLite", in: checks).status == .ok)
     }
 
-    @Test(arguments: [
-        (nil, "http://127.0.0.1:11434"),
-        ("", "http://127.0.0.1:11434"),
-        ("0.0.0.0", "http://0.0.0.0:11434"),
-        ("example.com:8080", "http://example.com:8080"),
-        ("https://ollama.example.com", "https://ollama.example.com:443"),
-        ("http://10.0.0.2:11434/", "http://10.0.0.2:11434"),
-        ("http://host:1234/proxy/ollama", "http://host:1234/proxy/ollama"),
-        (":11500", "http://127.0.0.1:11500"),
-    ] as [(String?, String)])
+    @Test(
+        arguments: [
+            (nil, "http://127.0.0.1:11434"),
+            ("", "http://127.0.0.1:11434"),
+            ("0.0.0.0", "http://0.0.0.0:11434"),
+            ("example.com:8080", "http://example.com:8080"),
+            ("https://ollama.example.com", "https://ollama.example.com:443"),
+            ("http://10.0.0.2:11434/", "http://10.0.0.2:11434"),
+            ("http://host:1234/proxy/ollama", "http://host:1234/proxy/ollama"),
+            (":11500", "http://127.0.0.1:11500"),
+        ] as [(String?, String)])
     func ollamaHostIsReadLikeOllamaDoes(value: String?, expected: String) {
         #expect(Endpoints.ollama(value.map { ["OLLAMA_HOST": $0] } ?? [:]) == expected)
     }

@@ -106,10 +106,14 @@ public struct Doctor: Sendable {
         guard probe.status == 0 else {
             return DoctorCheck(
                 name: "bubblewrap", status: .failed, required: true,
-                detail: "\(version) at \(path) cannot create a sandbox: \(probe.output.trimmingCharacters(in: .whitespacesAndNewlines))",
-                fix: "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run where bwrap works")
+                detail:
+                    "\(version) at \(path) cannot create a sandbox: \(probe.output.trimmingCharacters(in: .whitespacesAndNewlines))",
+                fix:
+                    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run where bwrap works"
+            )
         }
-        return DoctorCheck(name: "bubblewrap", status: .ok, required: true, detail: "\(version) at \(path), sandbox works")
+        return DoctorCheck(
+            name: "bubblewrap", status: .ok, required: true, detail: "\(version) at \(path), sandbox works")
     }
 
     private func executable(_ name: String) -> String? {
@@ -141,7 +145,8 @@ public struct Doctor: Sendable {
     public func checkOllama() async -> [DoctorCheck] {
         let base = Endpoints.ollama(environment)
         let source = environment["OLLAMA_HOST"].map { "OLLAMA_HOST=\($0)" } ?? "the default address"
-        let fix = "start Ollama (`ollama serve`) or set OLLAMA_HOST to where it listens; private steps need a local model"
+        let fix =
+            "start Ollama (`ollama serve`) or set OLLAMA_HOST to where it listens; private steps need a local model"
         do {
             let response = try await client.send(request(base + "/api/tags"), maxBodyBytes: 4 << 20)
             guard response.status == 200,
@@ -150,7 +155,8 @@ public struct Doctor: Sendable {
                 return [
                     DoctorCheck(
                         name: "Ollama", status: .failed, required: false,
-                        detail: "\(base) (\(source)) answered GET /api/tags with status \(response.status), not Ollama's model list",
+                        detail:
+                            "\(base) (\(source)) answered GET /api/tags with status \(response.status), not Ollama's model list",
                         fix: fix)
                 ]
             }

@@ -1,0 +1,48 @@
+# Switchyard: set-up and everyday commands. `make demo` and `make test` work on a
+# fresh Debian machine with the Swift toolchain: they install what is missing first.
+
+SWIFT ?= swift
+APT_PACKAGES := pkg-config libcurl4-openssl-dev libgit2-dev libsqlite3-dev ripgrep bubblewrap curl git
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test deps build release bench format lint
+
+## demo: build switchyard and check this machine with `switchyard doctor`
+demo: deps
+	$(SWIFT) build --product switchyard
+	$$($(SWIFT) build --show-bin-path)/switchyard doctor
+
+## test: run every test suite
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## deps: install the Debian packages Switchyard needs, if any are missing
+deps:
+	@if command -v dpkg >/dev/null 2>&1; then \
+		missing=""; \
+		for package in $(APT_PACKAGES); do \
+			dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "Installing:$$missing"; \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		fi; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## bench: the HTTP benchmark against the curl command line
+bench: deps
+	$(SWIFT) run -c release switchyard-bench http
+
+format:
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
