@@ -2,7 +2,7 @@
 # fresh Debian machine with the Swift toolchain: they install what is missing first.
 
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libcurl4-openssl-dev libgit2-dev libsqlite3-dev ripgrep bubblewrap curl git
+APT_PACKAGES := pkg-config libcurl4-openssl-dev libgit2-dev libsqlite3-dev ripgrep bubblewrap curl git openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build release bench format lint

@@ -51,3 +51,29 @@ import Testing
         #expect(!result.standardOutput.contains("\u{1B}["))
     }
 }
+
+@Suite struct CLIProxyTests {
+    /// `http_proxy` in the environment reaches libcurl: doctor finds "Ollama" at a host
+    /// name that does not exist, through a loopback proxy that answers for it.
+    @Test func proxyVariablesAreHonoured() throws {
+        let targets = Shared<[String]>([])
+        let proxy = try LoopbackHTTPServer { request, response in
+            targets.update { $0.append(request.target) }
+            if request.path.hasSuffix("/api/tags") {
+                response.respond(status: 200, text: "{\"models\":[{\"name\":\"via-proxy:latest\"}]}")
+            } else {
+                response.respond(status: 200, text: "{\"version\":\"0.0.1\"}")
+            }
+        }
+        let result = try runProgram(
+            BuiltProducts.executable("switchyard"), ["doctor", "--json", "--timeout", "2"],
+            environment: [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                "http_proxy": proxy.baseURL, "OLLAMA_HOST": "http://ollama.invalid:11434",
+                "OPENAI_BASE_URL": "http://openai.invalid/v1",
+            ])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("via-proxy:latest"))
+        #expect(targets.value.contains("http://ollama.invalid:11434/api/tags"))
+    }
+}
