@@ -9,7 +9,7 @@ public enum Endpoints {
     /// with a scheme and path; the scheme defaults to http and the port to 11434 (443
     /// for https), as the `ollama` command does.
     public static func ollama(_ environment: [String: String]) -> String {
-        guard var value = environment["OLLAMA_HOST"]?.trimmingCharacters(in: " \t\"'"), !value.isEmpty else {
+        guard var value = environment["OLLAMA_HOST"]?.trimming(" \t\"'"), !value.isEmpty else {
             return defaultOllama
         }
         var scheme = "http"
@@ -35,7 +35,7 @@ public enum Endpoints {
 
     /// The OpenAI API's base URL from `OPENAI_BASE_URL`, without a trailing slash.
     public static func openAI(_ environment: [String: String]) -> String {
-        guard var value = environment["OPENAI_BASE_URL"]?.trimmingCharacters(in: " \t\"'"), !value.isEmpty else {
+        guard var value = environment["OPENAI_BASE_URL"]?.trimming(" \t\"'"), !value.isEmpty else {
             return defaultOpenAI
         }
         while value.hasSuffix("/") { value.removeLast() }
@@ -44,7 +44,8 @@ public enum Endpoints {
 }
 
 extension String {
-    func trimmingCharacters(in set: String) -> String {
+    /// The string without the given characters at either end.
+    func trimming(_ set: String) -> String {
         var view = Substring(self)
         while let first = view.first, set.contains(first) { view = view.dropFirst() }
         while let last = view.last, set.contains(last) { view = view.dropLast() }

@@ -1,0 +1,285 @@
+public import Curl
+import Foundation
+
+/// Ollama's native API: `/api/chat` streamed as NDJSON, `/api/embed`, `/api/tags`, `/api/show`.
+public struct OllamaProvider: ModelProvider, EmbeddingProvider {
+    public var endpoint: ProviderEndpoint
+    public var model: String
+    /// Sent as `options` on every request. Keep `num_ctx` constant per model: a
+    /// different value reloads the model.
+    public var options: [String: JSONValue]
+    /// How long the server keeps the model loaded after a request (`"5m"`, `"24h"`).
+    public var keepAlive: String?
+    /// Turn tool calls written as text into calls (off by default).
+    public var parsesToolCallsInText: Bool
+
+    public init(
+        baseURL: String = Endpoints.defaultOllama, model: String, options: [String: JSONValue] = [:],
+        keepAlive: String? = nil, parsesToolCallsInText: Bool = false, client: HTTPClient = .shared,
+        retry: RetryPolicy = .default, apiKey: String? = nil
+    ) {
+        var headers: HTTPHeaders = [:]
+        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
+        self.endpoint = ProviderEndpoint(
+            provider: "ollama", baseURL: baseURL, headers: headers, client: client, retry: retry)
+        self.model = model
+        self.options = options
+        self.keepAlive = keepAlive
+        self.parsesToolCallsInText = parsesToolCallsInText
+    }
+
+    // MARK: Chat
+
+    /// The `/api/chat` body for `request`.
+    public func chatBody(_ request: ModelRequest) -> JSONValue {
+        var body: [String: JSONValue] = [
+            "model": .string(model),
+            "messages": .array(request.messages.map(Self.wireMessage)),
+            "stream": true,
+            "think": .bool(request.reasoning),
+        ]
+        let tools = Self.offeredTools(request)
+        if !tools.isEmpty {
+            body["tools"] = .array(
+                tools.map { tool in
+                    [
+                        "type": "function",
+                        "function": [
+                            "name": .string(tool.name), "description": .string(tool.description),
+                            "parameters": tool.parameters,
+                        ],
+                    ]
+                })
+        }
+        if case .jsonSchema(_, let schema) = request.responseFormat { body["format"] = schema }
+        var options = self.options
+        if let temperature = request.temperature { options["temperature"] = .number(temperature) }
+        if let seed = request.seed { options["seed"] = .number(Double(seed)) }
+        if let limit = request.maxOutputTokens { options["num_predict"] = .number(Double(limit)) }
+        if !request.stop.isEmpty { options["stop"] = .array(request.stop.map(JSONValue.string)) }
+        if !options.isEmpty { body["options"] = .object(options) }
+        if let keepAlive { body["keep_alive"] = .string(keepAlive) }
+        return .object(body)
+    }
+
+    /// Ollama has no `tool_choice`: `none` offers no tools, a named tool offers only that one.
+    static func offeredTools(_ request: ModelRequest) -> [ToolSpec] {
+        switch request.toolChoice {
+        case .none: []
+        case .tool(let name): request.tools.filter { $0.name == name }
+        case .auto, .required: request.tools
+        }
+    }
+
+    static func wireMessage(_ message: ChatMessage) -> JSONValue {
+        var wire: [String: JSONValue] = ["role": .string(message.role.rawValue), "content": .string(message.content)]
+        if !message.toolCalls.isEmpty {
+            wire["tool_calls"] = .array(
+                message.toolCalls.enumerated().map { index, call in
+                    // Ollama wants arguments as an object, never as a string.
+                    let arguments = (try? JSONValue(parsing: call.arguments)) ?? .object([:])
+                    return [
+                        "type": "function",
+                        "function": [
+                            "index": .number(Double(index)), "name": .string(call.name), "arguments": arguments,
+                        ],
+                    ]
+                })
+        }
+        if message.role == .tool {
+            if let name = message.toolName { wire["tool_name"] = .string(name) }
+            if let id = message.toolCallID { wire["tool_call_id"] = .string(id) }
+        }
+        return .object(wire)
+    }
+
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error> {
+        let body = chatBody(request)
+        let offered = Self.offeredTools(request)
+        let holdsText = parsesToolCallsInText && !offered.isEmpty
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await endpoint.post("/api/chat", body: body) { response, delivered in
+                        var decoder = OllamaChatDecoder(holdsText: holdsText, offered: offered)
+                        for try await line in response.body.lines where !line.allSatisfy(Self.isSpace) {
+                            for event in try decoder.decode(line: line, provider: endpoint.provider) {
+                                delivered()
+                                continuation.yield(event)
+                            }
+                        }
+                        for event in try decoder.finish(provider: endpoint.provider) {
+                            continuation.yield(event)
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 13 }
+
+    // MARK: Embeddings and models
+
+    public func embed(_ inputs: [String]) async throws -> [[Float]] {
+        struct Reply: Decodable { var embeddings: [[Float]] }
+        var body: [String: JSONValue] = ["model": .string(model), "input": .array(inputs.map(JSONValue.string))]
+        if let keepAlive { body["keep_alive"] = .string(keepAlive) }
+        let reply = try await endpoint.postJSON("/api/embed", body: .object(body), as: Reply.self)
+        guard reply.embeddings.count == inputs.count else {
+            throw ModelError(
+                code: .malformedResponse,
+                message: "asked for \(inputs.count) embeddings, got \(reply.embeddings.count)",
+                provider: endpoint.provider)
+        }
+        return reply.embeddings
+    }
+
+    /// The models the server has (`GET /api/tags`).
+    public func installedModels() async throws -> [String] {
+        struct Reply: Decodable {
+            struct Model: Decodable { var name: String }
+            var models: [Model]
+        }
+        return try await endpoint.getJSON("/api/tags", as: Reply.self).models.map(\.name)
+    }
+
+    /// What a model can do (`POST /api/show`): the router needs tools and context length.
+    public func modelInfo(_ name: String? = nil) async throws -> OllamaModelInfo {
+        struct Reply: Decodable {
+            var capabilities: [String]?
+            var model_info: [String: JSONValue]?
+        }
+        let reply = try await endpoint.postJSON(
+            "/api/show", body: ["model": .string(name ?? model)], as: Reply.self)
+        let contextLength = reply.model_info?.first { $0.key.hasSuffix(".context_length") }.flatMap { entry in
+            if case .number(let value) = entry.value { Int(value) } else { nil }
+        }
+        return OllamaModelInfo(capabilities: Set(reply.capabilities ?? []), contextLength: contextLength)
+    }
+}
+
+public struct OllamaModelInfo: Sendable, Hashable {
+    /// `completion`, `tools`, `thinking`, `embedding`, `vision`, …
+    public var capabilities: Set<String>
+    /// The model's trained context window (`<arch>.context_length`).
+    public var contextLength: Int?
+
+    public var supportsTools: Bool { capabilities.contains("tools") }
+}
+
+/// Turns `/api/chat` NDJSON lines into model events.
+struct OllamaChatDecoder {
+    private struct Chunk: Decodable {
+        struct Message: Decodable {
+            var content: String?
+            var thinking: String?
+            var tool_calls: [WireToolCall]?
+        }
+        struct WireToolCall: Decodable {
+            struct Function: Decodable {
+                var name: String?
+                var arguments: JSONValue?
+            }
+            var id: String?
+            var function: Function?
+        }
+        var message: Message?
+        var done: Bool?
+        var done_reason: String?
+        var prompt_eval_count: Int?
+        var eval_count: Int?
+        var error: String?
+    }
+
+    let holdsText: Bool
+    let offered: [ToolSpec]
+    private var sawToolCall = false
+    private var sawDone = false
+    private var heldText = ""
+    private var callCount = 0
+
+    init(holdsText: Bool, offered: [ToolSpec]) {
+        self.holdsText = holdsText
+        self.offered = offered
+    }
+
+    mutating func decode(line: ArraySlice<UInt8>, provider: String) throws -> [ModelEvent] {
+        let chunk: Chunk
+        do {
+            chunk = try JSONDecoder().decode(Chunk.self, from: Data(line))
+        } catch {
+            throw ModelError(
+                code: .malformedResponse,
+                message: "not an Ollama chat chunk: \(String(decoding: line.prefix(200), as: UTF8.self))",
+                provider: provider)
+        }
+        if let error = chunk.error {
+            throw ModelError.inStream(WireError(message: error), provider: provider)
+        }
+        var events: [ModelEvent] = []
+        if let thinking = chunk.message?.thinking, !thinking.isEmpty { events.append(.reasoningDelta(thinking)) }
+        if let content = chunk.message?.content, !content.isEmpty {
+            if holdsText { heldText += content } else { events.append(.textDelta(content)) }
+        }
+        // Tool calls can come in any chunk, the `done` one included.
+        for call in chunk.message?.tool_calls ?? [] {
+            guard let function = call.function, let name = function.name, !name.isEmpty else { continue }
+            sawToolCall = true
+            events.append(
+                .toolCall(
+                    ToolCall(
+                        id: call.id ?? "call_\(callCount)", name: name,
+                        arguments: Self.arguments(function.arguments, name: name))))
+            callCount += 1
+        }
+        if chunk.done == true {
+            sawDone = true
+            if holdsText, !heldText.isEmpty {
+                if !sawToolCall, let calls = TextToolCalls.parse(heldText, offered: offered) {
+                    sawToolCall = true
+                    events += calls.map(ModelEvent.toolCall)
+                } else {
+                    events.append(.textDelta(heldText))
+                }
+                heldText = ""
+            }
+            if chunk.prompt_eval_count != nil || chunk.eval_count != nil {
+                events.append(
+                    .usage(Usage(inputTokens: chunk.prompt_eval_count ?? 0, outputTokens: chunk.eval_count ?? 0)))
+            }
+            // The native API ends a tool-calling turn with "stop".
+            events.append(.finish(sawToolCall ? .toolCalls : FinishReason(wire: chunk.done_reason ?? "stop")))
+        }
+        return events
+    }
+
+    func finish(provider: String) throws -> [ModelEvent] {
+        guard sawDone else {
+            throw ModelError(
+                code: .malformedResponse, message: "the stream ended before its final chunk (done: true)",
+                provider: provider)
+        }
+        return []
+    }
+
+    /// Arguments as JSON text: an object as it came, a doubly encoded string decoded once,
+    /// and a `{"name": …, "arguments": {…}}` wrapper around them unwrapped.
+    static func arguments(_ value: JSONValue?, name: String) -> String {
+        switch value {
+        case nil, .null?: return "{}"
+        case .string(let text)?:
+            if let inner = try? JSONValue(parsing: text) { return arguments(inner, name: name) }
+            return text
+        case .object(let object)? where object.count == 2 && object["name"]?.stringValue == name:
+            if let inner = object["arguments"] { return arguments(inner, name: name) }
+            return JSONValue.object(object).canonicalText
+        case let other?:
+            return other.canonicalText
+        }
+    }
+}

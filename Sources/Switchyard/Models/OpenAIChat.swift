@@ -1,0 +1,354 @@
+public import Curl
+import Foundation
+
+/// How an OpenAI-compatible server differs from OpenAI itself.
+public struct CompatibilityQuirks: Sendable, Hashable {
+    public enum StructuredOutput: String, Sendable, Hashable {
+        /// `response_format: {"type": "json_schema", …}` (OpenAI, Ollama's /v1, vLLM).
+        case jsonSchema = "json_schema"
+        /// `response_format: {"type": "json_object", "schema": …}` (llama-cpp-python).
+        case jsonObjectWithSchema = "json_object"
+        /// Force a call of a tool whose parameters are the schema: works everywhere.
+        case forcedTool = "tool"
+    }
+
+    public var structuredOutput: StructuredOutput
+    /// Send `"parallel_tool_calls": true` when tools are offered (llama.cpp has them off by default).
+    public var sendsParallelToolCalls: Bool
+    /// `max_completion_tokens` (OpenAI) or `max_tokens` (everyone else; reasoning models reject it).
+    public var usesMaxCompletionTokens: Bool
+    /// Ask for `stream_options.include_usage`.
+    public var requestsStreamUsage: Bool
+    /// Stream on the wire (`"stream": true`); off for servers whose streaming breaks with tools.
+    public var streams: Bool
+    /// Turn tool calls written as text into calls, for models without a tool-call parser.
+    public var parsesToolCallsInText: Bool
+
+    public init(
+        structuredOutput: StructuredOutput = .jsonSchema, sendsParallelToolCalls: Bool = false,
+        usesMaxCompletionTokens: Bool = false, requestsStreamUsage: Bool = true, streams: Bool = true,
+        parsesToolCallsInText: Bool = false
+    ) {
+        self.structuredOutput = structuredOutput
+        self.sendsParallelToolCalls = sendsParallelToolCalls
+        self.usesMaxCompletionTokens = usesMaxCompletionTokens
+        self.requestsStreamUsage = requestsStreamUsage
+        self.streams = streams
+        self.parsesToolCallsInText = parsesToolCallsInText
+    }
+
+    public static let openAI = CompatibilityQuirks(usesMaxCompletionTokens: true)
+    /// Ollama's `/v1`: ignores `max_completion_tokens` and `parallel_tool_calls`.
+    public static let ollama = CompatibilityQuirks()
+    public static let llamaCpp = CompatibilityQuirks(structuredOutput: .forcedTool, sendsParallelToolCalls: true)
+    /// llama-cpp-python: `json_schema` answers 500; only `json_object` with a schema.
+    public static let llamaCppPython = CompatibilityQuirks(structuredOutput: .forcedTool)
+    public static let vllm = CompatibilityQuirks()
+
+    /// A named profile: `openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`.
+    public static func named(_ name: String) -> CompatibilityQuirks? {
+        switch name.lowercased() {
+        case "openai": .openAI
+        case "ollama": .ollama
+        case "llama.cpp", "llamacpp", "llama-server": .llamaCpp
+        case "llama-cpp-python": .llamaCppPython
+        case "vllm": .vllm
+        default: nil
+        }
+    }
+}
+
+/// OpenAI's Chat Completions API (`/v1/chat/completions`) and every server that copies it.
+public struct OpenAIChatProvider: ModelProvider {
+    public var endpoint: ProviderEndpoint
+    public var model: String
+    public var quirks: CompatibilityQuirks
+
+    /// The tool that carries structured output when `quirks.structuredOutput` is `.forcedTool`.
+    static let answerTool = "respond"
+
+    public init(
+        baseURL: String = Endpoints.defaultOpenAI, apiKey: String?, model: String,
+        quirks: CompatibilityQuirks = .openAI, client: HTTPClient = .shared, retry: RetryPolicy = .default,
+        provider: String = "openai"
+    ) {
+        var headers: HTTPHeaders = [:]
+        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
+        self.endpoint = ProviderEndpoint(
+            provider: provider, baseURL: baseURL, headers: headers, client: client, retry: retry)
+        self.model = model
+        self.quirks = quirks
+    }
+
+    /// The `/chat/completions` body for `request`.
+    public func body(_ request: ModelRequest) -> JSONValue {
+        var body: [String: JSONValue] = [
+            "model": .string(model),
+            "messages": .array(request.messages.map(Self.wireMessage)),
+        ]
+        if quirks.streams {
+            body["stream"] = true
+            if quirks.requestsStreamUsage { body["stream_options"] = ["include_usage": true] }
+        }
+        var tools = request.tools
+        var choice = request.toolChoice
+        if case .jsonSchema(let name, let schema) = request.responseFormat {
+            switch quirks.structuredOutput {
+            case .jsonSchema:
+                body["response_format"] = [
+                    "type": "json_schema",
+                    "json_schema": ["name": .string(name), "schema": schema, "strict": false],
+                ]
+            case .jsonObjectWithSchema:
+                body["response_format"] = ["type": "json_object", "schema": schema]
+            case .forcedTool:
+                tools = [
+                    ToolSpec(name: Self.answerTool, description: "Give the answer as \(name).", parameters: schema)
+                ]
+                choice = .tool(Self.answerTool)
+            }
+        }
+        if !tools.isEmpty {
+            body["tools"] = .array(
+                tools.map { tool in
+                    [
+                        "type": "function",
+                        "function": [
+                            "name": .string(tool.name), "description": .string(tool.description),
+                            "parameters": tool.parameters,
+                        ],
+                    ]
+                })
+            switch choice {
+            case .auto: body["tool_choice"] = "auto"
+            case .none: body["tool_choice"] = "none"
+            case .required: body["tool_choice"] = "required"
+            case .tool(let name): body["tool_choice"] = ["type": "function", "function": ["name": .string(name)]]
+            }
+            if quirks.sendsParallelToolCalls { body["parallel_tool_calls"] = true }
+        }
+        if let limit = request.maxOutputTokens {
+            body[quirks.usesMaxCompletionTokens ? "max_completion_tokens" : "max_tokens"] = .number(Double(limit))
+        }
+        if let temperature = request.temperature { body["temperature"] = .number(temperature) }
+        if let seed = request.seed { body["seed"] = .number(Double(seed)) }
+        if !request.stop.isEmpty { body["stop"] = .array(request.stop.map(JSONValue.string)) }
+        return .object(body)
+    }
+
+    static func wireMessage(_ message: ChatMessage) -> JSONValue {
+        var wire: [String: JSONValue] = ["role": .string(message.role.rawValue)]
+        if message.role == .assistant, !message.toolCalls.isEmpty {
+            // OpenAI wants null content beside calls; arguments travel as a JSON string.
+            wire["content"] = message.content.isEmpty ? .null : .string(message.content)
+            wire["tool_calls"] = .array(
+                message.toolCalls.map { call in
+                    [
+                        "id": .string(call.id), "type": "function",
+                        "function": ["name": .string(call.name), "arguments": .string(call.arguments)],
+                    ]
+                })
+        } else {
+            wire["content"] = .string(message.content)
+        }
+        if message.role == .tool {
+            wire["tool_call_id"] = .string(message.toolCallID ?? "")
+            if let name = message.toolName { wire["name"] = .string(name) }
+        }
+        return .object(wire)
+    }
+
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error> {
+        let body = body(request)
+        let offered = request.tools
+        let structured: Bool
+        if case .jsonSchema = request.responseFormat, quirks.structuredOutput == .forcedTool {
+            structured = true
+        } else {
+            structured = false
+        }
+        let holdsText = quirks.parsesToolCallsInText && !offered.isEmpty && !structured
+        let streams = quirks.streams
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await endpoint.post("/chat/completions", body: body) { response, delivered in
+                        var decoder = ChatCompletionsDecoder(
+                            structuredThroughTool: structured ? Self.answerTool : nil, holdsText: holdsText,
+                            offered: offered, provider: endpoint.provider)
+                        let emit: ([ModelEvent]) -> Void = { events in
+                            if !events.isEmpty { delivered() }
+                            for event in events { continuation.yield(event) }
+                        }
+                        if streams {
+                            for try await event in response.body.serverSentEvents {
+                                emit(try decoder.decode(event: event.data))
+                                if decoder.isDone { break }
+                            }
+                            emit(try decoder.finish())
+                        } else {
+                            let bytes = try await response.body.collect(upTo: 64 << 20)
+                            emit(try decoder.decodeWhole(bytes))
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// Turns Chat Completions SSE records (or one whole reply) into model events.
+struct ChatCompletionsDecoder {
+    private struct Chunk: Decodable {
+        struct Choice: Decodable {
+            var index: Int?
+            var delta: Delta?
+            var message: Delta?
+            var finish_reason: String?
+        }
+        struct Delta: Decodable {
+            var content: String?
+            var reasoning_content: String?
+            var reasoning: String?
+            var refusal: String?
+            var tool_calls: [ToolCallDelta]?
+        }
+        struct ToolCallDelta: Decodable {
+            struct Function: Decodable {
+                var name: String?
+                var arguments: String?
+            }
+            var index: Int?
+            var id: String?
+            var function: Function?
+        }
+        struct WireUsage: Decodable {
+            struct PromptDetails: Decodable { var cached_tokens: Int? }
+            struct CompletionDetails: Decodable { var reasoning_tokens: Int? }
+            var prompt_tokens: Int?
+            var completion_tokens: Int?
+            var prompt_tokens_details: PromptDetails?
+            var completion_tokens_details: CompletionDetails?
+        }
+        var choices: [Choice]?
+        var usage: WireUsage?
+    }
+
+    let structuredThroughTool: String?
+    let holdsText: Bool
+    let offered: [ToolSpec]
+    let provider: String
+    private var calls = ToolCallAccumulator()
+    private var finishReason: FinishReason?
+    private var heldText = ""
+    private(set) var isDone = false
+
+    init(structuredThroughTool: String?, holdsText: Bool, offered: [ToolSpec], provider: String) {
+        self.structuredThroughTool = structuredThroughTool
+        self.holdsText = holdsText
+        self.offered = offered
+        self.provider = provider
+    }
+
+    mutating func decode(event data: String) throws -> [ModelEvent] {
+        if data == "[DONE]" {
+            isDone = true
+            return []
+        }
+        let bytes = Array(data.utf8)
+        if data.contains("\"error\""), let wire = WireError.parse(bytes) {
+            throw ModelError.inStream(wire, provider: provider)
+        }
+        let chunk: Chunk
+        do {
+            chunk = try JSONDecoder().decode(Chunk.self, from: Data(bytes))
+        } catch {
+            throw ModelError(
+                code: .malformedResponse, message: "not a chat completion chunk: \(data.prefix(200))",
+                provider: provider)
+        }
+        return apply(chunk)
+    }
+
+    /// A non-streamed reply: one `chat.completion` object.
+    mutating func decodeWhole(_ bytes: [UInt8]) throws -> [ModelEvent] {
+        guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(bytes)) else {
+            throw ModelError(
+                code: .malformedResponse,
+                message: "not a chat completion: \(String(decoding: bytes.prefix(200), as: UTF8.self))",
+                provider: provider)
+        }
+        isDone = true
+        return apply(chunk) + (try finish())
+    }
+
+    private mutating func apply(_ chunk: Chunk) -> [ModelEvent] {
+        var events: [ModelEvent] = []
+        // Only the first choice: we never ask for n > 1.
+        if let choice = chunk.choices?.first(where: { ($0.index ?? 0) == 0 }) {
+            let delta = choice.delta ?? choice.message
+            if let reasoning = delta?.reasoning_content ?? delta?.reasoning, !reasoning.isEmpty {
+                events.append(.reasoningDelta(reasoning))
+            }
+            if let content = delta?.content, !content.isEmpty {
+                if holdsText || structuredThroughTool != nil {
+                    heldText += content
+                } else {
+                    events.append(.textDelta(content))
+                }
+            }
+            for (position, call) in (delta?.tool_calls ?? []).enumerated() {
+                // A whole (non-streamed) message lists calls without an index.
+                let index = call.index ?? (choice.message != nil ? position : nil)
+                calls.apply(index: index, id: call.id, name: call.function?.name, arguments: call.function?.arguments)
+            }
+            if let reason = choice.finish_reason { finishReason = FinishReason(wire: reason) }
+        }
+        if let usage = chunk.usage, let input = usage.prompt_tokens {
+            events.append(
+                .usage(
+                    Usage(
+                        inputTokens: input, outputTokens: usage.completion_tokens ?? 0,
+                        cachedInputTokens: usage.prompt_tokens_details?.cached_tokens,
+                        reasoningTokens: usage.completion_tokens_details?.reasoning_tokens)))
+        }
+        return events
+    }
+
+    /// The calls, held text and finish reason, once the stream has ended.
+    mutating func finish() throws -> [ModelEvent] {
+        guard isDone || finishReason != nil else {
+            throw ModelError(
+                code: .malformedResponse, message: "the stream ended before [DONE] and before a finish_reason",
+                provider: provider)
+        }
+        var events: [ModelEvent] = []
+        var toolCalls = calls.finish()
+        if let answerTool = structuredThroughTool {
+            // Structured output through a forced tool call: its arguments are the answer.
+            if let answer = toolCalls.first(where: { $0.name == answerTool }) {
+                events.append(.textDelta(answer.arguments))
+                toolCalls.removeAll { $0.name == answerTool }
+                if finishReason == .toolCalls { finishReason = .stop }
+            } else if !heldText.isEmpty {
+                events.append(.textDelta(heldText))
+            }
+            heldText = ""
+        } else if holdsText, !heldText.isEmpty {
+            if toolCalls.isEmpty, let parsed = TextToolCalls.parse(heldText, offered: offered) {
+                toolCalls = parsed
+                finishReason = .toolCalls
+            } else {
+                events.append(.textDelta(heldText))
+            }
+            heldText = ""
+        }
+        events += toolCalls.map(ModelEvent.toolCall)
+        events.append(.finish(!toolCalls.isEmpty && finishReason == .stop ? .toolCalls : finishReason ?? .stop))
+        return events
+    }
+}

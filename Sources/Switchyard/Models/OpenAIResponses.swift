@@ -1,0 +1,192 @@
+public import Curl
+import Foundation
+
+/// OpenAI's Responses API (`/v1/responses`), stateless: every call sends the whole history,
+/// with `store: false`.
+public struct OpenAIResponsesProvider: ModelProvider {
+    public var endpoint: ProviderEndpoint
+    public var model: String
+
+    public init(
+        baseURL: String = Endpoints.defaultOpenAI, apiKey: String?, model: String, client: HTTPClient = .shared,
+        retry: RetryPolicy = .default
+    ) {
+        var headers: HTTPHeaders = [:]
+        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
+        self.endpoint = ProviderEndpoint(
+            provider: "openai", baseURL: baseURL, headers: headers, client: client, retry: retry)
+        self.model = model
+    }
+
+    /// The `/responses` body for `request`.
+    public func body(_ request: ModelRequest) -> JSONValue {
+        var input: [JSONValue] = []
+        var instructions: [String] = []
+        for message in request.messages {
+            switch message.role {
+            case .system: instructions.append(message.content)
+            case .user: input.append(["role": "user", "content": .string(message.content)])
+            case .assistant:
+                if !message.content.isEmpty {
+                    input.append(["role": "assistant", "content": .string(message.content)])
+                }
+                for call in message.toolCalls {
+                    input.append([
+                        "type": "function_call", "call_id": .string(call.id), "name": .string(call.name),
+                        "arguments": .string(call.arguments),
+                    ])
+                }
+            case .tool:
+                input.append([
+                    "type": "function_call_output", "call_id": .string(message.toolCallID ?? ""),
+                    "output": .string(message.content),
+                ])
+            }
+        }
+        var body: [String: JSONValue] = [
+            "model": .string(model), "input": .array(input), "stream": true, "store": false,
+        ]
+        if !instructions.isEmpty { body["instructions"] = .string(instructions.joined(separator: "\n\n")) }
+        if !request.tools.isEmpty {
+            body["tools"] = .array(
+                request.tools.map { tool in
+                    [
+                        "type": "function", "name": .string(tool.name), "description": .string(tool.description),
+                        "parameters": tool.parameters, "strict": false,
+                    ]
+                })
+            switch request.toolChoice {
+            case .auto: body["tool_choice"] = "auto"
+            case .none: body["tool_choice"] = "none"
+            case .required: body["tool_choice"] = "required"
+            case .tool(let name): body["tool_choice"] = ["type": "function", "name": .string(name)]
+            }
+        }
+        if case .jsonSchema(let name, let schema) = request.responseFormat {
+            body["text"] = [
+                "format": ["type": "json_schema", "name": .string(name), "schema": schema, "strict": false]
+            ]
+        }
+        if let limit = request.maxOutputTokens { body["max_output_tokens"] = .number(Double(max(16, limit))) }
+        if let temperature = request.temperature { body["temperature"] = .number(temperature) }
+        return .object(body)
+    }
+
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error> {
+        let body = body(request)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await endpoint.post("/responses", body: body) { response, delivered in
+                        var decoder = ResponsesDecoder(provider: endpoint.provider)
+                        for try await event in response.body.serverSentEvents {
+                            let events = try decoder.decode(event.data)
+                            if !events.isEmpty { delivered() }
+                            for event in events { continuation.yield(event) }
+                            if decoder.isDone { break }
+                        }
+                        guard decoder.isDone else {
+                            throw ModelError(
+                                code: .malformedResponse, message: "the stream ended before response.completed",
+                                provider: endpoint.provider)
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// Turns Responses API stream events into model events.
+struct ResponsesDecoder {
+    private struct Event: Decodable {
+        struct Item: Decodable {
+            var type: String?
+            var call_id: String?
+            var name: String?
+            var arguments: String?
+        }
+        struct Response: Decodable {
+            struct WireUsage: Decodable {
+                struct InputDetails: Decodable { var cached_tokens: Int? }
+                struct OutputDetails: Decodable { var reasoning_tokens: Int? }
+                var input_tokens: Int?
+                var output_tokens: Int?
+                var input_tokens_details: InputDetails?
+                var output_tokens_details: OutputDetails?
+            }
+            struct Incomplete: Decodable { var reason: String? }
+            struct Failure: Decodable {
+                var code: String?
+                var message: String?
+            }
+            var status: String?
+            var usage: WireUsage?
+            var incomplete_details: Incomplete?
+            var error: Failure?
+        }
+        var type: String
+        var delta: String?
+        var item: Item?
+        var response: Response?
+        var code: String?
+        var message: String?
+    }
+
+    let provider: String
+    private var sawToolCall = false
+    private(set) var isDone = false
+
+    init(provider: String) { self.provider = provider }
+
+    mutating func decode(_ data: String) throws -> [ModelEvent] {
+        guard let event = try? JSONDecoder().decode(Event.self, from: Data(data.utf8)) else {
+            throw ModelError(
+                code: .malformedResponse, message: "not a Responses API event: \(data.prefix(200))", provider: provider)
+        }
+        switch event.type {
+        case "response.output_text.delta":
+            return event.delta.map { [.textDelta($0)] } ?? []
+        case "response.reasoning_summary_text.delta", "response.reasoning_text.delta":
+            return event.delta.map { [.reasoningDelta($0)] } ?? []
+        case "response.output_item.done":
+            guard let item = event.item, item.type == "function_call", let name = item.name else { return [] }
+            sawToolCall = true
+            return [
+                .toolCall(ToolCall(id: item.call_id ?? "call_\(name)", name: name, arguments: item.arguments ?? ""))
+            ]
+        case "response.completed", "response.incomplete":
+            isDone = true
+            var events: [ModelEvent] = []
+            if let usage = event.response?.usage {
+                events.append(
+                    .usage(
+                        Usage(
+                            inputTokens: usage.input_tokens ?? 0, outputTokens: usage.output_tokens ?? 0,
+                            cachedInputTokens: usage.input_tokens_details?.cached_tokens,
+                            reasoningTokens: usage.output_tokens_details?.reasoning_tokens)))
+            }
+            if event.type == "response.incomplete" {
+                events.append(.finish(FinishReason(wire: event.response?.incomplete_details?.reason ?? "length")))
+            } else {
+                events.append(.finish(sawToolCall ? .toolCalls : .stop))
+            }
+            return events
+        case "response.failed":
+            let failure = event.response?.error
+            throw ModelError(
+                code: failure?.code == "rate_limit_exceeded" ? .rateLimited : .serverError,
+                message: failure?.message ?? "the response failed", provider: provider, isRetryable: false)
+        case "error":
+            throw ModelError(
+                code: .serverError, message: event.message ?? "error event (\(event.code ?? "no code"))",
+                provider: provider, isRetryable: false)
+        default:
+            return []
+        }
+    }
+}

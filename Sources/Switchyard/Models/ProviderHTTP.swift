@@ -1,0 +1,231 @@
+public import Curl
+import Foundation
+import Synchronization
+
+/// Where a provider sends its requests, and how it retries them.
+public struct ProviderEndpoint: Sendable {
+    /// For messages: `ollama`, `openai`, `openai-compatible`.
+    public var provider: String
+    public var baseURL: String
+    public var headers: HTTPHeaders
+    public var client: HTTPClient
+    public var retry: RetryPolicy
+
+    public init(
+        provider: String, baseURL: String, headers: HTTPHeaders = [:], client: HTTPClient = .shared,
+        retry: RetryPolicy = .default
+    ) {
+        self.provider = provider
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.headers = headers
+        self.client = client
+        self.retry = retry
+    }
+
+    /// POSTs `body` as JSON to `path` and hands a successful response to `consume`.
+    ///
+    /// Retryable failures are retried under `retry` until `consume` reports, through
+    /// `delivered`, that it passed something on; after that a failure is final. Every
+    /// failure comes out as a `ModelError`.
+    func post<Result>(
+        _ path: String, body: JSONValue, timeouts: HTTPTimeouts? = nil,
+        consume: (StreamingResponse, _ delivered: @escaping @Sendable () -> Void) async throws -> Result
+    ) async throws -> Result {
+        var request = HTTPRequest(
+            method: .post, url: baseURL + path, headers: headers, body: Array(body.canonicalText.utf8),
+            timeouts: timeouts)
+        request.headers.set("Content-Type", "application/json")
+        let label = "\(provider) \(request.url)"
+        var retriesTaken = 0
+        while true {
+            let delivered = DeliveryFlag()
+            do {
+                return try await client.stream(request) { response in
+                    guard response.head.isSuccess else {
+                        let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? []
+                        throw StatusFailure(head: response.head, body: bytes)
+                    }
+                    return try await consume(response) { delivered.set() }
+                }
+            } catch let failure as StatusFailure {
+                let error = ModelError(status: failure.head, body: failure.body, provider: label, retry: retry)
+                guard !delivered.isSet, error.code != .quotaExhausted,
+                    case .retry(let delay) = retry.decision(
+                        status: failure.head.status, headers: failure.head.headers, retriesTaken: retriesTaken)
+                else { throw error }
+                try await retry.sleep(delay)
+            } catch let error as HTTPError {
+                let modelError = ModelError(transport: error, provider: label)
+                guard !delivered.isSet,
+                    case .retry(let delay) = retry.decision(error: error, retriesTaken: retriesTaken)
+                else { throw modelError }
+                try await retry.sleep(delay)
+            } catch is CancellationError {
+                throw ModelError(code: .cancelled, message: "the request was cancelled", provider: label)
+            }
+            retriesTaken += 1
+        }
+    }
+
+    /// POSTs `body` and decodes the whole JSON reply as `Reply`.
+    func postJSON<Reply: Decodable>(_ path: String, body: JSONValue, as: Reply.Type) async throws -> Reply {
+        try await post(path, body: body) { response, _ in
+            let bytes = try await response.body.collect(upTo: 256 << 20)
+            return try decode(Reply.self, from: bytes, what: path)
+        }
+    }
+
+    /// GETs `path` and decodes the JSON reply.
+    func getJSON<Reply: Decodable>(_ path: String, as: Reply.Type) async throws -> Reply {
+        let label = "\(provider) \(baseURL + path)"
+        let response: HTTPResponse
+        do {
+            response = try await client.send(
+                HTTPRequest(url: baseURL + path, headers: headers), maxBodyBytes: 64 << 20, retry: retry)
+        } catch let error as HTTPError {
+            throw ModelError(transport: error, provider: label)
+        }
+        guard response.isSuccess else {
+            throw ModelError(
+                status: HTTPResponseHead(status: response.status, headers: response.headers), body: response.body,
+                provider: label, retry: retry)
+        }
+        return try decode(Reply.self, from: response.body, what: path)
+    }
+
+    func decode<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8], what: String) throws -> Value {
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(bytes))
+        } catch {
+            throw ModelError(
+                code: .malformedResponse,
+                message:
+                    "cannot read the reply to \(what): \(error) in \(String(decoding: bytes.prefix(300), as: UTF8.self))",
+                provider: "\(provider) \(baseURL)")
+        }
+    }
+}
+
+private struct StatusFailure: Error {
+    var head: HTTPResponseHead
+    var body: [UInt8]
+}
+
+private final class DeliveryFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+/// The error shapes of both APIs: Ollama's `{"error": "text"}` and OpenAI's
+/// `{"error": {"message", "type", "param", "code"}}`, where llama.cpp sends `code` as a number.
+struct WireError: Decodable {
+    var message: String
+    var type: String?
+    var code: String?
+
+    private enum Keys: String, CodingKey { case error, message, type, code }
+
+    init(message: String, type: String? = nil, code: String? = nil) {
+        self.message = message
+        self.type = type
+        self.code = code
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        if let text = try? container.decode(String.self, forKey: .error) {
+            self.init(message: text)
+            return
+        }
+        let inner = try container.nestedContainer(keyedBy: Keys.self, forKey: .error)
+        let code: String? =
+            (try? inner.decodeIfPresent(String.self, forKey: .code))
+            ?? (try? inner.decodeIfPresent(Int.self, forKey: .code)).flatMap { $0.map(String.init) }
+        self.init(
+            message: (try? inner.decodeIfPresent(String.self, forKey: .message)) ?? "unknown error",
+            type: try? inner.decodeIfPresent(String.self, forKey: .type), code: code)
+    }
+
+    static func parse(_ bytes: [UInt8]) -> WireError? {
+        try? JSONDecoder().decode(WireError.self, from: Data(bytes))
+    }
+}
+
+extension ModelError {
+    /// The error an HTTP error status means, read from the body in either API's shape.
+    init(status head: HTTPResponseHead, body: [UInt8], provider: String, retry: RetryPolicy) {
+        let wire = WireError.parse(body)
+        let message =
+            wire?.message ?? String(decoding: body.prefix(500), as: UTF8.self).trimming(" \n\r\t")
+        let requestID = head.headers["x-request-id"]
+        let kind = [wire?.type, wire?.code].compactMap { $0 }
+        let lowered = message.lowercased()
+        let code: Code
+        switch head.status {
+        case 429 where kind.contains("insufficient_quota"): code = .quotaExhausted
+        case 429: code = .rateLimited
+        case 401, 403: code = .unauthorized
+        case 404 where lowered.contains("model") || kind.contains("model_not_found"): code = .modelNotFound
+        case 503: code = .overloaded
+        case _
+        where kind.contains("context_length_exceeded") || kind.contains("exceed_context_size_error")
+            || lowered.contains("context length") || lowered.contains("context size")
+            || lowered.contains("context window"):
+            code = .contextTooLong
+        case 500...: code = .serverError
+        default: code = .badRequest
+        }
+        let retryable: Bool
+        if code == .quotaExhausted {
+            retryable = false
+        } else if case .retry = retry.decision(status: head.status, headers: head.headers, retriesTaken: 0) {
+            retryable = true
+        } else {
+            retryable = false
+        }
+        self.init(
+            code: code, status: head.status, message: message.isEmpty ? "HTTP \(head.status)" : message,
+            requestID: requestID, provider: provider, isRetryable: retryable)
+        self.retryAfter = retry.retryAfter(head.headers)
+        self.rateLimit = RateLimit(head.headers)
+    }
+
+    init(transport error: HTTPError, provider: String) {
+        let code: Code = error.code == .cancelled ? .cancelled : .transport
+        self.init(
+            code: code, message: error.description, provider: provider, isRetryable: error.isTransient)
+    }
+
+    /// An `{"error": …}` object met inside a 200 stream.
+    static func inStream(_ wire: WireError, provider: String) -> ModelError {
+        ModelError(code: .serverError, message: wire.message, provider: provider, isRetryable: false)
+    }
+}
+
+/// The `x-ratelimit-*` headers of an OpenAI reply.
+public struct RateLimit: Sendable, Hashable {
+    public var limitRequests: Int?
+    public var limitTokens: Int?
+    public var remainingRequests: Int?
+    public var remainingTokens: Int?
+    /// Go-style durations, such as `1s` or `6m0s`, as the server wrote them.
+    public var resetRequests: String?
+    public var resetTokens: String?
+
+    init?(_ headers: HTTPHeaders) {
+        limitRequests = headers["x-ratelimit-limit-requests"].flatMap { Int($0) }
+        limitTokens = headers["x-ratelimit-limit-tokens"].flatMap { Int($0) }
+        remainingRequests = headers["x-ratelimit-remaining-requests"].flatMap { Int($0) }
+        remainingTokens = headers["x-ratelimit-remaining-tokens"].flatMap { Int($0) }
+        resetRequests = headers["x-ratelimit-reset-requests"]
+        resetTokens = headers["x-ratelimit-reset-tokens"]
+        if limitRequests == nil, limitTokens == nil, remainingRequests == nil, remainingTokens == nil,
+            resetRequests == nil, resetTokens == nil
+        {
+            return nil
+        }
+    }
+}

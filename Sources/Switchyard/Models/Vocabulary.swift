@@ -1,0 +1,209 @@
+/// A message in a conversation with a model, in no provider's dialect.
+public struct ChatMessage: Sendable, Hashable, Codable {
+    public enum Role: String, Sendable, Codable {
+        case system, user, assistant, tool
+    }
+
+    public var role: Role
+    public var content: String
+    /// The calls an assistant message makes.
+    public var toolCalls: [ToolCall]
+    /// For a tool result: the call it answers.
+    public var toolCallID: String?
+    /// For a tool result: the tool's name (Ollama matches results by name and order).
+    public var toolName: String?
+
+    public init(
+        role: Role, content: String, toolCalls: [ToolCall] = [], toolCallID: String? = nil, toolName: String? = nil
+    ) {
+        self.role = role
+        self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+        self.toolName = toolName
+    }
+
+    public static func system(_ content: String) -> ChatMessage { ChatMessage(role: .system, content: content) }
+    public static func user(_ content: String) -> ChatMessage { ChatMessage(role: .user, content: content) }
+    public static func assistant(_ content: String, toolCalls: [ToolCall] = []) -> ChatMessage {
+        ChatMessage(role: .assistant, content: content, toolCalls: toolCalls)
+    }
+    public static func toolResult(for call: ToolCall, content: String) -> ChatMessage {
+        ChatMessage(role: .tool, content: content, toolCallID: call.id, toolName: call.name)
+    }
+}
+
+/// A tool the model may call: its name, what it does, and a JSON Schema of its arguments.
+public struct ToolSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var description: String
+    public var parameters: JSONValue
+
+    public init(name: String, description: String, parameters: JSONValue = ["type": "object", "properties": [:]]) {
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+    }
+}
+
+/// A call the model made. Arguments stay the JSON text the model produced: it may be
+/// malformed, and a caller decides what to do about that.
+public struct ToolCall: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var arguments: String
+
+    public init(id: String, name: String, arguments: String) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+
+    /// The arguments as a JSON object, or an error a model can read.
+    public func parsedArguments() throws(ModelError) -> [String: JSONValue] {
+        let text = arguments.trimming(" \n\r\t")
+        if text.isEmpty { return [:] }
+        guard let value = try? JSONValue(parsing: text) else {
+            throw ModelError(
+                code: .malformedToolArguments,
+                message: "arguments of \(name) are not valid JSON: \(arguments.prefix(200))")
+        }
+        guard case .object(let object) = value else {
+            throw ModelError(code: .malformedToolArguments, message: "arguments of \(name) are not a JSON object")
+        }
+        return object
+    }
+}
+
+public enum ToolChoice: Sendable, Hashable {
+    case auto
+    case none
+    /// The model must call some tool.
+    case required
+    /// The model must call this tool.
+    case tool(String)
+}
+
+public struct Usage: Sendable, Hashable, Codable {
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var cachedInputTokens: Int?
+    public var reasoningTokens: Int?
+
+    public init(inputTokens: Int, outputTokens: Int, cachedInputTokens: Int? = nil, reasoningTokens: Int? = nil) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    public var totalTokens: Int { inputTokens + outputTokens }
+}
+
+public enum FinishReason: Sendable, Hashable, Codable {
+    case stop
+    case length
+    case toolCalls
+    case contentFilter
+    /// A reason this client does not know, kept as the server said it.
+    case other(String)
+
+    public init(wire: String) {
+        switch wire {
+        case "stop", "end_turn", "completed": self = .stop
+        case "length", "max_tokens", "max_output_tokens": self = .length
+        case "tool_calls", "function_call", "tool": self = .toolCalls
+        case "content_filter": self = .contentFilter
+        default: self = .other(wire)
+        }
+    }
+}
+
+/// What a model stream yields, in order.
+public enum ModelEvent: Sendable, Hashable {
+    case textDelta(String)
+    case reasoningDelta(String)
+    /// A complete tool call: id, name, and all of its arguments.
+    case toolCall(ToolCall)
+    case usage(Usage)
+    case finish(FinishReason)
+}
+
+/// How the answer must be shaped.
+public enum ResponseFormat: Sendable, Hashable {
+    case text
+    /// JSON that satisfies `schema`.
+    case jsonSchema(name: String, schema: JSONValue)
+}
+
+/// One call to a model, in no provider's dialect.
+public struct ModelRequest: Sendable, Hashable {
+    public var messages: [ChatMessage]
+    public var tools: [ToolSpec]
+    public var toolChoice: ToolChoice
+    public var responseFormat: ResponseFormat
+    public var maxOutputTokens: Int?
+    public var temperature: Double?
+    public var seed: Int?
+    public var stop: [String]
+    /// Ask a thinking model to think (off unless asked).
+    public var reasoning: Bool
+
+    public init(
+        messages: [ChatMessage], tools: [ToolSpec] = [], toolChoice: ToolChoice = .auto,
+        responseFormat: ResponseFormat = .text, maxOutputTokens: Int? = nil, temperature: Double? = nil,
+        seed: Int? = nil, stop: [String] = [], reasoning: Bool = false
+    ) {
+        self.messages = messages
+        self.tools = tools
+        self.toolChoice = toolChoice
+        self.responseFormat = responseFormat
+        self.maxOutputTokens = maxOutputTokens
+        self.temperature = temperature
+        self.seed = seed
+        self.stop = stop
+        self.reasoning = reasoning
+    }
+}
+
+/// A model's whole answer: the stream, collected.
+public struct ModelResponse: Sendable, Hashable {
+    public var text = ""
+    public var reasoning = ""
+    public var toolCalls: [ToolCall] = []
+    public var usage: Usage?
+    public var finishReason: FinishReason?
+
+    public init() {}
+
+    public mutating func apply(_ event: ModelEvent) {
+        switch event {
+        case .textDelta(let delta): text += delta
+        case .reasoningDelta(let delta): reasoning += delta
+        case .toolCall(let call): toolCalls.append(call)
+        case .usage(let usage): self.usage = usage
+        case .finish(let reason): finishReason = reason
+        }
+    }
+}
+
+/// A model server: one streaming method; everything else is built on it.
+public protocol ModelProvider: Sendable {
+    /// Streams the model's answer. Errors are `ModelError`s.
+    func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error>
+}
+
+extension ModelProvider {
+    /// The whole answer, collected from the stream.
+    public func complete(_ request: ModelRequest) async throws -> ModelResponse {
+        var response = ModelResponse()
+        for try await event in stream(request) { response.apply(event) }
+        return response
+    }
+}
+
+/// A server that turns text into vectors.
+public protocol EmbeddingProvider: Sendable {
+    /// One vector per input, in input order.
+    func embed(_ inputs: [String]) async throws -> [[Float]]
+}
