@@ -271,6 +271,7 @@ public final class ResponseWriter: @unchecked Sendable {  // used by one connect
 
 public struct ServerError: Error, CustomStringConvertible {
     public var description: String
+    init(description: String) { self.description = description }
     init(_ call: String, _ code: Int32) { description = "\(call) failed: \(String(cString: strerror(code)))" }
 }
 

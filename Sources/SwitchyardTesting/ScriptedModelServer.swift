@@ -1,0 +1,108 @@
+import Foundation
+
+/// One scripted answer: a status, header fields, and body parts written one by one
+/// (chunked), so a test controls exactly where the client's reads end.
+public struct ScriptedReply: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var parts: [String]
+    /// Drop the connection after the parts instead of ending the body properly.
+    public var dropsConnection: Bool
+    /// A pause between parts.
+    public var pause: Duration
+
+    public init(
+        status: Int = 200, headers: [(String, String)] = [], parts: [String], dropsConnection: Bool = false,
+        pause: Duration = .zero
+    ) {
+        self.status = status
+        self.headers = headers
+        self.parts = parts
+        self.dropsConnection = dropsConnection
+        self.pause = pause
+    }
+
+    /// Ollama's NDJSON: one JSON object per line.
+    public static func ndjson(_ lines: [String], dropsConnection: Bool = false) -> ScriptedReply {
+        ScriptedReply(
+            headers: [("Content-Type", "application/x-ndjson")], parts: lines.map { $0 + "\n" },
+            dropsConnection: dropsConnection)
+    }
+
+    /// OpenAI's SSE: each record becomes `data: …` and a blank line; `[DONE]` last unless `done` is false.
+    public static func sse(_ records: [String], done: Bool = true, dropsConnection: Bool = false) -> ScriptedReply {
+        var parts = records.map { "data: \($0)\n\n" }
+        if done { parts.append("data: [DONE]\n\n") }
+        return ScriptedReply(
+            headers: [("Content-Type", "text/event-stream")], parts: parts, dropsConnection: dropsConnection)
+    }
+
+    /// Server-sent events with `event:` names, as the Responses API sends them.
+    public static func namedEvents(_ events: [(String, String)]) -> ScriptedReply {
+        ScriptedReply(
+            headers: [("Content-Type", "text/event-stream")], parts: events.map { "event: \($0.0)\ndata: \($0.1)\n\n" })
+    }
+
+    public static func json(status: Int = 200, headers: [(String, String)] = [], _ body: String) -> ScriptedReply {
+        ScriptedReply(status: status, headers: [("Content-Type", "application/json")] + headers, parts: [body])
+    }
+}
+
+/// A loopback server that answers each path with scripted replies, in order, and
+/// records what it was sent: the fake for servers that cannot run here (Ollama, the
+/// OpenAI cloud), speaking their exact wire format through the real HTTP stack.
+public final class ScriptedModelServer: Sendable {
+    private let server: LoopbackHTTPServer
+    private struct State {
+        var queues: [String: [ScriptedReply]] = [:]
+        var requests: [LoopbackHTTPServer.Request] = []
+    }
+    private let state: Shared<State>
+
+    public init() throws {
+        let state = Shared(State())
+        self.state = state
+        server = try LoopbackHTTPServer { request, response in
+            let reply: ScriptedReply? = state.update { state in
+                state.requests.append(request)
+                guard var queue = state.queues[request.path], !queue.isEmpty else { return nil }
+                let reply = queue.removeFirst()
+                state.queues[request.path] = queue
+                return reply
+            }
+            guard let reply else {
+                return response.respond(status: 500, text: "{\"error\":\"no scripted reply for \(request.path)\"}")
+            }
+            if reply.parts.count == 1, !reply.dropsConnection {
+                return response.respond(status: reply.status, headers: reply.headers, text: reply.parts[0])
+            }
+            response.writeHead(status: reply.status, headers: reply.headers, contentLength: nil)
+            for part in reply.parts {
+                if reply.pause > .zero {
+                    let (seconds, attoseconds) = reply.pause.components
+                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                }
+                response.write(part)
+            }
+            if reply.dropsConnection { response.abort() } else { response.end() }
+        }
+    }
+
+    public var baseURL: String { server.baseURL }
+
+    /// Queues `reply` as the next answer to requests for `path`.
+    public func enqueue(_ path: String, _ reply: ScriptedReply) {
+        state.update { $0.queues[path, default: []].append(reply) }
+    }
+
+    /// Every request received so far, in order.
+    public var requests: [LoopbackHTTPServer.Request] { state.value.requests }
+
+    /// The JSON body of the last request, parsed.
+    public func lastBody() throws -> [String: Any] {
+        guard let request = requests.last,
+            let object = try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
+        else { throw ServerError(description: "no JSON request body recorded") }
+        return object
+    }
+}
