@@ -155,7 +155,8 @@ let weatherTool = ToolSpec(
 
     @Test func aStreamWithoutItsFinalChunkIsAnError() async throws {
         server.enqueue(
-            "/api/chat", .ndjson([#"{"message":{"role":"assistant","content":"par"},"done":false}"#], dropsConnection: true))
+            "/api/chat",
+            .ndjson([#"{"message":{"role":"assistant","content":"par"},"done":false}"#], dropsConnection: true))
         let error = await #expect(throws: ModelError.self) {
             _ = try await provider.complete(ModelRequest(messages: [.user("hi")]))
         }
@@ -202,7 +203,8 @@ let weatherTool = ToolSpec(
         provider.parsesToolCallsInText = true
         server.enqueue(
             "/api/chat",
-            .ndjson([#"{"message":{"role":"assistant","content":"{\"name\":\"rm_rf\",\"arguments\":{}}"},"done":true}"#]))
+            .ndjson([#"{"message":{"role":"assistant","content":"{\"name\":\"rm_rf\",\"arguments\":{}}"},"done":true}"#]
+            ))
         let response = try await provider.complete(ModelRequest(messages: [.user("?")], tools: [weatherTool]))
         #expect(response.toolCalls.isEmpty)
         #expect(response.text == #"{"name":"rm_rf","arguments":{}}"#)
@@ -231,7 +233,9 @@ let weatherTool = ToolSpec(
 
         server.enqueue(
             "/api/tags",
-            .json(#"{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest","size":2019393189,"details":{"family":"llama"}}]}"#))
+            .json(
+                #"{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest","size":2019393189,"details":{"family":"llama"}}]}"#
+            ))
         #expect(try await provider.installedModels() == ["llama3.2:latest"])
 
         server.enqueue(
