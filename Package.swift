@@ -18,7 +18,9 @@ let package = Package(
         .library(name: "SwitchyardTesting", targets: ["SwitchyardTesting"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C libraries, as the system provides them.
@@ -46,12 +48,14 @@ let package = Package(
         // The core.
         .target(
             name: "Switchyard",
-            dependencies: ["Curl", "Git", "SQLite"],
+            dependencies: [
+                "Curl", "Git", "SQLite", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "SwitchyardTesting",
-            dependencies: ["Switchyard"],
+            dependencies: ["Switchyard", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: swiftSettings
         ),
 
@@ -75,7 +79,7 @@ let package = Package(
 
         .testTarget(
             name: "CurlTests",
-            dependencies: ["Curl", "SwitchyardTesting"],
+            dependencies: ["Curl", "SwitchyardTesting", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "GitTests", dependencies: ["Git"], swiftSettings: swiftSettings),
@@ -87,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchyardCLITests",
-            dependencies: ["SwitchyardTesting"],
+            dependencies: ["Switchyard", "SwitchyardTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -49,7 +49,7 @@ struct HTTPBench: AsyncParsableCommand {
 
         // Warm up both paths once.
         _ = try await client.send(HTTPRequest(url: smallURL))
-        try curl(["-s", "-o", "/dev/null", smallURL])
+        try await curl(["-s", "-o", "/dev/null", smallURL])
 
         var bulkOurs: [Duration] = []
         var bulkCurl: [Duration] = []
@@ -65,7 +65,7 @@ struct HTTPBench: AsyncParsableCommand {
                     }
                     precondition(received == bulkMb << 20, "short bulk body: \(received)")
                 })
-            bulkCurl.append(try await time { try curl(["-s", "-o", "/dev/null", bulkURL]) })
+            bulkCurl.append(try await time { try await curl(["-s", "-o", "/dev/null", bulkURL]) })
             smallOurs.append(
                 try await time {
                     for _ in 0..<requests {
@@ -73,7 +73,7 @@ struct HTTPBench: AsyncParsableCommand {
                         precondition(response.body.count == 2)
                     }
                 })
-            smallCurl.append(try await time { try curl(["-s", "-K", config.path]) })
+            smallCurl.append(try await time { try await curl(["-s", "-K", config.path]) })
         }
 
         let bestBulkOurs = bulkOurs.min()!, bestBulkCurl = bulkCurl.min()!
@@ -88,8 +88,8 @@ struct HTTPBench: AsyncParsableCommand {
         print("server connections: \(server.connectionCount) for \(server.requestCount) requests")
     }
 
-    func curl(_ arguments: [String]) throws {
-        let result = try runProgram("/usr/bin/curl", arguments, environment: [:])
+    func curl(_ arguments: [String]) async throws {
+        let result = try await runProgram("/usr/bin/curl", arguments, environment: [:])
         guard result.status == 0 else { throw ValidationError("curl failed: \(result.standardError)") }
     }
 

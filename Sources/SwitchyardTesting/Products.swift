@@ -1,4 +1,6 @@
 public import Foundation
+import Subprocess
+import SystemPackage
 
 /// Where SwiftPM put the package's built executables.
 public enum BuiltProducts {
@@ -24,31 +26,20 @@ public struct ProgramResult: Sendable {
     public var standardError: String
 }
 
-/// Runs `path` with `arguments` and `environment` to completion, collecting its output.
-public func runProgram(_ path: String, _ arguments: [String], environment: [String: String]) throws -> ProgramResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.environment = environment
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Read both pipes at once so neither can fill up and stall the child.
-    final class Box: @unchecked Sendable {  // written by one reader, read after `wait`
-        var data = Data()
+/// Runs `path` with `arguments` and exactly `environment` to completion, collecting its output.
+public func runProgram(_ path: String, _ arguments: [String], environment: [String: String]) async throws
+    -> ProgramResult
+{
+    let result = try await Subprocess.run(
+        .path(FilePath(path)), arguments: Arguments(arguments),
+        environment: .custom(
+            Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
+        output: .string(limit: 64 << 20), error: .string(limit: 64 << 20))
+    let status: Int32
+    switch result.terminationStatus {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = 128 + signal
     }
-    let errorBox = Box()
-    let group = DispatchGroup()
-    let errorHandle = error.fileHandleForReading
-    DispatchQueue.global().async(group: group) { errorBox.data = errorHandle.readDataToEndOfFile() }
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    let errorData = errorBox.data
-    process.waitUntilExit()
     return ProgramResult(
-        status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
-        standardError: String(decoding: errorData, as: UTF8.self))
+        status: status, standardOutput: result.standardOutput, standardError: result.standardError)
 }

@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import Subprocess
 import SwitchyardTesting
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        let made = try runProgram(
+        let made = try await runProgram(
             "/usr/bin/env",
             [
                 "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -22,32 +23,30 @@ import Testing
         let placeholder = try LoopbackHTTPServer { _, response in response.respond(status: 200) }
         let port = placeholder.port
         placeholder.stop()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = [
-            "openssl", "s_server", "-quiet", "-www", "-accept", "127.0.0.1:\(port)", "-cert", directory + "/cert.pem",
-            "-key", directory + "/key.pem",
-        ]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { server.terminate() }
-
-        let client = HTTPClient()
         let url = "https://127.0.0.1:\(port)/"
-        var outcome: HTTPError?
-        for _ in 0..<100 {
-            do {
-                _ = try await client.send(HTTPRequest(url: url))
-                Issue.record("a self-signed certificate was accepted")
-                return
-            } catch let error as HTTPError where error.code == .couldNotConnect {
-                try await Task.sleep(for: .milliseconds(50))  // s_server is still starting
-            } catch let error as HTTPError {
-                outcome = error
-                break
+        let server = Configuration(
+            executable: .name("openssl"),
+            arguments: [
+                "s_server", "-quiet", "-www", "-accept", "127.0.0.1:\(port)", "-cert", directory + "/cert.pem", "-key",
+                directory + "/key.pem",
+            ])
+        let result = try await Subprocess.run(server, input: .none, output: .discarded, error: .discarded) {
+            execution -> HTTPError? in
+            defer { try? execution.send(signal: .kill) }
+            let client = HTTPClient()
+            for _ in 0..<100 {
+                do {
+                    _ = try await client.send(HTTPRequest(url: url))
+                    return nil
+                } catch let error as HTTPError where error.code == .couldNotConnect {
+                    try await Task.sleep(for: .milliseconds(50))  // s_server is still starting
+                } catch let error as HTTPError {
+                    return error
+                }
             }
+            return nil
         }
+        let outcome = result.closureResult
         #expect(outcome?.code == .tls, "\(String(describing: outcome))")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Switchyard
 import SwitchyardTesting
 import Testing
 
@@ -6,24 +7,24 @@ import Testing
     let binary = BuiltProducts.executable("switchyard")
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
 
-    @Test func versionIsPrinted() throws {
-        let result = try runProgram(binary, ["--version"], environment: ["PATH": path])
+    @Test func versionIsPrinted() async throws {
+        let result = try await runProgram(binary, ["--version"], environment: ["PATH": path])
         #expect(result.status == 0)
         #expect(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
-    @Test func helpExplainsTheEnvironment() throws {
-        let result = try runProgram(binary, ["doctor", "--help"], environment: ["PATH": path])
+    @Test func helpExplainsTheEnvironment() async throws {
+        let result = try await runProgram(binary, ["doctor", "--help"], environment: ["PATH": path])
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("OLLAMA_HOST"))
         #expect(result.standardOutput.contains("--json"))
     }
 
-    @Test func doctorJSONTellsTheTruthWithoutModelServers() throws {
+    @Test func doctorJSONTellsTheTruthWithoutModelServers() async throws {
         let ollama = try LoopbackHTTPServer { _, response in response.respond(status: 200) }
         let ollamaAddress = "127.0.0.1:\(ollama.port)"
         ollama.stop()
-        let result = try runProgram(
+        let result = try await runProgram(
             binary, ["doctor", "--json", "--timeout", "2"],
             environment: ["PATH": path, "OLLAMA_HOST": ollamaAddress, "OPENAI_BASE_URL": "http://\(ollamaAddress)/v1"])
         #expect(result.status == 0, "stderr: \(result.standardError)")
@@ -40,8 +41,8 @@ import Testing
         #expect(byName["OpenAI key"]?["status"] as? String == "failed")
     }
 
-    @Test func doctorFailsWhenARequiredPieceIsMissing() throws {
-        let result = try runProgram(
+    @Test func doctorFailsWhenARequiredPieceIsMissing() async throws {
+        let result = try await runProgram(
             binary, ["doctor", "--timeout", "1"],
             environment: ["PATH": "/nonexistent", "NO_COLOR": "1", "OLLAMA_HOST": "127.0.0.1:1"])
         #expect(result.status == 1)
@@ -55,7 +56,7 @@ import Testing
 @Suite struct CLIProxyTests {
     /// `http_proxy` in the environment reaches libcurl: doctor finds "Ollama" at a host
     /// name that does not exist, through a loopback proxy that answers for it.
-    @Test func proxyVariablesAreHonoured() throws {
+    @Test func proxyVariablesAreHonoured() async throws {
         let targets = Shared<[String]>([])
         let proxy = try LoopbackHTTPServer { request, response in
             targets.update { $0.append(request.target) }
@@ -65,7 +66,7 @@ import Testing
                 response.respond(status: 200, text: "{\"version\":\"0.0.1\"}")
             }
         }
-        let result = try runProgram(
+        let result = try await runProgram(
             BuiltProducts.executable("switchyard"), ["doctor", "--json", "--timeout", "2"],
             environment: [
                 "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
@@ -75,5 +76,111 @@ import Testing
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("via-proxy:latest"))
         #expect(targets.value.contains("http://ollama.invalid:11434/api/tags"))
+    }
+}
+
+@Suite(.serialized) struct CLIChatTests {
+    let binary = BuiltProducts.executable("switchyard")
+    var environment: [String: String] {
+        ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "SWITCHYARD_HOME": "/nonexistent"]
+    }
+
+    @Test func chatAgainstAnOllamaFake() async throws {
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"Hello"},"done":false}"#,
+                #"{"message":{"role":"assistant","content":" world"},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":2}"#,
+            ]))
+        let result = try await runProgram(
+            binary,
+            [
+                "chat", "--set", "profiles.local.provider=ollama", "--set", "profiles.local.model=llama3.2", "--set",
+                "profiles.local.base_url=\(server.baseURL)", "--profile", "local", "--json", "hi",
+            ], environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        let report = try JSONValue(parsing: result.standardOutput)
+        #expect(report["text"] == "Hello world")
+        #expect(report["finish_reason"] == "stop")
+        #expect(report["usage"]?["input_tokens"] == 3)
+    }
+
+    @Test func chatReportsModelErrorsInOneLine() async throws {
+        let server = try ScriptedModelServer()
+        server.enqueue("/api/chat", .json(status: 404, #"{"error":"model 'llama9' not found"}"#))
+        let result = try await runProgram(
+            binary,
+            [
+                "chat", "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama9", "--set",
+                "profiles.l.base_url=\(server.baseURL)", "--profile", "l", "hi",
+            ], environment: environment)
+        #expect(result.status == 1)
+        #expect(
+            result.standardError.hasPrefix("switchyard: model: model-not-found (HTTP 404): model 'llama9' not found"))
+    }
+
+    @Test func unknownProfileIsAConfigurationError() async throws {
+        let result = try await runProgram(binary, ["chat", "--profile", "ghost", "hi"], environment: environment)
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("no such profile"))
+    }
+
+    @Test(.usesLocalModel) func chatWithToolsAndSchemaAgainstTheLocalModel() async throws {
+        let peer = try await LocalModelPeer.endpoints()
+        let directory = NSTemporaryDirectory() + "switchyard-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+        profiles:
+          peer:
+            provider: openai-compatible
+            base_url: \(peer.chat)
+            model: smollm2
+            options:
+              quirks: llama-cpp-python
+          vectors:
+            provider: openai-compatible
+            base_url: \(peer.embed)
+            model: smollm2
+        """.write(toFile: directory + "/switchyard.yaml", atomically: true, encoding: .utf8)
+        try
+            #"[{"name":"get_weather","description":"Get the weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]"#
+            .write(toFile: directory + "/tools.json", atomically: true, encoding: .utf8)
+        try
+            #"{"type":"object","properties":{"city":{"type":"string"},"sunny":{"type":"boolean"}},"required":["city","sunny"]}"#
+            .write(toFile: directory + "/schema.json", atomically: true, encoding: .utf8)
+        let base = ["--workspace", directory, "--profile", "peer"]
+
+        let streamed = try await runProgram(
+            binary, ["chat"] + base + ["--stream", "--max-tokens", "16", "Say hello."], environment: environment)
+        #expect(streamed.status == 0, "\(streamed.standardError)")
+        #expect(!streamed.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+
+        let forced = try await runProgram(
+            binary,
+            ["chat"] + base + [
+                "--tools", directory + "/tools.json", "--tool-choice", "get_weather", "--json", "Weather in Rome?",
+            ], environment: environment)
+        #expect(forced.status == 0, "\(forced.standardError)")
+        let call = try JSONValue(parsing: forced.standardOutput)["tool_calls"]?.arrayValue?.first
+        #expect(call?["name"] == "get_weather")
+        #expect(call?["arguments"]?["city"]?.stringValue != nil)
+
+        let structured = try await runProgram(
+            binary, ["chat"] + base + ["--schema", directory + "/schema.json", "--json", "Is it sunny in Rome?"],
+            environment: environment)
+        #expect(structured.status == 0, "\(structured.standardError)")
+        let text = try JSONValue(parsing: structured.standardOutput)["text"]?.stringValue ?? ""
+        let answer = try JSONValue(parsing: text)
+        #expect(answer["city"]?.stringValue != nil)
+        #expect(answer["sunny"] == .bool(true) || answer["sunny"] == .bool(false))
+
+        let embedded = try await runProgram(
+            binary, ["embed", "--workspace", directory, "--profile", "vectors", "--json", "one", "two"],
+            environment: environment)
+        #expect(embedded.status == 0, "\(embedded.standardError)")
+        let vectors = try JSONValue(parsing: embedded.standardOutput).arrayValue ?? []
+        #expect(vectors.map { $0["dimensions"] } == [576, 576])
     }
 }

@@ -2,6 +2,8 @@ public import Curl
 import Foundation
 import Git
 import SQLite
+import Subprocess
+import SystemPackage
 
 /// One line of `switchyard doctor`.
 public struct DoctorCheck: Sendable, Codable, Equatable {
@@ -51,7 +53,7 @@ public struct Doctor: Sendable {
     public func run() async -> [DoctorCheck] {
         async let ollama = checkOllama()
         async let openAI = checkOpenAI()
-        let local = [libcurl(), libgit2(), sqlite(), ripgrep(), bubblewrap()]
+        let local = [libcurl(), libgit2(), sqlite(), await ripgrep(), await bubblewrap()]
         return local + (await ollama) + (await openAI)
     }
 
@@ -84,25 +86,26 @@ public struct Doctor: Sendable {
 
     // MARK: Programs
 
-    func ripgrep() -> DoctorCheck {
+    func ripgrep() async -> DoctorCheck {
         guard let path = executable("rg") else {
             return DoctorCheck(
                 name: "ripgrep", status: .failed, required: true, detail: "rg is not on PATH; the search tool needs it",
                 fix: "apt-get install ripgrep (or brew install ripgrep)")
         }
-        let version = run(path, ["--version"]).output.split(separator: "\n").first.map(String.init) ?? "unknown version"
+        let version =
+            await run(path, ["--version"]).output.split(separator: "\n").first.map(String.init) ?? "unknown version"
         return DoctorCheck(name: "ripgrep", status: .ok, required: true, detail: "\(version) at \(path)")
     }
 
-    func bubblewrap() -> DoctorCheck {
+    func bubblewrap() async -> DoctorCheck {
         guard let path = executable("bwrap") else {
             return DoctorCheck(
                 name: "bubblewrap", status: .failed, required: true,
                 detail: "bwrap is not on PATH; the shell tool runs commands inside it",
                 fix: "apt-get install bubblewrap")
         }
-        let version = run(path, ["--version"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let probe = run(path, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "true"])
+        let version = await run(path, ["--version"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let probe = await run(path, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "true"])
         guard probe.status == 0 else {
             return DoctorCheck(
                 name: "bubblewrap", status: .failed, required: true,
@@ -121,22 +124,20 @@ public struct Doctor: Sendable {
         return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    private func run(_ path: String, _ arguments: [String]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
+    private func run(_ path: String, _ arguments: [String]) async -> (status: Int32, output: String) {
         do {
-            try process.run()
+            let result = try await Subprocess.run(
+                .path(FilePath(path)), arguments: Arguments(arguments), output: .string(limit: 1 << 20),
+                error: .combinedWithOutput)
+            let status: Int32
+            switch result.terminationStatus {
+            case .exited(let code): status = code
+            case .signaled(let signal): status = 128 + signal
+            }
+            return (status, result.standardOutput)
         } catch {
             return (-1, "\(error)")
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     // MARK: Model servers

@@ -23,11 +23,15 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     public var streams: Bool
     /// Turn tool calls written as text into calls, for models without a tool-call parser.
     public var parsesToolCallsInText: Bool
+    /// Whether the server streams when tools are offered without forcing one
+    /// (llama-cpp-python answers 200 and then fails: "Automatic streaming tool choice is
+    /// not supported"). When false such requests go unstreamed.
+    public var streamsWithOptionalTools: Bool
 
     public init(
         structuredOutput: StructuredOutput = .jsonSchema, sendsParallelToolCalls: Bool = false,
         usesMaxCompletionTokens: Bool = false, requestsStreamUsage: Bool = true, streams: Bool = true,
-        parsesToolCallsInText: Bool = false
+        parsesToolCallsInText: Bool = false, streamsWithOptionalTools: Bool = true
     ) {
         self.structuredOutput = structuredOutput
         self.sendsParallelToolCalls = sendsParallelToolCalls
@@ -35,6 +39,7 @@ public struct CompatibilityQuirks: Sendable, Hashable {
         self.requestsStreamUsage = requestsStreamUsage
         self.streams = streams
         self.parsesToolCallsInText = parsesToolCallsInText
+        self.streamsWithOptionalTools = streamsWithOptionalTools
     }
 
     public static let openAI = CompatibilityQuirks(usesMaxCompletionTokens: true)
@@ -42,7 +47,8 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     public static let ollama = CompatibilityQuirks()
     public static let llamaCpp = CompatibilityQuirks(structuredOutput: .forcedTool, sendsParallelToolCalls: true)
     /// llama-cpp-python: `json_schema` answers 500; only `json_object` with a schema.
-    public static let llamaCppPython = CompatibilityQuirks(structuredOutput: .forcedTool)
+    public static let llamaCppPython = CompatibilityQuirks(
+        structuredOutput: .forcedTool, streamsWithOptionalTools: false)
     public static let vllm = CompatibilityQuirks()
 
     /// A named profile: `openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`.
@@ -86,7 +92,7 @@ public struct OpenAIChatProvider: ModelProvider {
             "model": .string(model),
             "messages": .array(request.messages.map(Self.wireMessage)),
         ]
-        if quirks.streams {
+        if streams(request) {
             body["stream"] = true
             if quirks.requestsStreamUsage { body["stream_options"] = ["include_usage": true] }
         }
@@ -136,6 +142,24 @@ public struct OpenAIChatProvider: ModelProvider {
         return .object(body)
     }
 
+    /// Whether `request` goes out streamed, given the quirks.
+    func streams(_ request: ModelRequest) -> Bool {
+        guard quirks.streams else { return false }
+        if quirks.streamsWithOptionalTools { return true }
+        let forced: Bool
+        switch request.toolChoice {
+        case .tool: forced = true
+        case .auto, .required, .none: forced = false
+        }
+        let structuredByTool: Bool
+        if case .jsonSchema = request.responseFormat, quirks.structuredOutput == .forcedTool {
+            structuredByTool = true
+        } else {
+            structuredByTool = false
+        }
+        return request.tools.isEmpty || forced || structuredByTool || request.toolChoice == .none
+    }
+
     static func wireMessage(_ message: ChatMessage) -> JSONValue {
         var wire: [String: JSONValue] = ["role": .string(message.role.rawValue)]
         if message.role == .assistant, !message.toolCalls.isEmpty {
@@ -168,7 +192,7 @@ public struct OpenAIChatProvider: ModelProvider {
             structured = false
         }
         let holdsText = quirks.parsesToolCallsInText && !offered.isEmpty && !structured
-        let streams = quirks.streams
+        let streams = streams(request)
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
@@ -245,6 +269,7 @@ struct ChatCompletionsDecoder {
     private var calls = ToolCallAccumulator()
     private var finishReason: FinishReason?
     private var heldText = ""
+    private var records = 0
     private(set) var isDone = false
 
     init(structuredThroughTool: String?, holdsText: Bool, offered: [ToolSpec], provider: String) {
@@ -255,6 +280,7 @@ struct ChatCompletionsDecoder {
     }
 
     mutating func decode(event data: String) throws -> [ModelEvent] {
+        records += 1
         if data == "[DONE]" {
             isDone = true
             return []
@@ -322,9 +348,12 @@ struct ChatCompletionsDecoder {
     /// The calls, held text and finish reason, once the stream has ended.
     mutating func finish() throws -> [ModelEvent] {
         guard isDone || finishReason != nil else {
+            let what =
+                records == 0
+                ? "the server answered 200 but sent no event; its log may say why" : "after \(records) events"
             throw ModelError(
-                code: .malformedResponse, message: "the stream ended before [DONE] and before a finish_reason",
-                provider: provider)
+                code: .malformedResponse,
+                message: "the stream ended before [DONE] and before a finish_reason (\(what))", provider: provider)
         }
         var events: [ModelEvent] = []
         var toolCalls = calls.finish()

@@ -1,0 +1,247 @@
+public import Curl
+import Foundation
+
+/// A named model setup: which provider, where, which model, and how far it is trusted.
+///
+/// Keys under `profiles.NAME`: `provider` (`ollama`, `openai`, `openai-compatible`),
+/// `base_url`, `model`, `api_key_env`, `clearance` (`public` … `secret`),
+/// `price.input` / `price.output` (USD per million tokens), and `options.*`: for
+/// Ollama its model options (`num_ctx`, `temperature`, …) plus `keep_alive` and
+/// `text_tool_calls`; for the OpenAI kinds `api` (`chat`, `responses`), `quirks`
+/// (`openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`), `structured_output`
+/// (`json_schema`, `json_object`, `tool`), `parallel_tool_calls`, `stream`,
+/// `stream_usage`, `max_completion_tokens`, `text_tool_calls`.
+public struct ModelProfile: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case ollama
+        case openAI = "openai"
+        case openAICompatible = "openai-compatible"
+    }
+
+    public struct Price: Sendable, Hashable {
+        public var inputPerMillion: Double
+        public var outputPerMillion: Double
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var baseURL: String
+    public var model: String
+    /// The environment variable that holds the API key.
+    public var apiKeyEnvironment: String?
+    public var clearance: Confidentiality
+    public var options: [String: JSONValue]
+    public var price: Price?
+
+    static let keys: Set<String> = [
+        "provider", "base_url", "model", "api_key_env", "clearance", "price.input", "price.output",
+    ]
+    static let openAIOptions: Set<String> = [
+        "api", "quirks", "structured_output", "parallel_tool_calls", "stream", "stream_usage", "max_completion_tokens",
+        "text_tool_calls",
+    ]
+
+    /// Every profile the settings define. Unknown keys are errors, not ignored.
+    public static func all(
+        from settings: Settings, environment: [String: String]
+    ) throws(ConfigurationError) -> [String: ModelProfile] {
+        var grouped: [String: [String: Settings.Entry]] = [:]
+        for (key, entry) in settings.children(of: "profiles") {
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else {
+                throw ConfigurationError(at: entry.origin, message: "profiles.\(key) must be a mapping of settings")
+            }
+            grouped[parts[0], default: [:]][parts[1]] = entry
+        }
+        var profiles: [String: ModelProfile] = [:]
+        for (name, entries) in grouped {
+            profiles[name] = try ModelProfile(name: name, entries: entries, environment: environment)
+        }
+        return profiles
+    }
+
+    /// The profile `name`, or an error that lists the ones there are.
+    public static func named(
+        _ name: String, in settings: Settings, environment: [String: String]
+    ) throws(ConfigurationError) -> ModelProfile {
+        let profiles = try all(from: settings, environment: environment)
+        guard let profile = profiles[name] else {
+            let known = profiles.keys.sorted()
+            throw ConfigurationError(
+                at: "profiles.\(name)",
+                message: "no such profile; "
+                    + (known.isEmpty
+                        ? "define one in switchyard.yaml or with --set profiles.\(name).provider=ollama --set profiles.\(name).model=…"
+                        : "known profiles: \(known.joined(separator: ", "))"))
+        }
+        return profile
+    }
+
+    init(name: String, entries: [String: Settings.Entry], environment: [String: String]) throws(ConfigurationError) {
+        func string(_ key: String) throws(ConfigurationError) -> String? {
+            guard let entry = entries[key] else { return nil }
+            guard case .string(let value) = entry.value else {
+                throw ConfigurationError(at: entry.origin, message: "profiles.\(name).\(key) must be text")
+            }
+            return value
+        }
+        func number(_ key: String) throws(ConfigurationError) -> Double? {
+            guard let entry = entries[key] else { return nil }
+            guard case .number(let value) = entry.value else {
+                throw ConfigurationError(at: entry.origin, message: "profiles.\(name).\(key) must be a number")
+            }
+            return value
+        }
+        let location = entries.values.map(\.origin).min() ?? "profiles.\(name)"
+        for (key, entry) in entries where !Self.keys.contains(key) && !key.hasPrefix("options.") {
+            throw ConfigurationError(
+                at: entry.origin,
+                message:
+                    "unknown setting profiles.\(name).\(key); expected one of \(Self.keys.sorted().joined(separator: ", ")), options.*"
+            )
+        }
+        guard let providerName = try string("provider") else {
+            throw ConfigurationError(
+                at: location, message: "profiles.\(name).provider is missing (ollama, openai or openai-compatible)")
+        }
+        guard let kind = Kind(rawValue: providerName) else {
+            throw ConfigurationError(
+                at: entries["provider"]!.origin,
+                message: "unknown provider '\(providerName)'; expected ollama, openai or openai-compatible")
+        }
+        guard let model = try string("model"), !model.isEmpty else {
+            throw ConfigurationError(at: location, message: "profiles.\(name).model is missing")
+        }
+        self.name = name
+        self.kind = kind
+        self.model = model
+        switch kind {
+        case .ollama: baseURL = try string("base_url") ?? Endpoints.ollama(environment)
+        case .openAI: baseURL = try string("base_url") ?? Endpoints.openAI(environment)
+        case .openAICompatible:
+            guard let url = try string("base_url") else {
+                throw ConfigurationError(
+                    at: location, message: "profiles.\(name).base_url is missing; an openai-compatible server needs one"
+                )
+            }
+            baseURL = url
+        }
+        apiKeyEnvironment = try string("api_key_env") ?? (kind == .openAI ? "OPENAI_API_KEY" : nil)
+        if let level = try string("clearance") {
+            guard let clearance = Confidentiality(name: level) else {
+                throw ConfigurationError(
+                    at: entries["clearance"]!.origin,
+                    message: "unknown clearance '\(level)'; expected public, internal, private or secret")
+            }
+            self.clearance = clearance
+        } else {
+            self.clearance = kind == .openAI || !Self.isLoopback(baseURL) ? .internal : .secret
+        }
+        var options: [String: JSONValue] = [:]
+        for (key, entry) in entries where key.hasPrefix("options.") {
+            let option = String(key.dropFirst("options.".count))
+            if kind != .ollama, !Self.openAIOptions.contains(option) {
+                throw ConfigurationError(
+                    at: entry.origin,
+                    message:
+                        "unknown option \(option) for \(kind.rawValue); expected one of \(Self.openAIOptions.sorted().joined(separator: ", "))"
+                )
+            }
+            options[option] = entry.value
+        }
+        self.options = options
+        let input = try number("price.input")
+        let output = try number("price.output")
+        price = input == nil && output == nil ? nil : Price(inputPerMillion: input ?? 0, outputPerMillion: output ?? 0)
+    }
+
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    }
+
+    /// The API key from the environment; an error when the profile needs one that is not set.
+    public func apiKey(_ environment: [String: String]) throws(ConfigurationError) -> String? {
+        guard let variable = apiKeyEnvironment else { return nil }
+        if let key = environment[variable], !key.isEmpty { return key }
+        if kind == .openAI {
+            throw ConfigurationError(
+                at: "profiles.\(name)", message: "\(variable) is not set; export it to use \(baseURL)")
+        }
+        return nil
+    }
+
+    func quirks() throws(ConfigurationError) -> CompatibilityQuirks {
+        var quirks: CompatibilityQuirks = kind == .openAI ? .openAI : .vllm
+        if case .string(let name)? = options["quirks"] {
+            guard let named = CompatibilityQuirks.named(name) else {
+                throw ConfigurationError(
+                    at: "profiles.\(self.name).options.quirks",
+                    message: "unknown quirks '\(name)'; expected openai, ollama, llama.cpp, llama-cpp-python or vllm")
+            }
+            quirks = named
+        }
+        if case .string(let mode)? = options["structured_output"] {
+            guard let structured = CompatibilityQuirks.StructuredOutput(rawValue: mode) else {
+                throw ConfigurationError(
+                    at: "profiles.\(name).options.structured_output",
+                    message: "unknown mode '\(mode)'; expected json_schema, json_object or tool")
+            }
+            quirks.structuredOutput = structured
+        }
+        if case .bool(let flag)? = options["parallel_tool_calls"] { quirks.sendsParallelToolCalls = flag }
+        if case .bool(let flag)? = options["stream"] { quirks.streams = flag }
+        if case .bool(let flag)? = options["stream_usage"] { quirks.requestsStreamUsage = flag }
+        if case .bool(let flag)? = options["max_completion_tokens"] { quirks.usesMaxCompletionTokens = flag }
+        if case .bool(let flag)? = options["text_tool_calls"] { quirks.parsesToolCallsInText = flag }
+        return quirks
+    }
+
+    /// The provider this profile describes.
+    public func chatProvider(
+        environment: [String: String], client: HTTPClient = .shared, retry: RetryPolicy = .default
+    ) throws(ConfigurationError) -> any ModelProvider {
+        switch kind {
+        case .ollama:
+            var modelOptions = options
+            let keepAlive = modelOptions.removeValue(forKey: "keep_alive")
+            let textCalls = modelOptions.removeValue(forKey: "text_tool_calls")
+            return OllamaProvider(
+                baseURL: baseURL, model: model, options: modelOptions,
+                keepAlive: keepAlive.map { value in
+                    if case .string(let text) = value { text } else { value.canonicalText }
+                }, parsesToolCallsInText: textCalls == .bool(true), client: client, retry: retry,
+                apiKey: try apiKey(environment))
+        case .openAI, .openAICompatible:
+            if options["api"] == "responses" {
+                return OpenAIResponsesProvider(
+                    baseURL: baseURL, apiKey: try apiKey(environment), model: model, client: client, retry: retry)
+            }
+            return OpenAIChatProvider(
+                baseURL: baseURL, apiKey: try apiKey(environment), model: model, quirks: try quirks(), client: client,
+                retry: retry, provider: kind.rawValue)
+        }
+    }
+
+    /// The embedding provider this profile describes.
+    public func embeddingProvider(
+        environment: [String: String], client: HTTPClient = .shared, retry: RetryPolicy = .default
+    ) throws(ConfigurationError) -> any EmbeddingProvider {
+        switch kind {
+        case .ollama:
+            return OllamaProvider(
+                baseURL: baseURL, model: model, client: client, retry: retry, apiKey: try apiKey(environment))
+        case .openAI, .openAICompatible:
+            return OpenAIEmbeddingProvider(
+                baseURL: baseURL, apiKey: try apiKey(environment), model: model, client: client, retry: retry,
+                provider: kind.rawValue)
+        }
+    }
+
+    /// The cost of `usage` in USD, when the profile has a price.
+    public func cost(of usage: Usage) -> Double? {
+        guard let price else { return nil }
+        return (Double(usage.inputTokens) * price.inputPerMillion + Double(usage.outputTokens) * price.outputPerMillion)
+            / 1_000_000
+    }
+}

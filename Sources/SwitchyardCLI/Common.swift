@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+/// Options every command that reads settings shares.
+struct SettingsOptions: ParsableArguments {
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a setting, e.g. profiles.local.model=qwen2.5-coder:7b.", valueName: "KEY=VALUE"))
+    var overrides: [String] = []
+
+    @Option(help: "The workspace: where switchyard.yaml is read from.")
+    var workspace: String = FileManager.default.currentDirectoryPath
+
+    func load() throws -> Settings {
+        try Settings.load(
+            workspace: workspace, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+    }
+}
+
+/// Prints a failure as one line a person can act on, and exits non-zero.
+func fail(_ error: any Error) -> ExitCode {
+    let text: String
+    switch error {
+    case let error as ConfigurationError: text = "configuration: \(error)"
+    case let error as ModelError: text = "model: \(error)"
+    default: text = "\(error)"
+    }
+    FileHandle.standardError.write(Data("switchyard: \(text)\n".utf8))
+    return ExitCode(error is ConfigurationError ? 2 : 1)
+}
+
+/// Reads a JSON file given on the command line.
+func readJSON(_ path: String, what: String) throws -> JSONValue {
+    do {
+        return try JSONValue(parsing: try Data(contentsOf: URL(fileURLWithPath: path)))
+    } catch {
+        throw ValidationError("cannot read \(what) from \(path): \(error.localizedDescription)")
+    }
+}
+
+func printJSON(_ value: JSONValue) {
+    print(value.canonicalText)
+}

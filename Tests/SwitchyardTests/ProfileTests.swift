@@ -1,0 +1,137 @@
+import Foundation
+import Switchyard
+import Testing
+
+@Suite struct ProfileTests {
+    let yaml = """
+        profiles:
+          local:
+            provider: ollama
+            model: qwen2.5-coder:7b
+            options:
+              num_ctx: 8192
+              keep_alive: 30m
+          cloud:
+            provider: openai
+            model: gpt-4o-mini
+            price:
+              input: 0.15
+              output: 0.6
+          peer:
+            provider: openai-compatible
+            base_url: http://127.0.0.1:8080/v1
+            model: smollm2
+            options:
+              quirks: llama-cpp-python
+        """
+
+    func settings(_ text: String, overrides: [String] = []) throws -> Settings {
+        var settings = Settings()
+        try settings.merge(yaml: text, file: "switchyard.yaml")
+        for override in overrides { try settings.set(override) }
+        return settings
+    }
+
+    @Test func profilesWithDefaultsFromTheEnvironment() throws {
+        let environment = ["OLLAMA_HOST": "10.1.2.3:11500", "OPENAI_BASE_URL": "https://proxy.example/v1/"]
+        let profiles = try ModelProfile.all(from: settings(yaml), environment: environment)
+        #expect(Set(profiles.keys) == ["local", "cloud", "peer"])
+        let local = try #require(profiles["local"])
+        #expect(local.kind == .ollama)
+        #expect(local.baseURL == "http://10.1.2.3:11500")
+        #expect(local.clearance == .internal)  // not loopback
+        #expect(local.options["num_ctx"] == 8192)
+        let cloud = try #require(profiles["cloud"])
+        #expect(cloud.baseURL == "https://proxy.example/v1")
+        #expect(cloud.apiKeyEnvironment == "OPENAI_API_KEY")
+        #expect(cloud.clearance == .internal)
+        #expect(cloud.cost(of: Usage(inputTokens: 1_000_000, outputTokens: 500_000)) == 0.45)
+        let peer = try #require(profiles["peer"])
+        #expect(peer.clearance == .secret)  // a loopback server may see everything
+        let defaultLocal = try ModelProfile.all(from: settings(yaml), environment: [:])["local"]
+        #expect(defaultLocal?.baseURL == "http://127.0.0.1:11434")
+        #expect(defaultLocal?.clearance == .secret)
+    }
+
+    @Test func setOverridesAndDefinesProfiles() throws {
+        let settings = try settings(
+            yaml,
+            overrides: [
+                "profiles.local.model=llama3.2", "profiles.extra.provider=ollama", "profiles.extra.model=phi4",
+                "profiles.extra.clearance=private", "profiles.local.options.num_ctx=4096",
+            ])
+        let profiles = try ModelProfile.all(from: settings, environment: [:])
+        #expect(profiles["local"]?.model == "llama3.2")
+        #expect(profiles["local"]?.options["num_ctx"] == 4096)
+        #expect(profiles["extra"]?.clearance == .private)
+        #expect(settings["profiles.local.model"]?.origin == "--set profiles.local.model")
+    }
+
+    @Test func unknownKeysAreErrorsThatSayWhere() throws {
+        let text = """
+            profiles:
+              local:
+                provider: ollama
+                model: llama3.2
+                modle: typo
+            """
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try ModelProfile.all(from: settings(text), environment: [:])
+        }
+        #expect(error?.location == "switchyard.yaml:5")
+        #expect(error?.message.contains("unknown setting profiles.local.modle") == true)
+    }
+
+    @Test func badValuesAreErrors() throws {
+        let cases: [(String, String)] = [
+            ("profiles.x.provider=anthropic", "unknown provider 'anthropic'"),
+            ("profiles.x.clearance=top", "unknown clearance 'top'"),
+            ("profiles.x.options.turbo=true", "unknown option turbo"),
+        ]
+        for (override, message) in cases {
+            let settings = try settings(
+                "profiles:\n  x:\n    provider: openai\n    model: m\n", overrides: [override])
+            let error = #expect(throws: ConfigurationError.self) {
+                _ = try ModelProfile.all(from: settings, environment: [:])
+            }
+            #expect(error?.message.contains(message) == true, "\(override): \(String(describing: error))")
+        }
+        let missing = #expect(throws: ConfigurationError.self) {
+            _ = try ModelProfile.all(from: settings("profiles:\n  y:\n    provider: ollama\n"), environment: [:])
+        }
+        #expect(missing?.message.contains("model is missing") == true)
+        #expect(throws: ConfigurationError.self) { try settings("profiles: [1, 2") }
+    }
+
+    @Test func missingKeyAndUnknownProfileAreClear() throws {
+        let settings = try settings(yaml)
+        let cloud = try ModelProfile.named("cloud", in: settings, environment: [:])
+        let error = #expect(throws: ConfigurationError.self) { _ = try cloud.chatProvider(environment: [:]) }
+        #expect(error?.message.contains("OPENAI_API_KEY is not set") == true)
+        _ = try cloud.chatProvider(environment: ["OPENAI_API_KEY": "sk-x"])
+        let unknown = #expect(throws: ConfigurationError.self) {
+            _ = try ModelProfile.named("nope", in: settings, environment: [:])
+        }
+        #expect(unknown?.message.contains("known profiles: cloud, local, peer") == true)
+    }
+
+    @Test func filesAreReadHomeFirstThenWorkspace() throws {
+        let root = NSTemporaryDirectory() + "switchyard-config-\(UUID().uuidString)"
+        let home = root + "/home"
+        let workspace = root + "/work"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try "profiles:\n  local:\n    provider: ollama\n    model: from-home\n    clearance: private\n"
+            .write(toFile: home + "/config.yaml", atomically: true, encoding: .utf8)
+        try "profiles:\n  local:\n    model: from-workspace\n"
+            .write(toFile: workspace + "/switchyard.yaml", atomically: true, encoding: .utf8)
+        let settings = try Settings.load(
+            workspace: workspace, environment: ["SWITCHYARD_HOME": home], overrides: ["profiles.local.clearance=secret"]
+        )
+        let local = try ModelProfile.named("local", in: settings, environment: [:])
+        #expect(local.model == "from-workspace")
+        #expect(local.clearance == .secret)
+        #expect(Settings.home(["HOME": "/h"]) == "/h/.switchyard")
+    }
+}
