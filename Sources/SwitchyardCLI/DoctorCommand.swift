@@ -21,10 +21,22 @@ struct DoctorCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each server.")
     var timeout: Int = 5
 
+    @OptionGroup var settings: SettingsOptions
+
     func run() async throws {
-        let doctor = Doctor(
-            environment: ProcessInfo.processInfo.environment, timeout: .seconds(max(1, timeout)))
-        let checks = await doctor.run()
+        let environment = ProcessInfo.processInfo.environment
+        var profiles: [ModelProfile] = []
+        var configuration: DoctorCheck?
+        do {
+            profiles = Array(try ModelProfile.all(from: settings.load(), environment: environment).values)
+        } catch {
+            configuration = DoctorCheck(
+                name: "configuration", status: .failed, required: true, detail: "\(error)",
+                fix: "correct the setting; `switchyard doctor --help` lists where settings come from")
+        }
+        let doctor = Doctor(environment: environment, profiles: profiles, timeout: .seconds(max(1, timeout)))
+        var checks = await doctor.run()
+        if let configuration { checks.append(configuration) }
         let passed = Doctor.passed(checks)
         if json {
             struct Report: Encodable {

@@ -184,3 +184,22 @@ import Testing
         #expect(vectors.map { $0["dimensions"] } == [576, 576])
     }
 }
+
+@Suite struct CLIDoctorConfigurationTests {
+    @Test func aBrokenConfigurationFailsDoctor() async throws {
+        let directory = NSTemporaryDirectory() + "switchyard-doctor-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "profiles:\n  local:\n    provider: olama\n    model: x\n".write(
+            toFile: directory + "/switchyard.yaml", atomically: true, encoding: .utf8)
+        let result = try await runProgram(
+            BuiltProducts.executable("switchyard"), ["doctor", "--workspace", directory, "--timeout", "1"],
+            environment: [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "NO_COLOR": "1",
+                "SWITCHYARD_HOME": directory, "OLLAMA_HOST": "127.0.0.1:1",
+            ])
+        #expect(result.status == 1)
+        #expect(result.standardOutput.contains("FAIL  configuration"))
+        #expect(result.standardOutput.contains("switchyard.yaml:3: unknown provider 'olama'"))
+    }
+}

@@ -163,3 +163,36 @@ func closedPort() throws -> String {
         #expect(Endpoints.openAI(["OPENAI_BASE_URL": "http://127.0.0.1:8000/v1/"]) == "http://127.0.0.1:8000/v1")
     }
 }
+
+@Suite struct DoctorProfileTests {
+    @Test func eachProfileGetsALine() async throws {
+        let ollama = try fakeOllama(models: ["llama3.2:latest"])
+        let seen = Shared<[String]>([])
+        let compatible = try fakeOpenAI(key: "local-key", authorizations: seen)
+        var settings = Settings()
+        for assignment in [
+            "profiles.pulled.provider=ollama", "profiles.pulled.model=llama3.2",
+            "profiles.pulled.base_url=\(ollama.baseURL)",
+            "profiles.missing.provider=ollama", "profiles.missing.model=qwen3",
+            "profiles.missing.base_url=\(ollama.baseURL)",
+            "profiles.cloud.provider=openai", "profiles.cloud.model=gpt-4o-mini",
+            "profiles.peer.provider=openai-compatible", "profiles.peer.model=m", "profiles.peer.api_key_env=PEER_KEY",
+            "profiles.peer.base_url=\(compatible.baseURL)/v1",
+        ] {
+            try settings.set(assignment)
+        }
+        let environment = ["PEER_KEY": "local-key"]
+        let profiles = Array(try ModelProfile.all(from: settings, environment: environment).values)
+        let checks = await Doctor(environment: environment, profiles: profiles).checkProfiles()
+        let byName = Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0) })
+        #expect(checks.map(\.name) == ["profile cloud", "profile missing", "profile peer", "profile pulled"])
+        #expect(byName["profile pulled"]?.status == .ok)
+        #expect(byName["profile missing"]?.status == .warning)
+        #expect(byName["profile missing"]?.fix == "ollama pull qwen3")
+        #expect(byName["profile cloud"]?.status == .failed)
+        #expect(byName["profile cloud"]?.detail.contains("OPENAI_API_KEY is not set") == true)
+        #expect(byName["profile peer"]?.status == .ok)
+        #expect(seen.value.contains("Bearer local-key"))
+        #expect(checks.allSatisfy { !$0.required })
+    }
+}

@@ -36,15 +36,18 @@ public struct DoctorCheck: Sendable, Codable, Equatable {
 /// programs, and the model servers named by the environment.
 public struct Doctor: Sendable {
     public var environment: [String: String]
+    /// The configured model profiles: each gets a line.
+    public var profiles: [ModelProfile]
     public var client: HTTPClient
     /// How long a server may take to answer before it counts as unreachable.
     public var timeout: Duration
 
     public init(
-        environment: [String: String], client: HTTPClient = .shared,
+        environment: [String: String], profiles: [ModelProfile] = [], client: HTTPClient = .shared,
         timeout: Duration = .seconds(5)
     ) {
         self.environment = environment
+        self.profiles = profiles
         self.client = client
         self.timeout = timeout
     }
@@ -53,8 +56,9 @@ public struct Doctor: Sendable {
     public func run() async -> [DoctorCheck] {
         async let ollama = checkOllama()
         async let openAI = checkOpenAI()
+        async let configured = checkProfiles()
         let local = [libcurl(), libgit2(), sqlite(), await ripgrep(), await bubblewrap()]
-        return local + (await ollama) + (await openAI)
+        return local + (await ollama) + (await openAI) + (await configured)
     }
 
     /// Whether every required piece is present.
@@ -225,6 +229,61 @@ public struct Doctor: Sendable {
                 fix: "check the network or proxy (https_proxy), or set OPENAI_BASE_URL to a server you can reach")
         }
         return [keyCheck, reach]
+    }
+
+    /// One line per configured profile: is its server there, and its model?
+    public func checkProfiles() async -> [DoctorCheck] {
+        await withTaskGroup(of: (Int, DoctorCheck).self) { group in
+            for (index, profile) in profiles.sorted(by: { $0.name < $1.name }).enumerated() {
+                group.addTask { (index, await check(profile)) }
+            }
+            var checks: [(Int, DoctorCheck)] = []
+            for await check in group { checks.append(check) }
+            return checks.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    func check(_ profile: ModelProfile) async -> DoctorCheck {
+        let name = "profile \(profile.name)"
+        let what = "\(profile.kind.rawValue) \(profile.model) at \(profile.baseURL), clearance \(profile.clearance)"
+        let key: String?
+        do {
+            key = try profile.apiKey(environment)
+        } catch {
+            return DoctorCheck(
+                name: name, status: .failed, required: false, detail: "\(what): \(error.message)",
+                fix: "export \(profile.apiKeyEnvironment ?? "the API key variable")")
+        }
+        var request = request(profile.baseURL + (profile.kind == .ollama ? "/api/tags" : "/models"))
+        if let key { request.headers.set("Authorization", "Bearer \(key)") }
+        do {
+            let response = try await client.send(request, maxBodyBytes: 8 << 20)
+            guard response.isSuccess else {
+                return DoctorCheck(
+                    name: name, status: .warning, required: false,
+                    detail: "\(what): the server answered status \(response.status)",
+                    fix: response.status == 401 || response.status == 403
+                        ? "check \(profile.apiKeyEnvironment ?? "the API key")"
+                        : "check profiles.\(profile.name).base_url")
+            }
+            if profile.kind == .ollama {
+                let names =
+                    (try? JSONDecoder().decode(OllamaTags.self, from: Data(response.body)))?.models.map(\.name) ?? []
+                let wanted = profile.model.contains(":") ? profile.model : profile.model + ":latest"
+                guard names.contains(wanted) || names.contains(profile.model) else {
+                    return DoctorCheck(
+                        name: name, status: .warning, required: false, detail: "\(what): the model is not pulled",
+                        fix: "ollama pull \(profile.model)")
+                }
+            }
+            return DoctorCheck(name: name, status: .ok, required: false, detail: "\(what): answers")
+        } catch {
+            return DoctorCheck(
+                name: name, status: .failed, required: false, detail: "\(what): \(Self.describe(error))",
+                fix: profile.kind == .ollama
+                    ? "start Ollama there, or change profiles.\(profile.name).base_url"
+                    : "start the server, or change profiles.\(profile.name).base_url")
+        }
     }
 
     private func request(_ url: String) -> HTTPRequest {
