@@ -2,20 +2,25 @@
 # fresh Debian machine with the Swift toolchain: they install what is missing first.
 
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libcurl4-openssl-dev libgit2-dev libsqlite3-dev ripgrep bubblewrap curl git openssl
+APT_PACKAGES := pkg-config libcurl4-openssl-dev libgit2-dev libsqlite3-dev ripgrep bubblewrap curl git openssl python3 g++
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps build release bench format lint
+.PHONY: demo test deps peers build release bench format lint
 
 ## demo: build switchyard and check this machine with `switchyard doctor`
 demo: deps
 	$(SWIFT) build --product switchyard
 	$$($(SWIFT) build --show-bin-path)/switchyard doctor
 
-## test: run every test suite
-test: deps
+## test: run every test suite (the first run also builds the local model peer: ~10 min)
+test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## peers: the local model server the tests use (llama-cpp-python + SmolLM2-135M), in .build/peers
+peers: deps
+	@python3 -m venv --help >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+	Tests/Peers/model-server install
 
 ## deps: install the Debian packages Switchyard needs, if any are missing
 deps:

@@ -62,63 +62,58 @@ public struct ServerSentEvent: Sendable, Equatable {
 /// `data:` lines join with `\n`, unknown fields are ignored.
 public struct ServerSentEventDecoder: Sendable {
     private var event: String?
-    private var data: [String] = []
+    private var data: String?
     private var id: String?
     private var retry: Int?
 
     public init() {}
 
     /// Feeds one line (without its terminator); returns an event when the line completes one.
-    public mutating func decode(line: some Collection<UInt8>) -> ServerSentEvent? {
+    public mutating func decode(line: ArraySlice<UInt8>) -> ServerSentEvent? {
         if line.isEmpty {
-            guard event != nil || !data.isEmpty || id != nil || retry != nil else { return nil }
-            let dispatched = ServerSentEvent(event: event, data: data.joined(separator: "\n"), id: id, retry: retry)
+            guard event != nil || data != nil || id != nil || retry != nil else { return nil }
+            let dispatched = ServerSentEvent(event: event, data: data ?? "", id: id, retry: retry)
             event = nil
-            data.removeAll(keepingCapacity: true)
+            data = nil
             id = nil
             retry = nil
             return dispatched
         }
         if line.first == 58 { return nil }  // ":" comment
-        let name: String
-        var value: String
-        if let colon = line.firstIndex(of: 58) {
-            name = String(decoding: line[..<colon], as: UTF8.self)
-            var valueStart = line.index(after: colon)
-            if valueStart < line.endIndex, line[valueStart] == 32 { valueStart = line.index(after: valueStart) }
-            value = String(decoding: line[valueStart...], as: UTF8.self)
-        } else {
-            name = String(decoding: line, as: UTF8.self)
-            value = ""
-        }
-        switch name {
-        case "event": event = value
-        case "data": data.append(value)
-        case "id": if !value.utf8.contains(0) { id = value }
-        case "retry": if let milliseconds = Int(value) { retry = milliseconds }
-        default: value = ""
+        let colon = line.firstIndex(of: 58) ?? line.endIndex
+        let name = line[..<colon]
+        var valueStart = colon < line.endIndex ? colon + 1 : colon
+        if valueStart < line.endIndex, line[valueStart] == 32 { valueStart += 1 }
+        let value = line[valueStart...]
+        if name.elementsEqual("data".utf8) {
+            let text = String(decoding: value, as: UTF8.self)
+            if let existing = data { data = existing + "\n" + text } else { data = text }
+        } else if name.elementsEqual("event".utf8) {
+            event = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual("id".utf8) {
+            if !value.contains(0) { id = String(decoding: value, as: UTF8.self) }
+        } else if name.elementsEqual("retry".utf8) {
+            if let milliseconds = Int(String(decoding: value, as: UTF8.self)) { retry = milliseconds }
         }
         return nil
     }
 }
 
-extension AsyncSequence where Element == [UInt8] {
-    /// The stream's lines, split as `LineSplitter` does; the last line may lack its `\n`.
-    public var lines: AsyncLineSequence<Self> { AsyncLineSequence(base: self) }
+extension ResponseBody {
+    /// The body's lines, split as `LineSplitter` does; the last line may lack its `\n`.
+    public var lines: ResponseLines { ResponseLines(body: self) }
 
-    /// The stream's Server-Sent Events. An event not closed by a blank line before the
-    /// stream ends is dropped, as the spec says.
-    public var serverSentEvents: AsyncServerSentEventSequence<Self> {
-        AsyncServerSentEventSequence(base: self)
-    }
+    /// The body's Server-Sent Events. An event not closed by a blank line before the
+    /// body ends is dropped, as the spec says.
+    public var serverSentEvents: ServerSentEvents { ServerSentEvents(body: self) }
 }
 
-public struct AsyncLineSequence<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
+public struct ResponseLines: AsyncSequence, Sendable {
     public typealias Element = ArraySlice<UInt8>
-    let base: Base
+    let body: ResponseBody
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
+        var base: ResponseBody.AsyncIterator
         var splitter = LineSplitter()
         var ready: [ArraySlice<UInt8>] = []
         var nextReady = 0
@@ -141,17 +136,15 @@ public struct AsyncLineSequence<Base: AsyncSequence>: AsyncSequence where Base.E
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: body.makeAsyncIterator()) }
 }
 
-extension AsyncLineSequence: Sendable where Base: Sendable {}
-
-public struct AsyncServerSentEventSequence<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
+public struct ServerSentEvents: AsyncSequence, Sendable {
     public typealias Element = ServerSentEvent
-    let base: Base
+    let body: ResponseBody
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var lines: AsyncLineSequence<Base>.AsyncIterator
+        var lines: ResponseLines.AsyncIterator
         var decoder = ServerSentEventDecoder()
 
         public mutating func next() async throws -> ServerSentEvent? {
@@ -163,8 +156,6 @@ public struct AsyncServerSentEventSequence<Base: AsyncSequence>: AsyncSequence w
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(lines: AsyncLineSequence(base: base).makeAsyncIterator())
+        AsyncIterator(lines: ResponseLines(body: body).makeAsyncIterator())
     }
 }
-
-extension AsyncServerSentEventSequence: Sendable where Base: Sendable {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Curl
 import Foundation
+import Switchyard
 import SwitchyardTesting
 
 @main
@@ -8,7 +9,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Release-mode benchmarks, each against a reference tool in the same run.",
-        subcommands: [HTTPBench.self]
+        subcommands: [HTTPBench.self, DecodeBench.self]
     )
 }
 
@@ -108,4 +109,125 @@ extension Duration {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
+}
+
+struct DecodeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Provider stream decoding against `curl -N`, on a loopback server.",
+        discussion: """
+            A loopback server sends --events Chat Completions SSE records, then the same number of \
+            Ollama NDJSON lines, as fast as it can. The provider stack (HTTP, line splitting, SSE, \
+            JSON decoding, events) is timed against `curl -sN -o /dev/null` fetching the same bytes. \
+            Time to first event: --probes requests whose first record is sent at once and the rest \
+            never; the provider's median time to its first event against curl's time_starttransfer.
+            """
+    )
+
+    @Option(help: "Records per stream.") var events = 100_000
+    @Option(help: "Rounds per measurement; the best counts.") var rounds = 3
+    @Option(help: "Requests for the time-to-first-event probe.") var probes = 200
+
+    func run() async throws {
+        let sse = Array(
+            (String(
+                repeating:
+                    #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346176,"model":"gpt-4o","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"tok"},"logprobs":null,"finish_reason":null}]}"# + "\n\n",
+                count: events - 1)
+                + #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346176,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\ndata: [DONE]\n\n").utf8)
+        let ndjson = Array(
+            (String(
+                repeating:
+                    #"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"tok"},"done":false}"# + "\n",
+                count: events - 1)
+                + #"{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":26,"eval_count":282}"# + "\n").utf8)
+        let firstRecord = Array(
+            (#"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}"# + "\n\n").utf8)
+        let server = try LoopbackHTTPServer { request, response in
+            switch request.path {
+            case "/v1/chat/completions": response.respond(status: 200, headers: [("Content-Type", "text/event-stream")], body: sse)
+            case "/api/chat": response.respond(status: 200, headers: [("Content-Type", "application/x-ndjson")], body: ndjson)
+            default:
+                // The probe: the first record now, then nothing until the client goes away.
+                response.writeHead(status: 200, headers: [("Content-Type", "text/event-stream")], contentLength: nil)
+                response.write(firstRecord)
+                var buffer = [UInt8](repeating: 0, count: 1)
+                buffer.withUnsafeMutableBytes { response.waitForClose($0) }
+                response.closesConnection = true
+            }
+        }
+        let client = HTTPClient()
+        let openAI = OpenAIChatProvider(baseURL: server.baseURL + "/v1", apiKey: "k", model: "m", client: client)
+        let ollama = OllamaProvider(baseURL: server.baseURL, model: "llama3.2", client: client)
+        let request = ModelRequest(messages: [.user("go")])
+
+        func count(_ stream: AsyncThrowingStream<ModelEvent, any Error>) async throws -> Int {
+            var count = 0
+            for try await _ in stream { count += 1 }
+            return count
+        }
+        var results: [(String, Duration, Duration, Int)] = []
+        for (name, path, provider) in [
+            ("SSE (OpenAI chat)", "/v1/chat/completions", openAI as any ModelProvider),
+            ("NDJSON (Ollama)", "/api/chat", ollama as any ModelProvider),
+        ] {
+            var ours: [Duration] = []
+            var curls: [Duration] = []
+            var produced = 0
+            for _ in 0..<rounds {
+                ours.append(try await time { produced = try await count(provider.stream(request)) })
+                curls.append(
+                    try await time {
+                        _ = try await runProgram(
+                            "/usr/bin/curl", ["-sN", "-o", "/dev/null", "-X", "POST", "-d", "{}", server.baseURL + path],
+                            environment: [:])
+                    })
+            }
+            results.append((name, ours.min()!, curls.min()!, produced))
+        }
+        for (name, ours, curl, produced) in results {
+            let rate = Double(events) / ours.seconds
+            print(
+                "\(name): \(events) records -> \(produced) events in \(format(ours.seconds * 1000)) ms = \(format(rate / 1000)) k events/s; curl -N \(format(curl.seconds * 1000)) ms (\(format(Double(events) / curl.seconds / 1000)) k records/s); time ratio \(format(ours.seconds / curl.seconds, digits: 2))x"
+            )
+        }
+
+        // Time to first event.
+        let probeProvider = OpenAIChatProvider(
+            baseURL: server.baseURL + "/probe", apiKey: "k", model: "m", client: client)
+        var firstEvents: [Duration] = []
+        for _ in 0..<probes {
+            let clock = ContinuousClock()
+            let start = clock.now
+            for try await _ in probeProvider.stream(request) {
+                firstEvents.append(clock.now - start)
+                break
+            }
+        }
+        var curlFirst: [Double] = []
+        for _ in 0..<min(probes, 50) {
+            let result = try await runProgram(
+                "/usr/bin/curl",
+                ["-sN", "-o", "/dev/null", "-m", "0.3", "-w", "%{time_starttransfer}", "-X", "POST", "-d", "{}",
+                 server.baseURL + "/probe/chat/completions"],
+                environment: [:])
+            if let seconds = Double(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                curlFirst.append(seconds)
+            }
+        }
+        let ourMedian = firstEvents.sorted()[firstEvents.count / 2].seconds * 1000
+        let curlMedian = curlFirst.sorted()[curlFirst.count / 2] * 1000
+        print(
+            "time to first event: median \(format(ourMedian, digits: 3)) ms over \(firstEvents.count) requests; curl time_starttransfer median \(format(curlMedian, digits: 3)) ms; added \(format(ourMedian - curlMedian, digits: 3)) ms"
+        )
+    }
+
+    func time(_ body: () async throws -> Void) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await body()
+        return clock.now - start
+    }
+
+    func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 }

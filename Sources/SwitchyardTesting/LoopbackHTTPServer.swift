@@ -230,6 +230,12 @@ public final class ResponseWriter: @unchecked Sendable {  // used by one connect
         }
     }
 
+    /// Blocks until the client closes the connection (or sends more bytes).
+    public func waitForClose(_ buffer: UnsafeMutableRawBufferPointer) {
+        _ = recv(fd, buffer.baseAddress, buffer.count, 0)
+        isBroken = true
+    }
+
     /// Drops the connection now, mid-response if need be.
     public func abort() {
         isBroken = true

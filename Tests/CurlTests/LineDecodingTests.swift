@@ -55,9 +55,9 @@ import Testing
 
     @Test func commentOnlyBlocksDispatchNothing() {
         var decoder = ServerSentEventDecoder()
-        #expect(decoder.decode(line: Array(": ping".utf8)) == nil)
+        #expect(decoder.decode(line: Array(": ping".utf8)[...]) == nil)
         #expect(decoder.decode(line: []) == nil)
-        #expect(decoder.decode(line: Array("data: [DONE]".utf8)) == nil)
+        #expect(decoder.decode(line: Array("data: [DONE]".utf8)[...]) == nil)
         #expect(decoder.decode(line: []) == ServerSentEvent(data: "[DONE]"))
     }
 

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Any JSON value: tool arguments, JSON Schemas, provider options.
 public enum JSONValue: Sendable, Hashable {
@@ -27,15 +27,6 @@ public enum JSONValue: Sendable, Hashable {
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
-    }
-
-    /// Parses JSON text.
-    public init(parsing data: some DataProtocol) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(data))
-    }
-
-    public init(parsing text: String) throws {
-        try self.init(parsing: Data(text.utf8))
     }
 
     /// Compact JSON with sorted keys: the same value always gives the same bytes.

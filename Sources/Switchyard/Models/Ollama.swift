@@ -174,28 +174,6 @@ public struct OllamaModelInfo: Sendable, Hashable {
 
 /// Turns `/api/chat` NDJSON lines into model events.
 struct OllamaChatDecoder {
-    private struct Chunk: Decodable {
-        struct Message: Decodable {
-            var content: String?
-            var thinking: String?
-            var tool_calls: [WireToolCall]?
-        }
-        struct WireToolCall: Decodable {
-            struct Function: Decodable {
-                var name: String?
-                var arguments: JSONValue?
-            }
-            var id: String?
-            var function: Function?
-        }
-        var message: Message?
-        var done: Bool?
-        var done_reason: String?
-        var prompt_eval_count: Int?
-        var eval_count: Int?
-        var error: String?
-    }
-
     let holdsText: Bool
     let offered: [ToolSpec]
     private var sawToolCall = false
@@ -209,35 +187,36 @@ struct OllamaChatDecoder {
     }
 
     mutating func decode(line: ArraySlice<UInt8>, provider: String) throws -> [ModelEvent] {
-        let chunk: Chunk
+        let chunk: JSONValue
         do {
-            chunk = try JSONDecoder().decode(Chunk.self, from: Data(line))
+            chunk = try JSONValue(parsing: line)
         } catch {
             throw ModelError(
                 code: .malformedResponse,
-                message: "not an Ollama chat chunk: \(String(decoding: line.prefix(200), as: UTF8.self))",
+                message: "not an Ollama chat chunk (\(error)): \(String(decoding: line.prefix(200), as: UTF8.self))",
                 provider: provider)
         }
-        if let error = chunk.error {
-            throw ModelError.inStream(WireError(message: error), provider: provider)
-        }
+        if let wire = WireError(document: chunk) { throw ModelError.inStream(wire, provider: provider) }
+        let message = chunk["message"]
         var events: [ModelEvent] = []
-        if let thinking = chunk.message?.thinking, !thinking.isEmpty { events.append(.reasoningDelta(thinking)) }
-        if let content = chunk.message?.content, !content.isEmpty {
+        if let thinking = message?["thinking"]?.stringValue, !thinking.isEmpty { events.append(.reasoningDelta(thinking)) }
+        if let content = message?["content"]?.stringValue, !content.isEmpty {
             if holdsText { heldText += content } else { events.append(.textDelta(content)) }
         }
         // Tool calls can come in any chunk, the `done` one included.
-        for call in chunk.message?.tool_calls ?? [] {
-            guard let function = call.function, let name = function.name, !name.isEmpty else { continue }
+        for call in message?["tool_calls"]?.arrayValue ?? [] {
+            guard let function = call["function"], let name = function["name"]?.stringValue, !name.isEmpty else {
+                continue
+            }
             sawToolCall = true
             events.append(
                 .toolCall(
                     ToolCall(
-                        id: call.id ?? "call_\(callCount)", name: name,
-                        arguments: Self.arguments(function.arguments, name: name))))
+                        id: call["id"]?.stringValue ?? "call_\(callCount)", name: name,
+                        arguments: Self.arguments(function["arguments"], name: name))))
             callCount += 1
         }
-        if chunk.done == true {
+        if chunk["done"]?.boolValue == true {
             sawDone = true
             if holdsText, !heldText.isEmpty {
                 if !sawToolCall, let calls = TextToolCalls.parse(heldText, offered: offered) {
@@ -248,12 +227,14 @@ struct OllamaChatDecoder {
                 }
                 heldText = ""
             }
-            if chunk.prompt_eval_count != nil || chunk.eval_count != nil {
-                events.append(
-                    .usage(Usage(inputTokens: chunk.prompt_eval_count ?? 0, outputTokens: chunk.eval_count ?? 0)))
+            let input = chunk["prompt_eval_count"]?.intValue
+            let output = chunk["eval_count"]?.intValue
+            if input != nil || output != nil {
+                events.append(.usage(Usage(inputTokens: input ?? 0, outputTokens: output ?? 0)))
             }
             // The native API ends a tool-calling turn with "stop".
-            events.append(.finish(sawToolCall ? .toolCalls : FinishReason(wire: chunk.done_reason ?? "stop")))
+            events.append(
+                .finish(sawToolCall ? .toolCalls : FinishReason(wire: chunk["done_reason"]?.stringValue ?? "stop")))
         }
         return events
     }

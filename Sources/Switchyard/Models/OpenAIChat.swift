@@ -227,41 +227,6 @@ public struct OpenAIChatProvider: ModelProvider {
 
 /// Turns Chat Completions SSE records (or one whole reply) into model events.
 struct ChatCompletionsDecoder {
-    private struct Chunk: Decodable {
-        struct Choice: Decodable {
-            var index: Int?
-            var delta: Delta?
-            var message: Delta?
-            var finish_reason: String?
-        }
-        struct Delta: Decodable {
-            var content: String?
-            var reasoning_content: String?
-            var reasoning: String?
-            var refusal: String?
-            var tool_calls: [ToolCallDelta]?
-        }
-        struct ToolCallDelta: Decodable {
-            struct Function: Decodable {
-                var name: String?
-                var arguments: String?
-            }
-            var index: Int?
-            var id: String?
-            var function: Function?
-        }
-        struct WireUsage: Decodable {
-            struct PromptDetails: Decodable { var cached_tokens: Int? }
-            struct CompletionDetails: Decodable { var reasoning_tokens: Int? }
-            var prompt_tokens: Int?
-            var completion_tokens: Int?
-            var prompt_tokens_details: PromptDetails?
-            var completion_tokens_details: CompletionDetails?
-        }
-        var choices: [Choice]?
-        var usage: WireUsage?
-    }
-
     let structuredThroughTool: String?
     let holdsText: Bool
     let offered: [ToolSpec]
@@ -281,70 +246,75 @@ struct ChatCompletionsDecoder {
 
     mutating func decode(event data: String) throws -> [ModelEvent] {
         records += 1
-        if data == "[DONE]" {
+        if data.utf8.elementsEqual("[DONE]".utf8) {
             isDone = true
             return []
         }
-        let bytes = Array(data.utf8)
-        if data.contains("\"error\""), let wire = WireError.parse(bytes) {
-            throw ModelError.inStream(wire, provider: provider)
-        }
-        let chunk: Chunk
+        let chunk: JSONValue
         do {
-            chunk = try JSONDecoder().decode(Chunk.self, from: Data(bytes))
+            chunk = try JSONValue(parsing: data)
         } catch {
             throw ModelError(
-                code: .malformedResponse, message: "not a chat completion chunk: \(data.prefix(200))",
+                code: .malformedResponse, message: "not a chat completion chunk (\(error)): \(data.prefix(200))",
                 provider: provider)
         }
+        if let wire = WireError(document: chunk) { throw ModelError.inStream(wire, provider: provider) }
         return apply(chunk)
     }
 
     /// A non-streamed reply: one `chat.completion` object.
     mutating func decodeWhole(_ bytes: [UInt8]) throws -> [ModelEvent] {
-        guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(bytes)) else {
+        guard let reply = try? JSONValue(parsing: bytes), reply.objectValue != nil else {
             throw ModelError(
                 code: .malformedResponse,
                 message: "not a chat completion: \(String(decoding: bytes.prefix(200), as: UTF8.self))",
                 provider: provider)
         }
         isDone = true
-        return apply(chunk) + (try finish())
+        return apply(reply) + (try finish())
     }
 
-    private mutating func apply(_ chunk: Chunk) -> [ModelEvent] {
+    private mutating func apply(_ chunk: JSONValue) -> [ModelEvent] {
         var events: [ModelEvent] = []
         // Only the first choice: we never ask for n > 1.
-        if let choice = chunk.choices?.first(where: { ($0.index ?? 0) == 0 }) {
-            let delta = choice.delta ?? choice.message
-            if let reasoning = delta?.reasoning_content ?? delta?.reasoning, !reasoning.isEmpty {
+        if let choice = chunk["choices"]?.arrayValue?.first(where: { ($0["index"]?.intValue ?? 0) == 0 }) {
+            let whole = choice["message"] != nil
+            let delta = choice["delta"] ?? choice["message"]
+            if let reasoning = (delta?["reasoning_content"] ?? delta?["reasoning"])?.stringValue, !reasoning.isEmpty {
                 events.append(.reasoningDelta(reasoning))
             }
-            if let content = delta?.content, !content.isEmpty {
+            if let content = delta?["content"]?.stringValue, !content.isEmpty {
                 if holdsText || structuredThroughTool != nil {
                     heldText += content
                 } else {
                     events.append(.textDelta(content))
                 }
             }
-            for (position, call) in (delta?.tool_calls ?? []).enumerated() {
+            for (position, call) in (delta?["tool_calls"]?.arrayValue ?? []).enumerated() {
                 // A whole (non-streamed) message lists calls without an index.
-                let index = call.index ?? (choice.message != nil ? position : nil)
-                calls.apply(index: index, id: call.id, name: call.function?.name, arguments: call.function?.arguments)
+                let index = call["index"]?.intValue ?? (whole ? position : nil)
+                let arguments: String? =
+                    switch call["function"]?["arguments"] {
+                    case .string(let text)?: text
+                    case nil, .null?: nil
+                    case let other?: other.canonicalText
+                    }
+                calls.apply(
+                    index: index, id: call["id"]?.stringValue, name: call["function"]?["name"]?.stringValue,
+                    arguments: arguments)
             }
-            if let reason = choice.finish_reason { finishReason = FinishReason(wire: reason) }
+            if let reason = choice["finish_reason"]?.stringValue { finishReason = FinishReason(wire: reason) }
         }
-        if let usage = chunk.usage, let input = usage.prompt_tokens {
+        if let usage = chunk["usage"], let input = usage["prompt_tokens"]?.intValue {
             events.append(
                 .usage(
                     Usage(
-                        inputTokens: input, outputTokens: usage.completion_tokens ?? 0,
-                        cachedInputTokens: usage.prompt_tokens_details?.cached_tokens,
-                        reasoningTokens: usage.completion_tokens_details?.reasoning_tokens)))
+                        inputTokens: input, outputTokens: usage["completion_tokens"]?.intValue ?? 0,
+                        cachedInputTokens: usage["prompt_tokens_details"]?["cached_tokens"]?.intValue,
+                        reasoningTokens: usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue)))
         }
         return events
     }
-
     /// The calls, held text and finish reason, once the stream has ended.
     mutating func finish() throws -> [ModelEvent] {
         guard isDone || finishReason != nil else {

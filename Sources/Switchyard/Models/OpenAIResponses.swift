@@ -103,40 +103,6 @@ public struct OpenAIResponsesProvider: ModelProvider {
 
 /// Turns Responses API stream events into model events.
 struct ResponsesDecoder {
-    private struct Event: Decodable {
-        struct Item: Decodable {
-            var type: String?
-            var call_id: String?
-            var name: String?
-            var arguments: String?
-        }
-        struct Response: Decodable {
-            struct WireUsage: Decodable {
-                struct InputDetails: Decodable { var cached_tokens: Int? }
-                struct OutputDetails: Decodable { var reasoning_tokens: Int? }
-                var input_tokens: Int?
-                var output_tokens: Int?
-                var input_tokens_details: InputDetails?
-                var output_tokens_details: OutputDetails?
-            }
-            struct Incomplete: Decodable { var reason: String? }
-            struct Failure: Decodable {
-                var code: String?
-                var message: String?
-            }
-            var status: String?
-            var usage: WireUsage?
-            var incomplete_details: Incomplete?
-            var error: Failure?
-        }
-        var type: String
-        var delta: String?
-        var item: Item?
-        var response: Response?
-        var code: String?
-        var message: String?
-    }
-
     let provider: String
     private var sawToolCall = false
     private(set) var isDone = false
@@ -144,46 +110,54 @@ struct ResponsesDecoder {
     init(provider: String) { self.provider = provider }
 
     mutating func decode(_ data: String) throws -> [ModelEvent] {
-        guard let event = try? JSONDecoder().decode(Event.self, from: Data(data.utf8)) else {
+        guard let event = try? JSONValue(parsing: data), let type = event["type"]?.stringValue else {
             throw ModelError(
                 code: .malformedResponse, message: "not a Responses API event: \(data.prefix(200))", provider: provider)
         }
-        switch event.type {
+        switch type {
         case "response.output_text.delta":
-            return event.delta.map { [.textDelta($0)] } ?? []
+            return event["delta"]?.stringValue.map { [.textDelta($0)] } ?? []
         case "response.reasoning_summary_text.delta", "response.reasoning_text.delta":
-            return event.delta.map { [.reasoningDelta($0)] } ?? []
+            return event["delta"]?.stringValue.map { [.reasoningDelta($0)] } ?? []
         case "response.output_item.done":
-            guard let item = event.item, item.type == "function_call", let name = item.name else { return [] }
+            guard let item = event["item"], item["type"] == "function_call", let name = item["name"]?.stringValue
+            else { return [] }
             sawToolCall = true
             return [
-                .toolCall(ToolCall(id: item.call_id ?? "call_\(name)", name: name, arguments: item.arguments ?? ""))
+                .toolCall(
+                    ToolCall(
+                        id: item["call_id"]?.stringValue ?? "call_\(name)", name: name,
+                        arguments: item["arguments"]?.stringValue ?? ""))
             ]
         case "response.completed", "response.incomplete":
             isDone = true
             var events: [ModelEvent] = []
-            if let usage = event.response?.usage {
+            if let usage = event["response"]?["usage"] {
                 events.append(
                     .usage(
                         Usage(
-                            inputTokens: usage.input_tokens ?? 0, outputTokens: usage.output_tokens ?? 0,
-                            cachedInputTokens: usage.input_tokens_details?.cached_tokens,
-                            reasoningTokens: usage.output_tokens_details?.reasoning_tokens)))
+                            inputTokens: usage["input_tokens"]?.intValue ?? 0,
+                            outputTokens: usage["output_tokens"]?.intValue ?? 0,
+                            cachedInputTokens: usage["input_tokens_details"]?["cached_tokens"]?.intValue,
+                            reasoningTokens: usage["output_tokens_details"]?["reasoning_tokens"]?.intValue)))
             }
-            if event.type == "response.incomplete" {
-                events.append(.finish(FinishReason(wire: event.response?.incomplete_details?.reason ?? "length")))
+            if type == "response.incomplete" {
+                let reason = event["response"]?["incomplete_details"]?["reason"]?.stringValue ?? "length"
+                events.append(.finish(FinishReason(wire: reason)))
             } else {
                 events.append(.finish(sawToolCall ? .toolCalls : .stop))
             }
             return events
         case "response.failed":
-            let failure = event.response?.error
+            let failure = event["response"]?["error"]
             throw ModelError(
-                code: failure?.code == "rate_limit_exceeded" ? .rateLimited : .serverError,
-                message: failure?.message ?? "the response failed", provider: provider, isRetryable: false)
+                code: failure?["code"] == "rate_limit_exceeded" ? .rateLimited : .serverError,
+                message: failure?["message"]?.stringValue ?? "the response failed", provider: provider,
+                isRetryable: false)
         case "error":
             throw ModelError(
-                code: .serverError, message: event.message ?? "error event (\(event.code ?? "no code"))",
+                code: .serverError,
+                message: event["message"]?.stringValue ?? "error event (\(event["code"]?.stringValue ?? "no code"))",
                 provider: provider, isRetryable: false)
         default:
             return []

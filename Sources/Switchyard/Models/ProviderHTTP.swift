@@ -121,12 +121,10 @@ private final class DeliveryFlag: Sendable {
 
 /// The error shapes of both APIs: Ollama's `{"error": "text"}` and OpenAI's
 /// `{"error": {"message", "type", "param", "code"}}`, where llama.cpp sends `code` as a number.
-struct WireError: Decodable {
+struct WireError {
     var message: String
     var type: String?
     var code: String?
-
-    private enum Keys: String, CodingKey { case error, message, type, code }
 
     init(message: String, type: String? = nil, code: String? = nil) {
         self.message = message
@@ -134,23 +132,25 @@ struct WireError: Decodable {
         self.code = code
     }
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Keys.self)
-        if let text = try? container.decode(String.self, forKey: .error) {
-            self.init(message: text)
-            return
+    /// The error inside `{"error": …}`, if `document` is one.
+    init?(document: JSONValue) {
+        switch document["error"] {
+        case .string(let text)?: self.init(message: text)
+        case .object(let error)?:
+            let code: String? =
+                switch error["code"] {
+                case .string(let text)?: text
+                case .number(let number)?: String(Int(number))
+                default: nil
+                }
+            self.init(
+                message: error["message"]?.stringValue ?? "unknown error", type: error["type"]?.stringValue, code: code)
+        default: return nil
         }
-        let inner = try container.nestedContainer(keyedBy: Keys.self, forKey: .error)
-        let code: String? =
-            (try? inner.decodeIfPresent(String.self, forKey: .code))
-            ?? (try? inner.decodeIfPresent(Int.self, forKey: .code)).flatMap { $0.map(String.init) }
-        self.init(
-            message: (try? inner.decodeIfPresent(String.self, forKey: .message)) ?? "unknown error",
-            type: try? inner.decodeIfPresent(String.self, forKey: .type), code: code)
     }
 
     static func parse(_ bytes: [UInt8]) -> WireError? {
-        try? JSONDecoder().decode(WireError.self, from: Data(bytes))
+        (try? JSONValue(parsing: bytes)).flatMap(WireError.init(document:))
     }
 }
 
