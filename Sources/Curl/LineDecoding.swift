@@ -120,10 +120,17 @@ public struct ResponseLines: AsyncSequence, Sendable {
         var finished = false
 
         public mutating func next() async throws -> ArraySlice<UInt8>? {
+            try await next(beforeWaiting: {})
+        }
+
+        /// The next line; `beforeWaiting` runs each time the body must be read from the
+        /// network first, so a caller can hand on what it gathered from the lines so far.
+        public mutating func next(beforeWaiting: () -> Void) async throws -> ArraySlice<UInt8>? {
             while nextReady == ready.count {
                 if finished { return nil }
                 ready.removeAll(keepingCapacity: true)
                 nextReady = 0
+                beforeWaiting()
                 if let chunk = try await base.next() {
                     splitter.push(chunk) { ready.append($0) }
                 } else {
@@ -148,7 +155,12 @@ public struct ServerSentEvents: AsyncSequence, Sendable {
         var decoder = ServerSentEventDecoder()
 
         public mutating func next() async throws -> ServerSentEvent? {
-            while let line = try await lines.next() {
+            try await next(beforeWaiting: {})
+        }
+
+        /// The next event; `beforeWaiting` runs each time the body must be read from the network first.
+        public mutating func next(beforeWaiting: () -> Void) async throws -> ServerSentEvent? {
+            while let line = try await lines.next(beforeWaiting: beforeWaiting) {
                 if let event = decoder.decode(line: line) { return event }
             }
             return nil

@@ -132,21 +132,28 @@ struct DecodeBench: AsyncParsableCommand {
         let sse = Array(
             (String(
                 repeating:
-                    #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346176,"model":"gpt-4o","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"tok"},"logprobs":null,"finish_reason":null}]}"# + "\n\n",
+                    #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346176,"model":"gpt-4o","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"tok"},"logprobs":null,"finish_reason":null}]}"#
+                    + "\n\n",
                 count: events - 1)
-                + #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346176,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"# + "\n\ndata: [DONE]\n\n").utf8)
+                + #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346176,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
+                + "\n\ndata: [DONE]\n\n").utf8)
         let ndjson = Array(
             (String(
                 repeating:
-                    #"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"tok"},"done":false}"# + "\n",
+                    #"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"tok"},"done":false}"#
+                    + "\n",
                 count: events - 1)
-                + #"{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":26,"eval_count":282}"# + "\n").utf8)
+                + #"{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":26,"eval_count":282}"#
+                + "\n").utf8)
         let firstRecord = Array(
-            (#"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}"# + "\n\n").utf8)
+            (#"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}"#
+                + "\n\n").utf8)
         let server = try LoopbackHTTPServer { request, response in
             switch request.path {
-            case "/v1/chat/completions": response.respond(status: 200, headers: [("Content-Type", "text/event-stream")], body: sse)
-            case "/api/chat": response.respond(status: 200, headers: [("Content-Type", "application/x-ndjson")], body: ndjson)
+            case "/v1/chat/completions":
+                response.respond(status: 200, headers: [("Content-Type", "text/event-stream")], body: sse)
+            case "/api/chat":
+                response.respond(status: 200, headers: [("Content-Type", "application/x-ndjson")], body: ndjson)
             default:
                 // The probe: the first record now, then nothing until the client goes away.
                 response.writeHead(status: 200, headers: [("Content-Type", "text/event-stream")], contentLength: nil)
@@ -161,7 +168,7 @@ struct DecodeBench: AsyncParsableCommand {
         let ollama = OllamaProvider(baseURL: server.baseURL, model: "llama3.2", client: client)
         let request = ModelRequest(messages: [.user("go")])
 
-        func count(_ stream: AsyncThrowingStream<ModelEvent, any Error>) async throws -> Int {
+        func count(_ stream: ModelEventStream) async throws -> Int {
             var count = 0
             for try await _ in stream { count += 1 }
             return count
@@ -179,7 +186,8 @@ struct DecodeBench: AsyncParsableCommand {
                 curls.append(
                     try await time {
                         _ = try await runProgram(
-                            "/usr/bin/curl", ["-sN", "-o", "/dev/null", "-X", "POST", "-d", "{}", server.baseURL + path],
+                            "/usr/bin/curl",
+                            ["-sN", "-o", "/dev/null", "-X", "POST", "-d", "{}", server.baseURL + path],
                             environment: [:])
                     })
             }
@@ -208,8 +216,10 @@ struct DecodeBench: AsyncParsableCommand {
         for _ in 0..<min(probes, 50) {
             let result = try await runProgram(
                 "/usr/bin/curl",
-                ["-sN", "-o", "/dev/null", "-m", "0.3", "-w", "%{time_starttransfer}", "-X", "POST", "-d", "{}",
-                 server.baseURL + "/probe/chat/completions"],
+                [
+                    "-sN", "-o", "/dev/null", "-m", "0.3", "-w", "%{time_starttransfer}", "-X", "POST", "-d", "{}",
+                    server.baseURL + "/probe/chat/completions",
+                ],
                 environment: [:])
             if let seconds = Double(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 curlFirst.append(seconds)

@@ -460,3 +460,51 @@ let usageChunk =
         #expect(abs(pooled[0][0] - expected) < 1e-6 && abs(pooled[0][1] - expected) < 1e-6)
     }
 }
+
+@Suite struct StreamLatencyTests {
+    /// Each event reaches the consumer as soon as it is decoded: the server holds back
+    /// the rest of the stream until the test has seen the first event.
+    @Test(arguments: ["sse", "ndjson"])
+    func eventsAreNotHeldBackWaitingForMore(format: String) async throws {
+        let firstSeen = Shared(false)
+        let serverGaveUp = Shared(false)
+        let server = try LoopbackHTTPServer { _, response in
+            response.writeHead(status: 200, contentLength: nil)
+            let second =
+                "data: " + chunk(#"{"content":"second"}"#) + "\n\ndata: " + chunk("{}", finish: "stop")
+                + "\n\ndata: [DONE]\n\n"
+            if format == "sse" {
+                response.write("data: " + chunk(#"{"content":"first"}"#) + "\n\n" + second.prefix(40))
+            } else {
+                response.write(#"{"message":{"role":"assistant","content":"first"},"done":false}"# + "\n" + #"{"mess"#)
+            }
+            let deadline = Date().addingTimeInterval(10)
+            while !firstSeen.value {
+                if Date() > deadline {
+                    serverGaveUp.update { $0 = true }
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            if format == "sse" {
+                response.write(String(second.dropFirst(40)))
+            } else {
+                response.write(#"age":{"role":"assistant","content":"second"},"done":true}"# + "\n")
+            }
+            response.end()
+        }
+        let provider: any ModelProvider =
+            format == "sse"
+            ? OpenAIChatProvider(baseURL: server.baseURL, apiKey: nil, model: "m")
+            : OllamaProvider(baseURL: server.baseURL, model: "m")
+        var texts: [String] = []
+        for try await event in provider.stream(ModelRequest(messages: [.user("hi")])) {
+            if case .textDelta(let text) = event {
+                texts.append(text)
+                firstSeen.update { $0 = true }
+            }
+        }
+        #expect(texts == ["first", "second"])
+        #expect(!serverGaveUp.value, "the first event waited for the rest of the stream")
+    }
+}

@@ -199,7 +199,9 @@ struct OllamaChatDecoder {
         if let wire = WireError(document: chunk) { throw ModelError.inStream(wire, provider: provider) }
         let message = chunk["message"]
         var events: [ModelEvent] = []
-        if let thinking = message?["thinking"]?.stringValue, !thinking.isEmpty { events.append(.reasoningDelta(thinking)) }
+        if let thinking = message?["thinking"]?.stringValue, !thinking.isEmpty {
+            events.append(.reasoningDelta(thinking))
+        }
         if let content = message?["content"]?.stringValue, !content.isEmpty {
             if holdsText { heldText += content } else { events.append(.textDelta(content)) }
         }

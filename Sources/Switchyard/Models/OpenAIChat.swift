@@ -182,7 +182,7 @@ public struct OpenAIChatProvider: ModelProvider {
         return .object(wire)
     }
 
-    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error> {
+    public func stream(_ request: ModelRequest) -> ModelEventStream {
         let body = body(request)
         let offered = request.tools
         let structured: Bool
@@ -193,34 +193,25 @@ public struct OpenAIChatProvider: ModelProvider {
         }
         let holdsText = quirks.parsesToolCallsInText && !offered.isEmpty && !structured
         let streams = streams(request)
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await endpoint.post("/chat/completions", body: body) { response, delivered in
-                        var decoder = ChatCompletionsDecoder(
-                            structuredThroughTool: structured ? Self.answerTool : nil, holdsText: holdsText,
-                            offered: offered, provider: endpoint.provider)
-                        let emit: ([ModelEvent]) -> Void = { events in
-                            if !events.isEmpty { delivered() }
-                            for event in events { continuation.yield(event) }
-                        }
-                        if streams {
-                            for try await event in response.body.serverSentEvents {
-                                emit(try decoder.decode(event: event.data))
-                                if decoder.isDone { break }
-                            }
-                            emit(try decoder.finish())
-                        } else {
-                            let bytes = try await response.body.collect(upTo: 64 << 20)
-                            emit(try decoder.decodeWhole(bytes))
-                        }
+        return ModelEventStream { [endpoint] batch in
+            try await endpoint.post("/chat/completions", body: body) { response, delivered in
+                var decoder = ChatCompletionsDecoder(
+                    structuredThroughTool: structured ? Self.answerTool : nil, holdsText: holdsText,
+                    offered: offered, provider: endpoint.provider)
+                if streams {
+                    var records = response.body.serverSentEvents.makeAsyncIterator()
+                    while let record = try await records.next(beforeWaiting: { batch.flush() }) {
+                        let events = try decoder.decode(event: record.data)
+                        if !events.isEmpty { delivered() }
+                        batch.append(contentsOf: events)
+                        if decoder.isDone { break }
                     }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+                    batch.append(contentsOf: try decoder.finish())
+                } else {
+                    let bytes = try await response.body.collect(upTo: 64 << 20)
+                    batch.append(contentsOf: try decoder.decodeWhole(bytes))
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 }

@@ -72,31 +72,24 @@ public struct OpenAIResponsesProvider: ModelProvider {
         return .object(body)
     }
 
-    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error> {
+    public func stream(_ request: ModelRequest) -> ModelEventStream {
         let body = body(request)
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await endpoint.post("/responses", body: body) { response, delivered in
-                        var decoder = ResponsesDecoder(provider: endpoint.provider)
-                        for try await event in response.body.serverSentEvents {
-                            let events = try decoder.decode(event.data)
-                            if !events.isEmpty { delivered() }
-                            for event in events { continuation.yield(event) }
-                            if decoder.isDone { break }
-                        }
-                        guard decoder.isDone else {
-                            throw ModelError(
-                                code: .malformedResponse, message: "the stream ended before response.completed",
-                                provider: endpoint.provider)
-                        }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+        return ModelEventStream { [endpoint] batch in
+            try await endpoint.post("/responses", body: body) { response, delivered in
+                var decoder = ResponsesDecoder(provider: endpoint.provider)
+                var records = response.body.serverSentEvents.makeAsyncIterator()
+                while let record = try await records.next(beforeWaiting: { batch.flush() }) {
+                    let events = try decoder.decode(record.data)
+                    if !events.isEmpty { delivered() }
+                    batch.append(contentsOf: events)
+                    if decoder.isDone { break }
+                }
+                guard decoder.isDone else {
+                    throw ModelError(
+                        code: .malformedResponse, message: "the stream ended before response.completed",
+                        provider: endpoint.provider)
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 }

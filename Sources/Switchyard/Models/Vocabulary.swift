@@ -190,7 +190,72 @@ public struct ModelResponse: Sendable, Hashable {
 /// A model server: one streaming method; everything else is built on it.
 public protocol ModelProvider: Sendable {
     /// Streams the model's answer. Errors are `ModelError`s.
-    func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error>
+    func stream(_ request: ModelRequest) -> ModelEventStream
+}
+
+/// A model's answer as it arrives. Cancelling the consuming task cancels the request.
+///
+/// Events travel from the network task to the consumer in batches — everything decoded
+/// from one read — so a fast stream costs one hand-over per read, not one per event,
+/// and a slow one still delivers each event the moment it is decoded.
+public struct ModelEventStream: AsyncSequence, Sendable {
+    public typealias Element = ModelEvent
+    private let batches: AsyncThrowingStream<[ModelEvent], any Error>
+
+    /// Runs `produce` in its own task; the stream ends when it returns or throws.
+    public init(_ produce: @escaping @Sendable (inout EventBatch) async throws -> Void) {
+        let (batches, continuation) = AsyncThrowingStream<[ModelEvent], any Error>.makeStream()
+        self.batches = batches
+        let task = Task {
+            var batch = EventBatch(continuation: continuation)
+            do {
+                try await produce(&batch)
+                batch.flush()
+                continuation.finish()
+            } catch {
+                batch.flush()
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<[ModelEvent], any Error>.AsyncIterator
+        var pending: [ModelEvent] = []
+        var index = 0
+
+        public mutating func next() async throws -> ModelEvent? {
+            while index == pending.count {
+                guard let batch = try await base.next() else { return nil }
+                pending = batch
+                index = 0
+            }
+            defer { index += 1 }
+            return pending[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: batches.makeAsyncIterator()) }
+}
+
+/// Events a producer has decoded but not yet handed over.
+public struct EventBatch {
+    let continuation: AsyncThrowingStream<[ModelEvent], any Error>.Continuation
+    private var events: [ModelEvent] = []
+
+    init(continuation: AsyncThrowingStream<[ModelEvent], any Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    public mutating func append(contentsOf more: [ModelEvent]) { events += more }
+
+    /// Hands the gathered events to the consumer: call it before waiting on the network.
+    public mutating func flush() {
+        guard !events.isEmpty else { return }
+        continuation.yield(events)
+        events = []
+    }
 }
 
 extension ModelProvider {
