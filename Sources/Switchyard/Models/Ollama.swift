@@ -93,31 +93,22 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         return .object(wire)
     }
 
-    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelEvent, any Error> {
+    public func stream(_ request: ModelRequest) -> ModelEventStream {
         let body = chatBody(request)
         let offered = Self.offeredTools(request)
         let holdsText = parsesToolCallsInText && !offered.isEmpty
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await endpoint.post("/api/chat", body: body) { response, delivered in
-                        var decoder = OllamaChatDecoder(holdsText: holdsText, offered: offered)
-                        for try await line in response.body.lines where !line.allSatisfy(Self.isSpace) {
-                            for event in try decoder.decode(line: line, provider: endpoint.provider) {
-                                delivered()
-                                continuation.yield(event)
-                            }
-                        }
-                        for event in try decoder.finish(provider: endpoint.provider) {
-                            continuation.yield(event)
-                        }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+        return ModelEventStream { [endpoint] batch in
+            try await endpoint.post("/api/chat", body: body) { response, delivered in
+                var decoder = OllamaChatDecoder(holdsText: holdsText, offered: offered)
+                var lines = response.body.lines.makeAsyncIterator()
+                while let line = try await lines.next(beforeWaiting: { batch.flush() }) {
+                    guard !line.allSatisfy(Self.isSpace) else { continue }
+                    let events = try decoder.decode(line: line, provider: endpoint.provider)
+                    if !events.isEmpty { delivered() }
+                    batch.append(contentsOf: events)
                 }
+                batch.append(contentsOf: try decoder.finish(provider: endpoint.provider))
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 
