@@ -252,3 +252,36 @@ let weatherTool = ToolSpec(
         #expect(error?.code == .modelNotFound)
     }
 }
+
+@Suite struct MixedTurnTests {
+    /// Gotcha 3: text and calls may come in one turn; both are kept. llama.cpp's extra
+    /// `timings` object and a null first delta are tolerated.
+    @Test func textAndCallsInOneTurn() async throws {
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"Let me check.","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Bergen"}}}]},"done":false}"#,
+                #"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop"}"#,
+            ]))
+        let ollama = try await OllamaProvider(baseURL: server.baseURL, model: "m").complete(
+            ModelRequest(messages: [.user("?")], tools: [weatherTool]))
+        #expect(ollama.text == "Let me check.")
+        #expect(ollama.toolCalls.map(\.name) == ["get_weather"])
+
+        server.enqueue(
+            "/v1/chat/completions",
+            .sse([
+                #"{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}"#,
+                #"{"choices":[{"index":0,"delta":{"content":"Checking."}}]}"#,
+                #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"get_weather","arguments":"{}"}}]}}]}"#,
+                #"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8},"timings":{"prompt_n":5,"predicted_n":3}}"#,
+            ]))
+        let compatible = try await OpenAIChatProvider(
+            baseURL: server.baseURL + "/v1", apiKey: nil, model: "m", quirks: .llamaCpp
+        ).complete(ModelRequest(messages: [.user("?")], tools: [weatherTool]))
+        #expect(compatible.text == "Checking.")
+        #expect(compatible.toolCalls.map(\.id) == ["c"])
+        #expect(compatible.usage?.totalTokens == 8)
+    }
+}

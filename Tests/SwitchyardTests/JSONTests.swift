@@ -1,0 +1,72 @@
+import Foundation
+import Switchyard
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try JSONValue(
+            parsing:
+                #" {"s":"a\"b\\c\/d\n\u00e9\ud83d\ude00","n":-12.5e2,"i":42,"z":0,"t":true,"f":false,"x":null,"a":[1,[],{}]} "#
+        )
+        #expect(value["s"] == .string("a\"b\\c/d\né😀"))
+        #expect(value["n"] == .number(-1250))
+        #expect(value["i"]?.intValue == 42)
+        #expect(value["z"] == 0)
+        #expect(value["t"] == true)
+        #expect(value["f"] == false)
+        #expect(value["x"] == .null)
+        #expect(value["a"] == [1, [], [:]])
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":}", "{\"a\" 1}", "01", "1.", "-", "1e", "tru", "\"abc", "\"\\x\"", "\"\\ud800\"",
+        "\"a\u{01}b\"", "[1] [2]", "{\"a\":1,}", "nul", "[", "\"\\u12\"",
+    ])
+    func rejectsMalformedText(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        let error = #expect(throws: JSONParseError.self) { try JSONValue(parsing: deep) }
+        #expect(error?.message.contains("nested deeper") == true)
+    }
+
+    /// Random documents: parsing what Foundation serialises gives back the same value,
+    /// and the canonical text parses to the same value again.
+    @Test func agreesWithFoundationOnRandomDocuments() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(depth: Int) -> Any {
+            switch depth > 3 ? Int.random(in: 0..<4, using: &generator) : Int.random(in: 0..<6, using: &generator) {
+            case 0: return Int.random(in: -1_000_000...1_000_000, using: &generator)
+            case 1: return Double.random(in: -1e6...1e6, using: &generator)
+            case 2:
+                let scalars = (0..<Int.random(in: 0..<12, using: &generator)).map { _ in
+                    ["a", "é", "\"", "\\", "\n", "😀", "\u{7f}", "/", " "].randomElement(using: &generator)!
+                }
+                return scalars.joined()
+            case 3: return Bool.random(using: &generator)
+            case 4: return (0..<Int.random(in: 0..<4, using: &generator)).map { _ in random(depth: depth + 1) }
+            default:
+                var object: [String: Any] = [:]
+                for index in 0..<Int.random(in: 0..<4, using: &generator) {
+                    object["k\(index)"] = random(depth: depth + 1)
+                }
+                return object
+            }
+        }
+        for _ in 0..<300 {
+            let document: [String: Any] = ["root": random(depth: 0)]
+            let data = try JSONSerialization.data(withJSONObject: document)
+            let parsed = try JSONValue(parsing: data)
+            let reference = try JSONDecoder().decode(JSONValue.self, from: data)
+            #expect(parsed == reference)
+            #expect(try JSONValue(parsing: parsed.canonicalText) == parsed)
+        }
+    }
+
+    @Test func canonicalTextSortsKeys() throws {
+        let value = try JSONValue(parsing: #"{"b":1,"a":{"d":[true,null],"c":"x"}}"#)
+        #expect(value.canonicalText == #"{"a":{"c":"x","d":[true,null]},"b":1}"#)
+    }
+}
