@@ -35,6 +35,11 @@ let package = Package(
             providers: [.apt(["libgit2-dev"]), .brew(["libgit2"])]
         ),
         .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
+        .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
@@ -44,12 +49,13 @@ let package = Package(
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: swiftSettings),
         .target(name: "Git", dependencies: ["CGit2"], swiftSettings: swiftSettings),
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "Hashing", dependencies: ["CCrypto"], swiftSettings: swiftSettings),
 
         // The core.
         .target(
             name: "Switchyard",
             dependencies: [
-                "Curl", "Git", "SQLite", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
+                "Curl", "Git", "SQLite", "Hashing", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),

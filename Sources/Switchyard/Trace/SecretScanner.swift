@@ -1,0 +1,238 @@
+import Foundation
+import Hashing
+
+/// Finds secrets in text and replaces each with a keyed token: the same secret gets the
+/// same token under one key, so a trace still shows that two calls used the same
+/// credential without showing the credential.
+///
+/// A short literal prefilter (`sk-`, `AKIA`, `ghp_`, `xox`, `-----BEGIN`, `eyJ`,
+/// `bearer`, `password`, …) finds candidate places; rules with distinctive shapes
+/// then confirm them. `password=`-style assignments count only when the value looks
+/// random (Shannon entropy of at least 3 bits a character).
+public struct SecretScanner: Sendable {
+    public struct Finding: Sendable, Hashable {
+        public var kind: String
+        /// Byte range in the UTF-8 text.
+        public var range: Range<Int>
+    }
+
+    private let key: [UInt8]
+
+    /// `key` keys the tokens; keep it out of the trace store.
+    public init(key: [UInt8]) { self.key = key }
+
+    /// The token that stands for `secret`.
+    public func token(for secret: some Sequence<UInt8>, kind: String) -> String {
+        let digest = HMACSHA256.authenticate(Array(secret), key: key)
+        return "[REDACTED:\(kind):\(digest.prefix(6).hexString)]"
+    }
+
+    /// `text` with every secret replaced by its token.
+    public func redact(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        let findings = scan(bytes)
+        guard !findings.isEmpty else { return text }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var position = 0
+        for finding in findings {
+            output += bytes[position..<finding.range.lowerBound]
+            output += token(for: bytes[finding.range], kind: finding.kind).utf8
+            position = finding.range.upperBound
+        }
+        output += bytes[position...]
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Every string in `value` redacted.
+    public func redact(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): .string(redact(text))
+        case .array(let values): .array(values.map(redact))
+        case .object(let object): .object(object.mapValues(redact))
+        default: value
+        }
+    }
+
+    /// The secrets in `bytes`, in order, not overlapping.
+    public func scan(_ bytes: [UInt8]) -> [Finding] {
+        var findings: [Finding] = []
+        bytes.withUnsafeBufferPointer { buffer in
+            var index = 0
+            while index < buffer.count {
+                if let finding = match(buffer, at: index) {
+                    findings.append(finding)
+                    index = finding.range.upperBound
+                } else {
+                    index += 1
+                }
+            }
+        }
+        return findings
+    }
+
+    // MARK: Rules
+
+    private func match(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Finding? {
+        // The prefilter: one switch on the first byte, then literal prefixes.
+        switch bytes[index] {
+        case UInt8(ascii: "s"):
+            if has(bytes, index, "sk-"), wordStart(bytes, index) {
+                let end = run(bytes, from: index + 3, Self.tokenCharacters)
+                if end - index >= 23 { return Finding(kind: "openai-key", range: index..<end) }
+            }
+        case UInt8(ascii: "A"):
+            if has(bytes, index, "AKIA") || has(bytes, index, "ASIA"), wordStart(bytes, index) {
+                let end = run(bytes, from: index + 4, Self.upperAlphanumerics)
+                if end - index == 20 { return Finding(kind: "aws-access-key", range: index..<end) }
+            }
+        case UInt8(ascii: "g"):
+            if has(bytes, index, "github_pat_") {
+                let end = run(bytes, from: index + 11, Self.wordCharacters)
+                if end - index >= 11 + 22 { return Finding(kind: "github-token", range: index..<end) }
+            } else if index + 4 <= bytes.count, bytes[index + 1] == UInt8(ascii: "h"),
+                bytes[index + 3] == UInt8(ascii: "_"),
+                "pousr".utf8.contains(bytes[index + 2]), wordStart(bytes, index)
+            {
+                let end = run(bytes, from: index + 4, Self.alphanumerics)
+                if end - index >= 4 + 36 { return Finding(kind: "github-token", range: index..<end) }
+            }
+        case UInt8(ascii: "x"):
+            if has(bytes, index, "xox"), index + 4 < bytes.count, "baprs".utf8.contains(bytes[index + 3]),
+                bytes[index + 4] == UInt8(ascii: "-")
+            {
+                let end = run(bytes, from: index + 5, Self.slackCharacters)
+                if end - index >= 15 { return Finding(kind: "slack-token", range: index..<end) }
+            }
+        case UInt8(ascii: "-"):
+            if has(bytes, index, "-----BEGIN "), let header = find(bytes, "-----", from: index + 11),
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<header]), as: UTF8.self).hasSuffix(
+                    "PRIVATE KEY"),
+                let end = find(bytes, "PRIVATE KEY-----", from: header + 5)
+            {
+                return Finding(kind: "private-key", range: index..<(end + 16))
+            }
+        case UInt8(ascii: "e"):
+            if has(bytes, index, "eyJ"), let jwt = matchJWT(bytes, at: index) {
+                return Finding(kind: "jwt", range: index..<jwt)
+            }
+        case UInt8(ascii: "B"), UInt8(ascii: "b"):
+            if hasCaseInsensitive(bytes, index, "bearer ") {
+                let start = index + 7
+                let end = run(bytes, from: start, Self.bearerCharacters)
+                if end - start >= 16 { return Finding(kind: "bearer-token", range: start..<end) }
+            }
+        default: break
+        }
+        if let assignment = matchAssignment(bytes, at: index) { return assignment }
+        return nil
+    }
+
+    private static let assignmentNames = [
+        "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key",
+    ]
+
+    /// `password = value`, `"api_key": "value"` and the like, when the value looks random.
+    private func matchAssignment(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Finding? {
+        let first = bytes[index] | 0x20
+        guard "pstaw".utf8.contains(first), wordStart(bytes, index) else { return nil }
+        for name in Self.assignmentNames where hasCaseInsensitive(bytes, index, name) {
+            var cursor = run(bytes, from: index + name.utf8.count, Self.wordCharacters)
+            cursor = skip(bytes, from: cursor, " \t\"'")
+            guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: "=") || bytes[cursor] == UInt8(ascii: ":") else {
+                continue
+            }
+            cursor = skip(bytes, from: cursor + 1, " \t\"'")
+            let end = run(bytes, from: cursor, Self.valueCharacters)
+            guard end - cursor >= 8, Self.entropy(bytes[cursor..<end]) >= 3.0 else { continue }
+            return Finding(kind: "password", range: cursor..<end)
+        }
+        return nil
+    }
+
+    private func matchJWT(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int? {
+        var cursor = index
+        for part in 0..<3 {
+            let end = run(bytes, from: cursor, Self.base64URLCharacters)
+            guard end - cursor >= 10 else { return nil }
+            cursor = end
+            if part < 2 {
+                guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: ".") else { return nil }
+                cursor += 1
+                if part == 0, !has(bytes, cursor, "eyJ") { return nil }
+            }
+        }
+        return cursor
+    }
+
+    // MARK: Byte helpers
+
+    private static func set(_ characters: String) -> [Bool] {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in characters.utf8 { table[Int(byte)] = true }
+        return table
+    }
+    private static let upperAlphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    private static let alphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    private static let wordCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+    private static let tokenCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+    private static let slackCharacters = tokenCharacters
+    private static let base64URLCharacters = tokenCharacters
+    private static let bearerCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+    private static let valueCharacters: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in 0x21...0x7e where !"\"',;\\`".utf8.contains(UInt8(byte)) { table[byte] = true }
+        for byte in 0x80...0xff { table[byte] = true }
+        return table
+    }()
+
+    private func has(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        for offset in 0..<count where bytes[index + offset] != literal.utf8Start[offset] { return false }
+        return true
+    }
+
+    private func hasCaseInsensitive(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: String) -> Bool {
+        let utf8 = literal.utf8
+        guard index + utf8.count <= bytes.count else { return false }
+        for (offset, byte) in utf8.enumerated() where bytes[index + offset] | 0x20 != byte | 0x20 { return false }
+        return true
+    }
+
+    private func wordStart(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> Bool {
+        index == 0 || !Self.alphanumerics[Int(bytes[index - 1])]
+    }
+
+    private func run(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ table: [Bool]) -> Int {
+        var index = start
+        while index < bytes.count, table[Int(bytes[index])] { index += 1 }
+        return index
+    }
+
+    private func skip(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ characters: String) -> Int {
+        var index = start
+        while index < bytes.count, characters.utf8.contains(bytes[index]) { index += 1 }
+        return index
+    }
+
+    private func find(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString, from start: Int) -> Int? {
+        var index = start
+        while index < bytes.count {
+            if has(bytes, index, literal) { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    static func entropy(_ bytes: some Collection<UInt8>) -> Double {
+        var counts = [Int](repeating: 0, count: 256)
+        for byte in bytes { counts[Int(byte)] += 1 }
+        let total = Double(bytes.count)
+        return counts.reduce(0.0) { sum, count in
+            guard count > 0 else { return sum }
+            let p = Double(count) / total
+            return sum - p * log2(p)
+        }
+    }
+}
