@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchyardTests",
-            dependencies: ["Switchyard", "SwitchyardTesting"],
+            dependencies: ["Switchyard", "SwitchyardTesting", "SQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

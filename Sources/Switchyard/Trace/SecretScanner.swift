@@ -60,6 +60,11 @@ public struct SecretScanner: Sendable {
         bytes.withUnsafeBufferPointer { buffer in
             var index = 0
             while index < buffer.count {
+                // The prefilter: most bytes cannot start a secret.
+                guard Self.candidateStarts[Int(buffer[index])] else {
+                    index += 1
+                    continue
+                }
                 if let finding = match(buffer, at: index) {
                     findings.append(finding)
                     index = finding.range.upperBound
@@ -134,8 +139,7 @@ public struct SecretScanner: Sendable {
 
     /// `password = value`, `"api_key": "value"` and the like, when the value looks random.
     private func matchAssignment(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Finding? {
-        let first = bytes[index] | 0x20
-        guard "pstaw".utf8.contains(first), wordStart(bytes, index) else { return nil }
+        guard Self.assignmentStarts[Int(bytes[index])], wordStart(bytes, index) else { return nil }
         for name in Self.assignmentNames where hasCaseInsensitive(bytes, index, name) {
             var cursor = run(bytes, from: index + name.utf8.count, Self.wordCharacters)
             cursor = skip(bytes, from: cursor, " \t\"'")
@@ -172,6 +176,9 @@ public struct SecretScanner: Sendable {
         for byte in characters.utf8 { table[Int(byte)] = true }
         return table
     }
+    /// Bytes that can begin a secret or an assignment name.
+    private static let candidateStarts = set("sSAgx-eBbpPtTa")
+    private static let assignmentStarts = set("pPsStTaA")
     private static let upperAlphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
     private static let alphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
     private static let wordCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")

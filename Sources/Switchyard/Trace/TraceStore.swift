@@ -1,0 +1,379 @@
+import Foundation
+import Hashing
+import SQLite
+
+/// A run's identity: 26 characters, sortable by creation time (ULID layout).
+public struct RunID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+    public static func < (lhs: RunID, rhs: RunID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// A new id: milliseconds since 1970, then 80 random bits, in Crockford base32.
+    public static func make(milliseconds: Int64, random: [UInt8]) -> RunID {
+        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+        var characters: [UInt8] = []
+        for shift in stride(from: 45, through: 0, by: -5) {
+            characters.append(alphabet[Int((milliseconds >> Int64(shift)) & 31)])
+        }
+        var bits: UInt64 = 0
+        var count = 0
+        for byte in random.prefix(10) {
+            bits = bits << 8 | UInt64(byte)
+            count += 8
+            while count >= 5 {
+                count -= 5
+                characters.append(alphabet[Int((bits >> UInt64(count)) & 31)])
+            }
+        }
+        return RunID(rawValue: String(decoding: characters, as: UTF8.self))
+    }
+}
+
+public enum RunStatus: String, Sendable, Hashable, Codable {
+    case running, finished, failed, interrupted
+}
+
+public struct RunSummary: Sendable, Hashable {
+    public var id: RunID
+    public var parent: RunID?
+    public var agent: String
+    public var task: String
+    public var status: RunStatus
+    public var startedAt: Int64
+    public var endedAt: Int64?
+    public var eventCount: Int
+}
+
+/// One recorded event.
+public struct TraceEvent: Sendable, Hashable {
+    public var run: RunID
+    public var sequence: Int
+    public var parent: Int?
+    public var kind: String
+    public var step: String?
+    /// Milliseconds since 1970.
+    public var time: Int64
+    /// The payload as recorded: redacted, with large values moved to blobs.
+    public var payload: JSONValue
+    /// The hash chaining this event to the one before it.
+    public var hash: String
+}
+
+/// What went wrong in the trace store.
+public struct TraceError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The append-only event log of every run, in one SQLite file.
+///
+/// One writer connection per store, WAL, `BEGIN IMMEDIATE`; appends that arrive together
+/// are committed together (group commit), and each returns once its event is on disk.
+/// Every run's events form a hash chain. Payloads are redacted before they are written;
+/// values larger than `inlineLimit` bytes are stored once, by SHA-256, as blobs.
+public actor TraceStore {
+    public let path: String
+    private let database: Database
+    private let scanner: SecretScanner
+    private let inlineLimit: Int
+    private var pending: [PendingEvent] = []
+    private var flushScheduled = false
+    private var lastHash: [RunID: (sequence: Int, hash: String)] = [:]
+
+    private struct PendingEvent {
+        var run: RunID
+        var parent: Int?
+        var kind: String
+        var step: String?
+        var time: Int64
+        var payload: JSONValue
+        var continuation: CheckedContinuation<Int, any Error>
+    }
+
+    static let migrations = [
+        Migration(
+            version: 1,
+            sql: """
+                CREATE TABLE runs(
+                    id TEXT PRIMARY KEY,
+                    parent_id TEXT REFERENCES runs(id),
+                    agent TEXT NOT NULL,
+                    task TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+                    started_at INTEGER NOT NULL,
+                    ended_at INTEGER,
+                    header TEXT NOT NULL,
+                    owner_pid INTEGER NOT NULL
+                );
+                CREATE TABLE events(
+                    run_id TEXT NOT NULL REFERENCES runs(id),
+                    seq INTEGER NOT NULL,
+                    parent_seq INTEGER,
+                    kind TEXT NOT NULL,
+                    step TEXT,
+                    at INTEGER NOT NULL,
+                    payload TEXT NOT NULL,
+                    hash TEXT NOT NULL,
+                    PRIMARY KEY (run_id, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
+                """)
+    ]
+
+    /// `$SWITCHYARD_HOME/traces.db`.
+    public static func defaultPath(_ environment: [String: String]) -> String {
+        Settings.home(environment) + "/traces.db"
+    }
+
+    /// Opens (or creates) the store at `path` and marks runs whose writer process is gone
+    /// as `interrupted`. The redaction key lives beside it, in `path.key`, never inside.
+    public init(path: String, inlineLimit: Int = 64 * 1024) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var options = Database.Options()
+        // NORMAL with WAL: a crash never corrupts the store or loses a committed run of
+        // the process; an OS crash or power loss may lose the last commits. FULL would
+        // fsync every commit and cut commit throughput several times for that case only.
+        options.synchronous = .normal
+        options.busyTimeout = .seconds(10)
+        let database = try Database(path: path, options: options)
+        try database.migrate(Self.migrations)
+        self.path = path
+        self.database = database
+        self.inlineLimit = inlineLimit
+        self.scanner = SecretScanner(key: try Self.redactionKey(for: path))
+        try Self.markInterrupted(database)
+    }
+
+    private static func redactionKey(for path: String) throws -> [UInt8] {
+        let keyPath = path + ".key"
+        if let existing = FileManager.default.contents(atPath: keyPath), existing.count == 32 { return Array(existing) }
+        let key = secureRandomBytes(32)
+        guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o600])
+        else { throw TraceError("cannot write the redaction key \(keyPath)") }
+        return key
+    }
+
+    private static func markInterrupted(_ database: Database) throws {
+        let running = try database.rows("SELECT id, owner_pid FROM runs WHERE status = 'running'")
+        let dead = running.filter { row in
+            guard let pid = row.int64(1) else { return true }
+            return pid != Int64(getpid()) && kill(pid_t(pid), 0) != 0 && errno == ESRCH
+        }
+        guard !dead.isEmpty else { return }
+        try database.transaction {
+            for row in dead {
+                try database.execute(
+                    "UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", row.string(0) ?? "")
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Records a new run and its header (agent spec hash, configuration, versions, …).
+    public func startRun(
+        agent: String, task: String, header: JSONValue, parent: RunID? = nil, at milliseconds: Int64
+    ) throws -> RunID {
+        let id = RunID.make(milliseconds: milliseconds, random: secureRandomBytes(10))
+        try database.transaction {
+            try database.execute(
+                "INSERT INTO runs(id, parent_id, agent, task, status, started_at, header, owner_pid) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                id.rawValue, parent?.rawValue, agent, scanner.redact(task), milliseconds,
+                scanner.redact(header).canonicalText, Int64(getpid()))
+        }
+        lastHash[id] = (0, "")
+        return id
+    }
+
+    /// Appends an event; returns its sequence number once it is committed.
+    @discardableResult
+    public func append(
+        run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
+    ) async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append(
+                PendingEvent(
+                    run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload,
+                    continuation: continuation))
+            if !flushScheduled {
+                flushScheduled = true
+                Task { self.flush() }
+            }
+        }
+    }
+
+    /// Commits every pending event in one transaction.
+    private func flush() {
+        let batch = pending
+        pending.removeAll()
+        flushScheduled = false
+        guard !batch.isEmpty else { return }
+        var assigned: [Int] = []
+        let saved = lastHash
+        do {
+            try database.transaction(.immediate) {
+                for event in batch {
+                    assigned.append(try write(event))
+                }
+            }
+        } catch {
+            lastHash = saved
+            for event in batch { event.continuation.resume(throwing: error) }
+            return
+        }
+        for (event, sequence) in zip(batch, assigned) { event.continuation.resume(returning: sequence) }
+    }
+
+    private func write(_ event: PendingEvent) throws -> Int {
+        let previous = try lastHash[event.run] ?? chainHead(event.run)
+        let sequence = previous.sequence + 1
+        let payload = try storeLargeValues(scanner.redact(event.payload)).canonicalText
+        let hash = Self.chain(
+            previous: previous.hash, sequence: sequence, parent: event.parent, kind: event.kind, step: event.step,
+            time: event.time, payload: payload)
+        try database.execute(
+            "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            event.run.rawValue, sequence, event.parent, event.kind, event.step, event.time, payload, hash)
+        lastHash[event.run] = (sequence, hash)
+        return sequence
+    }
+
+    private func chainHead(_ run: RunID) throws -> (sequence: Int, hash: String) {
+        guard let row = try database.rows(
+            "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", run.rawValue
+        ).first else {
+            guard try database.scalar("SELECT 1 FROM runs WHERE id = ?", run.rawValue) != nil else {
+                throw TraceError("no run \(run) in \(path)")
+            }
+            return (0, "")
+        }
+        return (row.int(0) ?? 0, row.string(1) ?? "")
+    }
+
+    static func chain(
+        previous: String, sequence: Int, parent: Int?, kind: String, step: String?, time: Int64, payload: String
+    ) -> String {
+        let record: JSONValue = [
+            "previous": .string(previous), "seq": .number(Double(sequence)),
+            "parent": parent.map { .number(Double($0)) } ?? .null, "kind": .string(kind),
+            "step": step.map(JSONValue.string) ?? .null, "at": .number(Double(time)), "payload": .string(payload),
+        ]
+        return SHA256.hex(Array(record.canonicalText.utf8))
+    }
+
+    /// Strings longer than the inline limit go to the blob table; the payload keeps
+    /// `{"$blob": sha256, "size": bytes}` in their place.
+    private func storeLargeValues(_ value: JSONValue) throws -> JSONValue {
+        switch value {
+        case .string(let text) where text.utf8.count > inlineLimit:
+            let bytes = Array(text.utf8)
+            let digest = SHA256.hex(bytes)
+            try database.execute(
+                "INSERT OR IGNORE INTO blobs(sha256, size, data) VALUES (?, ?, ?)", digest, bytes.count, bytes)
+            return ["$blob": .string(digest), "size": .number(Double(bytes.count))]
+        case .array(let values): return .array(try values.map(storeLargeValues))
+        case .object(let object): return .object(try object.mapValues(storeLargeValues))
+        default: return value
+        }
+    }
+
+    /// Ends a run.
+    public func finish(_ run: RunID, status: RunStatus, at milliseconds: Int64) throws {
+        flush()
+        try database.execute(
+            "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", status.rawValue, milliseconds, run.rawValue)
+        lastHash[run] = nil
+    }
+
+    // MARK: Reading
+
+    public func runs(limit: Int = 100) throws -> [RunSummary] {
+        try database.rows(
+            """
+            SELECT r.id, r.parent_id, r.agent, r.task, r.status, r.started_at, r.ended_at,
+                   (SELECT count(*) FROM events e WHERE e.run_id = r.id)
+            FROM runs r ORDER BY r.id DESC LIMIT ?
+            """, limit
+        ).map(Self.summary)
+    }
+
+    public func run(_ id: RunID) throws -> RunSummary? {
+        try database.rows(
+            """
+            SELECT r.id, r.parent_id, r.agent, r.task, r.status, r.started_at, r.ended_at,
+                   (SELECT count(*) FROM events e WHERE e.run_id = r.id)
+            FROM runs r WHERE r.id = ?
+            """, id.rawValue
+        ).first.map(Self.summary)
+    }
+
+    /// The run whose id starts with `prefix`, for people who type the first characters.
+    public func resolve(_ prefix: String) throws -> RunID {
+        let rows = try database.rows(
+            "SELECT id FROM runs WHERE id LIKE ? ORDER BY id LIMIT 2", prefix.uppercased() + "%")
+        guard let first = rows.first?.string(0) else { throw TraceError("no run matches '\(prefix)' in \(path)") }
+        guard rows.count == 1 else { throw TraceError("'\(prefix)' matches more than one run; give more characters") }
+        return RunID(rawValue: first)
+    }
+
+    public func header(_ id: RunID) throws -> JSONValue {
+        guard let text = try database.rows("SELECT header FROM runs WHERE id = ?", id.rawValue).first?.string(0) else {
+            throw TraceError("no run \(id)")
+        }
+        return try JSONValue(parsing: text)
+    }
+
+    private static func summary(_ row: Row) -> RunSummary {
+        RunSummary(
+            id: RunID(rawValue: row.string(0) ?? ""), parent: row.string(1).map(RunID.init(rawValue:)),
+            agent: row.string(2) ?? "", task: row.string(3) ?? "",
+            status: RunStatus(rawValue: row.string(4) ?? "") ?? .interrupted, startedAt: row.int64(5) ?? 0,
+            endedAt: row.int64(6), eventCount: row.int(7) ?? 0)
+    }
+
+    public func events(_ run: RunID) throws -> [TraceEvent] {
+        try database.rows(
+            "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
+            run.rawValue
+        ).map { row in
+            TraceEvent(
+                run: run, sequence: row.int(0) ?? 0, parent: row.int(1), kind: row.string(2) ?? "",
+                step: row.string(3), time: row.int64(4) ?? 0,
+                payload: (try? JSONValue(parsing: row.string(5) ?? "null")) ?? .null, hash: row.string(6) ?? "")
+        }
+    }
+
+    /// The bytes of a blob, checked against its hash.
+    public func blob(_ digest: String) throws -> [UInt8] {
+        guard let bytes = try database.rows("SELECT data FROM blobs WHERE sha256 = ?", digest).first?.blob(0) else {
+            throw TraceError("no blob \(digest)")
+        }
+        guard SHA256.hex(bytes) == digest else { throw TraceError("blob \(digest) does not match its hash") }
+        return bytes
+    }
+
+    /// Recomputes a run's hash chain; returns the first event that does not match, or nil.
+    public func verify(_ run: RunID) throws -> Int? {
+        var previous = ""
+        for row in try database.rows(
+            "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
+            run.rawValue)
+        {
+            let sequence = row.int(0) ?? 0
+            let expected = Self.chain(
+                previous: previous, sequence: sequence, parent: row.int(1), kind: row.string(2) ?? "",
+                step: row.string(3), time: row.int64(4) ?? 0, payload: row.string(5) ?? "")
+            guard expected == row.string(6) else { return sequence }
+            previous = expected
+        }
+        return nil
+    }
+
+    /// Redacts text the way the store does, for callers that show what would be recorded.
+    public func redact(_ text: String) -> String { scanner.redact(text) }
+}

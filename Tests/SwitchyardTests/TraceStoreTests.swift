@@ -1,0 +1,131 @@
+import Foundation
+import SQLite
+import Switchyard
+import Testing
+
+final class ScratchDirectory {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "switchyard-trace-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+@Suite struct TraceStoreTests {
+    let directory: ScratchDirectory
+    var path: String { directory.path + "/traces.db" }
+    init() throws { directory = try ScratchDirectory() }
+
+    @Test func runsAndEventsRoundTripWithAHashChain() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "triage", task: "sort tickets", header: ["spec": "abc"], at: 1_000)
+        for index in 0..<20 {
+            let sequence = try await store.append(
+                run: run, kind: "tool.call", step: "$\(index)", payload: ["n": .number(Double(index))], at: 1_000 + Int64(index))
+            #expect(sequence == index + 1)
+        }
+        try await store.finish(run, status: .finished, at: 2_000)
+        let events = try await store.events(run)
+        #expect(events.map(\.sequence) == Array(1...20))
+        #expect(events[3].payload == ["n": 3])
+        #expect(events[3].step == "$3")
+        #expect(try await store.verify(run) == nil)
+        let summary = try #require(try await store.run(run))
+        #expect(summary.status == .finished)
+        #expect(summary.eventCount == 20)
+        #expect(try await store.resolve(String(run.rawValue.prefix(20))) == run)
+    }
+
+    @Test func concurrentAppendsAreGroupCommittedInOrder() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        let sequences = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0) }
+            }
+            var all: [Int] = []
+            for try await sequence in group { all.append(sequence) }
+            return all
+        }
+        #expect(sequences.sorted() == Array(1...500))
+        #expect(try await store.verify(run) == nil)
+    }
+
+    @Test func tamperingBreaksTheChainAtTheEditedEvent() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        for index in 0..<5 { try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0) }
+        try await store.finish(run, status: .finished, at: 1)
+        let database = try SQLiteEditor(path: path)
+        try database.edit("UPDATE events SET payload = '{\"i\":99}' WHERE seq = 3")
+        #expect(try await store.verify(run) == 3)
+    }
+
+    @Test func largePayloadsAreStoredOnceAsBlobs() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        let big = String(repeating: "0123456789abcdef", count: (50 << 20) / 16)
+        try await store.append(run: run, kind: "tool.result", payload: ["output": .string(big)], at: 0)
+        try await store.append(run: run, kind: "tool.result", payload: ["output": .string(big)], at: 0)
+        let events = try await store.events(run)
+        let reference = try #require(events[0].payload["output"]?["$blob"]?.stringValue)
+        #expect(events[1].payload["output"]?["$blob"]?.stringValue == reference)
+        #expect(events[0].payload["output"]?["size"]?.intValue == 50 << 20)
+        let bytes = try await store.blob(reference)
+        #expect(bytes.count == 50 << 20)
+        #expect(String(decoding: bytes, as: UTF8.self) == big)
+    }
+
+    @Test func secretsNeverReachTheFile() async throws {
+        let secret = "sk-proj-ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210"
+        let awsKey = "AKIAJ7Q2EXAMPLEKEYXX"
+        do {
+            let store = try TraceStore(path: path)
+            let run = try await store.startRun(agent: "a", task: "use \(secret)", header: ["env": .string(awsKey)], at: 0)
+            try await store.append(run: run, kind: "tool.result", payload: ["stdout": .string("KEY=\(secret)")], at: 0)
+            try await store.append(run: run, kind: "model.response", payload: ["text": .string("I saw \(secret)")], at: 0)
+            try await store.finish(run, status: .finished, at: 1)
+            let events = try await store.events(run)
+            let first = events[0].payload["stdout"]?.stringValue ?? ""
+            let second = events[1].payload["text"]?.stringValue ?? ""
+            // The same secret, the same token.
+            #expect(first.dropFirst("KEY=".count) == second.dropFirst("I saw ".count))
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where !file.hasSuffix(".key") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/" + file))
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(file) holds the secret")
+            #expect(bytes.range(of: Data(awsKey.utf8)) == nil, "\(file) holds the AWS key")
+        }
+    }
+
+    @Test func runsOfADeadWriterAreMarkedInterruptedOnOpen() async throws {
+        do {
+            let store = try TraceStore(path: path)
+            let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+            try await store.append(run: run, kind: "k", payload: [:], at: 0)
+        }
+        // Pretend the writer was another process that has died.
+        try SQLiteEditor(path: path).edit("UPDATE runs SET owner_pid = 2147483000")
+        let reopened = try TraceStore(path: path)
+        let runs = try await reopened.runs()
+        #expect(runs.map(\.status) == [.interrupted])
+        #expect(runs.first?.eventCount == 1)
+    }
+
+    @Test func runIDsSortByTime() {
+        let early = RunID.make(milliseconds: 1_700_000_000_000, random: Array(repeating: 255, count: 10))
+        let late = RunID.make(milliseconds: 1_700_000_000_001, random: Array(repeating: 0, count: 10))
+        #expect(early < late)
+        #expect(early.rawValue.count == 26)
+    }
+}
+
+/// Edits the database behind the store's back, as an attacker or a bug would.
+struct SQLiteEditor {
+    let path: String
+    init(path: String) throws { self.path = path }
+    func edit(_ sql: String) throws {
+        try Database(path: path).execute(sql)
+    }
+}
