@@ -32,17 +32,22 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Sampling temperature.") var temperature: Double?
     @Flag(help: "Print the collected result as JSON.") var json = false
     @OptionGroup var settings: SettingsOptions
+    @OptionGroup var recording: RecordingOptions
     @Argument(help: "What to ask.") var prompt: String
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let request = try makeRequest()
         let response: ModelResponse
+        var recorder: ChatRecorder?
         do {
             let profile = try ModelProfile.named(self.profile, in: settings.load(), environment: environment)
             let provider = try profile.chatProvider(environment: environment)
+            recorder = try await recording.recorder(prompt: prompt, profile: profile, request: request)
             var collected = ModelResponse()
+            var events: [ModelEvent] = []
             for try await event in provider.stream(request) {
+                events.append(event)
                 collected.apply(event)
                 if stream, !json {
                     switch event {
@@ -54,9 +59,12 @@ struct ChatCommand: AsyncParsableCommand {
                 }
             }
             response = collected
+            try await recorder?.finished(events)
         } catch {
+            try? await recorder?.failed(error)
             throw fail(error)
         }
+        recorder?.announce()
         if json {
             printJSON(Self.report(response))
         } else if stream {

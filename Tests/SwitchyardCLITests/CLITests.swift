@@ -79,13 +79,60 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct CLIChatTests {
+@Suite struct CLIChatTests {
     let binary = BuiltProducts.executable("switchyard")
+    let home = NSTemporaryDirectory() + "switchyard-home-\(UUID().uuidString)"
     var environment: [String: String] {
-        ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "SWITCHYARD_HOME": "/nonexistent"]
+        ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "SWITCHYARD_HOME": home]
+    }
+
+    @Test func chatIsRecordedAsARunWithoutItsSecrets() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let server = try ScriptedModelServer()
+        // The key arrives split across two deltas.
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"your key is sk-AbCdEfGhIjKl"},"done":false}"#,
+                #"{"message":{"role":"assistant","content":"MnOpQrStUvWxYz012345."},"done":true,"done_reason":"stop","prompt_eval_count":4,"eval_count":9}"#,
+            ]))
+        let profile = [
+            "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama3.2", "--set",
+            "profiles.l.base_url=\(server.baseURL)", "--profile", "l",
+        ]
+        let chat = try await runProgram(binary, ["chat"] + profile + ["what is my key?"], environment: environment)
+        #expect(chat.status == 0, "\(chat.standardError)")
+        #expect(chat.standardOutput.contains("sk-AbCdEfGhIjKlMnOpQrStUvWxYz012345"))  // the user sees it
+        #expect(chat.standardError.contains("recorded as run"))
+
+        let list = try await runProgram(binary, ["trace", "ls", "--json"], environment: environment)
+        let runs = try JSONValue(parsing: list.standardOutput).arrayValue ?? []
+        #expect(runs.count == 1)
+        #expect(runs.first?["status"] == "finished")
+        #expect(runs.first?["events"] == 2)
+        let id = try #require(runs.first?["id"]?.stringValue)
+
+        let show = try await runProgram(binary, ["trace", "show", String(id.prefix(10))], environment: environment)
+        #expect(show.status == 0, "\(show.standardError)")
+        #expect(show.standardOutput.contains("model.response"))
+        #expect(show.standardOutput.contains("finish stop, tokens 4 in / 9 out"))
+        #expect(show.standardOutput.contains("hash chain: verified"))
+        #expect(show.standardOutput.contains("[REDACTED:openai-key:"))
+
+        for file in try FileManager.default.contentsOfDirectory(atPath: home) where !file.hasSuffix(".key") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: home + "/" + file))
+            #expect(bytes.range(of: Data("sk-AbCdEfGhIjKlMnOp".utf8)) == nil, "\(file) holds the key")
+        }
+
+        let unrecorded = try await runProgram(
+            binary, ["chat", "--no-record"] + profile + ["again"], environment: environment)
+        #expect(unrecorded.status == 1)  // nothing scripted any more: a clear error, and no run
+        let after = try await runProgram(binary, ["trace", "ls", "--json"], environment: environment)
+        #expect(try JSONValue(parsing: after.standardOutput).arrayValue?.count == 1)
     }
 
     @Test func chatAgainstAnOllamaFake() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()
         server.enqueue(
             "/api/chat",
@@ -106,7 +153,8 @@ import Testing
         #expect(report["usage"]?["input_tokens"] == 3)
     }
 
-    @Test func chatReportsModelErrorsInOneLine() async throws {
+    @Test func chatReportsModelErrorsInOneLineAndRecordsThem() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()
         server.enqueue("/api/chat", .json(status: 404, #"{"error":"model 'llama9' not found"}"#))
         let result = try await runProgram(
@@ -121,12 +169,14 @@ import Testing
     }
 
     @Test func unknownProfileIsAConfigurationError() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
         let result = try await runProgram(binary, ["chat", "--profile", "ghost", "hi"], environment: environment)
         #expect(result.status == 2)
         #expect(result.standardError.contains("no such profile"))
     }
 
     @Test(.usesLocalModel) func chatWithToolsAndSchemaAgainstTheLocalModel() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
         let peer = try await LocalModelPeer.endpoints()
         let directory = NSTemporaryDirectory() + "switchyard-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -22,7 +22,8 @@ final class ScratchDirectory {
         let run = try await store.startRun(agent: "triage", task: "sort tickets", header: ["spec": "abc"], at: 1_000)
         for index in 0..<20 {
             let sequence = try await store.append(
-                run: run, kind: "tool.call", step: "$\(index)", payload: ["n": .number(Double(index))], at: 1_000 + Int64(index))
+                run: run, kind: "tool.call", step: "$\(index)", payload: ["n": .number(Double(index))],
+                at: 1_000 + Int64(index))
             #expect(sequence == index + 1)
         }
         try await store.finish(run, status: .finished, at: 2_000)
@@ -42,7 +43,9 @@ final class ScratchDirectory {
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
         let sequences = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<500 {
-                group.addTask { try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0) }
+                group.addTask {
+                    try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
+                }
             }
             var all: [Int] = []
             for try await sequence in group { all.append(sequence) }
@@ -55,7 +58,9 @@ final class ScratchDirectory {
     @Test func tamperingBreaksTheChainAtTheEditedEvent() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
-        for index in 0..<5 { try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0) }
+        for index in 0..<5 {
+            try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
+        }
         try await store.finish(run, status: .finished, at: 1)
         let database = try SQLiteEditor(path: path)
         try database.edit("UPDATE events SET payload = '{\"i\":99}' WHERE seq = 3")
@@ -82,9 +87,11 @@ final class ScratchDirectory {
         let awsKey = "AKIAJ7Q2EXAMPLEKEYXX"
         do {
             let store = try TraceStore(path: path)
-            let run = try await store.startRun(agent: "a", task: "use \(secret)", header: ["env": .string(awsKey)], at: 0)
+            let run = try await store.startRun(
+                agent: "a", task: "use \(secret)", header: ["env": .string(awsKey)], at: 0)
             try await store.append(run: run, kind: "tool.result", payload: ["stdout": .string("KEY=\(secret)")], at: 0)
-            try await store.append(run: run, kind: "model.response", payload: ["text": .string("I saw \(secret)")], at: 0)
+            try await store.append(
+                run: run, kind: "model.response", payload: ["text": .string("I saw \(secret)")], at: 0)
             try await store.finish(run, status: .finished, at: 1)
             let events = try await store.events(run)
             let first = events[0].payload["stdout"]?.stringValue ?? ""

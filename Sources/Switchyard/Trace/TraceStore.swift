@@ -153,7 +153,8 @@ public actor TraceStore {
         let keyPath = path + ".key"
         if let existing = FileManager.default.contents(atPath: keyPath), existing.count == 32 { return Array(existing) }
         let key = secureRandomBytes(32)
-        guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o600])
         else { throw TraceError("cannot write the redaction key \(keyPath)") }
         return key
     }
@@ -244,9 +245,11 @@ public actor TraceStore {
     }
 
     private func chainHead(_ run: RunID) throws -> (sequence: Int, hash: String) {
-        guard let row = try database.rows(
-            "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", run.rawValue
-        ).first else {
+        guard
+            let row = try database.rows(
+                "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", run.rawValue
+            ).first
+        else {
             guard try database.scalar("SELECT 1 FROM runs WHERE id = ?", run.rawValue) != nil else {
                 throw TraceError("no run \(run) in \(path)")
             }

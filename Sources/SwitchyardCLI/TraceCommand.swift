@@ -1,0 +1,235 @@
+import ArgumentParser
+import Curl
+import Foundation
+import Git
+import SQLite
+import Switchyard
+
+/// Where runs are recorded, and whether.
+struct RecordingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+    var store: String?
+
+    @Flag(help: "Do not record this call as a run.")
+    var noRecord = false
+
+    var path: String { store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment) }
+
+    func recorder(prompt: String, profile: ModelProfile, request: ModelRequest) async throws -> ChatRecorder? {
+        guard !noRecord else { return nil }
+        let store = try TraceStore(path: path)
+        let header: JSONValue = [
+            "command": "chat", "switchyard": .string(Switchyard.version),
+            "libraries": [
+                "libcurl": .string(CurlLibrary.version), "libgit2": .string(Repository.libraryVersion),
+                "sqlite": .string(Database.libraryVersion),
+            ],
+            "profile": [
+                "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
+                "model": .string(profile.model), "base_url": .string(profile.baseURL),
+                "clearance": .string(profile.clearance.description),
+            ],
+        ]
+        let run = try await store.startRun(agent: "chat", task: prompt, header: header, at: now())
+        try await store.append(
+            run: run, kind: "model.request", step: "$1",
+            payload: ["profile": .string(profile.name), "request": request.json], at: now())
+        return ChatRecorder(store: store, run: run)
+    }
+}
+
+func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+/// Records one `chat` call: the request before it is sent, the answer or error after.
+struct ChatRecorder {
+    let store: TraceStore
+    let run: RunID
+
+    /// Text is recorded whole, with the sizes of the deltas it arrived in: a secret split
+    /// across two deltas is still one secret to the redactor.
+    func finished(_ events: [ModelEvent]) async throws {
+        var response = ModelResponse()
+        var deltas: [JSONValue] = []
+        for event in events {
+            response.apply(event)
+            if case .textDelta(let text) = event { deltas.append(.number(Double(text.utf8.count))) }
+        }
+        var payload: [String: JSONValue] = [
+            "text": .string(response.text), "text_deltas": .array(deltas),
+            "tool_calls": .array(response.toolCalls.map(\.json)),
+            "finish": response.finishReason.map { .string($0.wireName) } ?? .null,
+        ]
+        if !response.reasoning.isEmpty { payload["reasoning"] = .string(response.reasoning) }
+        if let usage = response.usage {
+            payload["usage"] = [
+                "input": .number(Double(usage.inputTokens)), "output": .number(Double(usage.outputTokens)),
+            ]
+        }
+        try await store.append(
+            run: run, kind: "model.response", step: "$1", parent: 1, payload: .object(payload), at: now())
+        try await store.finish(run, status: .finished, at: now())
+    }
+
+    func failed(_ error: any Error) async throws {
+        let payload: JSONValue = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
+        try await store.append(run: run, kind: "model.error", step: "$1", parent: 1, payload: payload, at: now())
+        try await store.finish(run, status: .failed, at: now())
+    }
+
+    func announce() {
+        FileHandle.standardError.write(Data("(recorded as run \(run); switchyard trace show \(run))\n".utf8))
+    }
+}
+
+struct TraceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "List and show recorded runs.",
+        subcommands: [List.self, Show.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List recent runs, newest first.")
+
+        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+        var store: String?
+        @Option(help: "How many runs.") var limit = 20
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            let runs: [RunSummary]
+            do {
+                runs = try await TraceStore(path: path).runs(limit: limit)
+            } catch {
+                throw fail(error)
+            }
+            if json {
+                printJSON(.array(runs.map(Self.json)))
+                return
+            }
+            guard !runs.isEmpty else {
+                print("No runs recorded in \(path) yet.")
+                return
+            }
+            for run in runs {
+                let duration = run.endedAt.map { " \(formatDuration($0 - run.startedAt))" } ?? ""
+                print(
+                    "\(run.id)  \(formatTime(run.startedAt))  \(run.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0))\(run.agent)  \(run.eventCount) events\(duration)  \(String(run.task.prefix(60)).replacingOccurrences(of: "\n", with: " "))"
+                )
+            }
+        }
+
+        static func json(_ run: RunSummary) -> JSONValue {
+            [
+                "id": .string(run.id.rawValue), "parent": run.parent.map { .string($0.rawValue) } ?? .null,
+                "agent": .string(run.agent), "task": .string(run.task), "status": .string(run.status.rawValue),
+                "started_at": .number(Double(run.startedAt)),
+                "ended_at": run.endedAt.map { .number(Double($0)) } ?? .null,
+                "events": .number(Double(run.eventCount)),
+            ]
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Show a run's events as a timeline, and check its hash chain.")
+
+        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+        var store: String?
+        @Flag(help: "Print JSON.") var json = false
+        @Argument(help: "The run id, or its first characters.") var run: String
+
+        func run() async throws {
+            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            do {
+                let store = try TraceStore(path: path)
+                let id = try await store.resolve(run)
+                guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+                let header = try await store.header(id)
+                let events = try await store.events(id)
+                let broken = try await store.verify(id)
+                if json {
+                    printJSON([
+                        "run": List.json(summary), "header": header,
+                        "chain": broken.map { .string("broken at event \($0)") } ?? "verified",
+                        "events": .array(
+                            events.map { event in
+                                [
+                                    "seq": .number(Double(event.sequence)), "kind": .string(event.kind),
+                                    "step": event.step.map(JSONValue.string) ?? .null,
+                                    "parent": event.parent.map { .number(Double($0)) } ?? .null,
+                                    "at": .number(Double(event.time)), "payload": event.payload,
+                                ]
+                            }),
+                    ])
+                    return
+                }
+                print(
+                    "run \(summary.id)  \(summary.agent)  \(summary.status.rawValue)  started \(formatTime(summary.startedAt))"
+                        + (summary.endedAt.map { ", took \(formatDuration($0 - summary.startedAt))" } ?? ""))
+                print("task: \(summary.task)")
+                if let profile = header["profile"] {
+                    print(
+                        "profile: \(profile["name"]?.stringValue ?? "?") — \(profile["provider"]?.stringValue ?? "?") \(profile["model"]?.stringValue ?? "?") at \(profile["base_url"]?.stringValue ?? "?"), clearance \(profile["clearance"]?.stringValue ?? "?")"
+                    )
+                }
+                for event in events {
+                    let offset = "+\(formatDuration(event.time - summary.startedAt))".padding(
+                        toLength: 9, withPad: " ", startingAt: 0)
+                    let kind = event.kind.padding(toLength: 15, withPad: " ", startingAt: 0)
+                    print("  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(describe(event))")
+                }
+                print(
+                    broken.map { "hash chain: BROKEN at event \($0) — the store was edited" } ?? "hash chain: verified")
+            } catch {
+                throw fail(error)
+            }
+        }
+
+        func describe(_ event: TraceEvent) -> String {
+            switch event.kind {
+            case "model.request":
+                let request = event.payload["request"]
+                let messages = request?["messages"]?.arrayValue ?? []
+                let tools = request?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+                let last = messages.last?["content"]?.stringValue ?? ""
+                return
+                    "\(messages.count) message(s)\(tools.isEmpty ? "" : ", tools: \(tools.joined(separator: ", "))"): \(clip(last))"
+            case "model.response":
+                let payload = event.payload
+                let text = payload["text"]?.stringValue ?? ""
+                let calls = (payload["tool_calls"]?.arrayValue ?? []).map { call in
+                    "\(call["name"]?.stringValue ?? "?")(\(clip(call["arguments"]?.stringValue ?? "", 60)))"
+                }
+                let finish = payload["finish"]?.stringValue ?? "?"
+                let usage =
+                    payload["usage"].map { tokens in
+                        ", tokens \(tokens["input"]?.intValue ?? 0) in / \(tokens["output"]?.intValue ?? 0) out"
+                    } ?? ""
+                let body = calls.isEmpty ? "\"\(clip(text))\"" : "calls " + calls.joined(separator: ", ")
+                return "\(body) — finish \(finish)\(usage)"
+            case "model.error":
+                return
+                    "\(event.payload["code"]?.stringValue ?? "error"): \(clip(event.payload["message"]?.stringValue ?? ""))"
+            default:
+                return clip(event.payload.canonicalText)
+            }
+        }
+
+        func clip(_ text: String, _ limit: Int = 100) -> String {
+            let flat = text.replacingOccurrences(of: "\n", with: "⏎")
+            return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
+        }
+    }
+}
+
+func formatTime(_ milliseconds: Int64) -> String {
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
+
+func formatDuration(_ milliseconds: Int64) -> String {
+    milliseconds < 1000 ? "\(milliseconds) ms" : String(format: "%.1f s", Double(milliseconds) / 1000)
+}
