@@ -76,6 +76,8 @@ public struct TraceError: Error, Sendable, Hashable, CustomStringConvertible {
 public actor TraceStore {
     public let path: String
     private let database: Database
+    /// Prepared once, on the first write.
+    private var insertEvent: Statement?
     private let scanner: SecretScanner
     private let inlineLimit: Int
     private var pending: [PendingEvent] = []
@@ -233,13 +235,17 @@ public actor TraceStore {
     private func write(_ event: PendingEvent) throws -> Int {
         let previous = try lastHash[event.run] ?? chainHead(event.run)
         let sequence = previous.sequence + 1
-        let payload = try storeLargeValues(scanner.redact(event.payload)).canonicalText
+        let payload = try record(event.payload).canonicalText
         let hash = Self.chain(
             previous: previous.hash, sequence: sequence, parent: event.parent, kind: event.kind, step: event.step,
             time: event.time, payload: payload)
-        try database.execute(
-            "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            event.run.rawValue, sequence, event.parent, event.kind, event.step, event.time, payload, hash)
+        if insertEvent == nil {
+            insertEvent = try database.prepare(
+                "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        }
+        try insertEvent?.execute([
+            event.run.rawValue, sequence, event.parent, event.kind, event.step, event.time, payload, hash,
+        ])
         lastHash[event.run] = (sequence, hash)
         return sequence
     }
@@ -258,29 +264,35 @@ public actor TraceStore {
         return (row.int(0) ?? 0, row.string(1) ?? "")
     }
 
+    /// SHA-256 over the previous hash and this event's fields, each length-prefixed so
+    /// that no two different events frame to the same bytes.
     static func chain(
         previous: String, sequence: Int, parent: Int?, kind: String, step: String?, time: Int64, payload: String
     ) -> String {
-        let record: JSONValue = [
-            "previous": .string(previous), "seq": .number(Double(sequence)),
-            "parent": parent.map { .number(Double($0)) } ?? .null, "kind": .string(kind),
-            "step": step.map(JSONValue.string) ?? .null, "at": .number(Double(time)), "payload": .string(payload),
-        ]
-        return SHA256.hex(Array(record.canonicalText.utf8))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(payload.utf8.count + previous.utf8.count + kind.utf8.count + 64)
+        for field in [previous, String(sequence), parent.map(String.init) ?? "-", kind, step ?? "-", String(time), payload] {
+            bytes += String(field.utf8.count).utf8
+            bytes.append(UInt8(ascii: ":"))
+            bytes += field.utf8
+        }
+        return SHA256.hex(bytes)
     }
 
-    /// Strings longer than the inline limit go to the blob table; the payload keeps
-    /// `{"$blob": sha256, "size": bytes}` in their place.
-    private func storeLargeValues(_ value: JSONValue) throws -> JSONValue {
+    /// The payload as stored: every string redacted, and strings longer than the inline
+    /// limit moved to the blob table, `{"$blob": sha256, "size": bytes}` in their place.
+    private func record(_ value: JSONValue) throws -> JSONValue {
         switch value {
-        case .string(let text) where text.utf8.count > inlineLimit:
-            let bytes = Array(text.utf8)
+        case .string(let text):
+            let redacted = scanner.redact(text)
+            guard redacted.utf8.count > inlineLimit else { return .string(redacted) }
+            let bytes = Array(redacted.utf8)
             let digest = SHA256.hex(bytes)
             try database.execute(
                 "INSERT OR IGNORE INTO blobs(sha256, size, data) VALUES (?, ?, ?)", digest, bytes.count, bytes)
             return ["$blob": .string(digest), "size": .number(Double(bytes.count))]
-        case .array(let values): return .array(try values.map(storeLargeValues))
-        case .object(let object): return .object(try object.mapValues(storeLargeValues))
+        case .array(let values): return .array(try values.map(record))
+        case .object(let object): return .object(try object.mapValues(record))
         default: return value
         }
     }
