@@ -9,7 +9,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Release-mode benchmarks, each against a reference tool in the same run.",
-        subcommands: [HTTPBench.self, DecodeBench.self, TraceBench.self]
+        subcommands: [HTTPBench.self, DecodeBench.self, TraceBench.self, TraceWriter.self]
     )
 }
 
@@ -274,7 +274,8 @@ struct TraceBench: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<events {
                 group.addTask {
-                    try await store.append(run: batchedRun, kind: "tool.call", step: "$\(index)", payload: payload, at: 0)
+                    try await store.append(
+                        run: batchedRun, kind: "tool.call", step: "$\(index)", payload: payload, at: 0)
                 }
             }
             try await group.waitForAll()
@@ -293,7 +294,8 @@ struct TraceBench: AsyncParsableCommand {
         latencies.sort()
         try await store.finish(batchedRun, status: .finished, at: 1)
         try await store.finish(singleRun, status: .finished, at: 1)
-        let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        let size =
+            ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
             + ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0)
 
         let line = "    let response = client.send(request, retry: policy) // user@example.com fetches the page\n"
@@ -307,11 +309,46 @@ struct TraceBench: AsyncParsableCommand {
         let scan = (clock.now - scanStart) / scanRounds
         precondition(redactedBytes > 0)
 
-        print("batched appends: \(events) events in \(format(batched.seconds * 1000)) ms = \(format(Double(events) / batched.seconds / 1000)) k events/s")
-        print("one commit per event: \(commits) in \(format(single.seconds * 1000)) ms = \(format(Double(commits) / single.seconds)) commits/s; p50 \(format(latencies[latencies.count / 2], digits: 3)) ms, p99 \(format(latencies[latencies.count * 99 / 100], digits: 3)) ms")
+        print(
+            "batched appends: \(events) events in \(format(batched.seconds * 1000)) ms = \(format(Double(events) / batched.seconds / 1000)) k events/s"
+        )
+        print(
+            "one commit per event: \(commits) in \(format(single.seconds * 1000)) ms = \(format(Double(commits) / single.seconds)) commits/s; p50 \(format(latencies[latencies.count / 2], digits: 3)) ms, p99 \(format(latencies[latencies.count * 99 / 100], digits: 3)) ms"
+        )
         print("bytes per event: \(format(Double(size) / Double(events + commits))) (database and WAL, \(size) bytes)")
-        print("secret scanner: 100 KB in \(format(scan.seconds * 1000, digits: 3)) ms = \(format(Double(text.utf8.count) / scan.seconds / 1e6)) MB/s")
+        print(
+            "secret scanner: 100 KB in \(format(scan.seconds * 1000, digits: 3)) ms = \(format(Double(text.utf8.count) / scan.seconds / 1e6)) MB/s"
+        )
     }
 
     func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+}
+
+/// A writer for crash tests: appends events one commit at a time and prints each
+/// sequence number once it is acknowledged, until it is killed.
+struct TraceWriter: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace-writer",
+        abstract: "Append events to a store, printing each acknowledged one (for crash tests).")
+
+    @Option(help: "The trace store.") var store: String
+    @Option(help: "Events to write.") var events = 1_000
+
+    func run() async throws {
+        let store = try TraceStore(path: store)
+        let run = try await store.startRun(agent: "crash-test", task: "write", header: [:], at: 0)
+        emit("run \(run)")
+        for index in 1...events {
+            let sequence = try await store.append(
+                run: run, kind: "tool.result", step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)
+            emit("ack \(sequence)")
+        }
+        try await store.finish(run, status: .finished, at: 1)
+        emit("done")
+    }
+
+    /// Unbuffered, so the reader sees each line the moment it is true.
+    func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
 }

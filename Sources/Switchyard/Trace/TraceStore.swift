@@ -241,7 +241,8 @@ public actor TraceStore {
             time: event.time, payload: payload)
         if insertEvent == nil {
             insertEvent = try database.prepare(
-                "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            )
         }
         try insertEvent?.execute([
             event.run.rawValue, sequence, event.parent, event.kind, event.step, event.time, payload, hash,
@@ -271,7 +272,9 @@ public actor TraceStore {
     ) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(payload.utf8.count + previous.utf8.count + kind.utf8.count + 64)
-        for field in [previous, String(sequence), parent.map(String.init) ?? "-", kind, step ?? "-", String(time), payload] {
+        for field in [
+            previous, String(sequence), parent.map(String.init) ?? "-", kind, step ?? "-", String(time), payload,
+        ] {
             bytes += String(field.utf8.count).utf8
             bytes.append(UInt8(ascii: ":"))
             bytes += field.utf8
