@@ -89,7 +89,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "GitTests", dependencies: ["Git"], swiftSettings: swiftSettings),
-        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchyardTests",
             dependencies: [

@@ -337,7 +337,7 @@ struct TraceWriter: AsyncParsableCommand {
     func run() async throws {
         let store = try TraceStore(path: store)
         let run = try await store.startRun(agent: "crash-test", task: "write", header: [:], at: 0)
-        emit("run \(run)")
+        emit("run \(run) \(getpid())")
         for index in 1...events {
             let sequence = try await store.append(
                 run: run, kind: "tool.result", step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)

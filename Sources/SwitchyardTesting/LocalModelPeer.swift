@@ -81,38 +81,61 @@ extension LocalModelPeer {
     }
 
     private static let gate = Gate()
-
-    private actor Gate {
-        private var busy = false
-        private var waiters: [CheckedContinuation<Void, Never>] = []
-
-        func acquire() async {
-            if busy {
-                await withCheckedContinuation { waiters.append($0) }
-            } else {
-                busy = true
-            }
-        }
-
-        func release() {
-            if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
-        }
-    }
 }
 
-/// A trait for tests that talk to the local model server: each runs alone on it.
-public struct UsesLocalModel: TestTrait, SuiteTrait, TestScoping {
+/// A trait for tests that must not overlap with others using the same resource: the
+/// local model server (llama-cpp-python mixes up concurrent requests), or the process's
+/// memory (a test that measures its resident size while another allocates 50 MB).
+public struct ExclusiveUse: TestTrait, SuiteTrait, TestScoping {
+    public enum Resource: Sendable { case localModel, memory }
+    public var resource: Resource
     public var isRecursive: Bool { true }
 
     public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         guard testCase != nil else { return try await function() }
-        try await LocalModelPeer.exclusively { _ in try await function() }
+        switch resource {
+        case .localModel: try await LocalModelPeer.exclusively { _ in try await function() }
+        case .memory: try await MemoryGate.exclusively { try await function() }
+        }
     }
 }
 
-extension Trait where Self == UsesLocalModel {
+extension Trait where Self == ExclusiveUse {
     /// Serialises the test's use of the local model server with every other such test.
-    public static var usesLocalModel: Self { UsesLocalModel() }
+    public static var usesLocalModel: Self { ExclusiveUse(resource: .localModel) }
+    /// Keeps memory-heavy and memory-measuring tests from running at the same time.
+    public static var usesMuchMemory: Self { ExclusiveUse(resource: .memory) }
+}
+
+enum MemoryGate {
+    static let gate = Gate()
+    static func exclusively(_ body: () async throws -> Void) async throws {
+        await gate.acquire()
+        do {
+            try await body()
+            await gate.release()
+        } catch {
+            await gate.release()
+            throw error
+        }
+    }
+}
+
+actor Gate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if busy {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            busy = true
+        }
+    }
+
+    func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
 }

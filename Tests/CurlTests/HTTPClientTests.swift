@@ -265,7 +265,7 @@ import Testing
 
     /// 200 MB through a consumer that is slower than the network: memory stays bounded
     /// because the transfer pauses while the consumer catches up.
-    @Test func largeBodyStreamsWithBoundedMemory() async throws {
+    @Test(.usesMuchMemory) func largeBodyStreamsWithBoundedMemory() async throws {
         let total = 200 << 20
         let server = try LoopbackHTTPServer { _, response in
             let block = [UInt8](repeating: 7, count: 1 << 20)

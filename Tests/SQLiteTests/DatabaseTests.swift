@@ -1,5 +1,6 @@
 import Foundation
 import SQLite
+import SwitchyardTesting
 import Testing
 
 /// A fresh directory for one test, removed when the value goes away.
@@ -177,7 +178,7 @@ final class TemporaryDirectory {
         #expect(error?.code == SQLiteError.notADatabase)
     }
 
-    @Test func largeBlobsRoundTrip() throws {
+    @Test(.usesMuchMemory) func largeBlobsRoundTrip() throws {
         let database = try Database(path: directory.file("blob.db"))
         try database.execute("CREATE TABLE blobs(b BLOB)")
         let blob = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }

@@ -52,13 +52,9 @@ func fakeOpenAI(key: String, authorizations: Shared<[String]>) throws -> Loopbac
     }
 }
 
-/// A port with nothing listening on it.
-func closedPort() throws -> String {
-    let server = try LoopbackHTTPServer { _, response in response.respond(status: 200) }
-    let address = "127.0.0.1:\(server.port)"
-    server.stop()
-    return address
-}
+/// An address with nothing listening: port 1 is privileged and unused, so no test
+/// server running in parallel can take it (a freed ephemeral port could be reused).
+func closedPort() throws -> String { "127.0.0.1:1" }
 
 @Suite struct DoctorTests {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

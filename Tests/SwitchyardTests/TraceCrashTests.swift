@@ -16,23 +16,30 @@ import Testing
             let killAfter = 5 + (round * 37) % 200
             let configuration = Configuration(
                 executable: .path(FilePath(writer)),
-                arguments: ["trace-writer", "--store", path, "--events", "1000"])
+                arguments: ["trace-writer", "--store", path, "--events", "1000000"])
             let result = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .discarded) {
-                execution -> (run: String, acknowledged: Int) in
+                execution -> (run: String, pid: Int32, acknowledged: Int) in
                 var run = ""
+                var pid: Int32 = 0
                 var acknowledged = 0
                 for try await line in execution.standardOutput.strings() {
                     let words = line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
-                    if words.first == "run" { run = String(words[1]) }
+                    if words.first == "run" {
+                        run = String(words[1])
+                        pid = Int32(words[2]) ?? 0
+                    }
                     if words.first == "ack", let sequence = Int(words[1]) { acknowledged = sequence }
                     if acknowledged >= killAfter {
                         try execution.send(signal: .kill)
                         break
                     }
                 }
-                return (run, acknowledged)
+                return (run, pid, acknowledged)
             }
-            let (run, acknowledged) = result.closureResult
+            let (run, pid, acknowledged) = result.closureResult
+            // The crash is complete once the process is gone.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while kill(pid, 0) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
             #expect(acknowledged >= killAfter)
             let store = try TraceStore(path: path)
             let id = RunID(rawValue: run)
@@ -41,7 +48,11 @@ import Testing
                 events.count >= acknowledged, "round \(round): \(events.count) events, \(acknowledged) acknowledged")
             #expect(events.map(\.sequence) == Array(1...events.count))
             #expect(try await store.verify(id) == nil)
-            #expect(try await store.run(id)?.status == .interrupted)
+            let status = try await store.run(id)?.status
+            #expect(
+                status == .interrupted,
+                "round \(round): \(String(describing: status)), pid \(pid) alive: \(kill(pid, 0) == 0), \((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "no stat")"
+            )
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SQLite
 import Switchyard
+import SwitchyardTesting
 import Testing
 
 final class ScratchDirectory {
@@ -67,7 +68,7 @@ final class ScratchDirectory {
         #expect(try await store.verify(run) == 3)
     }
 
-    @Test func largePayloadsAreStoredOnceAsBlobs() async throws {
+    @Test(.usesMuchMemory) func largePayloadsAreStoredOnceAsBlobs() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
         let big = String(repeating: "0123456789abcdef", count: (50 << 20) / 16)

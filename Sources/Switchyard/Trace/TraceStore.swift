@@ -165,7 +165,7 @@ public actor TraceStore {
         let running = try database.rows("SELECT id, owner_pid FROM runs WHERE status = 'running'")
         let dead = running.filter { row in
             guard let pid = row.int64(1) else { return true }
-            return pid != Int64(getpid()) && kill(pid_t(pid), 0) != 0 && errno == ESRCH
+            return pid != Int64(getpid()) && !isAlive(pid_t(pid))
         }
         guard !dead.isEmpty else { return }
         try database.transaction {
@@ -174,6 +174,15 @@ public actor TraceStore {
                     "UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", row.string(0) ?? "")
             }
         }
+    }
+
+    /// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
     }
 
     // MARK: Writing
