@@ -401,6 +401,20 @@ public actor TraceStore {
         return nil
     }
 
+    /// `payload` as the store would record it — redacted, large strings as blob
+    /// references — without writing anything: what a replay compares with.
+    public func recordedForm(_ payload: JSONValue) -> JSONValue {
+        switch payload {
+        case .string(let text):
+            let redacted = scanner.redact(text)
+            guard redacted.utf8.count > inlineLimit else { return .string(redacted) }
+            return ["$blob": .string(SHA256.hex(Array(redacted.utf8))), "size": .number(Double(redacted.utf8.count))]
+        case .array(let values): return .array(values.map(recordedForm))
+        case .object(let object): return .object(object.mapValues(recordedForm))
+        default: return payload
+        }
+    }
+
     /// Redacts text the way the store does, for callers that show what would be recorded.
     public func redact(_ text: String) -> String { scanner.redact(text) }
 }

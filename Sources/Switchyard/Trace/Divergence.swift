@@ -1,0 +1,72 @@
+/// The first place where a replayed run does something other than the recorded one.
+public struct Divergence: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The recorded event the replay was checked against.
+    public var sequence: Int
+    public var kind: String
+    public var step: String?
+    /// Where in the event's payload they differ, such as `request.messages[1].content`;
+    /// empty when the whole event differs (another kind of effect, or none left).
+    public var path: String
+    public var recorded: JSONValue?
+    public var replayed: JSONValue?
+
+    public init(
+        sequence: Int, kind: String, step: String?, path: String, recorded: JSONValue?, replayed: JSONValue?
+    ) {
+        self.sequence = sequence
+        self.kind = kind
+        self.step = step
+        self.path = path
+        self.recorded = recorded
+        self.replayed = replayed
+    }
+
+    public var description: String {
+        let place = path.isEmpty ? "" : " at \(path)"
+        let old = recorded.map { Self.clip($0.canonicalText) } ?? "(nothing)"
+        let new = replayed.map { Self.clip($0.canonicalText) } ?? "(nothing)"
+        return
+            "diverged at event #\(sequence) (\(kind)\(step.map { ", step \($0)" } ?? ""))\(place): recorded \(old), now \(new)"
+    }
+
+    public var json: JSONValue {
+        [
+            "sequence": .number(Double(sequence)), "kind": .string(kind), "step": step.map(JSONValue.string) ?? .null,
+            "path": .string(path), "recorded": recorded ?? .null, "replayed": replayed ?? .null,
+        ]
+    }
+
+    static func clip(_ text: String) -> String { text.count > 160 ? String(text.prefix(160)) + "…" : text }
+}
+
+extension JSONValue {
+    /// The first path at which `other` differs from `self`, with both values there; keys
+    /// in sorted order, so the answer does not depend on key order.
+    public func firstDifference(from other: JSONValue, at path: String = "") -> (
+        path: String, mine: JSONValue?, theirs: JSONValue?
+    )? {
+        switch (self, other) {
+        case (.object(let mine), .object(let theirs)):
+            for key in Set(mine.keys).union(theirs.keys).sorted() {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                switch (mine[key], theirs[key]) {
+                case (let a?, let b?):
+                    if let difference = a.firstDifference(from: b, at: child) { return difference }
+                case (let a, let b):
+                    return (child, a, b)
+                }
+            }
+            return nil
+        case (.array(let mine), .array(let theirs)):
+            for index in 0..<max(mine.count, theirs.count) {
+                let child = "\(path)[\(index)]"
+                guard index < mine.count else { return (child, nil, theirs[index]) }
+                guard index < theirs.count else { return (child, mine[index], nil) }
+                if let difference = mine[index].firstDifference(from: theirs[index], at: child) { return difference }
+            }
+            return nil
+        default:
+            return self == other ? nil : (path, self, other)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+/// Every source of nondeterminism a run has — model calls, tool calls, the clock, ids —
+/// goes through one of these. Live effects perform and record; replayed effects serve
+/// what was recorded and check each request against it.
+public protocol Effects: Sendable {
+    /// Calls a model through `provider`.
+    func model(_ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?) async throws
+        -> ModelResponse
+    /// Runs a tool: `perform` does the work when live.
+    func tool(
+        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
+    ) async throws -> JSONValue
+    /// Milliseconds since 1970.
+    func now() async throws -> Int64
+}
+
+/// Performs effects and records them: each request is committed before it is made (its
+/// intent), its result after.
+public struct LiveEffects: Effects {
+    public let store: TraceStore
+    public let run: RunID
+    private let clock: @Sendable () -> Int64
+
+    public init(store: TraceStore, run: RunID, clock: @escaping @Sendable () -> Int64) {
+        self.store = store
+        self.run = run
+        self.clock = clock
+    }
+
+    public func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?
+    ) async throws -> ModelResponse {
+        let intent = try await store.append(
+            run: run, kind: "model.request", step: step,
+            payload: ["profile": .string(profile), "request": request.json],
+            at: clock())
+        var response = ModelResponse()
+        var deltas: [JSONValue] = []
+        do {
+            for try await event in provider.stream(request) {
+                response.apply(event)
+                if case .textDelta(let text) = event { deltas.append(.number(Double(text.utf8.count))) }
+            }
+        } catch {
+            let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
+            try await store.append(
+                run: run, kind: "model.error", step: step, parent: intent, payload: payload, at: clock())
+            throw error
+        }
+        try await store.append(
+            run: run, kind: "model.response", step: step, parent: intent,
+            payload: response.recorded(deltas: deltas), at: clock())
+        return response
+    }
+
+    public func tool(
+        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
+    ) async throws -> JSONValue {
+        let intent = try await store.append(
+            run: run, kind: "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments],
+            at: clock())
+        do {
+            let output = try await perform()
+            try await store.append(
+                run: run, kind: "tool.result", step: step, parent: intent, payload: ["output": output], at: clock())
+            return output
+        } catch {
+            try await store.append(
+                run: run, kind: "tool.error", step: step, parent: intent, payload: ["message": .string("\(error)")],
+                at: clock())
+            throw error
+        }
+    }
+
+    public func now() async throws -> Int64 {
+        let time = clock()
+        try await store.append(run: run, kind: "clock", payload: ["ms": .number(Double(time))], at: time)
+        return time
+    }
+}
+
+/// Serves a recorded run's effects in order, without network or tools, and throws a
+/// `Divergence` at the first request that differs from the recorded one.
+public actor ReplayEffects: Effects {
+    private let store: TraceStore
+    private let events: [TraceEvent]
+    private var cursor = 0
+
+    public init(store: TraceStore, run: RunID) async throws {
+        self.store = store
+        self.events = try await store.events(run).filter { $0.kind != "run.note" }
+    }
+
+    /// Whether every recorded effect was used.
+    public var isComplete: Bool { cursor == events.count }
+
+    /// The next recorded event, which must be the intent `kind` with `payload`.
+    private func expect(_ kind: String, step: String?, payload: JSONValue) async throws -> TraceEvent {
+        guard cursor < events.count else {
+            throw Divergence(
+                sequence: (events.last?.sequence ?? 0) + 1, kind: kind, step: step, path: "",
+                recorded: nil, replayed: ["kind": .string(kind), "payload": payload])
+        }
+        let recorded = events[cursor]
+        let replayed = await store.recordedForm(payload)
+        guard recorded.kind == kind else {
+            throw Divergence(
+                sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: "",
+                recorded: ["kind": .string(recorded.kind), "payload": recorded.payload],
+                replayed: ["kind": .string(kind), "payload": replayed])
+        }
+        if let difference = recorded.payload.firstDifference(from: replayed) {
+            throw Divergence(
+                sequence: recorded.sequence, kind: kind, step: recorded.step, path: difference.path,
+                recorded: difference.mine, replayed: difference.theirs)
+        }
+        cursor += 1
+        return recorded
+    }
+
+    /// The recorded outcome of the intent just matched.
+    private func outcome() throws -> TraceEvent {
+        guard cursor < events.count else { throw TraceError("the recorded run ends before this effect's result") }
+        defer { cursor += 1 }
+        return events[cursor]
+    }
+
+    public func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?
+    ) async throws -> ModelResponse {
+        _ = try await expect(
+            "model.request", step: step, payload: ["profile": .string(profile), "request": request.json])
+        let result = try outcome()
+        switch result.kind {
+        case "model.response": return ModelResponse(recorded: result.payload)
+        case "model.error":
+            throw ModelError(
+                code: .init(rawValue: result.payload["code"]?.stringValue ?? "server-error"),
+                status: result.payload["status"]?.intValue, message: result.payload["message"]?.stringValue ?? "",
+                isRetryable: false)
+        default: throw TraceError("event #\(result.sequence) is \(result.kind), not a model result")
+        }
+    }
+
+    public func tool(
+        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
+    ) async throws -> JSONValue {
+        _ = try await expect("tool.call", step: step, payload: ["name": .string(name), "arguments": arguments])
+        let result = try outcome()
+        switch result.kind {
+        case "tool.result": return result.payload["output"] ?? .null
+        case "tool.error": throw TraceError(result.payload["message"]?.stringValue ?? "the tool failed")
+        default: throw TraceError("event #\(result.sequence) is \(result.kind), not a tool result")
+        }
+    }
+
+    public func now() async throws -> Int64 {
+        guard cursor < events.count, events[cursor].kind == "clock" else {
+            throw Divergence(
+                sequence: cursor < events.count ? events[cursor].sequence : (events.last?.sequence ?? 0) + 1,
+                kind: cursor < events.count ? events[cursor].kind : "clock", step: nil, path: "",
+                recorded: cursor < events.count ? ["kind": .string(events[cursor].kind)] : nil,
+                replayed: ["kind": "clock"])
+        }
+        defer { cursor += 1 }
+        return Int64(events[cursor].payload["ms"]?.doubleValue ?? 0)
+    }
+}
+
+extension ModelResponse {
+    /// The form a response is recorded in: text whole (so a secret split across deltas
+    /// is still one secret to redact), with the sizes of the deltas it arrived in.
+    public func recorded(deltas: [JSONValue]) -> JSONValue {
+        var payload: [String: JSONValue] = [
+            "text": .string(text), "text_deltas": .array(deltas), "tool_calls": .array(toolCalls.map(\.json)),
+            "finish": finishReason.map { .string($0.wireName) } ?? .null,
+        ]
+        if !reasoning.isEmpty { payload["reasoning"] = .string(reasoning) }
+        if let usage {
+            payload["usage"] = [
+                "input": .number(Double(usage.inputTokens)), "output": .number(Double(usage.outputTokens)),
+            ]
+        }
+        return .object(payload)
+    }
+
+    /// A response rebuilt from its recorded form.
+    public init(recorded payload: JSONValue) {
+        self.init()
+        text = payload["text"]?.stringValue ?? ""
+        reasoning = payload["reasoning"]?.stringValue ?? ""
+        toolCalls = (payload["tool_calls"]?.arrayValue ?? []).map { call in
+            ToolCall(
+                id: call["id"]?.stringValue ?? "", name: call["name"]?.stringValue ?? "",
+                arguments: call["arguments"]?.stringValue ?? "")
+        }
+        finishReason = payload["finish"]?.stringValue.map(FinishReason.init(wire:))
+        if let usage = payload["usage"] {
+            self.usage = Usage(inputTokens: usage["input"]?.intValue ?? 0, outputTokens: usage["output"]?.intValue ?? 0)
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Curl
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+/// A small multi-step run, as the planner loop will drive one: the clock, a model call,
+/// two tool calls, and a second model call over their results.
+func scriptedRun(
+    _ effects: any Effects, provider: any ModelProvider, prompt: String = "find the handler",
+    pattern: String = "fn handle", profile: String = "local", reversedTools: Bool = false
+) async throws -> String {
+    _ = try await effects.now()
+    let plan = try await effects.model(
+        ModelRequest(messages: [.user(prompt)], tools: [weatherTool]), profile: profile, provider: provider, step: "$1")
+    var outputs: [JSONValue] = []
+    let search: (String, JSONValue, JSONValue) = ("search", ["pattern": .string(pattern)], ["matches": 3])
+    let read: (String, JSONValue, JSONValue) = ("read", ["path": "src/server.rs"], ["text": "fn handle() {}"])
+    let calls = reversedTools ? [read, search] : [search, read]
+    for index in calls.indices {
+        let (name, arguments, output) = calls[index]
+        outputs.append(try await effects.tool(name, arguments: arguments, step: "$\(index + 2)") { output })
+    }
+    let answer = try await effects.model(
+        ModelRequest(messages: [.user(prompt), .assistant(plan.text), .user(JSONValue.array(outputs).canonicalText)]),
+        profile: profile, provider: provider, step: "$4")
+    return answer.text
+}
+
+@Suite struct ReplayTests {
+    let directory: ScratchDirectory
+    let server: ScriptedModelServer
+    init() throws {
+        directory = try ScratchDirectory()
+        server = try ScriptedModelServer()
+    }
+
+    /// Records one live run against the Ollama fake; returns the store and the run.
+    func record() async throws -> (TraceStore, RunID, String) {
+        server.enqueue(
+            "/api/chat", .ndjson([#"{"message":{"role":"assistant","content":"I will search."},"done":true}"#]))
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"It is in "},"done":false}"#,
+                #"{"message":{"role":"assistant","content":"src/server.rs."},"done":true,"prompt_eval_count":20,"eval_count":6}"#,
+            ]))
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "scripted", task: "find the handler", header: [:], at: 1)
+        let provider = OllamaProvider(baseURL: server.baseURL, model: "llama3.2")
+        let answer = try await scriptedRun(
+            LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }), provider: provider)
+        try await store.finish(run, status: .finished, at: 2)
+        return (store, run, answer)
+    }
+
+    /// A provider that must never be called: replay works without a network.
+    let offline = OllamaProvider(baseURL: "http://127.0.0.1:1", model: "llama3.2", retry: .never)
+
+    @Test func aRecordedRunReplaysExactlyWithoutTheNetwork() async throws {
+        let (store, run, answer) = try await record()
+        #expect(answer == "It is in src/server.rs.")
+        let kinds = try await store.events(run).map(\.kind)
+        #expect(
+            kinds == [
+                "clock", "model.request", "model.response", "tool.call", "tool.result", "tool.call", "tool.result",
+                "model.request", "model.response",
+            ])
+        let replay = try await ReplayEffects(store: store, run: run)
+        let replayed = try await scriptedRun(replay, provider: offline)
+        #expect(replayed == answer)
+        #expect(await replay.isComplete)
+        #expect(server.requests.count == 2)  // only the live run reached the server
+    }
+
+    @Test func aChangedPromptWordDivergesAtTheFirstModelRequest() async throws {
+        let (store, run, _) = try await record()
+        let error = await #expect(throws: Divergence.self) {
+            _ = try await scriptedRun(
+                ReplayEffects(store: store, run: run), provider: offline, prompt: "find the handlers")
+        }
+        #expect(error?.sequence == 2)
+        #expect(error?.kind == "model.request")
+        #expect(error?.path == "request.messages[0].content")
+        #expect(error?.recorded == "find the handler")
+        #expect(error?.replayed == "find the handlers")
+    }
+
+    @Test func aChangedToolArgumentDivergesAtThatCall() async throws {
+        let (store, run, _) = try await record()
+        let error = await #expect(throws: Divergence.self) {
+            _ = try await scriptedRun(ReplayEffects(store: store, run: run), provider: offline, pattern: "fn serve")
+        }
+        #expect(error?.sequence == 4)
+        #expect(error?.step == "$2")
+        #expect(error?.path == "arguments.pattern")
+        #expect(error?.description.contains("recorded \"fn handle\", now \"fn serve\"") == true)
+    }
+
+    @Test func aChangedRoutingSettingDiverges() async throws {
+        let (store, run, _) = try await record()
+        let error = await #expect(throws: Divergence.self) {
+            _ = try await scriptedRun(ReplayEffects(store: store, run: run), provider: offline, profile: "cloud")
+        }
+        #expect(error?.sequence == 2)
+        #expect(error?.path == "profile")
+    }
+
+    @Test func reorderedToolCallsDiverge() async throws {
+        let (store, run, _) = try await record()
+        let error = await #expect(throws: Divergence.self) {
+            _ = try await scriptedRun(ReplayEffects(store: store, run: run), provider: offline, reversedTools: true)
+        }
+        #expect(error?.sequence == 4)
+        #expect(error?.path == "arguments.path")
+    }
+
+    @Test func differenceIgnoresKeyOrderAndNamesThePath() throws {
+        let a = try JSONValue(parsing: #"{"b":[1,{"c":2}],"a":true}"#)
+        let b = try JSONValue(parsing: #"{"a":true,"b":[1,{"c":2}]}"#)
+        #expect(a.firstDifference(from: b) == nil)
+        let c = try JSONValue(parsing: #"{"a":true,"b":[1,{"c":3}]}"#)
+        let difference = try #require(a.firstDifference(from: c))
+        #expect(difference.path == "b[1].c")
+        #expect(difference.mine == 2)
+        #expect(difference.theirs == 3)
+    }
+}
