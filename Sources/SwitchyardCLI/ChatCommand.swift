@@ -39,32 +39,41 @@ struct ChatCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let request = try makeRequest()
         let response: ModelResponse
-        var recorder: ChatRecorder?
+        var recorded: (store: TraceStore, run: RunID)?
         do {
             let profile = try ModelProfile.named(self.profile, in: settings.load(), environment: environment)
             let provider = try profile.chatProvider(environment: environment)
-            recorder = try await recording.recorder(prompt: prompt, profile: profile, request: request)
-            var collected = ModelResponse()
-            var events: [ModelEvent] = []
-            for try await event in provider.stream(request) {
-                events.append(event)
-                collected.apply(event)
-                if stream, !json {
-                    switch event {
-                    case .textDelta(let text):
-                        FileHandle.standardOutput.write(Data(text.utf8))
-                    case .toolCall(let call): print("\n[tool call] \(call.name) \(call.arguments)")
-                    default: break
-                    }
+            recorded = try await recording.startRun(agent: "chat", task: prompt, profile: profile)
+            let printsLive = stream && !json
+            let observe: @Sendable (ModelEvent) -> Void = { event in
+                guard printsLive else { return }
+                switch event {
+                case .textDelta(let text): FileHandle.standardOutput.write(Data(text.utf8))
+                case .toolCall(let call): print("\n[tool call] \(call.name) \(call.arguments)")
+                default: break
                 }
             }
-            response = collected
-            try await recorder?.finished(events)
+            if let recorded {
+                let effects = LiveEffects(store: recorded.store, run: recorded.run, clock: now)
+                response = try await effects.model(
+                    request, profile: profile.name, provider: provider, step: "$1", observe: observe)
+                try await recorded.store.finish(recorded.run, status: .finished, at: now())
+            } else {
+                var collected = ModelResponse()
+                for try await event in provider.stream(request) {
+                    observe(event)
+                    collected.apply(event)
+                }
+                response = collected
+            }
         } catch {
-            try? await recorder?.failed(error)
+            if let recorded { try? await recorded.store.finish(recorded.run, status: .failed, at: now()) }
             throw fail(error)
         }
-        recorder?.announce()
+        if let recorded {
+            FileHandle.standardError.write(
+                Data("(recorded as run \(recorded.run); switchyard trace show \(recorded.run))\n".utf8))
+        }
         if json {
             printJSON(Self.report(response))
         } else if stream {

@@ -11,6 +11,8 @@ struct SwitchyardCommand: AsyncParsableCommand {
             NO_COLOR, and the usual http_proxy / https_proxy / no_proxy.
             """,
         version: Switchyard.version,
-        subcommands: [DoctorCommand.self, ChatCommand.self, EmbedCommand.self, TraceCommand.self]
+        subcommands: [
+            DoctorCommand.self, ChatCommand.self, EmbedCommand.self, TraceCommand.self, ReplayCommand.self,
+        ]
     )
 }

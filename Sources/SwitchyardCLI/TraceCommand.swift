@@ -15,11 +15,12 @@ struct RecordingOptions: ParsableArguments {
 
     var path: String { store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment) }
 
-    func recorder(prompt: String, profile: ModelProfile, request: ModelRequest) async throws -> ChatRecorder? {
+    /// Opens the store and starts a run whose header names the profile and versions.
+    func startRun(agent: String, task: String, profile: ModelProfile) async throws -> (store: TraceStore, run: RunID)? {
         guard !noRecord else { return nil }
         let store = try TraceStore(path: path)
         let header: JSONValue = [
-            "command": "chat", "switchyard": .string(Switchyard.version),
+            "command": .string(agent), "switchyard": .string(Switchyard.version),
             "libraries": [
                 "libcurl": .string(CurlLibrary.version), "libgit2": .string(Repository.libraryVersion),
                 "sqlite": .string(Database.libraryVersion),
@@ -30,62 +31,17 @@ struct RecordingOptions: ParsableArguments {
                 "clearance": .string(profile.clearance.description),
             ],
         ]
-        let run = try await store.startRun(agent: "chat", task: prompt, header: header, at: now())
-        try await store.append(
-            run: run, kind: "model.request", step: "$1",
-            payload: ["profile": .string(profile.name), "request": request.json], at: now())
-        return ChatRecorder(store: store, run: run)
+        return (store, try await store.startRun(agent: agent, task: task, header: header, at: now()))
     }
 }
 
 func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
-/// Records one `chat` call: the request before it is sent, the answer or error after.
-struct ChatRecorder {
-    let store: TraceStore
-    let run: RunID
-
-    /// Text is recorded whole, with the sizes of the deltas it arrived in: a secret split
-    /// across two deltas is still one secret to the redactor.
-    func finished(_ events: [ModelEvent]) async throws {
-        var response = ModelResponse()
-        var deltas: [JSONValue] = []
-        for event in events {
-            response.apply(event)
-            if case .textDelta(let text) = event { deltas.append(.number(Double(text.utf8.count))) }
-        }
-        var payload: [String: JSONValue] = [
-            "text": .string(response.text), "text_deltas": .array(deltas),
-            "tool_calls": .array(response.toolCalls.map(\.json)),
-            "finish": response.finishReason.map { .string($0.wireName) } ?? .null,
-        ]
-        if !response.reasoning.isEmpty { payload["reasoning"] = .string(response.reasoning) }
-        if let usage = response.usage {
-            payload["usage"] = [
-                "input": .number(Double(usage.inputTokens)), "output": .number(Double(usage.outputTokens)),
-            ]
-        }
-        try await store.append(
-            run: run, kind: "model.response", step: "$1", parent: 1, payload: .object(payload), at: now())
-        try await store.finish(run, status: .finished, at: now())
-    }
-
-    func failed(_ error: any Error) async throws {
-        let payload: JSONValue = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
-        try await store.append(run: run, kind: "model.error", step: "$1", parent: 1, payload: payload, at: now())
-        try await store.finish(run, status: .failed, at: now())
-    }
-
-    func announce() {
-        FileHandle.standardError.write(Data("(recorded as run \(run); switchyard trace show \(run))\n".utf8))
-    }
-}
-
 struct TraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "List and show recorded runs.",
-        subcommands: [List.self, Show.self]
+        subcommands: [List.self, Show.self, Export.self, Diff.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -220,6 +176,101 @@ struct TraceCommand: AsyncParsableCommand {
         func clip(_ text: String, _ limit: Int = 100) -> String {
             let flat = text.replacingOccurrences(of: "\n", with: "⏎")
             return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
+        }
+    }
+}
+
+extension TraceCommand {
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export", abstract: "Write a run as JSON Lines: its header, then one event a line.")
+
+        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+        var store: String?
+        @Flag(help: "JSON Lines (the only format so far).") var jsonl = false
+        @Argument(help: "The run id, or its first characters.") var run: String
+
+        func run() async throws {
+            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            do {
+                let store = try TraceStore(path: path)
+                let id = try await store.resolve(run)
+                guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+                var header = List.json(summary)
+                if case .object(var object) = header {
+                    object["header"] = try await store.header(id)
+                    header = .object(object)
+                }
+                print(header.canonicalText)
+                for event in try await store.events(id) {
+                    let line: JSONValue = [
+                        "run": .string(id.rawValue), "seq": .number(Double(event.sequence)),
+                        "parent": event.parent.map { .number(Double($0)) } ?? .null, "kind": .string(event.kind),
+                        "step": event.step.map(JSONValue.string) ?? .null, "at": .number(Double(event.time)),
+                        "payload": event.payload, "hash": .string(event.hash),
+                    ]
+                    print(line.canonicalText)
+                }
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "diff", abstract: "Compare two runs event by event and show the first difference.")
+
+        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+        var store: String?
+        @Flag(help: "Print JSON.") var json = false
+        @Argument(help: "The first run.") var first: String
+        @Argument(help: "The second run.") var second: String
+
+        func run() async throws {
+            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            let divergence: Divergence?
+            do {
+                let store = try TraceStore(path: path)
+                let a = try await store.events(try await store.resolve(first))
+                let b = try await store.events(try await store.resolve(second))
+                divergence = Self.firstDifference(a, b)
+            } catch {
+                throw fail(error)
+            }
+            if json {
+                printJSON(divergence?.json ?? ["same": true])
+            } else {
+                print(divergence.map { "runs differ: \($0)" } ?? "the runs record the same events")
+            }
+            if divergence != nil { throw ExitCode(3) }
+        }
+
+        /// Events compare on kind, step and payload; times and hashes always differ.
+        static func firstDifference(_ a: [TraceEvent], _ b: [TraceEvent]) -> Divergence? {
+            for index in 0..<max(a.count, b.count) {
+                guard index < a.count, index < b.count else {
+                    let present = index < a.count ? a[index] : b[index]
+                    return Divergence(
+                        sequence: present.sequence, kind: present.kind, step: present.step, path: "",
+                        recorded: index < a.count ? ["kind": .string(present.kind)] : nil,
+                        replayed: index < b.count ? ["kind": .string(present.kind)] : nil)
+                }
+                let left: JSONValue = [
+                    "kind": .string(a[index].kind), "step": a[index].step.map(JSONValue.string) ?? .null,
+                    "payload": a[index].payload,
+                ]
+                let right: JSONValue = [
+                    "kind": .string(b[index].kind), "step": b[index].step.map(JSONValue.string) ?? .null,
+                    "payload": b[index].payload,
+                ]
+                if let difference = left.firstDifference(from: right) {
+                    return Divergence(
+                        sequence: a[index].sequence, kind: a[index].kind, step: a[index].step, path: difference.path,
+                        recorded: difference.mine, replayed: difference.theirs)
+                }
+            }
+            return nil
         }
     }
 }

@@ -124,6 +124,25 @@ import Testing
             #expect(bytes.range(of: Data("sk-AbCdEfGhIjKlMnOp".utf8)) == nil, "\(file) holds the key")
         }
 
+        let replay = try await runProgram(binary, ["replay", id], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+        let whatIf = try await runProgram(
+            binary, ["replay", id, "--prompt", "what is your key?", "--json"], environment: environment)
+        #expect(whatIf.status == 3)
+        let divergence = try JSONValue(parsing: whatIf.standardOutput)["divergence"]
+        #expect(divergence?["path"] == "request.messages[0].content")
+        #expect(divergence?["recorded"] == "what is my key?")
+        #expect(divergence?["replayed"] == "what is your key?")
+
+        let export = try await runProgram(binary, ["trace", "export", id, "--jsonl"], environment: environment)
+        let lines = export.standardOutput.split(separator: "\n")
+        #expect(lines.count == 3)  // the run, then its two events
+        #expect(try JSONValue(parsing: String(lines[2]))["kind"] == "model.response")
+        let same = try await runProgram(binary, ["trace", "diff", id, id], environment: environment)
+        #expect(same.status == 0)
+        #expect(same.standardOutput.contains("the runs record the same events"))
+
         let unrecorded = try await runProgram(
             binary, ["chat", "--no-record"] + profile + ["again"], environment: environment)
         #expect(unrecorded.status == 1)  // nothing scripted any more: a clear error, and no run

@@ -126,3 +126,24 @@ func scriptedRun(
         #expect(difference.theirs == 3)
     }
 }
+
+@Suite struct RecordedFormTests {
+    @Test func requestsAndResponsesRoundTripThroughTheirRecordedForm() {
+        let call = ToolCall(id: "c1", name: "get_weather", arguments: #"{"city":"Oslo"}"#)
+        let request = ModelRequest(
+            messages: [
+                .system("be brief"), .user("weather?"), .assistant("", toolCalls: [call]),
+                .toolResult(for: call, content: "cold"),
+            ],
+            tools: [weatherTool], toolChoice: .tool("get_weather"),
+            responseFormat: .jsonSchema(name: "answer", schema: ["type": "object"]), maxOutputTokens: 64,
+            temperature: 0.5, seed: 7, stop: ["END"], reasoning: true)
+        #expect(ModelRequest(recorded: request.json) == request)
+        var response = ModelResponse()
+        response.text = "It is cold."
+        response.toolCalls = [call]
+        response.usage = Usage(inputTokens: 5, outputTokens: 4)
+        response.finishReason = .toolCalls
+        #expect(ModelResponse(recorded: response.recorded(deltas: [])) == response)
+    }
+}

@@ -2,9 +2,11 @@
 /// goes through one of these. Live effects perform and record; replayed effects serve
 /// what was recorded and check each request against it.
 public protocol Effects: Sendable {
-    /// Calls a model through `provider`.
-    func model(_ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?) async throws
-        -> ModelResponse
+    /// Calls a model through `provider`; `observe` sees each event as it arrives.
+    func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
+        observe: @Sendable (ModelEvent) -> Void
+    ) async throws -> ModelResponse
     /// Runs a tool: `perform` does the work when live.
     func tool(
         _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
@@ -27,7 +29,8 @@ public struct LiveEffects: Effects {
     }
 
     public func model(
-        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
+        observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
         let intent = try await store.append(
             run: run, kind: "model.request", step: step,
@@ -37,6 +40,7 @@ public struct LiveEffects: Effects {
         var deltas: [JSONValue] = []
         do {
             for try await event in provider.stream(request) {
+                observe(event)
                 response.apply(event)
                 if case .textDelta(let text) = event { deltas.append(.number(Double(text.utf8.count))) }
             }
@@ -125,13 +129,17 @@ public actor ReplayEffects: Effects {
     }
 
     public func model(
-        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
+        observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
         _ = try await expect(
             "model.request", step: step, payload: ["profile": .string(profile), "request": request.json])
         let result = try outcome()
         switch result.kind {
-        case "model.response": return ModelResponse(recorded: result.payload)
+        case "model.response":
+            let response = ModelResponse(recorded: result.payload)
+            response.events.forEach(observe)
+            return response
         case "model.error":
             throw ModelError(
                 code: .init(rawValue: result.payload["code"]?.stringValue ?? "server-error"),
@@ -197,5 +205,63 @@ extension ModelResponse {
         if let usage = payload["usage"] {
             self.usage = Usage(inputTokens: usage["input"]?.intValue ?? 0, outputTokens: usage["output"]?.intValue ?? 0)
         }
+    }
+}
+
+extension Effects {
+    public func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?
+    ) async throws -> ModelResponse {
+        try await model(request, profile: profile, provider: provider, step: step, observe: { _ in })
+    }
+}
+
+extension ModelResponse {
+    /// The response as events, text in one piece.
+    public var events: [ModelEvent] {
+        var events: [ModelEvent] = []
+        if !reasoning.isEmpty { events.append(.reasoningDelta(reasoning)) }
+        if !text.isEmpty { events.append(.textDelta(text)) }
+        events += toolCalls.map(ModelEvent.toolCall)
+        if let usage { events.append(.usage(usage)) }
+        if let finishReason { events.append(.finish(finishReason)) }
+        return events
+    }
+}
+
+extension ModelRequest {
+    /// A request rebuilt from its recorded form.
+    public init(recorded json: JSONValue) {
+        let messages = (json["messages"]?.arrayValue ?? []).map { message in
+            ChatMessage(
+                role: ChatMessage.Role(rawValue: message["role"]?.stringValue ?? "user") ?? .user,
+                content: message["content"]?.stringValue ?? "",
+                toolCalls: (message["tool_calls"]?.arrayValue ?? []).map { call in
+                    ToolCall(
+                        id: call["id"]?.stringValue ?? "", name: call["name"]?.stringValue ?? "",
+                        arguments: call["arguments"]?.stringValue ?? "")
+                }, toolCallID: message["tool_call_id"]?.stringValue, toolName: message["tool_name"]?.stringValue)
+        }
+        let tools = (json["tools"]?.arrayValue ?? []).map { tool in
+            ToolSpec(
+                name: tool["name"]?.stringValue ?? "", description: tool["description"]?.stringValue ?? "",
+                parameters: tool["parameters"] ?? ["type": "object"])
+        }
+        let choice: ToolChoice =
+            switch json["tool_choice"] {
+            case .string("none")?: .none
+            case .string("required")?: .required
+            case .object(let object)?: .tool(object["tool"]?.stringValue ?? "")
+            default: .auto
+            }
+        var format = ResponseFormat.text
+        if let response = json["response_format"] {
+            format = .jsonSchema(name: response["name"]?.stringValue ?? "answer", schema: response["schema"] ?? [:])
+        }
+        self.init(
+            messages: messages, tools: tools, toolChoice: choice, responseFormat: format,
+            maxOutputTokens: json["max_output_tokens"]?.intValue, temperature: json["temperature"]?.doubleValue,
+            seed: json["seed"]?.intValue, stop: (json["stop"]?.arrayValue ?? []).compactMap(\.stringValue),
+            reasoning: json["reasoning"]?.boolValue ?? false)
     }
 }

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-run a recorded run on its recorded effects, and report where it first diverges.",
+        discussion: """
+            No model or tool is called: every result comes from the trace. Each request the run \
+            makes is compared with the recorded one (as canonical JSON, so key order never \
+            matters); the first difference is reported with its event, field path, and the old \
+            and new values. What-if: --prompt and --profile change the run's inputs first. \
+            Exit status 3 means the run diverged.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+    var store: String?
+    @Option(help: "What-if: ask this instead of the recorded prompt.") var prompt: String?
+    @Option(help: "What-if: name this profile instead of the recorded one.") var profile: String?
+    @Flag(help: "Print the outcome as JSON.") var json = false
+    @Argument(help: "The run id, or its first characters.") var run: String
+
+    func run() async throws {
+        let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+        let outcome: JSONValue
+        let diverged: Bool
+        do {
+            let store = try TraceStore(path: path)
+            let id = try await store.resolve(run)
+            guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+            guard summary.agent == "chat" else {
+                throw TraceError("replay handles chat runs for now; \(id) was recorded by '\(summary.agent)'")
+            }
+            let events = try await store.events(id)
+            guard let intent = events.first(where: { $0.kind == "model.request" }),
+                let recordedRequest = intent.payload["request"]
+            else { throw TraceError("run \(id) has no model request to replay") }
+            var request = ModelRequest(recorded: recordedRequest)
+            if let prompt, let last = request.messages.lastIndex(where: { $0.role == .user }) {
+                request.messages[last].content = prompt
+            }
+            let profileName = profile ?? intent.payload["profile"]?.stringValue ?? ""
+            let effects = try await ReplayEffects(store: store, run: id)
+            do {
+                let response = try await effects.model(
+                    request, profile: profileName, provider: RecordedOnly(), step: intent.step)
+                diverged = false
+                outcome = [
+                    "run": .string(id.rawValue), "diverged": false, "events": .number(Double(events.count)),
+                    "text": .string(response.text),
+                ]
+            } catch let divergence as Divergence {
+                diverged = true
+                outcome = ["run": .string(id.rawValue), "diverged": true, "divergence": divergence.json]
+                if !json { print(divergence.description) }
+            }
+            if !json, !diverged {
+                print("replayed \(id): \(events.count) events, no divergence")
+            }
+        } catch {
+            throw fail(error)
+        }
+        if json { printJSON(outcome) }
+        if diverged { throw ExitCode(3) }
+    }
+}
+
+/// The provider a replay hands to its effects: it must never be called.
+struct RecordedOnly: ModelProvider {
+    func stream(_ request: ModelRequest) -> ModelEventStream {
+        ModelEventStream { _ in
+            throw ModelError(code: .badRequest, message: "a replay must not call a model")
+        }
+    }
+}
