@@ -309,6 +309,27 @@ struct TraceBench: AsyncParsableCommand {
         let scan = (clock.now - scanStart) / scanRounds
         precondition(redactedBytes > 0)
 
+        // Replay: a 1,000-step run recorded live, then replayed from the store.
+        let steps = 1_000
+        let replayRun = try await store.startRun(agent: "bench", task: "replay", header: [:], at: 0)
+        let live = LiveEffects(store: store, run: replayRun, clock: { 0 })
+        for index in 0..<steps {
+            _ = try await live.tool("search", arguments: ["pattern": .string("step \(index)")], step: "$\(index)") {
+                ["matches": .number(Double(index))]
+            }
+        }
+        try await store.finish(replayRun, status: .finished, at: 1)
+        let replayStart = clock.now
+        let replay = try await ReplayEffects(store: store, run: replayRun)
+        for index in 0..<steps {
+            _ = try await replay.tool("search", arguments: ["pattern": .string("step \(index)")], step: "$\(index)") {
+                fatalError("a replay must not run tools")
+            }
+        }
+        let replayed = clock.now - replayStart
+        let complete = await replay.isComplete
+        precondition(complete, "the replay left recorded effects unused")
+
         print(
             "batched appends: \(events) events in \(format(batched.seconds * 1000)) ms = \(format(Double(events) / batched.seconds / 1000)) k events/s"
         )
@@ -316,6 +337,7 @@ struct TraceBench: AsyncParsableCommand {
             "one commit per event: \(commits) in \(format(single.seconds * 1000)) ms = \(format(Double(commits) / single.seconds)) commits/s; p50 \(format(latencies[latencies.count / 2], digits: 3)) ms, p99 \(format(latencies[latencies.count * 99 / 100], digits: 3)) ms"
         )
         print("bytes per event: \(format(Double(size) / Double(events + commits))) (database and WAL, \(size) bytes)")
+        print("replay of a \(steps)-step run (\(2 * steps) events): \(format(replayed.seconds * 1000)) ms")
         print(
             "secret scanner: 100 KB in \(format(scan.seconds * 1000, digits: 3)) ms = \(format(Double(text.utf8.count) / scan.seconds / 1e6)) MB/s"
         )

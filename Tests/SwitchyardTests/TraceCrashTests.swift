@@ -56,3 +56,29 @@ import Testing
         }
     }
 }
+
+@Suite struct TraceConcurrentWriterTests {
+    /// Two processes append to one store at once, one commit per event: neither sees
+    /// SQLITE_BUSY, and both runs are whole.
+    @Test func twoProcessesWriteOneStore() async throws {
+        let directory = try ScratchDirectory()
+        let path = directory.path + "/traces.db"
+        _ = try TraceStore(path: path)  // create it once, so neither writer races to set it up
+        let writer = BuiltProducts.executable("switchyard-bench")
+        async let first = runProgram(writer, ["trace-writer", "--store", path, "--events", "400"], environment: [:])
+        async let second = runProgram(writer, ["trace-writer", "--store", path, "--events", "400"], environment: [:])
+        let results = try await [first, second]
+        for result in results {
+            #expect(result.status == 0, "\(result.standardError)")
+            #expect(result.standardOutput.hasSuffix("done\n"))
+        }
+        let store = try TraceStore(path: path)
+        let runs = try await store.runs()
+        #expect(runs.count == 2)
+        for run in runs {
+            #expect(run.status == .finished)
+            #expect(run.eventCount == 400)
+            #expect(try await store.verify(run.id) == nil)
+        }
+    }
+}
