@@ -99,7 +99,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchyardCLITests",
-            dependencies: ["Switchyard", "SwitchyardTesting"],
+            dependencies: [
+                "Switchyard", "SwitchyardTesting", .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

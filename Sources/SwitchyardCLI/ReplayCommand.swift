@@ -75,3 +75,65 @@ struct RecordedOnly: ModelProvider {
         }
     }
 }
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Finish an interrupted run: completed effects come from the trace, the rest run live.",
+        discussion: """
+            A run whose process died (a crash, a kill) is marked interrupted when the store is next \
+            opened. Resuming serves every effect whose result was recorded, without repeating it, \
+            and performs the rest, appending to the same run. A model request made but never \
+            answered is made again; a tool call that began but has no recorded result is not \
+            repeated (tools are not assumed idempotent) and stops the resume. The profile is \
+            rebuilt from the run's header; --set can change it (say, a moved base_url).
+            """
+    )
+
+    @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
+    var store: String?
+    @OptionGroup var settings: SettingsOptions
+    @Argument(help: "The run id, or its first characters.") var run: String
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let path = store ?? TraceStore.defaultPath(environment)
+        do {
+            let store = try TraceStore(path: path)
+            let id = try await store.resolve(run)
+            guard let summary = try await store.run(id), summary.agent == "chat" else {
+                throw TraceError("resume handles chat runs for now")
+            }
+            let header = try await store.header(id)
+            guard let intent = try await store.events(id).first(where: { $0.kind == "model.request" }),
+                let recordedRequest = intent.payload["request"],
+                let name = intent.payload["profile"]?.stringValue
+            else { throw TraceError("run \(id) has no model request") }
+            var assignments: [String] = []
+            for key in ["provider", "model", "base_url"] {
+                if let value = header["profile"]?[key == "provider" ? "provider" : key]?.stringValue {
+                    assignments.append("profiles.\(name).\(key)=\(value)")
+                }
+            }
+            var profileSettings = try settings.load()
+            for assignment in assignments + settings.overrides { try profileSettings.set(assignment) }
+            let profile = try ModelProfile.named(name, in: profileSettings, environment: environment)
+            let provider = try profile.chatProvider(environment: environment)
+            try await store.reopen(id)
+            let effects = try await ResumingEffects(store: store, run: id, clock: now)
+            do {
+                let response = try await effects.model(
+                    ModelRequest(recorded: recordedRequest), profile: name, provider: provider, step: intent.step)
+                try await store.finish(id, status: .finished, at: now())
+                if !response.text.isEmpty { print(response.text) }
+                for call in response.toolCalls { print("[tool call] \(call.name) \(call.arguments)") }
+                FileHandle.standardError.write(Data("(resumed run \(id); it is finished)\n".utf8))
+            } catch {
+                try? await store.finish(id, status: .failed, at: now())
+                throw error
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -13,6 +13,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
         version: Switchyard.version,
         subcommands: [
             DoctorCommand.self, ChatCommand.self, EmbedCommand.self, TraceCommand.self, ReplayCommand.self,
+            ResumeCommand.self,
         ]
     )
 }

@@ -1,6 +1,8 @@
 import Foundation
+import Subprocess
 import Switchyard
 import SwitchyardTesting
+import SystemPackage
 import Testing
 
 @Suite struct CLITests {
@@ -270,5 +272,76 @@ import Testing
         #expect(result.status == 1)
         #expect(result.standardOutput.contains("FAIL  configuration"))
         #expect(result.standardOutput.contains("switchyard.yaml:3: unknown provider 'olama'"))
+    }
+}
+
+@Suite struct CLIResumeTests {
+    /// The chat process is killed while its request is in flight: the request was recorded
+    /// before it was sent, the run is interrupted, and `resume` finishes it.
+    @Test func aKilledChatIsInterruptedAndResumed() async throws {
+        let home = NSTemporaryDirectory() + "switchyard-resume-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "SWITCHYARD_HOME": home,
+        ]
+        let requests = Shared(0)
+        let server = try LoopbackHTTPServer { _, response in
+            let number = requests.update { count in
+                count += 1
+                return count
+            }
+            if number == 1 {
+                // Never answer the first request: the client is killed meanwhile.
+                var buffer = [UInt8](repeating: 0, count: 1)
+                buffer.withUnsafeMutableBytes { response.waitForClose($0) }
+                response.abort()
+                return
+            }
+            response.respond(
+                status: 200,
+                text: #"{"message":{"role":"assistant","content":"resumed answer"},"done":true,"done_reason":"stop"}"#
+                    + "\n")
+        }
+        let configuration = Configuration(
+            executable: .path(FilePath(BuiltProducts.executable("switchyard"))),
+            arguments: [
+                "chat", "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama3.2", "--set",
+                "profiles.l.base_url=\(server.baseURL)", "--profile", "l", "say something",
+            ],
+            environment: .custom(
+                Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        _ = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .discarded) { execution in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while requests.value == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try execution.send(signal: .kill)
+        }
+        #expect(requests.value == 1)
+
+        let list = try await runProgram(
+            BuiltProducts.executable("switchyard"), ["trace", "ls", "--json"], environment: environment)
+        let run = try #require(try JSONValue(parsing: list.standardOutput).arrayValue?.first)
+        #expect(run["status"] == "interrupted")
+        #expect(run["events"] == 1)  // the intent, committed before the request left
+        let id = try #require(run["id"]?.stringValue)
+
+        let resumed = try await runProgram(
+            BuiltProducts.executable("switchyard"), ["resume", id], environment: environment)
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(resumed.standardOutput.contains("resumed answer"))
+        #expect(requests.value == 2)
+
+        let show = try await runProgram(
+            BuiltProducts.executable("switchyard"), ["trace", "show", id, "--json"], environment: environment)
+        let report = try JSONValue(parsing: show.standardOutput)
+        #expect(report["run"]?["status"] == "finished")
+        #expect(report["chain"] == "verified")
+        #expect(report["events"]?.arrayValue?.map { $0["kind"] } == ["model.request", "model.response"])
+        #expect(report["events"]?.arrayValue?.last?["parent"] == 1)
+
+        // A finished run does not resume again.
+        let again = try await runProgram(
+            BuiltProducts.executable("switchyard"), ["resume", id], environment: environment)
+        #expect(again.status != 0)
+        #expect(again.standardError.contains("only interrupted or failed runs resume"))
     }
 }

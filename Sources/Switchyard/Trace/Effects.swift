@@ -36,6 +36,14 @@ public struct LiveEffects: Effects {
             run: run, kind: "model.request", step: step,
             payload: ["profile": .string(profile), "request": request.json],
             at: clock())
+        return try await performModel(request, provider: provider, step: step, intent: intent, observe: observe)
+    }
+
+    /// Makes the model call whose intent is event `intent`, and records its result.
+    func performModel(
+        _ request: ModelRequest, provider: any ModelProvider, step: String?, intent: Int,
+        observe: @Sendable (ModelEvent) -> Void
+    ) async throws -> ModelResponse {
         var response = ModelResponse()
         var deltas: [JSONValue] = []
         do {
@@ -263,5 +271,84 @@ extension ModelRequest {
             maxOutputTokens: json["max_output_tokens"]?.intValue, temperature: json["temperature"]?.doubleValue,
             seed: json["seed"]?.intValue, stop: (json["stop"]?.arrayValue ?? []).compactMap(\.stringValue),
             reasoning: json["reasoning"]?.boolValue ?? false)
+    }
+}
+
+/// Continues an interrupted run: completed effects are served from the trace (never
+/// performed twice); from the first effect without a recorded result on, effects are
+/// performed live and appended to the same run. A request that differs from the
+/// recorded one is a `Divergence`, as in a replay.
+public actor ResumingEffects: Effects {
+    private let replay: [TraceEvent]
+    private var cursor = 0
+    private let live: LiveEffects
+    private let store: TraceStore
+
+    public init(store: TraceStore, run: RunID, clock: @escaping @Sendable () -> Int64) async throws {
+        self.store = store
+        self.replay = try await store.events(run)
+        self.live = LiveEffects(store: store, run: run, clock: clock)
+    }
+
+    /// Whether the recorded part has been used up and effects now run live.
+    public var isLive: Bool { cursor >= replay.count }
+
+    /// Matches the next recorded intent; returns it and its result when there is one.
+    private func match(_ kind: String, step: String?, payload: JSONValue) async throws -> (
+        intent: TraceEvent, result: TraceEvent?
+    )? {
+        guard cursor < replay.count else { return nil }
+        let recorded = replay[cursor]
+        let form = await store.recordedForm(payload)
+        guard recorded.kind == kind, recorded.payload.firstDifference(from: form) == nil else {
+            let difference = recorded.payload.firstDifference(from: form)
+            throw Divergence(
+                sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: difference?.path ?? "",
+                recorded: difference?.mine ?? recorded.payload, replayed: difference?.theirs ?? form)
+        }
+        cursor += 1
+        guard cursor < replay.count, replay[cursor].parent == recorded.sequence else { return (recorded, nil) }
+        defer { cursor += 1 }
+        return (recorded, replay[cursor])
+    }
+
+    public func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
+        observe: @Sendable (ModelEvent) -> Void
+    ) async throws -> ModelResponse {
+        let payload: JSONValue = ["profile": .string(profile), "request": request.json]
+        guard let matched = try await match("model.request", step: step, payload: payload) else {
+            return try await live.model(request, profile: profile, provider: provider, step: step, observe: observe)
+        }
+        guard let result = matched.result, result.kind == "model.response" else {
+            // The request was made but its answer never recorded: make it again, once.
+            return try await live.performModel(
+                request, provider: provider, step: step, intent: matched.intent.sequence, observe: observe)
+        }
+        let response = ModelResponse(recorded: result.payload)
+        response.events.forEach(observe)
+        return response
+    }
+
+    public func tool(
+        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
+    ) async throws -> JSONValue {
+        guard
+            let matched = try await match(
+                "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments])
+        else { return try await live.tool(name, arguments: arguments, step: step, perform: perform) }
+        if let result = matched.result, result.kind == "tool.result" { return result.payload["output"] ?? .null }
+        // Started but not known to have finished: tools are not assumed idempotent.
+        throw TraceError(
+            "event #\(matched.intent.sequence): the call of \(name) began but its result was never recorded; it is not repeated"
+        )
+    }
+
+    public func now() async throws -> Int64 {
+        if cursor < replay.count, replay[cursor].kind == "clock" {
+            defer { cursor += 1 }
+            return Int64(replay[cursor].payload["ms"]?.doubleValue ?? 0)
+        }
+        return try await live.now()
     }
 }

@@ -309,6 +309,18 @@ public actor TraceStore {
         }
     }
 
+    /// Takes over an interrupted or failed run so that it can be resumed by this process.
+    public func reopen(_ run: RunID) throws {
+        guard let summary = try self.run(run) else { throw TraceError("no run \(run) in \(path)") }
+        guard summary.status == .interrupted || summary.status == .failed else {
+            throw TraceError("run \(run) is \(summary.status.rawValue); only interrupted or failed runs resume")
+        }
+        try database.execute(
+            "UPDATE runs SET status = 'running', ended_at = NULL, owner_pid = ? WHERE id = ?", Int64(getpid()),
+            run.rawValue)
+        lastHash[run] = nil
+    }
+
     /// Ends a run.
     public func finish(_ run: RunID, status: RunStatus, at milliseconds: Int64) throws {
         flush()
