@@ -94,15 +94,17 @@ struct HTTPBench: AsyncParsableCommand {
         guard result.status == 0 else { throw ValidationError("curl failed: \(result.standardError)") }
     }
 
-    func time(_ body: () async throws -> Void) async throws -> Duration {
-        let clock = ContinuousClock()
-        let start = clock.now
-        try await body()
-        return clock.now - start
-    }
-
-    func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 }
+
+/// How long `body` takes.
+func time(_ body: () async throws -> Void) async throws -> Duration {
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await body()
+    return clock.now - start
+}
+
+func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 
 extension Duration {
     var seconds: Double {
@@ -232,14 +234,6 @@ struct DecodeBench: AsyncParsableCommand {
         )
     }
 
-    func time(_ body: () async throws -> Void) async throws -> Duration {
-        let clock = ContinuousClock()
-        let start = clock.now
-        try await body()
-        return clock.now - start
-    }
-
-    func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 }
 
 struct TraceBench: AsyncParsableCommand {
@@ -343,7 +337,6 @@ struct TraceBench: AsyncParsableCommand {
         )
     }
 
-    func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 }
 
 /// A writer for crash tests: appends events one commit at a time and prints each

@@ -15,15 +15,14 @@ struct ReplayCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
-    var store: String?
+    @OptionGroup var storeOptions: StoreOptions
     @Option(help: "What-if: ask this instead of the recorded prompt.") var prompt: String?
     @Option(help: "What-if: name this profile instead of the recorded one.") var profile: String?
     @Flag(help: "Print the outcome as JSON.") var json = false
     @Argument(help: "The run id, or its first characters.") var run: String
 
     func run() async throws {
-        let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+        let path = storeOptions.path
         let outcome: JSONValue
         let diverged: Bool
         do {
@@ -90,14 +89,13 @@ struct ResumeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
-    var store: String?
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var settings: SettingsOptions
     @Argument(help: "The run id, or its first characters.") var run: String
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let path = store ?? TraceStore.defaultPath(environment)
+        let path = storeOptions.path
         do {
             let store = try TraceStore(path: path)
             let id = try await store.resolve(run)

@@ -5,15 +5,22 @@ import Git
 import SQLite
 import Switchyard
 
-/// Where runs are recorded, and whether.
-struct RecordingOptions: ParsableArguments {
+/// Which trace store a command reads or writes.
+struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
     var store: String?
+
+    var path: String { store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment) }
+}
+
+/// Where runs are recorded, and whether.
+struct RecordingOptions: ParsableArguments {
+    @OptionGroup var storeOptions: StoreOptions
 
     @Flag(help: "Do not record this call as a run.")
     var noRecord = false
 
-    var path: String { store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment) }
+    var path: String { storeOptions.path }
 
     /// Opens the store and starts a run whose header names the profile and versions.
     func startRun(agent: String, task: String, profile: ModelProfile) async throws -> (store: TraceStore, run: RunID)? {
@@ -47,13 +54,12 @@ struct TraceCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List recent runs, newest first.")
 
-        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
-        var store: String?
+        @OptionGroup var storeOptions: StoreOptions
         @Option(help: "How many runs.") var limit = 20
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            let path = storeOptions.path
             let runs: [RunSummary]
             do {
                 runs = try await TraceStore(path: path).runs(limit: limit)
@@ -91,13 +97,12 @@ struct TraceCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "show", abstract: "Show a run's events as a timeline, and check its hash chain.")
 
-        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
-        var store: String?
+        @OptionGroup var storeOptions: StoreOptions
         @Flag(help: "Print JSON.") var json = false
         @Argument(help: "The run id, or its first characters.") var run: String
 
         func run() async throws {
-            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            let path = storeOptions.path
             do {
                 let store = try TraceStore(path: path)
                 let id = try await store.resolve(run)
@@ -109,15 +114,7 @@ struct TraceCommand: AsyncParsableCommand {
                     printJSON([
                         "run": List.json(summary), "header": header,
                         "chain": broken.map { .string("broken at event \($0)") } ?? "verified",
-                        "events": .array(
-                            events.map { event in
-                                [
-                                    "seq": .number(Double(event.sequence)), "kind": .string(event.kind),
-                                    "step": event.step.map(JSONValue.string) ?? .null,
-                                    "parent": event.parent.map { .number(Double($0)) } ?? .null,
-                                    "at": .number(Double(event.time)), "payload": event.payload,
-                                ]
-                            }),
+                        "events": .array(events.map(\.json)),
                     ])
                     return
                 }
@@ -185,13 +182,12 @@ extension TraceCommand {
         static let configuration = CommandConfiguration(
             commandName: "export", abstract: "Write a run as JSON Lines: its header, then one event a line.")
 
-        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
-        var store: String?
+        @OptionGroup var storeOptions: StoreOptions
         @Flag(help: "JSON Lines (the only format so far).") var jsonl = false
         @Argument(help: "The run id, or its first characters.") var run: String
 
         func run() async throws {
-            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            let path = storeOptions.path
             do {
                 let store = try TraceStore(path: path)
                 let id = try await store.resolve(run)
@@ -202,15 +198,7 @@ extension TraceCommand {
                     header = .object(object)
                 }
                 print(header.canonicalText)
-                for event in try await store.events(id) {
-                    let line: JSONValue = [
-                        "run": .string(id.rawValue), "seq": .number(Double(event.sequence)),
-                        "parent": event.parent.map { .number(Double($0)) } ?? .null, "kind": .string(event.kind),
-                        "step": event.step.map(JSONValue.string) ?? .null, "at": .number(Double(event.time)),
-                        "payload": event.payload, "hash": .string(event.hash),
-                    ]
-                    print(line.canonicalText)
-                }
+                for event in try await store.events(id) { print(event.json.canonicalText) }
             } catch {
                 throw fail(error)
             }
@@ -221,14 +209,13 @@ extension TraceCommand {
         static let configuration = CommandConfiguration(
             commandName: "diff", abstract: "Compare two runs event by event and show the first difference.")
 
-        @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
-        var store: String?
+        @OptionGroup var storeOptions: StoreOptions
         @Flag(help: "Print JSON.") var json = false
         @Argument(help: "The first run.") var first: String
         @Argument(help: "The second run.") var second: String
 
         func run() async throws {
-            let path = store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+            let path = storeOptions.path
             let divergence: Divergence?
             do {
                 let store = try TraceStore(path: path)

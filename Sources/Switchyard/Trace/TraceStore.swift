@@ -60,6 +60,18 @@ public struct TraceEvent: Sendable, Hashable {
     public var hash: String
 }
 
+extension TraceEvent {
+    /// The event as `trace show --json` and `trace export --jsonl` print it.
+    public var json: JSONValue {
+        [
+            "run": .string(run.rawValue), "seq": .number(Double(sequence)),
+            "parent": parent.map { .number(Double($0)) } ?? .null, "kind": .string(kind),
+            "step": step.map(JSONValue.string) ?? .null, "at": .number(Double(time)), "payload": payload,
+            "hash": .string(hash),
+        ]
+    }
+}
+
 /// What went wrong in the trace store.
 public struct TraceError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
@@ -331,24 +343,19 @@ public actor TraceStore {
 
     // MARK: Reading
 
+    private static let summaryColumns = """
+        SELECT r.id, r.parent_id, r.agent, r.task, r.status, r.started_at, r.ended_at,
+               (SELECT count(*) FROM events e WHERE e.run_id = r.id)
+        FROM runs r
+        """
+
+    /// The newest runs first.
     public func runs(limit: Int = 100) throws -> [RunSummary] {
-        try database.rows(
-            """
-            SELECT r.id, r.parent_id, r.agent, r.task, r.status, r.started_at, r.ended_at,
-                   (SELECT count(*) FROM events e WHERE e.run_id = r.id)
-            FROM runs r ORDER BY r.id DESC LIMIT ?
-            """, limit
-        ).map(Self.summary)
+        try database.rows(Self.summaryColumns + " ORDER BY r.id DESC LIMIT ?", limit).map(Self.summary)
     }
 
     public func run(_ id: RunID) throws -> RunSummary? {
-        try database.rows(
-            """
-            SELECT r.id, r.parent_id, r.agent, r.task, r.status, r.started_at, r.ended_at,
-                   (SELECT count(*) FROM events e WHERE e.run_id = r.id)
-            FROM runs r WHERE r.id = ?
-            """, id.rawValue
-        ).first.map(Self.summary)
+        try database.rows(Self.summaryColumns + " WHERE r.id = ?", id.rawValue).first.map(Self.summary)
     }
 
     /// The run whose id starts with `prefix`, for people who type the first characters.
