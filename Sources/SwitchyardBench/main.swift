@@ -276,6 +276,14 @@ struct TraceBench: AsyncParsableCommand {
         }
         let batched = clock.now - batchedStart
 
+        let burstRun = try await store.startRun(agent: "bench", task: "bursts", header: [:], at: 0)
+        let burst = (0..<100).map { index in
+            TraceStore.NewEvent(kind: "model.chunk", step: "$\(index)", payload: payload, at: 0)
+        }
+        let burstStart = clock.now
+        for _ in 0..<(events / burst.count) { try await store.append(run: burstRun, events: burst) }
+        let bursts = clock.now - burstStart
+
         let singleRun = try await store.startRun(agent: "bench", task: "single", header: [:], at: 0)
         var latencies: [Double] = []
         let singleStart = clock.now
@@ -330,7 +338,12 @@ struct TraceBench: AsyncParsableCommand {
         print(
             "one commit per event: \(commits) in \(format(single.seconds * 1000)) ms = \(format(Double(commits) / single.seconds)) commits/s; p50 \(format(latencies[latencies.count / 2], digits: 3)) ms, p99 \(format(latencies[latencies.count * 99 / 100], digits: 3)) ms"
         )
-        print("bytes per event: \(format(Double(size) / Double(events + commits))) (database and WAL, \(size) bytes)")
+        print(
+            "bytes per event: \(format(Double(size) / Double(2 * events + commits + 2 * steps))) (database and WAL, \(size) bytes)"
+        )
+        print(
+            "bursts of 100 (append(run:events:)): \(events) events in \(format(bursts.seconds * 1000)) ms = \(format(Double(events) / bursts.seconds / 1000)) k events/s"
+        )
         print("replay of a \(steps)-step run (\(2 * steps) events): \(format(replayed.seconds * 1000)) ms")
         print(
             "secret scanner: 100 KB in \(format(scan.seconds * 1000, digits: 3)) ms = \(format(Double(text.utf8.count) / scan.seconds / 1e6)) MB/s"

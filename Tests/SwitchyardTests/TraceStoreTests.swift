@@ -56,6 +56,19 @@ final class ScratchDirectory {
         #expect(try await store.verify(run) == nil)
     }
 
+    @Test func burstsCommitTogetherAndInterleaveWithSingleAppends() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        try await store.append(run: run, kind: "first", payload: [:], at: 0)
+        let burst = (0..<10).map {
+            TraceStore.NewEvent(kind: "chunk", step: "$1", payload: ["i": .number(Double($0))], at: 0)
+        }
+        #expect(try await store.append(run: run, events: burst) == Array(2...11))
+        #expect(try await store.append(run: run, kind: "last", payload: [:], at: 0) == 12)
+        #expect(try await store.verify(run) == nil)
+        #expect(try await store.events(run).map(\.kind) == ["first"] + Array(repeating: "chunk", count: 10) + ["last"])
+    }
+
     @Test func tamperingBreaksTheChainAtTheEditedEvent() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)

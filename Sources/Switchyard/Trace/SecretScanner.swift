@@ -29,8 +29,11 @@ public struct SecretScanner: Sendable {
 
     /// `text` with every secret replaced by its token.
     public func redact(_ text: String) -> String {
+        // The common case, no secret, reads the string in place.
+        let clean = text.utf8.withContiguousStorageIfAvailable { scan($0).isEmpty } ?? false
+        if clean { return text }
         let bytes = Array(text.utf8)
-        let findings = scan(bytes)
+        let findings = bytes.withUnsafeBufferPointer { scan($0) }
         guard !findings.isEmpty else { return text }
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
@@ -56,21 +59,24 @@ public struct SecretScanner: Sendable {
 
     /// The secrets in `bytes`, in order, not overlapping.
     public func scan(_ bytes: [UInt8]) -> [Finding] {
+        bytes.withUnsafeBufferPointer { scan($0) }
+    }
+
+    func scan(_ buffer: UnsafeBufferPointer<UInt8>) -> [Finding] {
         var findings: [Finding] = []
-        bytes.withUnsafeBufferPointer { buffer in
-            var index = 0
-            while index < buffer.count {
-                // The prefilter: most bytes cannot start a secret.
-                guard Self.candidateStarts[Int(buffer[index])] else {
-                    index += 1
-                    continue
-                }
-                if let finding = match(buffer, at: index) {
-                    findings.append(finding)
-                    index = finding.range.upperBound
-                } else {
-                    index += 1
-                }
+        var index = 0
+        let starts = Self.candidateStarts
+        while index < buffer.count {
+            // The prefilter: most bytes cannot start a secret.
+            guard starts[Int(buffer[index])] else {
+                index += 1
+                continue
+            }
+            if let finding = match(buffer, at: index) {
+                findings.append(finding)
+                index = finding.range.upperBound
+            } else {
+                index += 1
             }
         }
         return findings
@@ -122,7 +128,7 @@ public struct SecretScanner: Sendable {
                 return Finding(kind: "jwt", range: index..<jwt)
             }
         case UInt8(ascii: "B"), UInt8(ascii: "b"):
-            if hasCaseInsensitive(bytes, index, "bearer ") {
+            if hasCaseInsensitive(bytes, index, Self.bearer) {
                 let start = index + 7
                 let end = run(bytes, from: start, Self.bearerCharacters)
                 if end - start >= 16 { return Finding(kind: "bearer-token", range: start..<end) }
@@ -133,15 +139,15 @@ public struct SecretScanner: Sendable {
         return nil
     }
 
-    private static let assignmentNames = [
+    private static let assignmentNames: [[UInt8]] = [
         "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key",
-    ]
+    ].map { (name: String) in Array(name.utf8) }
 
     /// `password = value`, `"api_key": "value"` and the like, when the value looks random.
     private func matchAssignment(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Finding? {
         guard Self.assignmentStarts[Int(bytes[index])], wordStart(bytes, index) else { return nil }
         for name in Self.assignmentNames where hasCaseInsensitive(bytes, index, name) {
-            var cursor = run(bytes, from: index + name.utf8.count, Self.wordCharacters)
+            var cursor = run(bytes, from: index + name.count, Self.wordCharacters)
             cursor = skip(bytes, from: cursor, " \t\"'")
             guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: "=") || bytes[cursor] == UInt8(ascii: ":") else {
                 continue
@@ -176,6 +182,8 @@ public struct SecretScanner: Sendable {
         for byte in characters.utf8 { table[Int(byte)] = true }
         return table
     }
+    private static let bearer = Array("bearer ".utf8)
+
     /// Bytes that can begin a secret or an assignment name.
     private static let candidateStarts = set("sSAgx-eBbpPtTa")
     private static let assignmentStarts = set("pPsStTaA")
@@ -200,10 +208,9 @@ public struct SecretScanner: Sendable {
         return true
     }
 
-    private func hasCaseInsensitive(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: String) -> Bool {
-        let utf8 = literal.utf8
-        guard index + utf8.count <= bytes.count else { return false }
-        for (offset, byte) in utf8.enumerated() where bytes[index + offset] | 0x20 != byte | 0x20 { return false }
+    private func hasCaseInsensitive(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ literal: [UInt8]) -> Bool {
+        guard index + literal.count <= bytes.count else { return false }
+        for offset in 0..<literal.count where bytes[index + offset] | 0x20 != literal[offset] | 0x20 { return false }
         return true
     }
 

@@ -231,6 +231,43 @@ public actor TraceStore {
         }
     }
 
+    /// An event to append with `append(run:events:)`.
+    public struct NewEvent: Sendable {
+        public var kind: String
+        public var step: String?
+        public var parent: Int?
+        public var payload: JSONValue
+        public var time: Int64
+
+        public init(kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at time: Int64) {
+            self.kind = kind
+            self.step = step
+            self.parent = parent
+            self.payload = payload
+            self.time = time
+        }
+    }
+
+    /// Appends a burst of events in one transaction; returns their sequence numbers once
+    /// they are committed.
+    @discardableResult
+    public func append(run: RunID, events: [NewEvent]) throws -> [Int] {
+        flush()
+        let saved = lastHash
+        do {
+            return try database.transaction(.immediate) {
+                try events.map { event in
+                    try write(
+                        run: run, kind: event.kind, step: event.step, parent: event.parent, time: event.time,
+                        payload: event.payload)
+                }
+            }
+        } catch {
+            lastHash = saved
+            throw error
+        }
+    }
+
     /// Commits every pending event in one transaction.
     private func flush() {
         let batch = pending
@@ -242,7 +279,10 @@ public actor TraceStore {
         do {
             try database.transaction(.immediate) {
                 for event in batch {
-                    assigned.append(try write(event))
+                    assigned.append(
+                        try write(
+                            run: event.run, kind: event.kind, step: event.step, parent: event.parent, time: event.time,
+                            payload: event.payload))
                 }
             }
         } catch {
@@ -253,22 +293,22 @@ public actor TraceStore {
         for (event, sequence) in zip(batch, assigned) { event.continuation.resume(returning: sequence) }
     }
 
-    private func write(_ event: PendingEvent) throws -> Int {
-        let previous = try lastHash[event.run] ?? chainHead(event.run)
+    private func write(
+        run: RunID, kind: String, step: String?, parent: Int?, time: Int64, payload value: JSONValue
+    ) throws -> Int {
+        let previous = try lastHash[run] ?? chainHead(run)
         let sequence = previous.sequence + 1
-        let payload = try record(event.payload).canonicalText
+        let payload = try record(value).canonicalText
         let hash = Self.chain(
-            previous: previous.hash, sequence: sequence, parent: event.parent, kind: event.kind, step: event.step,
-            time: event.time, payload: payload)
+            previous: previous.hash, sequence: sequence, parent: parent, kind: kind, step: step, time: time,
+            payload: payload)
         if insertEvent == nil {
             insertEvent = try database.prepare(
                 "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             )
         }
-        try insertEvent?.execute([
-            event.run.rawValue, sequence, event.parent, event.kind, event.step, event.time, payload, hash,
-        ])
-        lastHash[event.run] = (sequence, hash)
+        try insertEvent?.execute([run.rawValue, sequence, parent, kind, step, time, payload, hash])
+        lastHash[run] = (sequence, hash)
         return sequence
     }
 
