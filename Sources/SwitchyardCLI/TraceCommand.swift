@@ -11,6 +11,14 @@ struct StoreOptions: ParsableArguments {
     var store: String?
 
     var path: String { store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment) }
+
+    /// Opens the store and finds the run `prefix` names.
+    func open(_ prefix: String) async throws -> (TraceStore, RunSummary) {
+        let store = try TraceStore(path: path)
+        let id = try await store.resolve(prefix)
+        guard let summary = try await store.run(id) else { throw TraceError("no run \(id) in \(path)") }
+        return (store, summary)
+    }
 }
 
 /// Where runs are recorded, and whether.
@@ -102,11 +110,9 @@ struct TraceCommand: AsyncParsableCommand {
         @Argument(help: "The run id, or its first characters.") var run: String
 
         func run() async throws {
-            let path = storeOptions.path
             do {
-                let store = try TraceStore(path: path)
-                let id = try await store.resolve(run)
-                guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+                let (store, summary) = try await storeOptions.open(run)
+                let id = summary.id
                 let header = try await store.header(id)
                 let events = try await store.events(id)
                 let broken = try await store.verify(id)
@@ -187,11 +193,9 @@ extension TraceCommand {
         @Argument(help: "The run id, or its first characters.") var run: String
 
         func run() async throws {
-            let path = storeOptions.path
             do {
-                let store = try TraceStore(path: path)
-                let id = try await store.resolve(run)
-                guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+                let (store, summary) = try await storeOptions.open(run)
+                let id = summary.id
                 var header = List.json(summary)
                 if case .object(var object) = header {
                     object["header"] = try await store.header(id)

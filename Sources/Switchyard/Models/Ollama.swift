@@ -18,10 +18,8 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         keepAlive: String? = nil, parsesToolCallsInText: Bool = false, client: HTTPClient = .shared,
         retry: RetryPolicy = .default, apiKey: String? = nil
     ) {
-        var headers: HTTPHeaders = [:]
-        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
         self.endpoint = ProviderEndpoint(
-            provider: "ollama", baseURL: baseURL, headers: headers, client: client, retry: retry)
+            provider: "ollama", baseURL: baseURL, headers: .bearer(apiKey), client: client, retry: retry)
         self.model = model
         self.options = options
         self.keepAlive = keepAlive

@@ -78,10 +78,8 @@ public struct OpenAIChatProvider: ModelProvider {
         quirks: CompatibilityQuirks = .openAI, client: HTTPClient = .shared, retry: RetryPolicy = .default,
         provider: String = "openai"
     ) {
-        var headers: HTTPHeaders = [:]
-        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
         self.endpoint = ProviderEndpoint(
-            provider: provider, baseURL: baseURL, headers: headers, client: client, retry: retry)
+            provider: provider, baseURL: baseURL, headers: .bearer(apiKey), client: client, retry: retry)
         self.model = model
         self.quirks = quirks
     }

@@ -11,10 +11,8 @@ public struct OpenAIEmbeddingProvider: EmbeddingProvider {
         baseURL: String = Endpoints.defaultOpenAI, apiKey: String?, model: String, dimensions: Int? = nil,
         client: HTTPClient = .shared, retry: RetryPolicy = .default, provider: String = "openai"
     ) {
-        var headers: HTTPHeaders = [:]
-        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
         self.endpoint = ProviderEndpoint(
-            provider: provider, baseURL: baseURL, headers: headers, client: client, retry: retry)
+            provider: provider, baseURL: baseURL, headers: .bearer(apiKey), client: client, retry: retry)
         self.model = model
         self.dimensions = dimensions
     }

@@ -11,10 +11,8 @@ public struct OpenAIResponsesProvider: ModelProvider {
         baseURL: String = Endpoints.defaultOpenAI, apiKey: String?, model: String, client: HTTPClient = .shared,
         retry: RetryPolicy = .default
     ) {
-        var headers: HTTPHeaders = [:]
-        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
         self.endpoint = ProviderEndpoint(
-            provider: "openai", baseURL: baseURL, headers: headers, client: client, retry: retry)
+            provider: "openai", baseURL: baseURL, headers: .bearer(apiKey), client: client, retry: retry)
         self.model = model
     }
 

@@ -108,6 +108,15 @@ public struct ProviderEndpoint: Sendable {
     }
 }
 
+extension HTTPHeaders {
+    /// `Authorization: Bearer KEY`, or nothing without a key.
+    static func bearer(_ apiKey: String?) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let apiKey { headers.set("Authorization", "Bearer \(apiKey)") }
+        return headers
+    }
+}
+
 private struct StatusFailure: Error {
     var head: HTTPResponseHead
     var body: [UInt8]
