@@ -186,16 +186,36 @@ struct TraceCommand: AsyncParsableCommand {
 extension TraceCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "export", abstract: "Write a run as JSON Lines: its header, then one event a line.")
+            commandName: "export",
+            abstract: "Write a run as JSON Lines (the default) or as an OTLP/JSON trace.",
+            discussion: """
+                --jsonl: the run and its header, then one event a line, as recorded. --otlp: one \
+                ExportTraceServiceRequest with OpenTelemetry GenAI spans (invoke_agent, chat MODEL, \
+                execute_tool TOOL) and gen_ai.* attributes; message and tool contents only with --content.
+                """)
 
         @OptionGroup var storeOptions: StoreOptions
-        @Flag(help: "JSON Lines (the only format so far).") var jsonl = false
+        @Flag(help: "JSON Lines.") var jsonl = false
+        @Flag(help: "OTLP/JSON with OpenTelemetry GenAI attributes.") var otlp = false
+        @Flag(help: "With --otlp: include messages and tool arguments and results.") var content = false
         @Argument(help: "The run id, or its first characters.") var run: String
+
+        func validate() throws {
+            if jsonl && otlp { throw ValidationError("choose one of --jsonl and --otlp") }
+            if content && !otlp { throw ValidationError("--content applies to --otlp") }
+        }
 
         func run() async throws {
             do {
                 let (store, summary) = try await storeOptions.open(run)
                 let id = summary.id
+                if otlp {
+                    let document = OTLPExport.document(
+                        run: summary, header: try await store.header(id), events: try await store.events(id),
+                        includeContent: content)
+                    print(document.canonicalText)
+                    return
+                }
                 var header = List.json(summary)
                 if case .object(var object) = header {
                     object["header"] = try await store.header(id)

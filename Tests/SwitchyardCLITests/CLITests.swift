@@ -141,6 +141,24 @@ import Testing
         let lines = export.standardOutput.split(separator: "\n")
         #expect(lines.count == 3)  // the run, then its two events
         #expect(try JSONValue(parsing: String(lines[2]))["kind"] == "model.response")
+        let otlp = try await runProgram(binary, ["trace", "export", id, "--otlp"], environment: environment)
+        #expect(otlp.status == 0, "\(otlp.standardError)")
+        let spans =
+            try JSONValue(parsing: otlp.standardOutput)["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?
+            .arrayValue?.first?["spans"]?.arrayValue ?? []
+        #expect(spans.map { $0["name"] } == ["invoke_agent chat", "chat llama3.2"])
+        let chatAttributes = spans.last?["attributes"]?.arrayValue ?? []
+        func attribute(_ key: String) -> JSONValue? { chatAttributes.first { $0["key"] == .string(key) }?["value"] }
+        #expect(attribute("gen_ai.operation.name") == ["stringValue": "chat"])
+        #expect(attribute("gen_ai.usage.input_tokens") == ["intValue": "4"])
+        #expect(attribute("gen_ai.usage.output_tokens") == ["intValue": "9"])
+        #expect(attribute("gen_ai.input.messages") == nil)  // content is off by default
+        #expect(spans.last?["parentSpanId"] == spans.first?["spanId"])
+        let withContent = try await runProgram(
+            binary, ["trace", "export", id, "--otlp", "--content"], environment: environment)
+        #expect(withContent.standardOutput.contains("gen_ai.input.messages"))
+        #expect(!withContent.standardOutput.contains("sk-AbCdEfGhIjKlMnOp"))
+
         let same = try await runProgram(binary, ["trace", "diff", id, id], environment: environment)
         #expect(same.status == 0)
         #expect(same.standardOutput.contains("the runs record the same events"))

@@ -115,6 +115,23 @@ func scriptedRun(
         #expect(error?.path == "arguments.path")
     }
 
+    @Test func aMultiStepRunExportsAsGenAISpans() async throws {
+        let (store, run, _) = try await record()
+        let summary = try #require(try await store.run(run))
+        let document = OTLPExport.document(
+            run: summary, header: try await store.header(run), events: try await store.events(run),
+            includeContent: false)
+        let spans =
+            document["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?.arrayValue?.first?["spans"]?.arrayValue ?? []
+        #expect(
+            spans.map { $0["name"]?.stringValue ?? "" } == [
+                "invoke_agent scripted", "chat local", "execute_tool search", "execute_tool read", "chat local",
+            ])
+        #expect(Set(spans.compactMap { $0["traceId"]?.stringValue }).count == 1)
+        #expect(Set(spans.compactMap { $0["spanId"]?.stringValue }).count == 5)
+        #expect(!document.canonicalText.contains("src/server.rs"))  // no content unless asked
+    }
+
     @Test func differenceIgnoresKeyOrderAndNamesThePath() throws {
         let a = try JSONValue(parsing: #"{"b":[1,{"c":2}],"a":true}"#)
         let b = try JSONValue(parsing: #"{"a":true,"b":[1,{"c":2}]}"#)
