@@ -154,6 +154,19 @@ public final class Repository {
         )
     }
 
+    /// Whether the working tree or index differs from HEAD, untracked files included
+    /// (ignored files are not).
+    public func isDirty() throws -> Bool {
+        var options = git_status_options()
+        try check(git_status_options_init(&options, UInt32(GIT_STATUS_OPTIONS_VERSION)), "read the status")
+        options.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
+        options.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED.rawValue | GIT_STATUS_OPT_EXCLUDE_SUBMODULES.rawValue
+        var list: OpaquePointer?
+        try check(git_status_list_new(&list, handle, &options), "read the status")
+        defer { git_status_list_free(list) }
+        return git_status_list_entrycount(list) > 0
+    }
+
     /// The libgit2 library's version, such as `1.5.1`.
     public static var libraryVersion: String {
         _ = libgit2Initialized

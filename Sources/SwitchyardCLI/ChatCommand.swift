@@ -43,7 +43,8 @@ struct ChatCommand: AsyncParsableCommand {
         do {
             let profile = try ModelProfile.named(self.profile, in: settings.load(), environment: environment)
             let provider = try profile.chatProvider(environment: environment)
-            recorded = try await recording.startRun(agent: "chat", task: prompt, profile: profile)
+            recorded = try await recording.startRun(
+                agent: "chat", task: prompt, profile: profile, workspace: settings.workspace)
             let printsLive = stream && !json
             let observe: @Sendable (ModelEvent) -> Void = { event in
                 guard printsLive else { return }

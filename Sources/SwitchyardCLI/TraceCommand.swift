@@ -30,11 +30,24 @@ struct RecordingOptions: ParsableArguments {
 
     var path: String { storeOptions.path }
 
-    /// Opens the store and starts a run whose header names the profile and versions.
-    func startRun(agent: String, task: String, profile: ModelProfile) async throws -> (store: TraceStore, run: RunID)? {
+    /// Opens the store and starts a run whose header names the profile, the versions and
+    /// the workspace's git state.
+    func startRun(
+        agent: String, task: String, profile: ModelProfile, workspace: String
+    ) async throws -> (store: TraceStore, run: RunID)? {
         guard !noRecord else { return nil }
         let store = try TraceStore(path: path)
+        var repository: JSONValue = .null
+        if let git = try? Repository(path: workspace, discover: true) {
+            let head = try? git.head()
+            repository = [
+                "head": head?.commit.map { .string($0.hex) } ?? .null,
+                "branch": head?.branchName.map(JSONValue.string) ?? .null,
+                "dirty": (try? git.isDirty()).map(JSONValue.bool) ?? .null,
+            ]
+        }
         let header: JSONValue = [
+            "workspace": ["path": .string(workspace), "git": repository],
             "command": .string(agent), "switchyard": .string(Switchyard.version),
             "libraries": [
                 "libcurl": .string(CurlLibrary.version), "libgit2": .string(Repository.libraryVersion),

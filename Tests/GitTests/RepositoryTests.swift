@@ -111,6 +111,20 @@ final class ScratchRepository {
         #expect(try repository.head().commit?.hex == scratch.git("rev-parse", "HEAD"))
     }
 
+    @Test func dirtyStateAgreesWithGit() throws {
+        let scratch = try ScratchRepository()
+        _ = try scratch.commit(file: "a.txt", contents: "one\n", message: "First")
+        let repository = try Repository(path: scratch.path)
+        #expect(try repository.isDirty() == false)
+        try "changed\n".write(toFile: scratch.path + "/a.txt", atomically: true, encoding: .utf8)
+        #expect(try repository.isDirty() == true)
+        #expect(try !scratch.git("status", "--porcelain").isEmpty)
+        try scratch.git("checkout", "--", "a.txt")
+        #expect(try repository.isDirty() == false)
+        try "new\n".write(toFile: scratch.path + "/untracked.txt", atomically: true, encoding: .utf8)
+        #expect(try repository.isDirty() == true)
+    }
+
     @Test func libraryVersionIsReported() {
         #expect(Repository.libraryVersion.split(separator: ".").count == 3)
     }

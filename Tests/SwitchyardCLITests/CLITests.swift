@@ -159,6 +159,13 @@ import Testing
         #expect(withContent.standardOutput.contains("gen_ai.input.messages"))
         #expect(!withContent.standardOutput.contains("sk-AbCdEfGhIjKlMnOp"))
 
+        let shown = try JSONValue(
+            parsing: try await runProgram(binary, ["trace", "show", id, "--json"], environment: environment)
+                .standardOutput)
+        #expect(shown["header"]?["workspace"]?["path"] != nil)
+        #expect(shown["header"]?["profile"]?["model"] == "llama3.2")
+        #expect(shown["header"]?["libraries"]?["sqlite"] != nil)
+
         let same = try await runProgram(binary, ["trace", "diff", id, id], environment: environment)
         #expect(same.status == 0)
         #expect(same.standardOutput.contains("the runs record the same events"))
