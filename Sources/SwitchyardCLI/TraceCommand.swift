@@ -149,7 +149,9 @@ struct TraceCommand: AsyncParsableCommand {
                 for event in events {
                     let offset = "+\(formatDuration(event.time - summary.startedAt))".padding(
                         toLength: 9, withPad: " ", startingAt: 0)
-                    let kind = event.kind.padding(toLength: 15, withPad: " ", startingAt: 0)
+                    // A result sits under the request or call it answers.
+                    let indent = event.parent == nil ? "" : "  └ "
+                    let kind = (indent + event.kind).padding(toLength: 19, withPad: " ", startingAt: 0)
                     print("  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(describe(event))")
                 }
                 print(
@@ -181,6 +183,13 @@ struct TraceCommand: AsyncParsableCommand {
                     } ?? ""
                 let body = calls.isEmpty ? "\"\(clip(text))\"" : "calls " + calls.joined(separator: ", ")
                 return "\(body) — finish \(finish)\(usage)"
+            case "tool.call":
+                let name = event.payload["name"]?.stringValue ?? "?"
+                return "\(name)(\(clip(event.payload["arguments"]?.canonicalText ?? "{}", 80)))"
+            case "tool.result":
+                return clip(event.payload["output"]?.canonicalText ?? "null")
+            case "tool.error":
+                return "failed: \(clip(event.payload["message"]?.stringValue ?? ""))"
             case "model.error":
                 return
                     "\(event.payload["code"]?.stringValue ?? "error"): \(clip(event.payload["message"]?.stringValue ?? ""))"
