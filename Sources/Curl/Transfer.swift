@@ -233,8 +233,6 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
         if submit { loop.submit(.cancel(self)) }
     }
 
-    var isComplete: Bool { state.withLock { $0.completion != nil } }
-
     // MARK: Loop side
 
     fileprivate func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {

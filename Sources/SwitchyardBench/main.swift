@@ -160,8 +160,7 @@ struct DecodeBench: AsyncParsableCommand {
                 // The probe: the first record now, then nothing until the client goes away.
                 response.writeHead(status: 200, headers: [("Content-Type", "text/event-stream")], contentLength: nil)
                 response.write(firstRecord)
-                var buffer = [UInt8](repeating: 0, count: 1)
-                buffer.withUnsafeMutableBytes { response.waitForClose($0) }
+                response.waitForClose()
                 response.closesConnection = true
             }
         }

@@ -89,7 +89,7 @@ struct ChatCommand: AsyncParsableCommand {
 
     private func printSummary(_ response: ModelResponse) {
         var parts: [String] = []
-        if let reason = response.finishReason { parts.append("finish: \(Self.name(reason))") }
+        if let reason = response.finishReason { parts.append("finish: \(reason.wireName)") }
         if let usage = response.usage { parts.append("tokens: \(usage.inputTokens) in, \(usage.outputTokens) out") }
         if !parts.isEmpty { FileHandle.standardError.write(Data("(\(parts.joined(separator: "; ")))\n".utf8)) }
     }
@@ -131,16 +131,6 @@ struct ChatCommand: AsyncParsableCommand {
             maxOutputTokens: maxTokens, temperature: temperature)
     }
 
-    static func name(_ reason: FinishReason) -> String {
-        switch reason {
-        case .stop: "stop"
-        case .length: "length"
-        case .toolCalls: "tool_calls"
-        case .contentFilter: "content_filter"
-        case .other(let text): text
-        }
-    }
-
     static func report(_ response: ModelResponse) -> JSONValue {
         var object: [String: JSONValue] = [
             "text": .string(response.text),
@@ -157,7 +147,7 @@ struct ChatCommand: AsyncParsableCommand {
                     }
                     return .object(entry)
                 }),
-            "finish_reason": response.finishReason.map { .string(name($0)) } ?? .null,
+            "finish_reason": response.finishReason.map { .string($0.wireName) } ?? .null,
             "usage": response.usage.map { usage in
                 [
                     "input_tokens": .number(Double(usage.inputTokens)),

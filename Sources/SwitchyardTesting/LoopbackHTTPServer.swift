@@ -231,8 +231,9 @@ public final class ResponseWriter: @unchecked Sendable {  // used by one connect
     }
 
     /// Blocks until the client closes the connection (or sends more bytes).
-    public func waitForClose(_ buffer: UnsafeMutableRawBufferPointer) {
-        _ = recv(fd, buffer.baseAddress, buffer.count, 0)
+    public func waitForClose() {
+        var byte: UInt8 = 0
+        _ = recv(fd, &byte, 1, 0)
         isBroken = true
     }
 

@@ -76,8 +76,8 @@ final class ScratchDirectory {
             try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
         }
         try await store.finish(run, status: .finished, at: 1)
-        let database = try SQLiteEditor(path: path)
-        try database.edit("UPDATE events SET payload = '{\"i\":99}' WHERE seq = 3")
+        // Behind the store's back, as an attacker or a bug would.
+        try Database(path: path).execute("UPDATE events SET payload = '{\"i\":99}' WHERE seq = 3")
         #expect(try await store.verify(run) == 3)
     }
 
@@ -127,7 +127,8 @@ final class ScratchDirectory {
             try await store.append(run: run, kind: "k", payload: [:], at: 0)
         }
         // Pretend the writer was another process that has died.
-        try SQLiteEditor(path: path).edit("UPDATE runs SET owner_pid = 2147483000")
+        // Behind the store's back, as an attacker or a bug would.
+        try Database(path: path).execute("UPDATE runs SET owner_pid = 2147483000")
         let reopened = try TraceStore(path: path)
         let runs = try await reopened.runs()
         #expect(runs.map(\.status) == [.interrupted])
@@ -139,14 +140,5 @@ final class ScratchDirectory {
         let late = RunID.make(milliseconds: 1_700_000_000_001, random: Array(repeating: 0, count: 10))
         #expect(early < late)
         #expect(early.rawValue.count == 26)
-    }
-}
-
-/// Edits the database behind the store's back, as an attacker or a bug would.
-struct SQLiteEditor {
-    let path: String
-    init(path: String) throws { self.path = path }
-    func edit(_ sql: String) throws {
-        try Database(path: path).execute(sql)
     }
 }

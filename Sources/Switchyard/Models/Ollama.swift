@@ -38,16 +38,7 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         ]
         let tools = Self.offeredTools(request)
         if !tools.isEmpty {
-            body["tools"] = .array(
-                tools.map { tool in
-                    [
-                        "type": "function",
-                        "function": [
-                            "name": .string(tool.name), "description": .string(tool.description),
-                            "parameters": tool.parameters,
-                        ],
-                    ]
-                })
+            body["tools"] = .array(tools.map(\.functionWire))
         }
         if case .jsonSchema(_, let schema) = request.responseFormat { body["format"] = schema }
         var options = self.options

@@ -113,16 +113,7 @@ public struct OpenAIChatProvider: ModelProvider {
             }
         }
         if !tools.isEmpty {
-            body["tools"] = .array(
-                tools.map { tool in
-                    [
-                        "type": "function",
-                        "function": [
-                            "name": .string(tool.name), "description": .string(tool.description),
-                            "parameters": tool.parameters,
-                        ],
-                    ]
-                })
+            body["tools"] = .array(tools.map(\.functionWire))
             switch choice {
             case .auto: body["tool_choice"] = "auto"
             case .none: body["tool_choice"] = "none"

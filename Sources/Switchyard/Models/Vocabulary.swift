@@ -46,6 +46,17 @@ public struct ToolSpec: Sendable, Hashable, Codable {
     }
 }
 
+extension ToolSpec {
+    /// `{"type": "function", "function": {name, description, parameters}}`: how Chat
+    /// Completions and Ollama's /api/chat both offer a tool.
+    var functionWire: JSONValue {
+        [
+            "type": "function",
+            "function": ["name": .string(name), "description": .string(description), "parameters": parameters],
+        ]
+    }
+}
+
 /// A call the model made. Arguments stay the JSON text the model produced: it may be
 /// malformed, and a caller decides what to do about that.
 public struct ToolCall: Sendable, Hashable, Codable {

@@ -52,19 +52,6 @@ extension FinishReason {
     }
 }
 
-extension ModelEvent {
-    public var json: JSONValue {
-        switch self {
-        case .textDelta(let text): ["text": .string(text)]
-        case .reasoningDelta(let text): ["reasoning": .string(text)]
-        case .toolCall(let call): ["tool_call": call.json]
-        case .usage(let usage):
-            ["usage": ["input": .number(Double(usage.inputTokens)), "output": .number(Double(usage.outputTokens))]]
-        case .finish(let reason): ["finish": .string(reason.wireName)]
-        }
-    }
-}
-
 extension ModelError {
     public var json: JSONValue {
         [
