@@ -321,7 +321,7 @@ struct TraceBench: AsyncParsableCommand {
         }
         try await store.finish(replayRun, status: .finished, at: 1)
         let replayStart = clock.now
-        let replay = try await ReplayEffects(store: store, run: replayRun)
+        let replay = try await RecordedEffects(replaying: replayRun, in: store)
         for index in 0..<steps {
             _ = try await replay.tool("search", arguments: ["pattern": .string("step \(index)")], step: "$\(index)") {
                 fatalError("a replay must not run tools")

@@ -41,7 +41,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 request.messages[last].content = prompt
             }
             let profileName = profile ?? intent.payload["profile"]?.stringValue ?? ""
-            let effects = try await ReplayEffects(store: store, run: id)
+            let effects = try await RecordedEffects(replaying: id, in: store)
             do {
                 let response = try await effects.model(
                     request, profile: profileName, provider: RecordedOnly(), step: intent.step)
@@ -118,7 +118,7 @@ struct ResumeCommand: AsyncParsableCommand {
             let profile = try ModelProfile.named(name, in: profileSettings, environment: environment)
             let provider = try profile.chatProvider(environment: environment)
             try await store.reopen(id)
-            let effects = try await ResumingEffects(store: store, run: id, clock: now)
+            let effects = try await RecordedEffects(resuming: id, in: store, clock: now)
             do {
                 let response = try await effects.model(
                     ModelRequest(recorded: recordedRequest), profile: name, provider: provider, step: intent.step)

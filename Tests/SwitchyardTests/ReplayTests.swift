@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import SQLite
 import Switchyard
 import SwitchyardTesting
 import Testing
@@ -66,7 +67,7 @@ func scriptedRun(
                 "clock", "model.request", "model.response", "tool.call", "tool.result", "tool.call", "tool.result",
                 "model.request", "model.response",
             ])
-        let replay = try await ReplayEffects(store: store, run: run)
+        let replay = try await RecordedEffects(replaying: run, in: store)
         let replayed = try await scriptedRun(replay, provider: offline)
         #expect(replayed == answer)
         #expect(await replay.isComplete)
@@ -77,7 +78,7 @@ func scriptedRun(
         let (store, run, _) = try await record()
         let error = await #expect(throws: Divergence.self) {
             _ = try await scriptedRun(
-                ReplayEffects(store: store, run: run), provider: offline, prompt: "find the handlers")
+                RecordedEffects(replaying: run, in: store), provider: offline, prompt: "find the handlers")
         }
         #expect(error?.sequence == 2)
         #expect(error?.kind == "model.request")
@@ -89,7 +90,8 @@ func scriptedRun(
     @Test func aChangedToolArgumentDivergesAtThatCall() async throws {
         let (store, run, _) = try await record()
         let error = await #expect(throws: Divergence.self) {
-            _ = try await scriptedRun(ReplayEffects(store: store, run: run), provider: offline, pattern: "fn serve")
+            _ = try await scriptedRun(
+                RecordedEffects(replaying: run, in: store), provider: offline, pattern: "fn serve")
         }
         #expect(error?.sequence == 4)
         #expect(error?.step == "$2")
@@ -100,7 +102,7 @@ func scriptedRun(
     @Test func aChangedRoutingSettingDiverges() async throws {
         let (store, run, _) = try await record()
         let error = await #expect(throws: Divergence.self) {
-            _ = try await scriptedRun(ReplayEffects(store: store, run: run), provider: offline, profile: "cloud")
+            _ = try await scriptedRun(RecordedEffects(replaying: run, in: store), provider: offline, profile: "cloud")
         }
         #expect(error?.sequence == 2)
         #expect(error?.path == "profile")
@@ -109,10 +111,65 @@ func scriptedRun(
     @Test func reorderedToolCallsDiverge() async throws {
         let (store, run, _) = try await record()
         let error = await #expect(throws: Divergence.self) {
-            _ = try await scriptedRun(ReplayEffects(store: store, run: run), provider: offline, reversedTools: true)
+            _ = try await scriptedRun(
+                RecordedEffects(replaying: run, in: store), provider: offline, reversedTools: true)
         }
         #expect(error?.sequence == 4)
         #expect(error?.path == "arguments.path")
+    }
+
+    /// A run cut short after its first tool result is resumed: what completed is served
+    /// from the record and not performed again; the rest runs live and is appended.
+    @Test func resumingNeverRepeatsACompletedEffect() async throws {
+        let (_, run, answer) = try await record()
+        try Database(path: directory.path + "/traces.db").execute("DELETE FROM events WHERE seq > 5")
+        server.enqueue(
+            "/api/chat",
+            .ndjson([#"{"message":{"role":"assistant","content":"It is in src/server.rs."},"done":true}"#]))
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let performed = Shared<[String]>([])
+        let resumed = try await RecordedEffects(resuming: run, in: store, clock: { 1_700_000_000_001 })
+        let provider = OllamaProvider(baseURL: server.baseURL, model: "llama3.2")
+        _ = try await resumed.now()
+        let plan = try await resumed.model(
+            ModelRequest(messages: [.user("find the handler")], tools: [weatherTool]), profile: "local",
+            provider: provider, step: "$1")
+        var outputs: [JSONValue] = []
+        for (index, name) in ["search", "read"].enumerated() {
+            let arguments: JSONValue = name == "search" ? ["pattern": "fn handle"] : ["path": "src/server.rs"]
+            let output: JSONValue = name == "search" ? ["matches": 3] : ["text": "fn handle() {}"]
+            outputs.append(
+                try await resumed.tool(name, arguments: arguments, step: "$\(index + 2)") {
+                    performed.update { $0.append(name) }
+                    return output
+                })
+        }
+        let final = try await resumed.model(
+            ModelRequest(messages: [
+                .user("find the handler"), .assistant(plan.text), .user(JSONValue.array(outputs).canonicalText),
+            ]),
+            profile: "local", provider: provider, step: "$4")
+        #expect(final.text == answer)
+        #expect(performed.value == ["read"])  // search completed before the cut: served, not repeated
+        #expect(server.requests.count == 3)  // two live before the cut, one after
+        #expect(try await store.events(run).count == 9)
+        #expect(try await store.verify(run) == nil)
+    }
+
+    @Test func aToolCallWithoutARecordedResultIsNotRepeated() async throws {
+        let (_, run, _) = try await record()
+        try Database(path: directory.path + "/traces.db").execute("DELETE FROM events WHERE seq > 6")  // read began
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let resumed = try await RecordedEffects(resuming: run, in: store, clock: { 0 })
+        _ = try await resumed.now()
+        _ = try await resumed.model(
+            ModelRequest(messages: [.user("find the handler")], tools: [weatherTool]), profile: "local",
+            provider: offline, step: "$1")
+        _ = try await resumed.tool("search", arguments: ["pattern": "fn handle"], step: "$2") { ["matches": 3] }
+        let error = await #expect(throws: TraceError.self) {
+            _ = try await resumed.tool("read", arguments: ["path": "src/server.rs"], step: "$3") { ["text": ""] }
+        }
+        #expect(error?.message.contains("is not repeated") == true)
     }
 
     @Test func aMultiStepRunExportsAsGenAISpans() async throws {

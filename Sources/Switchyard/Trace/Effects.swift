@@ -90,30 +90,51 @@ public struct LiveEffects: Effects {
     }
 }
 
-/// Serves a recorded run's effects in order, without network or tools, and throws a
-/// `Divergence` at the first request that differs from the recorded one.
-public actor ReplayEffects: Effects {
+/// Serves a recorded run's effects in order and checks each request against the
+/// recorded one: the first that differs is a `Divergence`.
+///
+/// Replaying, nothing is performed: a request past the end of the record is a divergence.
+/// Resuming an interrupted run, completed effects are served (never performed twice) and
+/// from the first effect without a recorded result on, effects run live and are appended
+/// to the same run: an unanswered model request is made again; a tool call that began
+/// but has no recorded result is not repeated, since tools are not assumed idempotent.
+public actor RecordedEffects: Effects {
     private let store: TraceStore
     private let events: [TraceEvent]
     private var cursor = 0
+    /// Where effects go once the record is used up; `nil` when replaying.
+    private let live: LiveEffects?
 
-    public init(store: TraceStore, run: RunID) async throws {
+    /// Replays `run`: no model or tool is called.
+    public init(replaying run: RunID, in store: TraceStore) async throws {
         self.store = store
-        self.events = try await store.events(run).filter { $0.kind != "run.note" }
+        self.events = try await store.events(run)
+        self.live = nil
     }
 
-    /// Whether every recorded effect was used.
+    /// Resumes `run`, appending to it once the record is used up.
+    public init(resuming run: RunID, in store: TraceStore, clock: @escaping @Sendable () -> Int64) async throws {
+        self.store = store
+        self.events = try await store.events(run)
+        self.live = LiveEffects(store: store, run: run, clock: clock)
+    }
+
+    /// Whether every recorded event was used.
     public var isComplete: Bool { cursor == events.count }
 
-    /// The next recorded event, which must be the intent `kind` with `payload`.
-    private func expect(_ kind: String, step: String?, payload: JSONValue) async throws -> TraceEvent {
+    /// Matches the next recorded intent against `kind` and `payload`; returns it with its
+    /// result when one was recorded, or nil when the record is used up and effects go live.
+    private func match(_ kind: String, step: String?, payload: JSONValue) async throws -> (
+        intent: TraceEvent, result: TraceEvent?
+    )? {
+        let replayed = await store.recordedForm(payload)
         guard cursor < events.count else {
+            if live != nil { return nil }
             throw Divergence(
-                sequence: (events.last?.sequence ?? 0) + 1, kind: kind, step: step, path: "",
-                recorded: nil, replayed: ["kind": .string(kind), "payload": payload])
+                sequence: (events.last?.sequence ?? 0) + 1, kind: kind, step: step, path: "", recorded: nil,
+                replayed: ["kind": .string(kind), "payload": replayed])
         }
         let recorded = events[cursor]
-        let replayed = await store.recordedForm(payload)
         guard recorded.kind == kind else {
             throw Divergence(
                 sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: "",
@@ -126,59 +147,67 @@ public actor ReplayEffects: Effects {
                 recorded: difference.mine, replayed: difference.theirs)
         }
         cursor += 1
-        return recorded
-    }
-
-    /// The recorded outcome of the intent just matched.
-    private func outcome() throws -> TraceEvent {
-        guard cursor < events.count else { throw TraceError("the recorded run ends before this effect's result") }
+        guard cursor < events.count, events[cursor].parent == recorded.sequence else { return (recorded, nil) }
         defer { cursor += 1 }
-        return events[cursor]
+        return (recorded, events[cursor])
     }
 
     public func model(
         _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
-        _ = try await expect(
-            "model.request", step: step, payload: ["profile": .string(profile), "request": request.json])
-        let result = try outcome()
-        switch result.kind {
-        case "model.response":
-            let response = ModelResponse(recorded: result.payload)
+        guard
+            let matched = try await match(
+                "model.request", step: step, payload: ["profile": .string(profile), "request": request.json])
+        else {
+            return try await live!.model(request, profile: profile, provider: provider, step: step, observe: observe)
+        }
+        switch (matched.result?.kind, live) {
+        case ("model.response", _):
+            let response = ModelResponse(recorded: matched.result!.payload)
             response.events.forEach(observe)
             return response
-        case "model.error":
+        case (_, let live?):
+            // Asked but not answered (or answered with an error): ask again, once.
+            return try await live.performModel(
+                request, provider: provider, step: step, intent: matched.intent.sequence, observe: observe)
+        case ("model.error", nil):
+            let error = matched.result!.payload
             throw ModelError(
-                code: .init(rawValue: result.payload["code"]?.stringValue ?? "server-error"),
-                status: result.payload["status"]?.intValue, message: result.payload["message"]?.stringValue ?? "",
-                isRetryable: false)
-        default: throw TraceError("event #\(result.sequence) is \(result.kind), not a model result")
+                code: .init(rawValue: error["code"]?.stringValue ?? "server-error"), status: error["status"]?.intValue,
+                message: error["message"]?.stringValue ?? "", isRetryable: false)
+        default:
+            throw TraceError("event #\(matched.intent.sequence): the model request has no recorded result")
         }
     }
 
     public func tool(
         _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
     ) async throws -> JSONValue {
-        _ = try await expect("tool.call", step: step, payload: ["name": .string(name), "arguments": arguments])
-        let result = try outcome()
-        switch result.kind {
-        case "tool.result": return result.payload["output"] ?? .null
-        case "tool.error": throw TraceError(result.payload["message"]?.stringValue ?? "the tool failed")
-        default: throw TraceError("event #\(result.sequence) is \(result.kind), not a tool result")
+        guard
+            let matched = try await match(
+                "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments])
+        else { return try await live!.tool(name, arguments: arguments, step: step, perform: perform) }
+        switch matched.result?.kind {
+        case "tool.result": return matched.result!.payload["output"] ?? .null
+        case "tool.error": throw TraceError(matched.result!.payload["message"]?.stringValue ?? "the tool failed")
+        default:
+            throw TraceError(
+                "event #\(matched.intent.sequence): the call of \(name) began but its result was never recorded; it is not repeated"
+            )
         }
     }
 
     public func now() async throws -> Int64 {
-        guard cursor < events.count, events[cursor].kind == "clock" else {
-            throw Divergence(
-                sequence: cursor < events.count ? events[cursor].sequence : (events.last?.sequence ?? 0) + 1,
-                kind: cursor < events.count ? events[cursor].kind : "clock", step: nil, path: "",
-                recorded: cursor < events.count ? ["kind": .string(events[cursor].kind)] : nil,
-                replayed: ["kind": "clock"])
+        if cursor < events.count, events[cursor].kind == "clock" {
+            defer { cursor += 1 }
+            return Int64(events[cursor].payload["ms"]?.doubleValue ?? 0)
         }
-        defer { cursor += 1 }
-        return Int64(events[cursor].payload["ms"]?.doubleValue ?? 0)
+        if let live, cursor >= events.count { return try await live.now() }
+        throw Divergence(
+            sequence: cursor < events.count ? events[cursor].sequence : (events.last?.sequence ?? 0) + 1,
+            kind: cursor < events.count ? events[cursor].kind : "clock", step: nil, path: "",
+            recorded: cursor < events.count ? ["kind": .string(events[cursor].kind)] : nil, replayed: ["kind": "clock"])
     }
 }
 
@@ -271,84 +300,5 @@ extension ModelRequest {
             maxOutputTokens: json["max_output_tokens"]?.intValue, temperature: json["temperature"]?.doubleValue,
             seed: json["seed"]?.intValue, stop: (json["stop"]?.arrayValue ?? []).compactMap(\.stringValue),
             reasoning: json["reasoning"]?.boolValue ?? false)
-    }
-}
-
-/// Continues an interrupted run: completed effects are served from the trace (never
-/// performed twice); from the first effect without a recorded result on, effects are
-/// performed live and appended to the same run. A request that differs from the
-/// recorded one is a `Divergence`, as in a replay.
-public actor ResumingEffects: Effects {
-    private let replay: [TraceEvent]
-    private var cursor = 0
-    private let live: LiveEffects
-    private let store: TraceStore
-
-    public init(store: TraceStore, run: RunID, clock: @escaping @Sendable () -> Int64) async throws {
-        self.store = store
-        self.replay = try await store.events(run)
-        self.live = LiveEffects(store: store, run: run, clock: clock)
-    }
-
-    /// Whether the recorded part has been used up and effects now run live.
-    public var isLive: Bool { cursor >= replay.count }
-
-    /// Matches the next recorded intent; returns it and its result when there is one.
-    private func match(_ kind: String, step: String?, payload: JSONValue) async throws -> (
-        intent: TraceEvent, result: TraceEvent?
-    )? {
-        guard cursor < replay.count else { return nil }
-        let recorded = replay[cursor]
-        let form = await store.recordedForm(payload)
-        guard recorded.kind == kind, recorded.payload.firstDifference(from: form) == nil else {
-            let difference = recorded.payload.firstDifference(from: form)
-            throw Divergence(
-                sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: difference?.path ?? "",
-                recorded: difference?.mine ?? recorded.payload, replayed: difference?.theirs ?? form)
-        }
-        cursor += 1
-        guard cursor < replay.count, replay[cursor].parent == recorded.sequence else { return (recorded, nil) }
-        defer { cursor += 1 }
-        return (recorded, replay[cursor])
-    }
-
-    public func model(
-        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
-        observe: @Sendable (ModelEvent) -> Void
-    ) async throws -> ModelResponse {
-        let payload: JSONValue = ["profile": .string(profile), "request": request.json]
-        guard let matched = try await match("model.request", step: step, payload: payload) else {
-            return try await live.model(request, profile: profile, provider: provider, step: step, observe: observe)
-        }
-        guard let result = matched.result, result.kind == "model.response" else {
-            // The request was made but its answer never recorded: make it again, once.
-            return try await live.performModel(
-                request, provider: provider, step: step, intent: matched.intent.sequence, observe: observe)
-        }
-        let response = ModelResponse(recorded: result.payload)
-        response.events.forEach(observe)
-        return response
-    }
-
-    public func tool(
-        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
-    ) async throws -> JSONValue {
-        guard
-            let matched = try await match(
-                "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments])
-        else { return try await live.tool(name, arguments: arguments, step: step, perform: perform) }
-        if let result = matched.result, result.kind == "tool.result" { return result.payload["output"] ?? .null }
-        // Started but not known to have finished: tools are not assumed idempotent.
-        throw TraceError(
-            "event #\(matched.intent.sequence): the call of \(name) began but its result was never recorded; it is not repeated"
-        )
-    }
-
-    public func now() async throws -> Int64 {
-        if cursor < replay.count, replay[cursor].kind == "clock" {
-            defer { cursor += 1 }
-            return Int64(replay[cursor].payload["ms"]?.doubleValue ?? 0)
-        }
-        return try await live.now()
     }
 }
