@@ -69,25 +69,26 @@ extension LocalModelPeer {
     public static func exclusively<Result: Sendable>(_ body: (Endpoints) async throws -> Result) async throws -> Result
     {
         let endpoints = try await endpoints()
-        await gate.acquire()
-        do {
-            let result = try await body(endpoints)
-            await gate.release()
-            return result
-        } catch {
-            await gate.release()
-            throw error
-        }
+        return try await ExclusiveUse.Resource.localModel.gate.exclusively { try await body(endpoints) }
     }
-
-    private static let gate = Gate()
 }
 
 /// A trait for tests that must not overlap with others using the same resource: the
 /// local model server (llama-cpp-python mixes up concurrent requests), or the process's
 /// memory (a test that measures its resident size while another allocates 50 MB).
 public struct ExclusiveUse: TestTrait, SuiteTrait, TestScoping {
-    public enum Resource: Sendable { case localModel, memory }
+    public enum Resource: Sendable {
+        case localModel, memory
+
+        private static let gates = (localModel: Gate(), memory: Gate())
+        var gate: Gate {
+            switch self {
+            case .localModel: Self.gates.localModel
+            case .memory: Self.gates.memory
+            }
+        }
+    }
+
     public var resource: Resource
     public var isRecursive: Bool { true }
 
@@ -97,7 +98,7 @@ public struct ExclusiveUse: TestTrait, SuiteTrait, TestScoping {
         guard testCase != nil else { return try await function() }
         switch resource {
         case .localModel: try await LocalModelPeer.exclusively { _ in try await function() }
-        case .memory: try await MemoryGate.exclusively { try await function() }
+        case .memory: try await resource.gate.exclusively { try await function() }
         }
     }
 }
@@ -109,25 +110,12 @@ extension Trait where Self == ExclusiveUse {
     public static var usesMuchMemory: Self { ExclusiveUse(resource: .memory) }
 }
 
-enum MemoryGate {
-    static let gate = Gate()
-    static func exclusively(_ body: () async throws -> Void) async throws {
-        await gate.acquire()
-        do {
-            try await body()
-            await gate.release()
-        } catch {
-            await gate.release()
-            throw error
-        }
-    }
-}
-
+/// One holder at a time, first come first served.
 actor Gate {
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func acquire() async {
+    private func acquire() async {
         if busy {
             await withCheckedContinuation { waiters.append($0) }
         } else {
@@ -135,7 +123,20 @@ actor Gate {
         }
     }
 
-    func release() {
+    private func release() {
         if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+
+    /// Runs `body` as the only holder.
+    nonisolated func exclusively<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        await acquire()
+        do {
+            let result = try await body()
+            await release()
+            return result
+        } catch {
+            await release()
+            throw error
+        }
     }
 }
