@@ -65,11 +65,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Agent tools, one target each.
+        .target(
+            name: "FileTools",
+            dependencies: ["Switchyard", "Git", .product(name: "Subprocess", package: "swift-subprocess")],
+            path: "Tools/FileTools",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GitTools", dependencies: ["Switchyard", "Git"], path: "Tools/GitTools", swiftSettings: swiftSettings),
+        .target(
+            name: "ShellTool",
+            dependencies: ["Switchyard", .product(name: "Subprocess", package: "swift-subprocess")],
+            path: "Tools/ShellTool",
+            swiftSettings: swiftSettings
+        ),
+
         // Executables: wiring only.
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "Switchyard", "Curl", "Git", "SQLite",
+                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -77,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardBench",
             dependencies: [
-                "Curl", "SwitchyardTesting",
+                "Curl", "SwitchyardTesting", "FileTools", "GitTools", "Git",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -88,7 +104,13 @@ let package = Package(
             dependencies: ["Curl", "SwitchyardTesting", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "GitTests", dependencies: ["Git"], swiftSettings: swiftSettings),
+        .testTarget(name: "GitTests", dependencies: ["Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FileToolsTests", dependencies: ["FileTools", "SwitchyardTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GitToolsTests", dependencies: ["GitTools", "Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchyardTests",

@@ -1,7 +1,7 @@
 internal import CGit2
 
 /// libgit2's global state, initialised once for the process.
-private let libgit2Initialized: Bool = {
+let libgit2Initialized: Bool = {
     git_libgit2_init()
     return true
 }()
@@ -48,7 +48,7 @@ public enum Head: Sendable, Equatable {
     }
 }
 
-public struct Signature: Sendable, Equatable {
+public struct Signature: Sendable, Hashable {
     public var name: String
     public var email: String
     /// Seconds since 1970.
@@ -139,19 +139,7 @@ public final class Repository {
         var peeled: OpaquePointer?
         try check(git_object_peel(&peeled, object, GIT_OBJECT_COMMIT), "find a commit at '\(revision)'")
         defer { git_object_free(peeled) }
-        let commit = peeled!
-        let parents = (0..<git_commit_parentcount(commit)).compactMap { index in
-            git_commit_parent_id(commit, index).map(ObjectID.init)
-        }
-        return Commit(
-            id: ObjectID(git_commit_id(commit)),
-            message: git_commit_message(commit).map { String(cString: $0) } ?? "",
-            summary: git_commit_summary(commit).map { String(cString: $0) } ?? "",
-            author: Signature(git_commit_author(commit)),
-            committer: Signature(git_commit_committer(commit)),
-            parents: parents,
-            tree: ObjectID(git_commit_tree_id(commit))
-        )
+        return Commit(peeled!)
     }
 
     /// Whether the working tree or index differs from HEAD, untracked files included
@@ -180,6 +168,24 @@ public final class Repository {
     private static func shortBranchName(_ reference: String) -> String {
         let prefix = "refs/heads/"
         return reference.hasPrefix(prefix) ? String(reference.dropFirst(prefix.count)) : reference
+    }
+}
+
+extension Commit {
+    /// Copies a `git_commit`.
+    init(_ commit: OpaquePointer) {
+        let parents = (0..<git_commit_parentcount(commit)).compactMap { index in
+            git_commit_parent_id(commit, index).map(ObjectID.init)
+        }
+        self.init(
+            id: ObjectID(git_commit_id(commit)),
+            message: git_commit_message(commit).map { String(cString: $0) } ?? "",
+            summary: git_commit_summary(commit).map { String(cString: $0) } ?? "",
+            author: Signature(git_commit_author(commit)),
+            committer: Signature(git_commit_committer(commit)),
+            parents: parents,
+            tree: ObjectID(git_commit_tree_id(commit))
+        )
     }
 }
 

@@ -124,8 +124,7 @@ public struct Doctor: Sendable {
     }
 
     private func executable(_ name: String) -> String? {
-        let directories = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
-        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        findExecutable(name, path: environment["PATH"])
     }
 
     private func run(_ path: String, _ arguments: [String]) async -> (status: Int32, output: String) {

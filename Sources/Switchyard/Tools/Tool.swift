@@ -1,0 +1,130 @@
+/// Something an agent can call: a name and description the model reads, a JSON Schema
+/// for its arguments, and the call itself.
+///
+/// Conformers live under `Tools/`; the core sees only this protocol. Call tools through
+/// ``invoke(_:context:)``, which validates the arguments against ``parameters`` first,
+/// so `call` may rely on the schema's types and required properties.
+public protocol Tool: Sendable {
+    /// The name the model calls the tool by, such as `search` or `git_log`.
+    var name: String { get }
+    var description: String { get }
+    /// A JSON Schema (an object schema) of the arguments.
+    var parameters: JSONValue { get }
+
+    func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput
+}
+
+extension Tool {
+    /// Validates `arguments` against the schema, then calls the tool.
+    public func invoke(_ arguments: JSONValue, context: ToolContext = ToolContext()) async throws(ToolError)
+        -> ToolOutput
+    {
+        try ArgumentSchema.validate(arguments, against: parameters, tool: name)
+        return try await call(ToolArguments(arguments), context: context)
+    }
+
+    /// The tool as a model sees it in a request.
+    public var spec: ToolSpec { ToolSpec(name: name, description: description, parameters: parameters) }
+}
+
+/// What a tool returns.
+public struct ToolOutput: Sendable, Hashable {
+    /// What the model reads: capped, with a marker where something was left out.
+    public var text: String
+    /// The same result as structured data, for `--json` and for programs.
+    public var data: JSONValue
+    public var labels: Labels
+    /// Whether `text` leaves something out.
+    public var truncated: Bool
+
+    public init(text: String, data: JSONValue, labels: Labels, truncated: Bool = false) {
+        self.text = text
+        self.data = data
+        self.labels = labels
+        self.truncated = truncated
+    }
+
+    public var json: JSONValue {
+        .object([
+            "text": .string(text), "data": data, "labels": labels.json, "truncated": .bool(truncated),
+        ])
+    }
+}
+
+/// What the caller of a tool provides besides the arguments.
+public struct ToolContext: Sendable {
+    /// Asked when a policy says `ask`; `nil` when nobody can answer, which refuses.
+    public var approver: (any Approver)?
+
+    public init(approver: (any Approver)? = nil) {
+        self.approver = approver
+    }
+}
+
+/// Someone who can approve an action a policy leaves open, such as a person at a terminal.
+public protocol Approver: Sendable {
+    /// Whether `action` (such as "run `make install` in the sandbox") may go ahead.
+    func approve(tool: String, action: String) async -> Bool
+}
+
+/// A tool call that did not produce an output, in words the model can act on.
+public struct ToolError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, RawRepresentable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        /// The arguments do not match the schema, or make no sense together.
+        public static let invalidArguments = Code(rawValue: "invalid_arguments")
+        /// A rule refused the call: confinement, a policy, a protected branch.
+        public static let refused = Code(rawValue: "refused")
+        public static let notFound = Code(rawValue: "not_found")
+        /// Something the tool needs is missing from this machine.
+        public static let unavailable = Code(rawValue: "unavailable")
+        public static let timedOut = Code(rawValue: "timed_out")
+        public static let failed = Code(rawValue: "failed")
+
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
+    public var tool: String
+    public var message: String
+    /// The rule that refused the call, such as `symlink-escape`, when one did.
+    public var rule: String?
+
+    public init(_ code: Code, tool: String, _ message: String, rule: String? = nil) {
+        self.code = code
+        self.tool = tool
+        self.message = message
+        self.rule = rule
+    }
+
+    public var description: String {
+        rule.map { "\(tool): \(message) [rule: \($0)]" } ?? "\(tool): \(message)"
+    }
+
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "code": .string(code.rawValue), "tool": .string(tool), "message": .string(message),
+        ]
+        if let rule { object["rule"] = .string(rule) }
+        return .object(object)
+    }
+}
+
+/// Validated arguments, read by name.
+public struct ToolArguments: Sendable, Hashable {
+    public var value: JSONValue
+
+    public init(_ value: JSONValue) { self.value = value }
+
+    public subscript(key: String) -> JSONValue? {
+        guard let value = value[key], value != .null else { return nil }
+        return value
+    }
+
+    public func string(_ key: String) -> String? { self[key]?.stringValue }
+    public func int(_ key: String) -> Int? { self[key]?.intValue }
+    public func bool(_ key: String) -> Bool? { self[key]?.boolValue }
+    public func strings(_ key: String) -> [String]? { self[key]?.arrayValue?.compactMap(\.stringValue) }
+}

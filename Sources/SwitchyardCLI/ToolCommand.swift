@@ -1,0 +1,132 @@
+import ArgumentParser
+import FileTools
+import Foundation
+import GitTools
+import ShellTool
+import Switchyard
+
+struct ToolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tool",
+        abstract: "Call one agent tool by hand, as a model would.",
+        discussion: """
+            Tools: search, read, list, edit (files); git_status, git_log, git_show, git_diff, git_blame, \
+            git_branch, git_commit, git_apply (git); shell (a sandboxed command). Without a name, lists \
+            them; `switchyard tool NAME --schema` prints one's argument schema.
+            Examples:
+              switchyard tool search --workspace . --args '{"pattern": "func main", "include": ["*.swift"]}'
+              switchyard tool git_log --workspace . --args '{"limit": 5, "path": "Sources"}'
+              switchyard tool shell --workspace . --set 'tools.shell.allow=swift build*' --args '{"command": "swift build"}'
+            Tool options come from the settings under tools.NAME (switchyard.yaml, or --set): \
+            tools.shell.allow / deny (glob lists), otherwise (ask, deny or allow; default ask, which asks \
+            on a terminal and refuses elsewhere), network (default false), workspace (read-write or \
+            read-only), sandbox (bubblewrap or none), timeout (seconds), environment (extra variable \
+            names); tools.git_commit.protected_branches (default [main, master]) and \
+            allow_checked_out_branch (default false). The workspace's labels come from \
+            workspace.confidentiality (default private) and workspace.integrity (default trusted).
+            Exit status: 0 on success, 1 when the tool reports an error, 2 for a configuration problem.
+            """
+    )
+
+    @Argument(help: "The tool to call; omit to list them.") var name: String?
+    @Option(help: ArgumentHelp("The arguments: JSON text, or @FILE to read it from a file.", valueName: "JSON"))
+    var args: String = "{}"
+    @Flag(help: "Print the result (text, data, labels) or the error as JSON.") var json = false
+    @Flag(help: "Print the tool's argument schema instead of calling it.") var schema = false
+    @OptionGroup var settings: SettingsOptions
+
+    func run() async throws {
+        let tools: [any Tool]
+        do {
+            tools = try Toolbox.make(workspacePath: settings.workspace, settings: settings.load())
+        } catch {
+            throw fail(error)
+        }
+        guard let name else {
+            if json {
+                printJSON(.array(tools.map { ["name": .string($0.name), "description": .string($0.description)] }))
+            } else {
+                for tool in tools {
+                    print("\(tool.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(tool.description)")
+                }
+            }
+            return
+        }
+        guard let tool = tools.first(where: { $0.name == name }) else {
+            throw ValidationError(
+                "no tool is called '\(name)'; the tools are: \(tools.map(\.name).joined(separator: ", "))")
+        }
+        if schema {
+            printJSON(tool.parameters)
+            return
+        }
+        let text = args.hasPrefix("@") ? try String(contentsOfFile: String(args.dropFirst()), encoding: .utf8) : args
+        let arguments: JSONValue
+        do {
+            arguments = try JSONValue(parsing: text)
+        } catch {
+            throw ValidationError("--args is not JSON: \(error)")
+        }
+        let context = ToolContext(approver: isatty(STDIN_FILENO) == 1 ? TerminalApprover() : nil)
+        do {
+            let output = try await tool.invoke(arguments, context: context)
+            if json {
+                printJSON(output.json)
+            } else {
+                FileHandle.standardOutput.write(Data(output.text.utf8))
+            }
+        } catch {
+            if json {
+                printJSON(["error": error.json])
+            } else {
+                FileHandle.standardError.write(Data("switchyard: \(error)\n".utf8))
+            }
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Builds the tools for a workspace from the settings (`tools.NAME.*`, `workspace.*`).
+enum Toolbox {
+    static func make(workspacePath: String, settings: Settings) throws -> [any Tool] {
+        var labels = Labels(.private, .trusted)
+        if let entry = settings["workspace.confidentiality"] {
+            guard let text = entry.value.stringValue, let level = Confidentiality(name: text) else {
+                throw ConfigurationError(
+                    at: entry.origin, message: "workspace.confidentiality: expected public, internal, private or secret"
+                )
+            }
+            labels.confidentiality = level
+        }
+        if let entry = settings["workspace.integrity"] {
+            guard let text = entry.value.stringValue, let level = Integrity(name: text) else {
+                throw ConfigurationError(
+                    at: entry.origin, message: "workspace.integrity: expected trusted or untrusted")
+            }
+            labels.integrity = level
+        }
+        let workspace: Workspace
+        do {
+            workspace = try Workspace(path: workspacePath, labels: labels)
+        } catch {
+            throw ConfigurationError(at: "--workspace", message: error.message)
+        }
+        var commit = ToolOptions(settings: settings, tool: "git_commit")
+        var policy = GitTools.CommitPolicy()
+        if let protected = try commit.strings("protected_branches") { policy.protectedBranches = Set(protected) }
+        policy.allowCheckedOutBranch = try commit.bool("allow_checked_out_branch") ?? false
+        try commit.finish()
+        let shell = try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell"))
+        return FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: policy)
+            + [ShellTool(workspace: workspace, policy: shell)]
+    }
+}
+
+/// Asks the person at the terminal, on standard error.
+struct TerminalApprover: Approver {
+    func approve(tool: String, action: String) async -> Bool {
+        FileHandle.standardError.write(Data("switchyard: \(tool) wants to \(action). Allow? [y/N] ".utf8))
+        guard let answer = readLine() else { return false }
+        return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Git
+public import Switchyard
+
+/// `edit`: an exact search-and-replace in one file (or a new file), or a unified diff
+/// applied to the work tree; written atomically, answered with the resulting diff.
+public struct EditTool: Tool {
+    public let workspace: Workspace
+    public var limit: OutputLimit
+
+    public init(workspace: Workspace, limit: OutputLimit = OutputLimit()) {
+        self.workspace = workspace
+        self.limit = limit
+    }
+
+    public var name: String { "edit" }
+    public var description: String {
+        "Change a file: replace old_string with new_string (old_string must occur exactly once unless replace_all is true; an empty old_string creates a new file), or apply a unified diff given as patch. Returns the resulting diff."
+    }
+    public var parameters: JSONValue {
+        [
+            "type": "object",
+            "properties": [
+                "path": ["type": "string", "minLength": 1, "description": "The file, relative to the workspace."],
+                "old_string": [
+                    "type": "string", "description": "The exact text to replace, with enough context to be unique.",
+                ],
+                "new_string": ["type": "string", "description": "The text to put in its place."],
+                "replace_all": ["type": "boolean", "description": "Replace every occurrence of old_string."],
+                "patch": [
+                    "type": "string",
+                    "description": "Instead of old_string/new_string: a unified diff (git diff format) to apply.",
+                ],
+            ],
+            "additionalProperties": false,
+        ]
+    }
+
+    public func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
+        if let patch = arguments.string("patch") {
+            if arguments["old_string"] != nil || arguments["new_string"] != nil {
+                throw ToolError(.invalidArguments, tool: name, "give either patch or old_string/new_string, not both")
+            }
+            return try applyPatch(patch)
+        }
+        guard let path = arguments.string("path"), let old = arguments.string("old_string"),
+            let new = arguments.string("new_string")
+        else {
+            throw ToolError(.invalidArguments, tool: name, "give path, old_string and new_string (or a patch)")
+        }
+        return try replace(in: path, old: old, new: new, all: arguments.bool("replace_all") ?? false)
+    }
+
+    private func replace(in path: String, old: String, new: String, all: Bool) throws(ToolError) -> ToolOutput {
+        let resolved = try workspace.resolve(path, for: .write, tool: name)
+        if resolved.isDirectory { throw ToolError(.invalidArguments, tool: name, "\(path) is a directory") }
+        let before: String
+        if !resolved.exists {
+            guard old.isEmpty else {
+                throw ToolError(
+                    .notFound, tool: name, "\(path) does not exist; to create it, give an empty old_string")
+            }
+            before = ""
+        } else {
+            guard let data = FileManager.default.contents(atPath: resolved.absolute) else {
+                throw ToolError(.failed, tool: name, "cannot read \(path)")
+            }
+            guard ReadTool.binaryReason(data) == nil, let text = String(validating: data, as: UTF8.self) else {
+                throw ToolError(.invalidArguments, tool: name, "\(path) is not UTF-8 text; edit cannot change it")
+            }
+            before = text
+        }
+        if old == new { throw ToolError(.invalidArguments, tool: name, "old_string and new_string are the same") }
+        let after: String
+        if old.isEmpty {
+            guard before.isEmpty else {
+                throw ToolError(
+                    .invalidArguments, tool: name,
+                    "\(path) already exists and is not empty; give the old_string to replace")
+            }
+            after = new
+        } else {
+            let occurrences = before.ranges(of: old).count
+            if occurrences == 0 {
+                throw ToolError(
+                    .notFound, tool: name,
+                    "old_string does not occur in \(path); read the file and copy the text exactly")
+            }
+            if occurrences > 1 && !all {
+                throw ToolError(
+                    .invalidArguments, tool: name,
+                    "old_string occurs \(occurrences) times in \(path); add surrounding lines to make it unique, or set replace_all"
+                )
+            }
+            after = before.replacing(old, with: new)
+        }
+        try AtomicFile.write(Data(after.utf8), to: resolved.absolute, tool: name)
+        let diff = (try? Repository.unifiedDiff(from: before, to: after, path: resolved.relative)) ?? ""
+        let capped = limit.apply(to: diff, hint: "read the file to see the rest")
+        return ToolOutput(
+            text: capped.text.isEmpty ? "No change.\n" : capped.text,
+            data: ["path": .string(resolved.relative), "created": .bool(!resolved.exists), "diff": .string(diff)],
+            labels: workspace.labels, truncated: capped.truncated)
+    }
+
+    private func applyPatch(_ patch: String) throws(ToolError) -> ToolOutput {
+        let repository: Repository
+        do {
+            repository = try Repository(path: workspace.root)
+        } catch {
+            throw ToolError(
+                .unavailable, tool: name,
+                "patches are applied with git, and the workspace is not the root of a git repository; use old_string/new_string"
+            )
+        }
+        try workspace.apply(patch: patch, to: repository, tool: name)
+        let capped = limit.apply(to: patch, hint: "the patch applied in full")
+        return ToolOutput(
+            text: "Applied:\n" + capped.text, data: ["applied": true, "diff": .string(patch)], labels: workspace.labels,
+            truncated: capped.truncated)
+    }
+}
+
+/// Writes a file so that readers see the old or the new content, never a mix: a temporary
+/// file beside it, flushed, then renamed over it, keeping its permissions.
+enum AtomicFile {
+    static func write(_ data: Data, to path: String, tool: String) throws(ToolError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ToolError(.failed, tool: tool, "cannot create \(directory): \(error.localizedDescription)")
+        }
+        var info = stat()
+        let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+        let temporary =
+            "\(directory)/.\((path as NSString).lastPathComponent).switchyard-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard descriptor >= 0 else {
+            throw ToolError(.failed, tool: tool, "cannot write beside \(path): \(String(cString: strerror(errno)))")
+        }
+        var failure: String?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil, fchmod(descriptor, mode) != 0 || fsync(descriptor) != 0 {
+            failure = String(cString: strerror(errno))
+        }
+        close(descriptor)
+        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(temporary)
+            throw ToolError(.failed, tool: tool, "cannot write \(path): \(failure)")
+        }
+    }
+}

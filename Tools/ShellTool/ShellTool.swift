@@ -1,0 +1,287 @@
+import Foundation
+import Subprocess
+public import Switchyard
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// `shell`: runs a command with `/bin/sh` inside a bubblewrap sandbox — the workspace
+/// mounted, the rest of the file system read-only, a private `/tmp`, no network unless the
+/// policy allows it, an environment allowlist, and a timeout that kills the whole process tree.
+public struct ShellTool: Tool {
+    public let workspace: Workspace
+    public let policy: ShellPolicy
+    /// Where `bwrap` is; `nil` when it is not installed.
+    public let bubblewrap: String?
+    /// The environment commands inherit from, before the allowlist filters it.
+    public let hostEnvironment: [String: String]
+
+    public init(
+        workspace: Workspace, policy: ShellPolicy = ShellPolicy(), bubblewrap: String? = findExecutable("bwrap"),
+        hostEnvironment: [String: String]? = nil
+    ) {
+        self.workspace = workspace
+        self.policy = policy
+        self.bubblewrap = bubblewrap
+        self.hostEnvironment = hostEnvironment ?? ProcessInfo.processInfo.environment
+    }
+
+    public var name: String { "shell" }
+    public var description: String {
+        var text = "Run a shell command (/bin/sh -c) in the workspace"
+        text += policy.sandbox == .bubblewrap ? ", inside a sandbox" : ""
+        text += policy.network ? "" : " without network access"
+        text += ". Returns the exit status, standard output and standard error."
+        if !policy.allow.isEmpty { text += " Allowed commands: \(policy.allow.joined(separator: ", "))." }
+        return text
+    }
+    public var parameters: JSONValue {
+        [
+            "type": "object",
+            "properties": [
+                "command": [
+                    "type": "string", "minLength": 1,
+                    "description": "The command line, e.g. swift test --filter Parser.",
+                ],
+                "directory": [
+                    "type": "string", "description": "Where to run it, relative to the workspace (default: its root).",
+                ],
+                "timeout_seconds": [
+                    "type": "integer", "minimum": 1, "maximum": .number(Double(policy.timeout.components.seconds)),
+                    "description": .string(
+                        "Kill the command after this long (default and maximum \(policy.timeout.components.seconds))."),
+                ],
+            ],
+            "required": ["command"],
+            "additionalProperties": false,
+        ]
+    }
+
+    /// What a command did.
+    public struct Outcome: Sendable, Hashable {
+        /// The exit status, or 128 + the signal for a killed command.
+        public var status: Int32
+        public var timedOut: Bool
+        public var standardOutput: CappedText
+        public var standardError: CappedText
+        public var duration: Duration
+    }
+
+    public func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
+        let command = arguments.string("command") ?? ""
+        if command.utf8.contains(0) {
+            throw ToolError(.invalidArguments, tool: name, "the command contains a NUL byte")
+        }
+        let (decision, reason) = policy.decide(command)
+        switch decision {
+        case .deny:
+            throw ToolError(.refused, tool: name, "the policy refuses `\(command)`: \(reason)", rule: "shell-policy")
+        case .ask:
+            guard let approver = context.approver else {
+                throw ToolError(
+                    .refused, tool: name,
+                    "`\(command)` needs approval (\(reason)) and nobody can give it here; the spec's tools.shell.allow can allow it",
+                    rule: "shell-ask")
+            }
+            guard await approver.approve(tool: name, action: "run `\(command)`") else {
+                throw ToolError(.refused, tool: name, "`\(command)` was not approved", rule: "shell-ask")
+            }
+        case .allow:
+            break
+        }
+        let directory = try workspace.resolve(arguments.string("directory") ?? ".", for: .read, tool: name)
+        guard directory.isDirectory else {
+            throw ToolError(.invalidArguments, tool: name, "\(arguments.string("directory") ?? "") is not a directory")
+        }
+        let timeout = arguments.int("timeout_seconds").map { Duration.seconds($0) } ?? policy.timeout
+        let outcome = try await run(command, in: directory.absolute, timeout: timeout)
+
+        var text = "$ \(command)\n"
+        if outcome.timedOut {
+            text += "killed after \(timeout.components.seconds) s (timeout), with every process it started\n"
+        } else {
+            text += "exit status \(outcome.status)\n"
+        }
+        if !outcome.standardOutput.text.isEmpty { text += "--- stdout ---\n" + outcome.standardOutput.text }
+        if !outcome.standardError.text.isEmpty {
+            if !text.hasSuffix("\n") { text += "\n" }
+            text += "--- stderr ---\n" + outcome.standardError.text
+        }
+        var labels = workspace.labels
+        // With the network, output can carry anything a server sent.
+        if policy.network { labels = labels.join(Labels(.public, .untrusted)) }
+        let seconds =
+            Double(outcome.duration.components.seconds) + Double(outcome.duration.components.attoseconds) / 1e18
+        return ToolOutput(
+            text: text,
+            data: [
+                "command": .string(command), "status": .number(Double(outcome.status)),
+                "timed_out": .bool(outcome.timedOut),
+                "stdout": .string(outcome.standardOutput.text), "stderr": .string(outcome.standardError.text),
+                "seconds": .number((seconds * 1000).rounded() / 1000),
+            ],
+            labels: labels, truncated: outcome.standardOutput.truncated || outcome.standardError.truncated)
+    }
+
+    /// Runs `command` under the policy's sandbox, collecting capped output.
+    public func run(_ command: String, in directory: String, timeout: Duration) async throws(ToolError) -> Outcome {
+        let executable: String
+        var arguments: [String]
+        switch policy.sandbox {
+        case .bubblewrap:
+            guard let bubblewrap else {
+                throw ToolError(
+                    .unavailable, tool: name,
+                    "bubblewrap (bwrap) is not installed, and the shell runs only inside it: install it with `apt install bubblewrap`, or set `sandbox: none` for this tool in the agent spec"
+                )
+            }
+            executable = bubblewrap
+            arguments = sandboxArguments(directory: directory) + ["/bin/sh", "-c", command]
+        case .none:
+            executable = "/bin/sh"
+            arguments = ["-c", command]
+        }
+        var environment = filteredEnvironment()
+        if policy.sandbox == .none { environment["HOME"] = hostEnvironment["HOME"] ?? "/tmp" }
+        var platform = PlatformOptions()
+        platform.processGroupID = 0
+        let limit = policy.outputLimit
+        let started = ContinuousClock.now
+        do {
+            let result = try await Subprocess.run(
+                .path(FilePath(executable)), arguments: Arguments(arguments),
+                environment: .custom(
+                    Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })
+                ),
+                workingDirectory: FilePath(directory), platformOptions: platform,
+                input: .none, output: .sequence, error: .sequence
+            ) { execution in
+                try await withThrowingTaskGroup(of: Event.self) { group in
+                    group.addTask { .output(try await CappedText.collect(execution.standardOutput, limit: limit)) }
+                    group.addTask { .error(try await CappedText.collect(execution.standardError, limit: limit)) }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        return .timeout
+                    }
+                    var output = CappedText()
+                    var error = CappedText()
+                    var open = 2
+                    var timedOut = false
+                    while open > 0, let event = try await group.next() {
+                        switch event {
+                        case .output(let text):
+                            output = text
+                            open -= 1
+                        case .error(let text):
+                            error = text
+                            open -= 1
+                        case .timeout:
+                            timedOut = true
+                            // The whole group: bwrap takes its sandbox down with it (--die-with-parent
+                            // and a PID namespace); without a sandbox, the group is every process the
+                            // command started that did not leave it.
+                            try? execution.send(signal: .kill, toProcessGroup: true)
+                            group.addTask {
+                                try await Task.sleep(for: .seconds(2))
+                                return .gaveUp
+                            }
+                        case .gaveUp:
+                            open = 0
+                        }
+                    }
+                    group.cancelAll()
+                    return (output, error, timedOut)
+                }
+            }
+            let (output, error, timedOut) = result.closureResult
+            let status: Int32 =
+                switch result.terminationStatus {
+                case .exited(let code): code
+                case .signaled(let signal): 128 + signal
+                }
+            if policy.sandbox == .bubblewrap, status != 0, !timedOut, error.text.hasPrefix("bwrap: ") {
+                throw ToolError(
+                    .unavailable, tool: name,
+                    "the sandbox could not start: \(error.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            return Outcome(
+                status: status, timedOut: timedOut, standardOutput: output, standardError: error,
+                duration: ContinuousClock.now - started)
+        } catch let error as ToolError {
+            throw error
+        } catch {
+            throw ToolError(.failed, tool: name, "could not run the command: \(error)")
+        }
+    }
+
+    private enum Event: Sendable {
+        case output(CappedText)
+        case error(CappedText)
+        case timeout
+        case gaveUp
+    }
+
+    /// bubblewrap's arguments: the host read-only, fresh `/dev`, `/proc`, `/tmp` and `/run`,
+    /// the workspace bound (writable or not), every namespace unshared (the network too,
+    /// unless allowed), and the sandbox killed with its parent.
+    func sandboxArguments(directory: String) -> [String] {
+        var arguments = [
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--unshare-all", "--die-with-parent", "--new-session",
+        ]
+        if policy.network {
+            arguments.append("--share-net")
+        } else {
+            // Unix sockets on the host (a Docker or D-Bus socket) would be a way out.
+            arguments += ["--tmpfs", "/run"]
+        }
+        let root = workspace.root.isEmpty ? "/" : workspace.root
+        arguments += [policy.writableWorkspace ? "--bind" : "--ro-bind", root, root, "--chdir", directory]
+        return arguments
+    }
+
+    /// The allowlisted variables of the host environment; never anything that looks like a
+    /// credential.
+    func filteredEnvironment() -> [String: String] {
+        let names = Set(["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ"] + policy.environment)
+        var environment = hostEnvironment.filter { names.contains($0.key) && !ShellPolicy.looksLikeCredential($0.key) }
+        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        environment["HOME"] = "/tmp"
+        return environment
+    }
+}
+
+/// The first part of a stream of output, and how much there was in all.
+public struct CappedText: Sendable, Hashable {
+    public var text = ""
+    public var totalBytes = 0
+    public var truncated = false
+
+    static func collect(_ sequence: SubprocessOutputSequence, limit: OutputLimit) async throws -> CappedText {
+        var kept: [UInt8] = []
+        var total = 0
+        do {
+            for try await buffer in sequence {
+                total += buffer.count
+                if kept.count < limit.bytes {
+                    buffer.withUnsafeBytes { kept.append(contentsOf: $0.prefix(limit.bytes - kept.count)) }
+                }
+            }
+        } catch is CancellationError {}
+        var capped = CappedText()
+        capped.totalBytes = total
+        let text = String(decoding: kept, as: UTF8.self)
+        let applied = limit.apply(to: text, hint: "redirect the output to a file in the workspace and read it")
+        capped.text = applied.text
+        capped.truncated = applied.truncated || total > kept.count
+        if total > kept.count, !applied.truncated {
+            if !capped.text.hasSuffix("\n") { capped.text += "\n" }
+            capped.text +=
+                "[truncated: \(total - kept.count) more bytes not shown; redirect the output to a file in the workspace and read it]\n"
+        }
+        return capped
+    }
+}
