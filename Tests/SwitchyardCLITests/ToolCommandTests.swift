@@ -1,0 +1,75 @@
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+@Suite struct ToolCommandTests {
+    let binary = BuiltProducts.executable("switchyard")
+    let environment = [
+        "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": NSTemporaryDirectory(),
+        "SWITCHYARD_HOME": NSTemporaryDirectory() + "switchyard-none",
+    ]
+
+    @Test func listsTheToolsAndCallsOneByHand() async throws {
+        let directory = try TemporaryDirectory("cli-tool")
+        try directory.write("notes/plan.md", "first\nsecond\nthird\n")
+        let listed = try await runProgram(binary, ["tool", "--workspace", directory.path, "--json"], environment: environment)
+        #expect(listed.status == 0, "\(listed.standardError)")
+        let names = try JSONValue(parsing: listed.standardOutput).arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(
+            names == [
+                "search", "read", "list", "edit", "git_status", "git_log", "git_show", "git_diff", "git_blame",
+                "git_branch", "git_commit", "git_apply", "shell",
+            ])
+        let read = try await runProgram(
+            binary, ["tool", "read", "--workspace", directory.path, "--args", #"{"path": "notes/plan.md", "start_line": 2}"#],
+            environment: environment)
+        #expect(read.status == 0)
+        #expect(read.standardOutput == "     2\tsecond\n     3\tthird\n")
+        let json = try await runProgram(
+            binary, ["tool", "read", "--workspace", directory.path, "--json", "--args", #"{"path": "notes/plan.md"}"#],
+            environment: environment)
+        let output = try JSONValue(parsing: json.standardOutput)
+        #expect(output["labels"] == ["confidentiality": "private", "integrity": "trusted"])
+        #expect(output["data"]?["total_lines"] == 3)
+    }
+
+    @Test func refusalsAndBadArgumentsExitNonZeroWithTheRule() async throws {
+        let directory = try TemporaryDirectory("cli-refuse")
+        let escape = try await runProgram(
+            binary, ["tool", "read", "--workspace", directory.path, "--args", #"{"path": "../../etc/passwd"}"#],
+            environment: environment)
+        #expect(escape.status == 1)
+        #expect(escape.standardError.contains("[rule: parent-escape]"))
+        let json = try await runProgram(
+            binary, ["tool", "read", "--workspace", directory.path, "--json", "--args", #"{"path": 7}"#],
+            environment: environment)
+        #expect(json.status == 1)
+        #expect(try JSONValue(parsing: json.standardOutput)["error"]?["code"] == "invalid_arguments")
+        let notJSON = try await runProgram(
+            binary, ["tool", "read", "--workspace", directory.path, "--args", "{path"], environment: environment)
+        #expect(notJSON.status != 0)
+        #expect(notJSON.standardError.contains("--args is not JSON"))
+        let unknown = try await runProgram(binary, ["tool", "teleport", "--workspace", directory.path], environment: environment)
+        #expect(unknown.standardError.contains("no tool is called 'teleport'"))
+    }
+
+    @Test func shellOptionsComeFromSettingsAndAskFailsClosedWithoutATerminal() async throws {
+        let directory = try TemporaryDirectory("cli-shell")
+        let asked = try await runProgram(
+            binary, ["tool", "shell", "--workspace", directory.path, "--args", #"{"command": "echo hi"}"#],
+            environment: environment)
+        #expect(asked.status == 1)
+        #expect(asked.standardError.contains("[rule: shell-ask]"))
+        let allowed = try await runProgram(
+            binary,
+            ["tool", "shell", "--workspace", directory.path, "--set", "tools.shell.allow=echo *", "--args", #"{"command": "echo hi"}"#],
+            environment: environment)
+        #expect(allowed.status == 0, "\(allowed.standardError)")
+        #expect(allowed.standardOutput == "$ echo hi\nexit status 0\n--- stdout ---\nhi\n")
+        let misspelt = try await runProgram(
+            binary, ["tool", "shell", "--workspace", directory.path, "--set", "tools.shell.alow=echo *"], environment: environment)
+        #expect(misspelt.status == 2)
+        #expect(misspelt.standardError.contains("tools.shell.alow is not an option"))
+    }
+}
