@@ -94,6 +94,7 @@ let package = Package(
             name: "SwitchyardBench",
             dependencies: [
                 "Curl", "SwitchyardTesting", "FileTools", "GitTools", "Git",
+                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -33,32 +33,28 @@ extension Repository {
     /// a commit whose tree entry at that path is the same as its parent's is skipped, and a
     /// merge that matches one parent there follows only that parent.
     public func log(_ query: LogQuery) throws -> [Commit] {
-        let start = try resolve(query.start)
         var walk = HistoryWalk(repository: self)
-        try walk.push(start)
+        try walk.push(RawID(try resolve(query.start).gitOID()))
         let path = query.path.flatMap { $0.isEmpty || $0 == "." ? nil : $0 }
         let author = query.author?.lowercased()
         var commits: [Commit] = []
-        while let (id, commit) = try walk.next() {
+        while let (id, node) = try walk.next() {
             if let limit = query.limit, commits.count >= limit { break }
-            var parents = commit.parents
+            var parents = node.parents
             var shown = true
             if let path {
-                let own = try walk.entry(at: path, of: id, tree: commit.tree)
+                let own = try walk.entry(at: path, of: id)
                 if parents.isEmpty {
                     shown = own != nil
-                } else {
-                    var sameAs: [ObjectID] = []
-                    for parent in parents where try walk.entry(at: path, of: parent) == own { sameAs.append(parent) }
-                    if let first = sameAs.first {
-                        shown = false
-                        if parents.count > 1 { parents = [first] }
-                    }
+                } else if let same = try parents.first(where: { try walk.entry(at: path, of: $0) == own }) {
+                    shown = false
+                    parents = [same]
                 }
             }
             for parent in parents { try walk.push(parent) }
             if !shown { continue }
-            if let since = query.since, commit.committer.time < since { continue }
+            if let since = query.since, node.time < since { continue }
+            let commit = try self.commit(id.objectID)
             if let author, !"\(commit.author.name) <\(commit.author.email)>".lowercased().contains(author) { continue }
             commits.append(commit)
         }
@@ -66,60 +62,113 @@ extension Repository {
     }
 }
 
-/// A date-ordered walk over commits, each visited once.
+/// An object id as three integers: cheap to hash and compare.
+struct RawID: Hashable {
+    var high: UInt64
+    var middle: UInt64
+    var low: UInt32
+
+    init(_ oid: git_oid) {
+        var copy = oid
+        (high, middle, low) = withUnsafeBytes(of: &copy.id) { bytes in
+            (
+                bytes.load(as: UInt64.self), bytes.load(fromByteOffset: 8, as: UInt64.self),
+                bytes.load(fromByteOffset: 16, as: UInt32.self)
+            )
+        }
+    }
+
+    var oid: git_oid {
+        var oid = git_oid()
+        withUnsafeMutableBytes(of: &oid.id) { bytes in
+            bytes.storeBytes(of: high, as: UInt64.self)
+            bytes.storeBytes(of: middle, toByteOffset: 8, as: UInt64.self)
+            bytes.storeBytes(of: low, toByteOffset: 16, as: UInt32.self)
+        }
+        return oid
+    }
+
+    var objectID: ObjectID {
+        var oid = self.oid
+        return ObjectID(&oid)
+    }
+}
+
+/// A date-ordered walk over commits, each visited once, reading only what the walk needs.
 private struct HistoryWalk {
+    struct Node {
+        var time: Int64
+        var parents: [RawID]
+        var tree: RawID
+    }
+
     let repository: Repository
-    private var queue: [(time: Int64, order: Int, id: ObjectID)] = []
-    private var seen: Set<ObjectID> = []
+    private var queue: [(time: Int64, order: Int, id: RawID)] = []
+    private var seen: Set<RawID> = []
     private var arrivals = 0
-    private var commits: [ObjectID: Commit] = [:]
-    private var entries: [ObjectID: ObjectID?] = [:]
+    private var nodes: [RawID: Node] = [:]
+    private var entries: [RawID: RawID?] = [:]
 
     init(repository: Repository) { self.repository = repository }
 
-    mutating func push(_ id: ObjectID) throws {
+    mutating func push(_ id: RawID) throws {
         guard seen.insert(id).inserted else { return }
-        let commit = try lookup(id)
+        let node = try lookup(id)
         arrivals += 1
-        let item = (time: commit.committer.time, order: arrivals, id: id)
+        let item = (time: node.time, order: arrivals, id: id)
         // Binary search for the first queued item that comes after this one.
         var low = 0
         var high = queue.count
         while low < high {
             let middle = (low + high) / 2
-            if Self.before(queue[middle], item) { low = middle + 1 } else { high = middle }
+            let other = queue[middle]
+            if other.time != item.time ? other.time > item.time : other.order < item.order {
+                low = middle + 1
+            } else {
+                high = middle
+            }
         }
         queue.insert(item, at: low)
     }
 
-    mutating func next() throws -> (ObjectID, Commit)? {
+    mutating func next() throws -> (RawID, Node)? {
         guard !queue.isEmpty else { return nil }
         let id = queue.removeFirst().id
-        let commit = try lookup(id)
-        commits[id] = nil
-        return (id, commit)
+        return (id, try lookup(id))
     }
 
     /// The id of the tree entry at `path` in a commit's tree, `nil` when there is none.
-    mutating func entry(at path: String, of id: ObjectID, tree: ObjectID? = nil) throws -> ObjectID? {
+    mutating func entry(at path: String, of id: RawID) throws -> RawID? {
         if let cached = entries[id] { return cached }
-        let treeID = try tree ?? lookup(id).tree
-        let found = try repository.treeEntry(at: path, in: treeID)
+        var treeOID = try lookup(id).tree.oid
+        var tree: OpaquePointer?
+        try check(git_tree_lookup(&tree, repository.handle, &treeOID), "read a tree")
+        defer { git_tree_free(tree) }
+        var entry: OpaquePointer?
+        let result = git_tree_entry_bypath(&entry, tree, path)
+        var found: RawID?
+        if result != GIT_ENOTFOUND.rawValue {
+            try check(result, "look up \(path)")
+            found = RawID(git_tree_entry_id(entry).pointee)
+            git_tree_entry_free(entry)
+        }
         entries[id] = .some(found)
         return found
     }
 
-    private mutating func lookup(_ id: ObjectID) throws -> Commit {
-        if let commit = commits[id] { return commit }
-        let commit = try repository.commit(id)
-        commits[id] = commit
-        return commit
-    }
-
-    private static func before(
-        _ a: (time: Int64, order: Int, id: ObjectID), _ b: (time: Int64, order: Int, id: ObjectID)
-    ) -> Bool {
-        a.time != b.time ? a.time > b.time : a.order < b.order
+    private mutating func lookup(_ id: RawID) throws -> Node {
+        if let node = nodes[id] { return node }
+        var oid = id.oid
+        var commit: OpaquePointer?
+        try check(git_commit_lookup(&commit, repository.handle, &oid), "read a commit")
+        defer { git_commit_free(commit) }
+        let parents = (0..<git_commit_parentcount(commit)).compactMap { index in
+            git_commit_parent_id(commit, index).map { RawID($0.pointee) }
+        }
+        let node = Node(
+            time: git_commit_time(commit), parents: parents, tree: RawID(git_commit_tree_id(commit).pointee))
+        nodes[id] = node
+        return node
     }
 }
 

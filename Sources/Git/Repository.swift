@@ -3,6 +3,9 @@ internal import CGit2
 /// libgit2's global state, initialised once for the process.
 let libgit2Initialized: Bool = {
     git_libgit2_init()
+    // Like git itself, trust the object database's own checksums instead of hashing every
+    // object again as it is read (SHA-1 with collision detection is slow).
+    sy_git_disable_read_verification()
     return true
 }()
 

@@ -27,13 +27,14 @@ public struct ProgramResult: Sendable {
 }
 
 /// Runs `path` with `arguments` and exactly `environment` to completion, collecting its output.
-public func runProgram(_ path: String, _ arguments: [String], environment: [String: String]) async throws
-    -> ProgramResult
-{
+public func runProgram(
+    _ path: String, _ arguments: [String], environment: [String: String], in directory: String? = nil
+) async throws -> ProgramResult {
     let result = try await Subprocess.run(
         .path(FilePath(path)), arguments: Arguments(arguments),
         environment: .custom(
             Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
+        workingDirectory: directory.map { FilePath($0) },
         output: .string(limit: 64 << 20), error: .string(limit: 64 << 20))
     let status: Int32
     switch result.terminationStatus {

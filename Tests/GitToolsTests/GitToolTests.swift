@@ -32,9 +32,12 @@ func tool(_ name: String, _ workspace: Workspace, policy: GitTools.CommitPolicy 
         #expect(status.labels == Labels(.private, .trusted))
 
         let log = try await tool("git_log", workspace).invoke(["limit": 1])
-        #expect(log.text.hasPrefix(head.trimmingCharacters(in: .newlines) + " 2026-01-02 Ada Author: Greet the world\n"))
+        #expect(
+            log.text.hasPrefix(head.trimmingCharacters(in: .newlines) + " 2026-01-02 Ada Author: Greet the world\n"))
         #expect(log.text.hasSuffix("[1 commits shown; raise limit or narrow with path, author or since for more]\n"))
-        let filtered = try await tool("git_log", workspace).invoke(["author": "ada@", "since": "2026-01-01", "path": "src"])
+        let filtered = try await tool("git_log", workspace).invoke([
+            "author": "ada@", "since": "2026-01-01", "path": "src",
+        ])
         #expect(filtered.data["commits"]?.arrayValue?.count == 2)
         await #expect {
             _ = try await tool("git_log", workspace).invoke(["since": "last tuesday-ish"])
@@ -45,7 +48,9 @@ func tool(_ name: String, _ workspace: Workspace, policy: GitTools.CommitPolicy 
         #expect(show.text.contains("    Greet the world\n"))
         #expect(show.text.contains("-let greeting = \"hello\"\n+let greeting = \"hello, world\"\n"))
 
-        let blame = try await tool("git_blame", workspace).invoke(["path": "src/app.swift", "start_line": 2, "end_line": 2])
+        let blame = try await tool("git_blame", workspace).invoke([
+            "path": "src/app.swift", "start_line": 2, "end_line": 2,
+        ])
         let first = try await GitCommand.run(["rev-parse", "--short=12", "HEAD~1"], in: directory.path)
         #expect(blame.text == "\(first.trimmingCharacters(in: .newlines)) (Ada Author 2026-01-02 2) print(greeting)\n")
     }
@@ -86,9 +91,13 @@ func tool(_ name: String, _ workspace: Workspace, policy: GitTools.CommitPolicy 
             _ = try await commit.invoke(["branch": "escape", "message": "x", "paths": ["../elsewhere.txt"]])
         } throws: { ($0 as? ToolError)?.rule == "parent-escape" }
 
-        let output = try await commit.invoke(["branch": "switchyard/french", "message": "Greet in French", "paths": ["src/app.swift"]])
+        let output = try await commit.invoke([
+            "branch": "switchyard/french", "message": "Greet in French", "paths": ["src/app.swift"],
+        ])
         #expect(output.text.hasPrefix("Committed "))
-        #expect(try await GitCommand.run(["log", "-1", "--format=%s", "switchyard/french"], in: directory.path) == "Greet in French\n")
+        #expect(
+            try await GitCommand.run(["log", "-1", "--format=%s", "switchyard/french"], in: directory.path)
+                == "Greet in French\n")
         #expect(try await GitCommand.run(["rev-parse", "--abbrev-ref", "HEAD"], in: directory.path) == "work\n")
         #expect(try await GitCommand.run(["status", "--porcelain"], in: directory.path) == " M src/app.swift\n")
 
@@ -103,7 +112,10 @@ func tool(_ name: String, _ workspace: Workspace, policy: GitTools.CommitPolicy 
         let created = try await tool("git_branch", workspace).invoke(["create": "topic", "start": "HEAD~1"])
         #expect(created.text.hasPrefix("Created branch topic at "))
         let listed = try await tool("git_branch", workspace).invoke([:])
-        #expect(listed.text.split(separator: "\n").map { $0.split(separator: " ").dropLast().joined(separator: " ") } == ["* main", "topic"])
+        #expect(
+            listed.text.split(separator: "\n").map { $0.split(separator: " ").dropLast().joined(separator: " ") } == [
+                "* main", "topic",
+            ])
         await #expect {
             _ = try await tool("git_branch", workspace).invoke(["create": "topic"])
         } throws: { ($0 as? ToolError)?.message == "branch topic already exists" }

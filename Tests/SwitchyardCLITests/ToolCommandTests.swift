@@ -13,7 +13,8 @@ import Testing
     @Test func listsTheToolsAndCallsOneByHand() async throws {
         let directory = try TemporaryDirectory("cli-tool")
         try directory.write("notes/plan.md", "first\nsecond\nthird\n")
-        let listed = try await runProgram(binary, ["tool", "--workspace", directory.path, "--json"], environment: environment)
+        let listed = try await runProgram(
+            binary, ["tool", "--workspace", directory.path, "--json"], environment: environment)
         #expect(listed.status == 0, "\(listed.standardError)")
         let names = try JSONValue(parsing: listed.standardOutput).arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(
@@ -22,7 +23,8 @@ import Testing
                 "git_branch", "git_commit", "git_apply", "shell",
             ])
         let read = try await runProgram(
-            binary, ["tool", "read", "--workspace", directory.path, "--args", #"{"path": "notes/plan.md", "start_line": 2}"#],
+            binary,
+            ["tool", "read", "--workspace", directory.path, "--args", #"{"path": "notes/plan.md", "start_line": 2}"#],
             environment: environment)
         #expect(read.status == 0)
         #expect(read.standardOutput == "     2\tsecond\n     3\tthird\n")
@@ -50,7 +52,8 @@ import Testing
             binary, ["tool", "read", "--workspace", directory.path, "--args", "{path"], environment: environment)
         #expect(notJSON.status != 0)
         #expect(notJSON.standardError.contains("--args is not JSON"))
-        let unknown = try await runProgram(binary, ["tool", "teleport", "--workspace", directory.path], environment: environment)
+        let unknown = try await runProgram(
+            binary, ["tool", "teleport", "--workspace", directory.path], environment: environment)
         #expect(unknown.standardError.contains("no tool is called 'teleport'"))
     }
 
@@ -63,12 +66,16 @@ import Testing
         #expect(asked.standardError.contains("[rule: shell-ask]"))
         let allowed = try await runProgram(
             binary,
-            ["tool", "shell", "--workspace", directory.path, "--set", "tools.shell.allow=echo *", "--args", #"{"command": "echo hi"}"#],
+            [
+                "tool", "shell", "--workspace", directory.path, "--set", "tools.shell.allow=echo *", "--args",
+                #"{"command": "echo hi"}"#,
+            ],
             environment: environment)
         #expect(allowed.status == 0, "\(allowed.standardError)")
         #expect(allowed.standardOutput == "$ echo hi\nexit status 0\n--- stdout ---\nhi\n")
         let misspelt = try await runProgram(
-            binary, ["tool", "shell", "--workspace", directory.path, "--set", "tools.shell.alow=echo *"], environment: environment)
+            binary, ["tool", "shell", "--workspace", directory.path, "--set", "tools.shell.alow=echo *"],
+            environment: environment)
         #expect(misspelt.status == 2)
         #expect(misspelt.standardError.contains("tools.shell.alow is not an option"))
     }

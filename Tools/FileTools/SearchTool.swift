@@ -81,7 +81,11 @@ public struct SearchTool: Tool {
         }
         let pattern = arguments.string("pattern") ?? ""
         let maximum = arguments.int("max_results") ?? 100
-        var rgArguments = ["--json", "--no-config", "--no-messages"]
+        // Plain output with the path ended by NUL: as cheap to read as ripgrep is to write.
+        var rgArguments = [
+            "--no-config", "--no-messages", "--no-heading", "--with-filename", "--null", "--line-number", "--column",
+            "--color", "never",
+        ]
         if arguments.bool("literal") == true { rgArguments.append("--fixed-strings") }
         switch arguments.string("case") ?? "smart" {
         case "sensitive": rgArguments.append("--case-sensitive")
@@ -110,33 +114,36 @@ public struct SearchTool: Tool {
         if let problem = search.error {
             throw ToolError(.invalidArguments, tool: name, "ripgrep refused the search: \(problem)")
         }
+        // Lines up to the output limit go to the model (and into data); the rest are counted.
         var text = ""
+        var shown: [JSONValue] = []
         for line in search.lines {
-            if let column = line.column {
-                text += "\(line.path):\(line.line):\(column): \(line.text)\n"
-            } else {
-                text += "\(line.path)-\(line.line)- \(line.text)\n"
-            }
+            let formatted =
+                line.column.map { "\(line.path):\(line.line):\($0): \(line.text)\n" }
+                ?? "\(line.path)-\(line.line)- \(line.text)\n"
+            if shown.count == limit.lines || text.utf8.count + formatted.utf8.count > limit.bytes { break }
+            text += formatted
+            var object: [String: JSONValue] = [
+                "path": .string(line.path), "line": .number(Double(line.line)), "text": .string(line.text),
+            ]
+            if let column = line.column { object["column"] = .number(Double(column)) }
+            shown.append(.object(object))
         }
+        let omitted = search.lines.count - shown.count
         if search.matches == 0 { text = "No matches.\n" }
+        if omitted > 0 {
+            text +=
+                "[truncated: \(omitted) more lines not shown; narrow the search with path, include or a more specific pattern]\n"
+        }
         if search.stoppedEarly {
             text += "[stopped at \(maximum) matches; narrow the pattern or path, or raise max_results]\n"
         }
-        let capped = limit.apply(to: text, hint: "narrow the search with path, include or a more specific pattern")
         let data: JSONValue = [
-            "matches": .number(Double(search.matches)),
-            "complete": .bool(!search.stoppedEarly && !capped.truncated),
-            "lines": .array(
-                search.lines.map { line in
-                    var object: [String: JSONValue] = [
-                        "path": .string(line.path), "line": .number(Double(line.line)), "text": .string(line.text),
-                    ]
-                    if let column = line.column { object["column"] = .number(Double(column)) }
-                    return .object(object)
-                }),
+            "matches": .number(Double(search.matches)), "complete": .bool(!search.stoppedEarly && omitted == 0),
+            "lines": .array(shown),
         ]
         return ToolOutput(
-            text: capped.text, data: data, labels: workspace.labels, truncated: capped.truncated || search.stoppedEarly)
+            text: text, data: data, labels: workspace.labels, truncated: omitted > 0 || search.stoppedEarly)
     }
 
     private struct Search {
@@ -183,34 +190,33 @@ public struct SearchTool: Tool {
         }
     }
 
-    /// Decodes one `rg --json` message; only `match` and `context` lines matter here.
+    /// Decodes one line of output: `PATH\0LINE:COLUMN:TEXT` for a match, `PATH\0LINE-TEXT`
+    /// for context; `--` between context groups is skipped.
     private static func decode(_ bytes: ArraySlice<UInt8>, into search: inout Search) {
-        guard let message = try? JSONValue(parsing: bytes), let kind = message["type"]?.stringValue,
-            kind == "match" || kind == "context", let data = message["data"]
-        else { return }
-        let path = Self.text(data["path"]) ?? "?"
-        let number = data["line_number"]?.intValue ?? 0
-        var text = Self.text(data["lines"]) ?? ""
-        if text.hasSuffix("\n") { text.removeLast() }
-        if text.hasSuffix("\r") { text.removeLast() }
-        if text.count > 500 { text = String(text.prefix(500)) + "…[line cut at 500 characters]" }
+        guard let nul = bytes.firstIndex(of: 0) else { return }
+        let path = String(decoding: bytes[..<nul], as: UTF8.self)
+        var index = nul + 1
+        func number() -> Int {
+            var value = 0
+            while index < bytes.endIndex, bytes[index] &- UInt8(ascii: "0") < 10 {
+                value = value * 10 + Int(bytes[index] &- UInt8(ascii: "0"))
+                index += 1
+            }
+            return value
+        }
+        let line = number()
+        guard index < bytes.endIndex else { return }
         var column: Int?
-        if kind == "match" {
-            column = (data["submatches"]?.arrayValue?.first?["start"]?.intValue ?? 0) + 1
+        if bytes[index] == UInt8(ascii: ":") {
+            index += 1
+            column = number()
             search.matches += 1
         }
+        index += 1
+        var text = String(decoding: bytes[min(index, bytes.endIndex)...], as: UTF8.self)
+        if text.hasSuffix("\r") { text.removeLast() }
+        if text.utf8.count > 500 { text = String(text.prefix(500)) + "…[line cut at 500 characters]" }
         search.lines.append(
-            Line(
-                path: path.hasPrefix("./") ? String(path.dropFirst(2)) : path, line: number, column: column, text: text)
-        )
-    }
-
-    /// ripgrep writes text as `{"text": …}`, or `{"bytes": base64}` when it is not UTF-8.
-    private static func text(_ value: JSONValue?) -> String? {
-        if let text = value?["text"]?.stringValue { return text }
-        if let encoded = value?["bytes"]?.stringValue, let data = Data(base64Encoded: encoded) {
-            return String(decoding: data, as: UTF8.self)
-        }
-        return nil
+            Line(path: path.hasPrefix("./") ? String(path.dropFirst(2)) : path, line: line, column: column, text: text))
     }
 }

@@ -79,12 +79,17 @@ extension GitTool {
 }
 
 enum GitFormat {
+    /// `2026-01-31 12:00:00 +0100`: the signature's time in its own time zone, as git prints it.
     static func date(_ signature: Signature) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(secondsFromGMT: Int(signature.timeZoneOffset) * 60)
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss Z"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(signature.time)))
+        let offset = Int(signature.timeZoneOffset)
+        var seconds = time_t(signature.time + Int64(offset * 60))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let sign = offset < 0 ? "-" : "+"
+        let zone = two(Int32(abs(offset) / 60)) + two(Int32(abs(offset) % 60))
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) \(sign)\(zone)"
     }
 
     static func day(_ signature: Signature) -> String { String(date(signature).prefix(10)) }
