@@ -42,9 +42,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## bench: the HTTP benchmark against the curl command line
+## bench: each benchmark against its reference tool (curl, rg, git)
 bench: deps
 	$(SWIFT) run -c release switchyard-bench http
+	$(SWIFT) run -c release switchyard-bench decode
+	$(SWIFT) run -c release switchyard-bench tools
 
 format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests

@@ -181,20 +181,6 @@ extension Repository {
         defer { git_commit_free(commit) }
         return Commit(commit!)
     }
-
-    /// The id of the blob or tree at `path` in a tree, or `nil` when there is nothing there.
-    func treeEntry(at path: String, in tree: ObjectID) throws -> ObjectID? {
-        var oid = try tree.gitOID()
-        var treePointer: OpaquePointer?
-        try check(git_tree_lookup(&treePointer, handle, &oid), "find tree \(tree.short)")
-        defer { git_tree_free(treePointer) }
-        var entry: OpaquePointer?
-        let result = git_tree_entry_bypath(&entry, treePointer, path)
-        if result == GIT_ENOTFOUND.rawValue { return nil }
-        try check(result, "look up \(path) in tree \(tree.short)")
-        defer { git_tree_entry_free(entry) }
-        return ObjectID(git_tree_entry_id(entry))
-    }
 }
 
 extension ObjectID {
