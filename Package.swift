@@ -81,11 +81,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "VectorStore",
+            dependencies: ["Switchyard", "SQLite", "Hashing", "FileTools"],
+            path: "Tools/VectorStore",
+            // The SIMD scans are 50x slower unoptimised; tests search 100,000 vectors.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+
         // Executables: wiring only.
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool",
+                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool", "VectorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -93,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardBench",
             dependencies: [
-                "Curl", "SwitchyardTesting", "FileTools", "GitTools", "Git",
+                "Curl", "SwitchyardTesting", "FileTools", "GitTools", "Git", "VectorStore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -110,6 +118,8 @@ let package = Package(
             name: "FileToolsTests", dependencies: ["FileTools", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GitToolsTests", dependencies: ["GitTools", "Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VectorStoreTests", dependencies: ["VectorStore", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),

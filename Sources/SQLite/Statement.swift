@@ -89,6 +89,31 @@ public final class Statement {
         return rows
     }
 
+    /// Calls `body` with a column of the current row as bytes, without copying them out;
+    /// the bytes are valid only during the call.
+    public func withBlob<Result>(at column: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows
+        -> Result
+    {
+        let count = Int(sqlite3_column_bytes(handle, Int32(column)))
+        return try body(UnsafeRawBufferPointer(start: sqlite3_column_blob(handle, Int32(column)), count: count))
+    }
+
+    /// A column of the current row as text (`nil` for NULL).
+    public func string(at column: Int) -> String? {
+        if case .text(let text) = value(at: Int32(column)) { return text }
+        return nil
+    }
+
+    /// A column of the current row as an integer (`nil` for NULL).
+    public func int64(at column: Int) -> Int64? {
+        sqlite3_column_type(handle, Int32(column)) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, Int32(column))
+    }
+
+    /// Clears the bindings' effect: the statement can be stepped again from the start.
+    public func reset() {
+        sqlite3_reset(handle)
+    }
+
     /// The row the statement is positioned on, copied out.
     public func currentRow() -> Row {
         let count = sqlite3_column_count(handle)

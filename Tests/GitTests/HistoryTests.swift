@@ -241,7 +241,8 @@ extension String {
         "/opt/swift-packages/apple/swift-argument-parser.git", "/opt/swift-packages/apple/swift-nio.git",
     ]
 
-    @Test(.enabled(if: bares.contains { FileManager.default.fileExists(atPath: $0) }), arguments: bares)
+    @Test(
+        .enabled(if: bares.contains { FileManager.default.fileExists(atPath: $0) }), .usesMuchMemory, arguments: bares)
     func logShowDiffBlameAndStatusAgreeWithGit(bare: String) async throws {
         let directory = try TemporaryDirectory("real")
         guard let path = try await GitCommand.cloneLocal(bare, into: directory.path) else { return }

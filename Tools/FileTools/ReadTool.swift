@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Switchyard
 
 /// `read`: a text file's lines, numbered, within caps; binary files are described, not shown.
@@ -108,7 +108,7 @@ public struct ReadTool: Tool {
     }
 
     /// Why `data` looks binary (a NUL byte or invalid UTF-8 near the start), or `nil` for text.
-    static func binaryReason(_ data: Data) -> String? {
+    public static func binaryReason(_ data: Data) -> String? {
         let head = data.prefix(8192)
         if head.contains(0) { return "contains NUL bytes" }
         // A multi-byte character may be cut at the end of the sample: allow three bytes of slack.
