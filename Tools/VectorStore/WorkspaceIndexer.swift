@@ -26,6 +26,8 @@ public struct WorkspaceIndexer: Sendable {
     /// Files larger than this are skipped (generated or data files, most likely).
     public var largestFile = 1 << 20
     public var ripgrep: String? = findExecutable("rg")
+    /// Only files matching these globs (ripgrep's `--glob`, e.g. `Sources/**`); all when empty.
+    public var include: [String] = []
 
     public init(
         workspace: Workspace, store: VectorStore, collection: String, embedder: any EmbeddingProvider,
@@ -143,7 +145,8 @@ public struct WorkspaceIndexer: Sendable {
             throw VectorStoreError("ripgrep (rg) is not installed; install it with `apt install ripgrep`")
         }
         let result = try await Subprocess.run(
-            .path(FilePath(ripgrep)), arguments: ["--files", "--no-config", "--no-messages"],
+            .path(FilePath(ripgrep)),
+            arguments: Arguments(["--files", "--no-config", "--no-messages"] + include.flatMap { ["--glob", $0] }),
             workingDirectory: FilePath(workspace.root.isEmpty ? "/" : workspace.root), input: .none,
             output: .string(limit: 256 << 20), error: .discarded)
         return result.standardOutput.split(separator: "\n").map {

@@ -1,0 +1,118 @@
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+import VectorStore
+
+func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Labels = Labels(.private, .trusted))
+    -> VectorStore.Item
+{
+    VectorStore.Item(id: id, text: "text of \(id)", metadata: ["path": .string(path)], labels: labels, vector: vector)
+}
+
+@Suite struct VectorStoreTests {
+    @Test func itemsPersistAcrossReopeningAndDeletesStick() async throws {
+        let directory = try TemporaryDirectory("vectors")
+        let path = directory.path + "/vectors.db"
+        do {
+            let store = try VectorStore(path: path)
+            try await store.prepareCollection("notes", embedder: "test:unit", dimension: 3)
+            try await store.upsert(
+                [item("x", [1, 0, 0]), item("y", [0, 1, 0]), item("z", [0, 0, 1], path: "Sources/z.swift")],
+                into: "notes")
+            try await store.upsert([item("y", [0.9, 0.1, 0])], into: "notes")
+            let hits = try await store.search([1, 0, 0], in: "notes", k: 2)
+            #expect(hits.map(\.id) == ["x", "y"])
+            #expect(hits[0].text == "text of x")
+            #expect(abs(hits[0].score - 1) < 1e-6)
+            try await store.delete(ids: ["x"], from: "notes")
+        }
+        let reopened = try VectorStore(path: path)
+        #expect(try await reopened.search([1, 0, 0], in: "notes", k: 5).map(\.id) == ["y", "z"])
+        #expect(try await reopened.collection("notes")?.count == 2)
+        let filtered = try await reopened.search([1, 0, 0], in: "notes", k: 5, filter: ["path_prefix": "Sources/"])
+        #expect(filtered.map(\.id) == ["z"])
+        #expect(
+            try await reopened.search([1, 0, 0], in: "notes", k: 5, filter: ["path": "a.swift"]).map(\.id) == ["y"])
+    }
+
+    @Test func aSecondConnectionsWritesAreSeen() async throws {
+        let directory = try TemporaryDirectory("vectors-sync")
+        let path = directory.path + "/vectors.db"
+        let reader = try VectorStore(path: path)
+        let writer = try VectorStore(path: path)
+        try await writer.prepareCollection("c", embedder: "test:unit", dimension: 2)
+        try await writer.upsert([item("first", [1, 0])], into: "c")
+        #expect(try await reader.search([1, 0], in: "c", k: 5).map(\.id) == ["first"])
+        try await writer.upsert([item("second", [0.8, 0.2])], into: "c")
+        #expect(try await reader.search([1, 0], in: "c", k: 5).map(\.id) == ["first", "second"])
+    }
+
+    @Test func mismatchedEmbeddersAndQueriesAreClearErrors() async throws {
+        let directory = try TemporaryDirectory("vectors-errors")
+        let store = try VectorStore(path: directory.path + "/vectors.db")
+        try await store.prepareCollection("c", embedder: "ollama:nomic-embed-text", dimension: 768)
+        await #expect {
+            try await store.prepareCollection("c", embedder: "openai:text-embedding-3-small", dimension: 1536)
+        } throws: { "\($0)".contains("holds 768-dimensional vectors from ollama:nomic-embed-text") }
+        await #expect {
+            _ = try await store.search([1, 0], in: "c", k: 3)
+        } throws: { "\($0)".contains("the query has 2 dimensions") }
+        await #expect {
+            _ = try await store.search([1, 0], in: "missing", k: 3)
+        } throws: { "\($0)".contains("there is no collection missing; there are: c") }
+    }
+}
+
+/// Indexing a real project's checkout with the real local embedding server.
+@Suite(.usesLocalModel) struct IndexingTests {
+    static let bare = "/opt/swift-packages/mxcl/Version.git"
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: bare)))
+    func indexesIncrementallyAndFindsAKnownFunction() async throws {
+        let peer = try await LocalModelPeer.endpoints()
+        let embedder = OpenAIEmbeddingProvider(baseURL: peer.embed, apiKey: nil, model: "smollm2")
+        let scratch = try TemporaryDirectory("index")
+        let checkout = try #require(try await GitCommand.cloneLocal(Self.bare, into: scratch.path))
+        let workspace = try Workspace(path: checkout)
+        let store = try VectorStore(path: scratch.path + "/vectors.db")
+        var indexer = WorkspaceIndexer(
+            workspace: workspace, store: store, collection: "version", embedder: embedder, embedderID: "test:smollm2")
+        // The sources only: the server answers each token's vector as JSON, which is slow.
+        indexer.include = ["Sources/**", "Package.swift"]
+        let updates = Shared(0)
+        let first = try await indexer.run { _ in updates.update { $0 += 1 } }
+        #expect(first.files == 6)
+        #expect(first.indexed == 6)
+        #expect(first.chunks > 6)
+        #expect(updates.value >= 6)
+
+        // Nothing changed: nothing is embedded.
+        let second = try await indexer.run()
+        #expect(second.chunks == 0)
+        #expect(second.unchanged == 6)
+
+        // One file changed, one deleted: only those.
+        try "// A note\n".appending(
+            try String(contentsOfFile: checkout + "/Sources/Version+Range.swift", encoding: .utf8)
+        )
+        .write(toFile: checkout + "/Sources/Version+Range.swift", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: checkout + "/Sources/Version+Codable.swift")
+        let third = try await indexer.run()
+        #expect(third.indexed == 1)
+        #expect(third.removed == 1)
+        #expect(third.unchanged == 4)
+        let hashes = try await store.fileHashes(in: "version")
+        #expect(hashes["Sources/Version+Codable.swift"] == nil)
+        #expect(hashes.count == 5)
+
+        // A query for a known function finds its file.
+        let search = VectorSearchTool(store: store, collection: "version", embedder: embedder)
+        let output = try await search.invoke([
+            "query": "public static func < (lhs: Version, rhs: Version) -> Bool", "k": 5,
+        ])
+        let paths = output.data["hits"]?.arrayValue?.compactMap { $0["metadata"]?["path"]?.stringValue } ?? []
+        #expect(paths.contains("Sources/Version+Comparable.swift"), "\(paths)")
+        #expect(output.labels == Labels(.private, .trusted))
+    }
+}
