@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool", "VectorStore",
+                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool", "VectorStore", "Hashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -2,8 +2,10 @@ import ArgumentParser
 import FileTools
 import Foundation
 import GitTools
+import Hashing
 import ShellTool
 import Switchyard
+import VectorStore
 
 struct ToolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -89,6 +91,42 @@ struct ToolCommand: AsyncParsableCommand {
 /// Builds the tools for a workspace from the settings (`tools.NAME.*`, `workspace.*`).
 enum Toolbox {
     static func make(workspacePath: String, settings: Settings) throws -> [any Tool] {
+        let environment = ProcessInfo.processInfo.environment
+        let workspace = try workspace(workspacePath, settings: settings)
+        var commit = ToolOptions(settings: settings, tool: "git_commit")
+        var policy = GitTools.CommitPolicy()
+        if let protected = try commit.strings("protected_branches") { policy.protectedBranches = Set(protected) }
+        policy.allowCheckedOutBranch = try commit.bool("allow_checked_out_branch") ?? false
+        try commit.finish()
+        let shell = try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell"))
+
+        var vectors = ToolOptions(settings: settings, tool: "vector_search")
+        let collection = try vectors.string("collection") ?? defaultCollection(for: workspace)
+        try vectors.finish()
+        let store = try VectorStore(path: try vectorStorePath(environment))
+        let embedder: any EmbeddingProvider
+        var embedderID = "unconfigured"
+        do {
+            let profile = try embeddingProfile(nil, settings: settings, environment: environment)
+            try checkClearance(of: profile, for: workspace)
+            embedder = try profile.embeddingProvider(environment: environment)
+            embedderID = profile.embedderID
+        } catch {
+            embedder = Unavailable(reason: "\(error)")
+        }
+        let vectorTools: [any Tool] = [
+            VectorSearchTool(store: store, collection: collection, embedder: embedder),
+            VectorUpsertTool(
+                store: store, collection: collection, embedder: embedder, embedderID: embedderID,
+                labels: workspace.labels),
+        ]
+        return FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: policy)
+            + [ShellTool(workspace: workspace, policy: shell)] + vectorTools
+    }
+
+    /// The workspace at `path`, labelled by `workspace.confidentiality` (default private) and
+    /// `workspace.integrity` (default trusted).
+    static func workspace(_ path: String, settings: Settings) throws -> Workspace {
         var labels = Labels(.private, .trusted)
         if let entry = settings["workspace.confidentiality"] {
             guard let text = entry.value.stringValue, let level = Confidentiality(name: text) else {
@@ -105,20 +143,51 @@ enum Toolbox {
             }
             labels.integrity = level
         }
-        let workspace: Workspace
         do {
-            workspace = try Workspace(path: workspacePath, labels: labels)
+            return try Workspace(path: path, labels: labels)
         } catch {
             throw ConfigurationError(at: "--workspace", message: error.message)
         }
-        var commit = ToolOptions(settings: settings, tool: "git_commit")
-        var policy = GitTools.CommitPolicy()
-        if let protected = try commit.strings("protected_branches") { policy.protectedBranches = Set(protected) }
-        policy.allowCheckedOutBranch = try commit.bool("allow_checked_out_branch") ?? false
-        try commit.finish()
-        let shell = try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell"))
-        return FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: policy)
-            + [ShellTool(workspace: workspace, policy: shell)]
+    }
+
+    /// The embedding profile: `name`, else the setting `index.embedder`, else `embed`.
+    static func embeddingProfile(_ name: String?, settings: Settings, environment: [String: String]) throws
+        -> ModelProfile
+    {
+        let chosen = name ?? settings["index.embedder"]?.value.stringValue ?? "embed"
+        return try ModelProfile.named(chosen, in: settings, environment: environment)
+    }
+
+    /// Private text goes only to an embedder cleared for it.
+    static func checkClearance(of profile: ModelProfile, for workspace: Workspace) throws {
+        guard workspace.labels.confidentiality <= profile.clearance else {
+            throw ConfigurationError(
+                at: "profiles.\(profile.name).clearance",
+                message:
+                    "the workspace is \(workspace.labels.confidentiality) and profile \(profile.name) is cleared only for \(profile.clearance); embed it with a local profile, or raise that profile's clearance if the data may go there"
+            )
+        }
+    }
+
+    /// `NAME-HASH`: the directory's name and 8 hex digits of its real path.
+    static func defaultCollection(for workspace: Workspace) -> String {
+        let name = workspace.root.split(separator: "/").last.map(String.init) ?? "root"
+        return "\(name)-\(SHA256.hex(Array(workspace.root.utf8)).prefix(8))"
+    }
+
+    static func vectorStorePath(_ environment: [String: String]) throws -> String {
+        let path = VectorStore.defaultPath(environment: environment)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// An embedder that explains why there is none.
+    struct Unavailable: EmbeddingProvider {
+        let reason: String
+        func embed(_ inputs: [String]) async throws -> [[Float]] {
+            throw ConfigurationError(at: "index.embedder", message: "no embedding profile to use: \(reason)")
+        }
     }
 }
 
