@@ -2,7 +2,7 @@
 # fresh Debian machine with the Swift toolchain: they install what is missing first.
 
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libcurl4-openssl-dev libssl-dev libgit2-dev libsqlite3-dev ripgrep bubblewrap curl git openssl python3 g++
+APT_PACKAGES := pkg-config libcurl4-openssl-dev libssl-dev libgit2-dev libsqlite3-dev libxml2-dev ripgrep bubblewrap curl git openssl python3 g++
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps peers build release bench format lint

@@ -40,6 +40,11 @@ let package = Package(
             providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
         ),
         .systemLibrary(
+            name: "CXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
+        ),
+        .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
@@ -89,11 +94,16 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
 
+        .target(
+            name: "HTTPTool", dependencies: ["Switchyard", "Curl", "CXML2"], path: "Tools/HTTPTool",
+            swiftSettings: swiftSettings),
+
         // Executables: wiring only.
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool", "VectorStore", "Hashing",
+                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool", "VectorStore", "HTTPTool",
+                "Hashing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -120,6 +130,8 @@ let package = Package(
             name: "GitToolsTests", dependencies: ["GitTools", "Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "VectorStoreTests", dependencies: ["VectorStore", "SwitchyardTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HTTPToolTests", dependencies: ["HTTPTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),

@@ -84,6 +84,13 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]?
     /// Overrides the client's timeouts for this request.
     public var timeouts: HTTPTimeouts?
+    /// Addresses to use instead of resolving names, as `HOST:PORT:ADDRESS` (libcurl's
+    /// `CURLOPT_RESOLVE`): the connection goes exactly where a caller checked it would.
+    public var pinnedAddresses: [String] = []
+    /// The URL schemes allowed, such as `["http", "https"]`; all that libcurl knows when empty.
+    public var protocols: [String] = []
+    /// Connect directly, whatever proxy the environment or the client names.
+    public var bypassProxy = false
 
     public init(
         method: HTTPMethod = .get, url: String, headers: HTTPHeaders = [:], body: [UInt8]? = nil,

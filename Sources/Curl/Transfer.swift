@@ -15,6 +15,7 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
     // loop
     let easy: UnsafeMutableRawPointer
     private var requestHeaders: UnsafeMutablePointer<curl_slist>?
+    private var resolveList: UnsafeMutablePointer<curl_slist>?
     private var responseHeaders = HTTPHeaders()
     private var headDelivered = false
     private var bytesReceived = 0
@@ -57,6 +58,7 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
     deinit {
         curl_easy_cleanup(easy)
         curl_slist_free_all(requestHeaders)
+        curl_slist_free_all(resolveList)
         errorBuffer.deallocate()
     }
 
@@ -84,8 +86,21 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
         }
         // Proxies: libcurl reads http_proxy, https_proxy, all_proxy and no_proxy itself
         // unless a proxy is set here.
-        if let proxy = configuration.proxy {
+        if request.bypassProxy {
+            set(CURLOPT_PROXY, sy_easy_setopt_string(easy, CURLOPT_PROXY, ""))
+        } else if let proxy = configuration.proxy {
             set(CURLOPT_PROXY, sy_easy_setopt_string(easy, CURLOPT_PROXY, proxy))
+        }
+        if !request.protocols.isEmpty {
+            let list = request.protocols.joined(separator: ",")
+            set(CURLOPT_PROTOCOLS_STR, sy_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, list))
+            set(CURLOPT_REDIR_PROTOCOLS_STR, sy_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, list))
+        }
+        if !request.pinnedAddresses.isEmpty {
+            var pinned: UnsafeMutablePointer<curl_slist>?
+            for entry in request.pinnedAddresses { pinned = curl_slist_append(pinned, entry) }
+            resolveList = pinned
+            set(CURLOPT_RESOLVE, sy_easy_setopt_slist(easy, CURLOPT_RESOLVE, pinned))
         }
 
         let timeouts = request.timeouts ?? configuration.timeouts

@@ -2,6 +2,7 @@ import ArgumentParser
 import FileTools
 import Foundation
 import GitTools
+import HTTPTool
 import Hashing
 import ShellTool
 import Switchyard
@@ -13,7 +14,8 @@ struct ToolCommand: AsyncParsableCommand {
         abstract: "Call one agent tool by hand, as a model would.",
         discussion: """
             Tools: search, read, list, edit (files); git_status, git_log, git_show, git_diff, git_blame, \
-            git_branch, git_commit, git_apply (git); shell (a sandboxed command). Without a name, lists \
+            git_branch, git_commit, git_apply (git); shell (a sandboxed command); vector_search, \
+            vector_upsert (the vector store; see switchyard index); http_fetch. Without a name, lists \
             them; `switchyard tool NAME --schema` prints one's argument schema.
             Examples:
               switchyard tool search --workspace . --args '{"pattern": "func main", "include": ["*.swift"]}'
@@ -24,7 +26,9 @@ struct ToolCommand: AsyncParsableCommand {
             on a terminal and refuses elsewhere), network (default false), workspace (read-write or \
             read-only), sandbox (bubblewrap or none), timeout (seconds), environment (extra variable \
             names); tools.git_commit.protected_branches (default [main, master]) and \
-            allow_checked_out_branch (default false). The workspace's labels come from \
+            allow_checked_out_branch (default false); tools.http_fetch.allow_hosts (names or *.domain; \
+            none by default), allow_addresses (special-use addresses to allow anyway, e.g. \
+            127.0.0.1), max_bytes, timeout. The workspace's labels come from \
             workspace.confidentiality (default private) and workspace.integrity (default trusted).
             Exit status: 0 on success, 1 when the tool reports an error, 2 for a configuration problem.
             """
@@ -120,8 +124,9 @@ enum Toolbox {
                 store: store, collection: collection, embedder: embedder, embedderID: embedderID,
                 labels: workspace.labels),
         ]
+        let fetch = try HTTPFetchPolicy(options: ToolOptions(settings: settings, tool: "http_fetch"))
         return FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: policy)
-            + [ShellTool(workspace: workspace, policy: shell)] + vectorTools
+            + [ShellTool(workspace: workspace, policy: shell)] + vectorTools + [HTTPFetchTool(policy: fetch)]
     }
 
     /// The workspace at `path`, labelled by `workspace.confidentiality` (default private) and

@@ -20,7 +20,7 @@ import Testing
         #expect(
             names == [
                 "search", "read", "list", "edit", "git_status", "git_log", "git_show", "git_diff", "git_blame",
-                "git_branch", "git_commit", "git_apply", "shell", "vector_search", "vector_upsert",
+                "git_branch", "git_commit", "git_apply", "shell", "vector_search", "vector_upsert", "http_fetch",
             ])
         let read = try await runProgram(
             binary,

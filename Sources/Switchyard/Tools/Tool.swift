@@ -55,10 +55,47 @@ public struct ToolOutput: Sendable, Hashable {
 public struct ToolContext: Sendable {
     /// Asked when a policy says `ask`; `nil` when nobody can answer, which refuses.
     public var approver: (any Approver)?
+    /// Asked before anything leaves the machine (an HTTP request, each redirect too); `nil`
+    /// lets the tool's own policy decide alone.
+    public var egressGuard: (any EgressGuard)?
 
-    public init(approver: (any Approver)? = nil) {
+    public init(approver: (any Approver)? = nil, egressGuard: (any EgressGuard)? = nil) {
         self.approver = approver
+        self.egressGuard = egressGuard
     }
+}
+
+/// Something about to leave the machine.
+public struct Egress: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case http, model, shell
+    }
+
+    public var kind: Kind
+    /// Where it goes: a URL, a provider's endpoint, a command line.
+    public var destination: String
+    /// What is sent along (a request body), for the guard to inspect.
+    public var payload: [UInt8]
+    /// The tool or step sending it.
+    public var source: String
+
+    public init(kind: Kind, destination: String, payload: [UInt8] = [], source: String) {
+        self.kind = kind
+        self.destination = destination
+        self.payload = payload
+        self.source = source
+    }
+}
+
+/// Decides whether an egress may go ahead. The planner loop's guard implements it with the
+/// run's labels; tools call it at the last moment before anything is sent.
+public protocol EgressGuard: Sendable {
+    func check(_ egress: Egress) async -> EgressDecision
+}
+
+public enum EgressDecision: Sendable, Hashable {
+    case allow
+    case refuse(reason: String)
 }
 
 /// Someone who can approve an action a policy leaves open, such as a person at a terminal.
