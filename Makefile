@@ -42,11 +42,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## bench: each benchmark against its reference tool (curl, rg, git)
-bench: deps
+## bench: each benchmark against its reference tool (curl, rg, git, numpy, sqlite-vec)
+bench: deps .build/bench-venv/bin/python
 	$(SWIFT) run -c release switchyard-bench http
 	$(SWIFT) run -c release switchyard-bench decode
 	$(SWIFT) run -c release switchyard-bench tools
+	$(SWIFT) run -c release switchyard-bench vectors
+
+# The Python references of the vector benchmark.
+.build/bench-venv/bin/python:
+	python3 -m venv .build/bench-venv
+	.build/bench-venv/bin/pip install --quiet numpy sqlite-vec apsw
 
 format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests

@@ -9,7 +9,9 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Release-mode benchmarks, each against a reference tool in the same run.",
-        subcommands: [HTTPBench.self, DecodeBench.self, TraceBench.self, TraceWriter.self, ToolsBench.self]
+        subcommands: [
+            HTTPBench.self, DecodeBench.self, TraceBench.self, TraceWriter.self, ToolsBench.self, VectorsBench.self,
+        ]
     )
 }
 

@@ -143,12 +143,13 @@ public struct VectorMatrix: Sendable {
         let rawA = UnsafeRawPointer(a)
         let rawB = UnsafeRawPointer(b)
         while index + 32 <= count {
-            sum0.addProduct(
-                rawA.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self),
-                rawB.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self))
-            sum1.addProduct(
-                rawA.loadUnaligned(fromByteOffset: (index + 16) * 4, as: SIMD16<Float>.self),
-                rawB.loadUnaligned(fromByteOffset: (index + 16) * 4, as: SIMD16<Float>.self))
+            // Multiply, then add: `addProduct` becomes a call to fmaf per lane without FMA hardware.
+            sum0 +=
+                rawA.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+                * rawB.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            sum1 +=
+                rawA.loadUnaligned(fromByteOffset: (index + 16) * 4, as: SIMD16<Float>.self)
+                * rawB.loadUnaligned(fromByteOffset: (index + 16) * 4, as: SIMD16<Float>.self)
             index += 32
         }
         var sum = (sum0 + sum1).sum()
@@ -161,21 +162,10 @@ public struct VectorMatrix: Sendable {
 
     @inline(__always)
     static func dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ count: Int) -> Int32 {
-        var sum = SIMD16<Int32>()
-        var index = 0
-        let rawA = UnsafeRawPointer(a)
-        let rawB = UnsafeRawPointer(b)
-        while index + 16 <= count {
-            let x = SIMD16<Int16>(truncatingIfNeeded: rawA.loadUnaligned(fromByteOffset: index, as: SIMD16<Int8>.self))
-            let y = SIMD16<Int16>(truncatingIfNeeded: rawB.loadUnaligned(fromByteOffset: index, as: SIMD16<Int8>.self))
-            sum &+= SIMD16<Int32>(truncatingIfNeeded: x &* y)
-            index += 16
-        }
-        var total = sum.wrappedSum()
-        while index < count {
-            total &+= Int32(a[index]) &* Int32(b[index])
-            index += 1
-        }
+        // A plain loop: LLVM vectorises it (widening multiply-adds), where SIMD16<Int8>
+        // conversions stay lane-by-lane calls.
+        var total: Int32 = 0
+        for index in 0..<count { total &+= Int32(a[index]) &* Int32(b[index]) }
         return total
     }
 
