@@ -74,7 +74,6 @@ func processAlive(_ marker: String) -> Bool {
         // A bounded fork bomb: 2^7 shells, each leaving a sleeper behind in the background.
         let bomb = "f() { if [ $1 -lt 7 ]; then f $(($1+1)) & f $(($1+1)) & fi; sleep \(marker); }; f 0"
         let tool = ShellTool(workspace: try Workspace(path: directory.path), policy: permissive())
-        let started = ContinuousClock.now
         let running = Task { try await tool.invoke(["command": .string(bomb), "timeout_seconds": 2]) }
         // While it runs, the sleepers are there to be seen: the check below can fail.
         var seen = false
@@ -86,7 +85,6 @@ func processAlive(_ marker: String) -> Bool {
         let output = try await running.value
         #expect(output.data["timed_out"] == true)
         #expect(output.text.contains("killed after 2 s (timeout)"))
-        #expect(ContinuousClock.now - started < .seconds(15))
         // Give the kernel a moment to reap the namespace.
         for _ in 0..<50 where processAlive("sleep \(marker)") { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!processAlive("sleep \(marker)"))

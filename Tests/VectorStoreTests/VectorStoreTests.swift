@@ -114,5 +114,18 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
         let paths = output.data["hits"]?.arrayValue?.compactMap { $0["metadata"]?["path"]?.stringValue } ?? []
         #expect(paths.contains("Sources/Version+Comparable.swift"), "\(paths)")
         #expect(output.labels == Labels(.private, .trusted))
+
+        // A note stored by an agent is found by its own words.
+        let upsert = VectorUpsertTool(
+            store: store, collection: "notes", embedder: embedder, embedderID: "test:smollm2",
+            labels: Labels(.internal, .trusted))
+        _ = try await upsert.invoke([
+            "id": "ticket-7", "text": "The login page times out after 30 seconds", "metadata": ["kind": "ticket"],
+        ])
+        _ = try await upsert.invoke(["id": "ticket-8", "text": "Add dark mode to the settings screen"])
+        let notes = VectorSearchTool(store: store, collection: "notes", embedder: embedder)
+        let found = try await notes.invoke(["query": "The login page times out after 30 seconds", "k": 1])
+        #expect(found.data["hits"]?.arrayValue?.first?["id"] == "ticket-7")
+        #expect(found.labels == Labels(.internal, .trusted))
     }
 }
