@@ -92,6 +92,7 @@ func processAlive(_ marker: String) -> Bool {
         let single = "sleep 1000.\(Int.random(in: 100_000...999_999))"
         let plain = try await tool.invoke(["command": .string(single), "timeout_seconds": 1])
         #expect(plain.data["timed_out"] == true)
+        for _ in 0..<50 where processAlive(single) { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!processAlive(single))
     }
 

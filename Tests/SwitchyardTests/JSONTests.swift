@@ -70,3 +70,22 @@ import Testing
         #expect(value.canonicalText == #"{"a":{"c":"x","d":[true,null]},"b":1}"#)
     }
 }
+
+@Suite struct OutputLimitTests {
+    @Test func cutsAtLineBoundariesAndSaysWhatIsLeft() {
+        let limit = OutputLimit(bytes: 100, lines: 3)
+        let text = (1...10).map { "line \($0)\n" }.joined()
+        let (capped, truncated) = limit.apply(to: text, hint: "read on")
+        #expect(truncated)
+        #expect(capped == "line 1\nline 2\nline 3\n[truncated: 7 more lines (50 bytes) not shown; read on]\n")
+        #expect(limit.apply(to: "short\n", hint: "x") == ("short\n", false))
+    }
+
+    @Test func aSingleOverlongLineIsCutAtACharacterBoundary() {
+        let limit = OutputLimit(bytes: 10, lines: 5)
+        let text = String(repeating: "é", count: 20)
+        let kept = limit.prefix(of: text)
+        #expect(kept == String(repeating: "é", count: 5))
+        #expect(limit.apply(to: text, hint: "more").truncated)
+    }
+}

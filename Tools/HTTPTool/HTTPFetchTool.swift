@@ -250,23 +250,21 @@ public struct HTTPFetchTool: Tool {
         if fetched.truncated { header += "[the body was cut at \(policy.maximumBytes) bytes]\n" }
         header += "\n"
         let rest = start > 0 ? String(text.dropFirst(start)) : text
-        let limit = OutputLimit()
-        let capped = limit.apply(
-            to: rest, hint: "call http_fetch again with start=\(start + Self.characters(fittingIn: limit, of: rest))")
+        let shown = OutputLimit().prefix(of: rest)
+        var body = String(shown)
+        let truncated = shown.endIndex < rest.endIndex
+        if truncated {
+            if !body.hasSuffix("\n") { body += "\n" }
+            body +=
+                "[truncated: \(rest.count - shown.count) more characters not shown; call http_fetch again with start=\(start + shown.count)]\n"
+        }
         return ToolOutput(
-            text: header + capped.text,
+            text: header + body,
             data: [
                 "url": .string(url), "status": .number(Double(fetched.status)), "content_type": .string(type),
                 "bytes": .number(Double(fetched.body.count)), "redirects": .array(redirects.map(JSONValue.string)),
                 "text": .string(rest),
-            ], labels: policy.labels, truncated: capped.truncated || fetched.truncated)
-    }
-
-    /// How many characters of `text` the limit shows.
-    private static func characters(fittingIn limit: OutputLimit, of text: String) -> Int {
-        let shown = limit.apply(to: text, hint: "").text
-        return shown.split(separator: "\n", omittingEmptySubsequences: false).dropLast(2).joined(separator: "\n").count
-            + 1
+            ], labels: policy.labels, truncated: truncated || fetched.truncated)
     }
 
     /// Lower case, no trailing dot; refuses empty names, control and non-ASCII bytes, and
