@@ -97,11 +97,7 @@ enum Toolbox {
     static func make(workspacePath: String, settings: Settings) throws -> [any Tool] {
         let environment = ProcessInfo.processInfo.environment
         let workspace = try workspace(workspacePath, settings: settings)
-        var commit = ToolOptions(settings: settings, tool: "git_commit")
-        var policy = GitTools.CommitPolicy()
-        if let protected = try commit.strings("protected_branches") { policy.protectedBranches = Set(protected) }
-        policy.allowCheckedOutBranch = try commit.bool("allow_checked_out_branch") ?? false
-        try commit.finish()
+        let policy = try GitTools.CommitPolicy(options: ToolOptions(settings: settings, tool: "git_commit"))
         let shell = try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell"))
 
         var vectors = ToolOptions(settings: settings, tool: "vector_search")

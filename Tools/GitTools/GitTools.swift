@@ -15,6 +15,14 @@ public enum GitTools {
             self.protectedBranches = protectedBranches
             self.allowCheckedOutBranch = allowCheckedOutBranch
         }
+
+        /// Reads `protected_branches` and `allow_checked_out_branch`.
+        public init(options: ToolOptions) throws(ConfigurationError) {
+            var options = options
+            if let protected = try options.strings("protected_branches") { protectedBranches = Set(protected) }
+            allowCheckedOutBranch = try options.bool("allow_checked_out_branch") ?? false
+            try options.finish()
+        }
     }
 
     public static func make(workspace: Workspace, commitPolicy: CommitPolicy = CommitPolicy(), readOnly: Bool = false)

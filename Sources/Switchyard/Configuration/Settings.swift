@@ -49,7 +49,9 @@ public struct Settings: Sendable {
         try merge(yaml: text, file: file)
     }
 
-    public mutating func merge(yaml: String, file: String) throws(ConfigurationError) {
+    /// Reads YAML text over the current settings; `lineOffset` is added to line numbers
+    /// (for YAML that starts further down a file, as an agent spec's front matter does).
+    public mutating func merge(yaml: String, file: String, lineOffset: Int = 0) throws(ConfigurationError) {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -58,18 +60,21 @@ public struct Settings: Sendable {
         }
         guard let node else { return }
         guard case .mapping = node else {
-            throw ConfigurationError(file: file, line: node.mark?.line, message: "expected a mapping of settings")
+            throw ConfigurationError(
+                file: file, line: node.mark.map { $0.line + lineOffset }, message: "expected a mapping of settings")
         }
-        flatten(node, prefix: "", file: file)
+        flatten(node, prefix: "", file: file, lineOffset: lineOffset)
     }
 
-    private mutating func flatten(_ node: Node, prefix: String, file: String) {
-        let origin = "\(file):\(node.mark?.line ?? 0)"
+    private mutating func flatten(_ node: Node, prefix: String, file: String, lineOffset: Int) {
+        let origin = "\(file):\((node.mark?.line ?? 0) + lineOffset)"
         switch node {
         case .mapping(let mapping):
+            // An empty mapping (`search: {}`) still says the key is there.
+            if mapping.count == 0, !prefix.isEmpty { entries[prefix] = Entry(value: .object([:]), origin: origin) }
             for (key, value) in mapping {
                 let name = key.string ?? "\(key)"
-                flatten(value, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", file: file)
+                flatten(value, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", file: file, lineOffset: lineOffset)
             }
         case .sequence(let sequence):
             entries[prefix] = Entry(value: .array(sequence.map(Self.value)), origin: origin)

@@ -7,6 +7,8 @@ public struct ToolOptions: Sendable {
     private var read: Set<String> = []
     /// Where the options come from, for errors: `tools.shell` in a file.
     public var location: String
+    /// The file and line that names the tool, when it comes from an agent spec.
+    public var origin: String?
 
     public init(_ values: [String: JSONValue] = [:], origins: [String: String] = [:], location: String) {
         self.values = values
@@ -25,6 +27,14 @@ public struct ToolOptions: Sendable {
         }
         self.init(values, origins: origins, location: "tools.\(tool)")
     }
+
+    /// Adds an option, with where it was written.
+    public mutating func add(_ key: String, _ value: JSONValue, origin: String) {
+        values[key] = value
+        origins[key] = origin
+    }
+
+    public var isEmpty: Bool { values.isEmpty }
 
     private func error(_ key: String, _ expected: String) -> ConfigurationError {
         ConfigurationError(at: origins[key] ?? location, message: "\(location).\(key): expected \(expected)")

@@ -1,0 +1,292 @@
+import Foundation
+import Hashing
+
+/// An agent: `agents/NAME.md`, YAML front matter for what it may use and how, and a
+/// Markdown body that is its system prompt.
+///
+/// ```markdown
+/// ---
+/// name: code-assistant
+/// description: Answers questions about a private repository and proposes changes.
+/// planner: cloud                  # plan with this profile; without it, one tool-calling loop
+/// model: local                    # agent and model steps, and the loop when there is no planner
+/// profiles:
+///   local: { provider: ollama, model: qwen2.5-coder:7b }
+///   cloud: { provider: openai, model: gpt-4.1-mini }
+/// tools:
+///   search: {}
+///   shell: { allow: ["swift test*"] }
+/// routing:
+///   rules:
+///     - { role: reasoning, use: cloud }
+///     - { min_context_tokens: 24000, use: cloud }
+///   fallback: [local]
+/// privacy:
+///   workspace: { confidentiality: private, integrity: trusted }
+///   declassify: redacted-summary  # never | redacted-summary | allow
+///   allow_exfiltration: false
+/// budgets: { steps: 30, tokens: 200000, cost_usd: 0.5, wall_seconds: 600 }
+/// ---
+/// You are a careful code assistant…
+/// ```
+///
+/// Every key is checked: an unknown one is an error naming the file and line, never ignored.
+public struct AgentSpec: Sendable {
+    public var name: String
+    public var description: String
+    public var file: String
+    /// SHA-256 of the file's bytes: what a run records, so replay knows the spec changed.
+    public var hash: String
+    public var systemPrompt: String
+    /// The profile that plans, or `nil` for an agent that is one tool-calling loop.
+    public var planner: String?
+    /// The profile for agent and model steps when no rule says otherwise.
+    public var model: String
+    /// The spec's settings (profiles, tool options), under which the user's settings lay.
+    public var settings: Settings
+    /// The tools the agent may use, each with its options.
+    public var tools: [String: ToolOptions]
+    public var routing: Routing
+    public var privacy: Privacy
+    public var budgets: Budgets
+
+    public struct Routing: Sendable, Hashable {
+        public struct Rule: Sendable, Hashable {
+            /// Matches a step with this role hint (`reasoning`, `code`, `summary`, …).
+            public var role: String?
+            /// Matches a step whose estimated input is at least this many tokens.
+            public var minimumContextTokens: Int?
+            /// Matches a step that needs tool calling (`true`) or does not (`false`).
+            public var needsTools: Bool?
+            /// The profile to use.
+            public var use: String
+            public var origin: String
+        }
+
+        public var rules: [Rule] = []
+        /// Profiles to try, in order, when the chosen one fails (always within clearance).
+        public var fallback: [String] = []
+    }
+
+    public struct Privacy: Sendable, Hashable {
+        public enum Declassify: String, Sendable, Hashable, CaseIterable {
+            case never
+            case redactedSummary = "redacted-summary"
+            case allow
+        }
+
+        public var workspace = Labels(.private, .trusted)
+        public var declassify: Declassify = .never
+        /// Whether a run that holds private data and has read untrusted content may still
+        /// use exfiltration-capable tools (the "lethal trifecta"); off unless the spec says so.
+        public var allowExfiltration = false
+    }
+
+    public struct Budgets: Sendable, Hashable {
+        public var steps = 50
+        public var tokens = 500_000
+        public var costUSD: Double = 1.0
+        public var wallTime: Duration = .seconds(900)
+    }
+
+    static let topLevelKeys: Set<String> = [
+        "name", "description", "planner", "model", "profiles", "tools", "routing", "privacy", "budgets",
+    ]
+
+    /// Reads and checks the spec at `path`.
+    public static func load(path: String) throws(ConfigurationError) -> AgentSpec {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigurationError(file: path, message: "cannot read the agent spec: \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, message: "the agent spec is not UTF-8 text")
+        }
+        return try AgentSpec(text: text, file: path, hash: data.withUnsafeBytes { SHA256.hex($0) })
+    }
+
+    public init(text: String, file: String, hash: String) throws(ConfigurationError) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.first?.trimmingCharacters(in: .whitespaces) == "---" else {
+            throw ConfigurationError(
+                file: file, line: 1, message: "an agent spec starts with '---' and YAML front matter, then the prompt")
+        }
+        guard let end = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" }) else {
+            throw ConfigurationError(file: file, line: 1, message: "the front matter has no closing '---'")
+        }
+        let yaml = lines[1..<end].joined(separator: "\n")
+        var settings = Settings()
+        try settings.merge(yaml: yaml, file: file, lineOffset: 1)
+        self.file = file
+        self.hash = hash
+        self.settings = settings
+        systemPrompt = lines[(end + 1)...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+
+        for (key, entry) in settings.entries {
+            let top = String(key.prefix { $0 != "." })
+            guard Self.topLevelKeys.contains(top) else {
+                throw ConfigurationError(
+                    at: entry.origin,
+                    message:
+                        "unknown key '\(top)'; an agent spec has \(Self.topLevelKeys.sorted().joined(separator: ", "))")
+            }
+        }
+        func entry(_ key: String) -> Settings.Entry? { settings[key] }
+        func string(_ key: String) throws(ConfigurationError) -> String? {
+            guard let entry = entry(key) else { return nil }
+            guard let value = entry.value.stringValue, !value.isEmpty else {
+                throw ConfigurationError(at: entry.origin, message: "\(key): expected text")
+            }
+            return value
+        }
+        guard let name = try string("name") else {
+            throw ConfigurationError(file: file, line: 2, message: "name is missing")
+        }
+        let expected = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        guard name == expected else {
+            throw ConfigurationError(
+                at: entry("name")!.origin, message: "name '\(name)' does not match the file name '\(expected).md'")
+        }
+        self.name = name
+        description = try string("description") ?? ""
+        planner = try string("planner")
+        model = try string("model") ?? "local"
+
+        // Profiles: every key checked by the profile parser itself.
+        let profiles = try ModelProfile.all(from: settings, environment: [:], checkingOnly: true)
+        func requireProfile(_ profile: String, _ origin: String) throws(ConfigurationError) {
+            guard profiles.contains(profile) else {
+                throw ConfigurationError(
+                    at: origin,
+                    message:
+                        "no profile '\(profile)' in this spec (profiles: \(profiles.sorted().joined(separator: ", ")))")
+            }
+        }
+        if let planner { try requireProfile(planner, entry("planner")!.origin) }
+        try requireProfile(model, entry("model")?.origin ?? "\(file):2")
+
+        var tools: [String: ToolOptions] = [:]
+        for (key, entry) in settings.children(of: "tools") {
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            var options = tools[parts[0]] ?? ToolOptions([:], location: "tools.\(parts[0])")
+            options.origin = options.origin ?? entry.origin
+            if parts.count == 2 {
+                options.add(parts[1], entry.value, origin: entry.origin)
+            } else if entry.value != .null, entry.value != .object([:]) {
+                throw ConfigurationError(
+                    at: entry.origin, message: "tools.\(key): expected a mapping of options ({} for none)")
+            }
+            tools[parts[0]] = options
+        }
+        self.tools = tools
+
+        var routing = Routing()
+        if let rules = entry("routing.rules") {
+            guard let items = rules.value.arrayValue else {
+                throw ConfigurationError(at: rules.origin, message: "routing.rules: expected a list of rules")
+            }
+            for item in items {
+                guard let rule = item.objectValue else {
+                    throw ConfigurationError(at: rules.origin, message: "routing.rules: each rule is a mapping")
+                }
+                let known: Set<String> = ["role", "min_context_tokens", "needs_tools", "use"]
+                if let unknown = rule.keys.sorted().first(where: { !known.contains($0) }) {
+                    throw ConfigurationError(
+                        at: rules.origin,
+                        message:
+                            "routing.rules: unknown key '\(unknown)'; a rule has \(known.sorted().joined(separator: ", "))"
+                    )
+                }
+                guard let use = rule["use"]?.stringValue else {
+                    throw ConfigurationError(
+                        at: rules.origin, message: "routing.rules: every rule needs 'use: PROFILE'")
+                }
+                try requireProfile(use, rules.origin)
+                routing.rules.append(
+                    Routing.Rule(
+                        role: rule["role"]?.stringValue, minimumContextTokens: rule["min_context_tokens"]?.intValue,
+                        needsTools: rule["needs_tools"]?.boolValue, use: use, origin: rules.origin))
+            }
+        }
+        if let fallback = entry("routing.fallback") {
+            let names = fallback.value.arrayValue?.compactMap(\.stringValue) ?? fallback.value.stringValue.map { [$0] }
+            guard let names else {
+                throw ConfigurationError(at: fallback.origin, message: "routing.fallback: expected a list of profiles")
+            }
+            for name in names { try requireProfile(name, fallback.origin) }
+            routing.fallback = names
+        }
+        for (key, entry) in settings.children(of: "routing") where !["rules", "fallback"].contains(key) {
+            throw ConfigurationError(
+                at: entry.origin, message: "unknown key routing.\(key); routing has rules, fallback")
+        }
+        self.routing = routing
+
+        var privacy = Privacy()
+        for (key, entry) in settings.children(of: "privacy") {
+            switch key {
+            case "workspace.confidentiality":
+                guard let level = entry.value.stringValue.flatMap(Confidentiality.init(name:)) else {
+                    throw ConfigurationError(at: entry.origin, message: "expected public, internal, private or secret")
+                }
+                privacy.workspace.confidentiality = level
+            case "workspace.integrity":
+                guard let level = entry.value.stringValue.flatMap(Integrity.init(name:)) else {
+                    throw ConfigurationError(at: entry.origin, message: "expected trusted or untrusted")
+                }
+                privacy.workspace.integrity = level
+            case "declassify":
+                guard let policy = entry.value.stringValue.flatMap(Privacy.Declassify.init(rawValue:)) else {
+                    throw ConfigurationError(
+                        at: entry.origin, message: "declassify: expected never, redacted-summary or allow")
+                }
+                privacy.declassify = policy
+            case "allow_exfiltration":
+                guard let flag = entry.value.boolValue else {
+                    throw ConfigurationError(at: entry.origin, message: "allow_exfiltration: expected true or false")
+                }
+                privacy.allowExfiltration = flag
+            default:
+                throw ConfigurationError(
+                    at: entry.origin,
+                    message:
+                        "unknown key privacy.\(key); privacy has workspace.confidentiality, workspace.integrity, declassify, allow_exfiltration"
+                )
+            }
+        }
+        self.privacy = privacy
+
+        var budgets = Budgets()
+        for (key, entry) in settings.children(of: "budgets") {
+            func positive() throws(ConfigurationError) -> Double {
+                guard let number = entry.value.doubleValue, number > 0 else {
+                    throw ConfigurationError(at: entry.origin, message: "budgets.\(key): expected a positive number")
+                }
+                return number
+            }
+            switch key {
+            case "steps": budgets.steps = Int(try positive())
+            case "tokens": budgets.tokens = Int(try positive())
+            case "cost_usd": budgets.costUSD = try positive()
+            case "wall_seconds": budgets.wallTime = .seconds(try positive())
+            default:
+                throw ConfigurationError(
+                    at: entry.origin,
+                    message: "unknown key budgets.\(key); budgets has steps, tokens, cost_usd, wall_seconds")
+            }
+        }
+        self.budgets = budgets
+        if systemPrompt.isEmpty {
+            throw ConfigurationError(
+                file: file, line: end + 2, message: "the system prompt (the Markdown after the front matter) is empty")
+        }
+    }
+
+    /// The agent specs in a directory (`agents/`), by name.
+    public static func paths(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".md") && $0 != "README.md" }.sorted().map { "\(directory)/\($0)" }
+    }
+}

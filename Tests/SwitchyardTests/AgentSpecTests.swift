@@ -1,0 +1,98 @@
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+@Suite struct AgentSpecTests {
+    static let valid = """
+        ---
+        name: helper
+        description: Helps.
+        planner: cloud
+        profiles:
+          local: { provider: ollama, model: llama3.2 }
+          cloud: { provider: openai, model: gpt-4.1-mini }
+        tools:
+          search: {}
+          shell: { allow: ["ls*"], network: false }
+        routing:
+          rules:
+            - { role: reasoning, use: cloud }
+            - { min_context_tokens: 20000, needs_tools: false, use: cloud }
+          fallback: [local]
+        privacy:
+          workspace: { confidentiality: secret }
+          declassify: allow
+        budgets: { steps: 12, cost_usd: 0.25 }
+        ---
+        You help.
+        """
+
+    func spec(_ text: String, name: String = "helper") throws -> AgentSpec {
+        try AgentSpec(text: text, file: "agents/\(name).md", hash: "test")
+    }
+
+    @Test func aValidSpecIsReadWhole() throws {
+        let spec = try spec(Self.valid)
+        #expect(spec.name == "helper")
+        #expect(spec.planner == "cloud")
+        #expect(spec.model == "local")
+        #expect(spec.systemPrompt == "You help.")
+        #expect(spec.tools.keys.sorted() == ["search", "shell"])
+        #expect(spec.routing.rules.map(\.use) == ["cloud", "cloud"])
+        #expect(spec.routing.rules[1].minimumContextTokens == 20000)
+        #expect(spec.routing.rules[1].needsTools == false)
+        #expect(spec.routing.fallback == ["local"])
+        #expect(spec.privacy.workspace == Labels(.secret, .trusted))
+        #expect(spec.privacy.declassify == .allow)
+        #expect(!spec.privacy.allowExfiltration)
+        #expect(spec.budgets.steps == 12)
+        #expect(spec.budgets.costUSD == 0.25)
+        #expect(spec.budgets.tokens == 500_000)
+    }
+
+    /// Each broken spec, and the line and words its error must carry.
+    @Test(arguments: [
+        ("name: helper\n", "", "agents/helper.md:1: an agent spec starts with '---'"),
+        ("---\nname: helper\n", "", "agents/helper.md:1: the front matter has no closing '---'"),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntoolz: {}\n---\nHi\n", "",
+            "agents/helper.md:5: unknown key 'toolz'"
+        ),
+        (
+            "---\nname: other\nprofiles:\n  local: { provider: ollama, model: m }\n---\nHi\n", "",
+            "agents/helper.md:2: name 'other' does not match"
+        ),
+        (
+            "---\nname: helper\nplanner: cloud\nprofiles:\n  local: { provider: ollama, model: m }\n---\nHi\n", "",
+            "agents/helper.md:3: no profile 'cloud'"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: olama, model: m }\n---\nHi\n", "",
+            "agents/helper.md:4: unknown provider 'olama'"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nbudgets:\n  steps: -3\n---\nHi\n",
+            "", "agents/helper.md:6: budgets.steps: expected a positive number"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nprivacy:\n  declassify: sometimes\n---\nHi\n",
+            "", "agents/helper.md:6: declassify: expected never, redacted-summary or allow"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nrouting:\n  rules:\n    - { rol: x, use: local }\n---\nHi\n",
+            "", "unknown key 'rol'"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\n---\n\n", "",
+            "the system prompt (the Markdown after the front matter) is empty"
+        ),
+    ])
+    func brokenSpecsSayWhereAndWhat(text: String, _: String, expected: String) throws {
+        #expect {
+            _ = try spec(text)
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+}
