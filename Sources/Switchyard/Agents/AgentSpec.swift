@@ -61,11 +61,27 @@ public struct AgentSpec: Sendable {
             /// The profile to use.
             public var use: String
             public var origin: String
+
+            public init(
+                role: String? = nil, minimumContextTokens: Int? = nil, needsTools: Bool? = nil, use: String,
+                origin: String
+            ) {
+                self.role = role
+                self.minimumContextTokens = minimumContextTokens
+                self.needsTools = needsTools
+                self.use = use
+                self.origin = origin
+            }
         }
 
         public var rules: [Rule] = []
         /// Profiles to try, in order, when the chosen one fails (always within clearance).
         public var fallback: [String] = []
+
+        public init(rules: [Rule] = [], fallback: [String] = []) {
+            self.rules = rules
+            self.fallback = fallback
+        }
     }
 
     public struct Privacy: Sendable, Hashable {

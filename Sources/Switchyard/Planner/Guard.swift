@@ -1,0 +1,89 @@
+import Synchronization
+
+/// Checks everything that leaves the machine against what the run holds.
+///
+/// Two rules: content never goes to a destination cleared for less than its labels; and
+/// once a run holds private data *and* has read untrusted content (the "lethal trifecta"
+/// with an exfiltration-capable action), HTTP requests and networked shell commands are
+/// refused unless the spec allows exfiltration. Every decision is kept for `audit`.
+public final class RunGuard: Sendable {
+    public struct Decision: Sendable, Hashable {
+        public var egress: Egress
+        /// The labels of what the egress carries.
+        public var labels: Labels
+        public var destinationClearance: Confidentiality
+        public var allowed: Bool
+        public var reason: String
+
+        public var json: JSONValue {
+            [
+                "kind": .string(egress.kind.rawValue), "destination": .string(egress.destination),
+                "bytes": .number(Double(egress.payload.count)), "source": .string(egress.source),
+                "labels": labels.json, "destination_clearance": .string(destinationClearance.description),
+                "decision": .string(allowed ? "allow" : "refuse"), "reason": .string(reason),
+            ]
+        }
+    }
+
+    private struct State {
+        /// The join of everything the run has read.
+        var held = Labels(.public, .trusted)
+        var decisions: [Decision] = []
+    }
+
+    public let allowExfiltration: Bool
+    private let state = Mutex(State())
+
+    public init(allowExfiltration: Bool) {
+        self.allowExfiltration = allowExfiltration
+    }
+
+    /// Records that the run has read content with these labels.
+    public func observe(_ labels: Labels) {
+        state.withLock { $0.held = $0.held.join(labels) }
+    }
+
+    /// The join of everything the run has read so far.
+    public var held: Labels { state.withLock { $0.held } }
+
+    public var decisions: [Decision] { state.withLock { $0.decisions } }
+
+    /// Decides, and records, one egress carrying content labelled `labels` to a destination
+    /// cleared for `clearance` (the public internet is `.public`).
+    public func check(_ egress: Egress, carrying labels: Labels, destinationClearance clearance: Confidentiality)
+        -> EgressDecision
+    {
+        state.withLock { state in
+            var allowed = true
+            var reason = "\(labels.confidentiality) content to a destination cleared for \(clearance)"
+            if labels.confidentiality > clearance {
+                allowed = false
+                reason = "\(labels.confidentiality) content may not go to a destination cleared only for \(clearance)"
+            } else if egress.kind != .model, state.held.confidentiality >= .private, state.held.integrity == .untrusted,
+                !allowExfiltration
+            {
+                allowed = false
+                reason =
+                    "the run holds \(state.held.confidentiality) data and has read untrusted content; \(egress.kind.rawValue) egress needs privacy.allow_exfiltration in the spec"
+            }
+            state.decisions.append(
+                Decision(
+                    egress: egress, labels: labels, destinationClearance: clearance, allowed: allowed, reason: reason))
+            return allowed ? .allow : .refuse(reason: reason)
+        }
+    }
+
+    /// The guard as a tool sees it: egress from a step whose inputs carry `labels`, to the
+    /// public internet.
+    public func forStep(carrying labels: Labels) -> any EgressGuard {
+        StepGuard(run: self, labels: labels)
+    }
+
+    private struct StepGuard: EgressGuard {
+        let run: RunGuard
+        let labels: Labels
+        func check(_ egress: Egress) async -> EgressDecision {
+            run.check(egress, carrying: labels, destinationClearance: .public)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Switchyard
+import Testing
+
+@Suite struct RouterTests {
+    let router = Router(
+        clearances: ["local": .secret, "cloud": .internal],
+        routing: AgentSpec.Routing(
+            rules: [
+                .init(role: "reasoning", use: "cloud", origin: "t:1"),
+                .init(minimumContextTokens: 20000, use: "cloud", origin: "t:2"),
+            ], fallback: ["local"]),
+        defaultProfile: "local")
+
+    @Test func rulesChooseWithinClearance() {
+        let publicReasoning = router.route(.init(inputLabels: Labels(.public, .trusted), role: "reasoning"))
+        #expect(publicReasoning.profiles == ["cloud", "local"])
+        #expect(publicReasoning.reason.hasPrefix("rule 1 (role reasoning) → cloud"))
+        let long = router.route(.init(inputLabels: Labels(.internal, .trusted), estimatedTokens: 30000))
+        #expect(long.profiles == ["cloud", "local"])
+        let plain = router.route(.init(inputLabels: Labels(.public, .trusted)))
+        #expect(plain.profiles == ["local"])
+    }
+
+    @Test func privateInputNeverGoesToTheCloudWhateverTheRules() {
+        let decision = router.route(.init(inputLabels: Labels(.private, .trusted), role: "reasoning"))
+        #expect(decision.profiles == ["local"])
+        #expect(decision.reason.contains("cloud is cleared for internal and the input is private"))
+        // And with only the cloud left, the step fails closed.
+        let cloudOnly = Router(clearances: ["cloud": .internal], routing: .init(), defaultProfile: "cloud")
+        let closed = cloudOnly.route(.init(inputLabels: Labels(.private, .trusted)))
+        #expect(closed.profiles.isEmpty)
+        #expect(closed.reason.contains("failing closed"))
+    }
+}
+
+@Suite struct GuardTests {
+    @Test func contentNeverGoesAboveItsDestinationsClearance() {
+        let guardian = RunGuard(allowExfiltration: false)
+        let request = Egress(kind: .model, destination: "https://api.openai.com/v1/chat/completions", source: "$3")
+        #expect(
+            guardian.check(request, carrying: Labels(.private, .trusted), destinationClearance: .internal) != .allow)
+        #expect(
+            guardian.check(request, carrying: Labels(.internal, .trusted), destinationClearance: .internal) == .allow)
+        #expect(guardian.decisions.map(\.allowed) == [false, true])
+    }
+
+    @Test func theLethalTrifectaNeedsAnExplicitAllowance() async {
+        let guardian = RunGuard(allowExfiltration: false)
+        let post = Egress(
+            kind: .http, destination: "https://example.com/collect", payload: Array("x".utf8), source: "http_fetch")
+        // Public content out: fine while the run holds nothing private.
+        guardian.observe(Labels(.public, .untrusted))
+        #expect(await guardian.forStep(carrying: Labels(.public, .trusted)).check(post) == .allow)
+        // Private data read as well: every HTTP egress is refused, even of public-looking content.
+        guardian.observe(Labels(.private, .trusted))
+        #expect(await guardian.forStep(carrying: Labels(.public, .trusted)).check(post) != .allow)
+        let allowing = RunGuard(allowExfiltration: true)
+        allowing.observe(Labels(.private, .untrusted))
+        #expect(await allowing.forStep(carrying: Labels(.public, .trusted)).check(post) == .allow)
+        // But never private content to the internet, allowance or not.
+        #expect(await allowing.forStep(carrying: Labels(.private, .trusted)).check(post) != .allow)
+    }
+}
