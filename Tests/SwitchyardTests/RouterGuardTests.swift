@@ -61,3 +61,30 @@ import Testing
         #expect(await allowing.forStep(carrying: Labels(.private, .trusted)).check(post) != .allow)
     }
 }
+
+@Suite struct ArtifactTests {
+    @Test func thePlannerSeesContentOnlyWithinItsClearance() {
+        var store = ArtifactStore()
+        let task = store.add(kind: "task", labels: .userInput, text: "Where is the parser?")
+        let code = store.add(
+            kind: "tool:read", labels: Labels(.private, .trusted), text: "let apiKey = load()\nparse()\n",
+            data: ["total_lines": 2])
+        #expect(task.handle == "$1" && code.handle == "$2")
+        #expect(task.view(clearance: .internal)["content"] == "Where is the parser?")
+        let withheld = code.view(clearance: .internal)
+        #expect(withheld["content"] == nil)
+        #expect(withheld["metadata"]?["lines"] == 2)
+        #expect(!withheld.canonicalText.contains("apiKey"))
+        #expect(code.view(clearance: .secret)["content"] != nil)
+    }
+
+    @Test func derivedContentGetsTheJoinOfItsInputs() throws {
+        var store = ArtifactStore()
+        store.add(kind: "task", labels: .userInput, text: "t")
+        store.add(kind: "tool:http_fetch", labels: Labels(.public, .untrusted), text: "page")
+        store.add(kind: "tool:read", labels: Labels(.private, .trusted), text: "code")
+        #expect(try store.labels(of: ["$2", "$3"]) == Labels(.private, .untrusted))
+        #expect(ArtifactStore.handles(in: ["query": "compare $2 with $3", "n": 1, "list": ["$2"]]) == ["$2", "$3"])
+        #expect(throws: PlanError.self) { try store.labels(of: ["$9"]) }
+    }
+}
