@@ -13,6 +13,9 @@ public protocol Effects: Sendable {
     ) async throws -> JSONValue
     /// Milliseconds since 1970.
     func now() async throws -> Int64
+    /// Records something the orchestrator decided (a plan, a route, a guard decision); a
+    /// replay checks that it decides the same.
+    func record(_ kind: String, step: String?, payload: JSONValue) async throws
 }
 
 /// Performs effects and records them: each request is committed before it is made (its
@@ -88,6 +91,10 @@ public struct LiveEffects: Effects {
         try await store.append(run: run, kind: "clock", payload: ["ms": .number(Double(time))], at: time)
         return time
     }
+
+    public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
+        try await store.append(run: run, kind: kind, step: step, payload: payload, at: clock())
+    }
 }
 
 /// Serves a recorded run's effects in order and checks each request against the
@@ -101,55 +108,69 @@ public struct LiveEffects: Effects {
 public actor RecordedEffects: Effects {
     private let store: TraceStore
     private let events: [TraceEvent]
-    private var cursor = 0
+    /// Each step's events that start something (those without a parent), in order: steps
+    /// that ran concurrently are matched each on its own, whatever order they finished in.
+    private var queues: [String: [Int]] = [:]
+    /// The result recorded for each event, by the event's sequence number.
+    private var results: [Int: Int] = [:]
+    private var used = 0
     /// Where effects go once the record is used up; `nil` when replaying.
     private let live: LiveEffects?
 
     /// Replays `run`: no model or tool is called.
     public init(replaying run: RunID, in store: TraceStore) async throws {
-        self.store = store
-        self.events = try await store.events(run)
-        self.live = nil
+        try await self.init(store: store, events: store.events(run), live: nil)
     }
 
     /// Resumes `run`, appending to it once the record is used up.
     public init(resuming run: RunID, in store: TraceStore, clock: @escaping @Sendable () -> Int64) async throws {
+        try await self.init(
+            store: store, events: store.events(run), live: LiveEffects(store: store, run: run, clock: clock))
+    }
+
+    private init(store: TraceStore, events: [TraceEvent], live: LiveEffects?) {
         self.store = store
-        self.events = try await store.events(run)
-        self.live = LiveEffects(store: store, run: run, clock: clock)
+        self.events = events
+        self.live = live
+        for (index, event) in events.enumerated() {
+            if let parent = event.parent {
+                results[parent] = index
+            } else {
+                queues[event.step ?? "", default: []].append(index)
+            }
+        }
+        for (step, queue) in queues { queues[step] = Array(queue.reversed()) }
     }
 
     /// Whether every recorded event was used.
-    public var isComplete: Bool { cursor == events.count }
+    public var isComplete: Bool { queues.values.allSatisfy(\.isEmpty) }
 
     /// Matches the next recorded intent against `kind` and `payload`; returns it with its
     /// result when one was recorded, or nil when the record is used up and effects go live.
-    private func match(_ kind: String, step: String?, payload: JSONValue) async throws -> (
+    private func match(_ kind: String, step: String?, payload: JSONValue, comparing: Bool = true) async throws -> (
         intent: TraceEvent, result: TraceEvent?
     )? {
         let replayed = await store.recordedForm(payload)
-        guard cursor < events.count else {
+        guard let index = queues[step ?? ""]?.last else {
             if live != nil { return nil }
             throw Divergence(
                 sequence: (events.last?.sequence ?? 0) + 1, kind: kind, step: step, path: "", recorded: nil,
                 replayed: ["kind": .string(kind), "payload": replayed])
         }
-        let recorded = events[cursor]
+        let recorded = events[index]
         guard recorded.kind == kind else {
             throw Divergence(
                 sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: "",
                 recorded: ["kind": .string(recorded.kind), "payload": recorded.payload],
                 replayed: ["kind": .string(kind), "payload": replayed])
         }
-        if let difference = recorded.payload.firstDifference(from: replayed) {
+        if comparing, let difference = recorded.payload.firstDifference(from: replayed) {
             throw Divergence(
                 sequence: recorded.sequence, kind: kind, step: recorded.step, path: difference.path,
                 recorded: difference.mine, replayed: difference.theirs)
         }
-        cursor += 1
-        guard cursor < events.count, events[cursor].parent == recorded.sequence else { return (recorded, nil) }
-        defer { cursor += 1 }
-        return (recorded, events[cursor])
+        queues[step ?? ""]?.removeLast()
+        return (recorded, results[recorded.sequence].map { events[$0] })
     }
 
     public func model(
@@ -199,15 +220,16 @@ public actor RecordedEffects: Effects {
     }
 
     public func now() async throws -> Int64 {
-        if cursor < events.count, events[cursor].kind == "clock" {
-            defer { cursor += 1 }
-            return Int64(events[cursor].payload["ms"]?.doubleValue ?? 0)
+        guard let matched = try await match("clock", step: nil, payload: .null, comparing: false) else {
+            return try await live!.now()
         }
-        if let live, cursor >= events.count { return try await live.now() }
-        throw Divergence(
-            sequence: cursor < events.count ? events[cursor].sequence : (events.last?.sequence ?? 0) + 1,
-            kind: cursor < events.count ? events[cursor].kind : "clock", step: nil, path: "",
-            recorded: cursor < events.count ? ["kind": .string(events[cursor].kind)] : nil, replayed: ["kind": "clock"])
+        return Int64(matched.intent.payload["ms"]?.doubleValue ?? 0)
+    }
+
+    public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
+        if try await match(kind, step: step, payload: payload) == nil {
+            try await live!.record(kind, step: step, payload: payload)
+        }
     }
 }
 
