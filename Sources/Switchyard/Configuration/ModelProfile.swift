@@ -21,6 +21,11 @@ public struct ModelProfile: Sendable, Hashable {
     public struct Price: Sendable, Hashable {
         public var inputPerMillion: Double
         public var outputPerMillion: Double
+
+        public init(inputPerMillion: Double, outputPerMillion: Double) {
+            self.inputPerMillion = inputPerMillion
+            self.outputPerMillion = outputPerMillion
+        }
     }
 
     public var name: String

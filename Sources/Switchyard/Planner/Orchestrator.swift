@@ -1,0 +1,503 @@
+import Foundation
+
+/// A model profile as a run uses it: its provider, how far it is trusted, what it costs.
+public struct ProfileBinding: Sendable {
+    public var name: String
+    public var provider: any ModelProvider
+    public var clearance: Confidentiality
+    /// Where requests go, for the guard and `audit`.
+    public var destination: String
+    public var price: ModelProfile.Price?
+
+    public init(
+        name: String, provider: any ModelProvider, clearance: Confidentiality, destination: String,
+        price: ModelProfile.Price? = nil
+    ) {
+        self.name = name
+        self.provider = provider
+        self.clearance = clearance
+        self.destination = destination
+        self.price = price
+    }
+}
+
+/// What a run reports as it goes, for a progress display.
+public enum RunProgress: Sendable {
+    case planning(round: Int)
+    case step(handle: String, kind: String, detail: String)
+    case route(step: String, profile: String?, reason: String)
+    case finished(handle: String, kind: String, labels: Labels, failed: Bool)
+    case tokens(profile: String, input: Int, output: Int)
+}
+
+/// How a run ended.
+public struct RunResult: Sendable {
+    public var answer: String
+    /// `finished`, or why a budget stopped it.
+    public var stopReason: String
+    public var artifacts: [Artifact]
+    public var steps: Int
+    public var tokens: Int
+    public var costUSD: Double
+    public var guardDecisions: [RunGuard.Decision]
+}
+
+/// The plan–execute loop: the planner proposes steps, the executor runs them (independent
+/// steps at once), keeps every result as a labelled artifact, and shows the planner its view
+/// of them; failures are observations; budgets stop the run with a reason. Every model
+/// call, tool call and decision goes through the run's effects, so the run replays.
+public actor Orchestrator {
+    public let spec: AgentSpec
+    private let profiles: [String: ProfileBinding]
+    private let tools: [String: any Tool]
+    private let effects: any Effects
+    private let progress: @Sendable (RunProgress) -> Void
+    private let router: Router
+    public let runGuard: RunGuard
+
+    private var artifacts = ArtifactStore()
+    private var steps = 0
+    private var tokens = 0
+    private var cost = 0.0
+    private var started: Int64 = 0
+
+    public init(
+        spec: AgentSpec, profiles: [ProfileBinding], tools: [any Tool], effects: any Effects,
+        progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
+    ) {
+        self.spec = spec
+        self.profiles = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0) })
+        self.tools = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
+        self.effects = effects
+        self.progress = progress
+        self.router = Router(
+            clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
+            routing: spec.routing, defaultProfile: spec.model)
+        self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration)
+    }
+
+    /// The planner's answer: steps to run next, or the answer.
+    static let planTool = ToolSpec(
+        name: "plan",
+        description: "Say what to do next: steps to run now (they run at the same time), or finish with the answer.",
+        parameters: [
+            "type": "object",
+            "properties": [
+                "steps": [
+                    "type": "array",
+                    "items": [
+                        "type": "object",
+                        "properties": [
+                            "kind": ["type": "string", "enum": ["tool", "model", "agent"]],
+                            "tool": ["type": "string", "description": "For a tool step: the tool's name."],
+                            "arguments": [
+                                "type": "object",
+                                "description": "For a tool step: its arguments; \"$N\" stands for an earlier result.",
+                            ],
+                            "instruction": ["type": "string", "description": "For a model or agent step: what to do."],
+                            "inputs": [
+                                "type": "array", "items": ["type": "string"],
+                                "description": "Handles ($N) the step reads.",
+                            ],
+                            "role": ["type": "string", "description": "For a model step: reasoning, code, summary, …"],
+                            "tools": [
+                                "type": "array", "items": ["type": "string"],
+                                "description": "For an agent step: the tools it may use.",
+                            ],
+                        ],
+                        "required": ["kind"],
+                    ],
+                ],
+                "answer": [
+                    "type": "string", "description": "The final answer; \"$N\" is replaced by that result's text.",
+                ],
+            ],
+        ])
+
+    public func run(task: String) async throws -> RunResult {
+        started = try await effects.now()
+        artifacts.add(kind: "task", labels: .userInput, text: task)
+        if let planner = spec.planner {
+            return try await planLoop(planner: planner)
+        }
+        let (answer, reason) = try await agentStep(
+            handle: "$2", instruction: task, inputs: ["$1"], toolNames: Array(tools.keys).sorted())
+        return try await finish(answer: answer.text, reason: reason)
+    }
+
+    // MARK: The planner
+
+    private func planLoop(planner: String) async throws -> RunResult {
+        guard let binding = profiles[planner] else {
+            throw PlanError("the planner profile \(planner) is not available")
+        }
+        var round = 0
+        var transcript: [ChatMessage] = [
+            .system(spec.systemPrompt + "\n\n" + plannerInstructions()),
+            .user("Task ($1): \(artifacts["$1"]!.text)"),
+        ]
+        var shown = 1  // artifacts the planner has been shown
+        while true {
+            if let reason = try await exhaustedBudget() { return try await finish(answer: "", reason: reason) }
+            round += 1
+            progress(.planning(round: round))
+            let step = "plan-\(round)"
+            if shown < artifacts.artifacts.count {
+                let views = artifacts.artifacts[shown...].map { $0.view(clearance: binding.clearance).canonicalText }
+                transcript.append(.user("Observations:\n" + views.joined(separator: "\n")))
+                shown = artifacts.artifacts.count
+            }
+            // What the planner reads in full, and so what its request carries.
+            let labels = artifacts.artifacts.filter { $0.labels.confidentiality <= binding.clearance }
+                .reduce(Labels.userInput) { $0.join($1.labels) }
+            let request = ModelRequest(messages: transcript, tools: [Self.planTool], toolChoice: .tool("plan"))
+            let response: ModelResponse
+            do {
+                response = try await callModel(request, binding: binding, labels: labels, step: step)
+            } catch let error as RefusedEgress {
+                return try await finish(answer: "", reason: "stopped: \(error.reason)")
+            }
+            steps += 1
+            guard let call = response.toolCalls.first(where: { $0.name == "plan" }),
+                let plan = try? JSONValue(parsing: call.arguments)
+            else {
+                transcript.append(.assistant(response.text))
+                transcript.append(.user("That was not a call of the plan tool. Call plan with steps or an answer."))
+                continue
+            }
+            try await effects.record("plan", step: step, payload: plan)
+            transcript.append(ChatMessage(role: .assistant, content: "", toolCalls: [call]))
+            transcript.append(
+                ChatMessage(role: .tool, content: "Planned.", toolCallID: call.id, toolName: "plan"))
+            let planned = plan["steps"]?.arrayValue ?? []
+            if planned.isEmpty {
+                if let answer = plan["answer"]?.stringValue {
+                    return try await finish(answer: answer, reason: "finished")
+                }
+                transcript.append(.user("The plan has no steps and no answer."))
+                continue
+            }
+            // Handles are given in plan order, before anything runs, so they do not depend on
+            // which step finishes first.
+            let first = artifacts.artifacts.count + 1
+            let outcomes = await withTaskGroup(of: (Int, Artifact).self) { group in
+                for (offset, item) in planned.enumerated() {
+                    let handle = "$\(first + offset)"
+                    group.addTask { (offset, await self.execute(item, handle: handle)) }
+                }
+                var collected: [(Int, Artifact)] = []
+                for await outcome in group { collected.append(outcome) }
+                return collected.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            for outcome in outcomes {
+                artifacts.add(kind: outcome.kind, labels: outcome.labels, text: outcome.text, data: outcome.data)
+                runGuard.observe(outcome.labels)
+                steps += 1
+            }
+        }
+    }
+
+    private func plannerInstructions() -> String {
+        let catalog = tools.keys.sorted().map { name in "- \(name): \(tools[name]!.description)" }.joined(
+            separator: "\n")
+        return """
+            You plan; an executor runs your steps. Call the plan tool with steps that can run at the same time, \
+            or with an answer when you are done. Step kinds: tool (a tool with arguments), model (an instruction \
+            for a model, reading inputs by handle), agent (a sub-task a model works through with some tools). \
+            Every result gets a handle ($1 is the task, then $2, $3, … in order); refer to results by handle. \
+            Results you are not cleared to read are shown as their handle, kind and size only: pass the handle on \
+            to a model or agent step instead of asking for the content.
+            Tools:
+            \(catalog)
+            """
+    }
+
+    // MARK: Steps
+
+    /// Runs one planned step; whatever happens becomes an artifact (a failure too).
+    private func execute(_ item: JSONValue, handle: String) async -> Artifact {
+        let kind = item["kind"]?.stringValue ?? ""
+        let inputs = item["inputs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        do {
+            switch kind {
+            case "tool":
+                guard let name = item["tool"]?.stringValue else { throw PlanError("a tool step needs a tool") }
+                return try await toolStep(handle: handle, name: name, arguments: item["arguments"] ?? [:])
+            case "model":
+                guard let instruction = item["instruction"]?.stringValue else {
+                    throw PlanError("a model step needs an instruction")
+                }
+                return try await modelStep(
+                    handle: handle, instruction: instruction, inputs: inputs, role: item["role"]?.stringValue)
+            case "agent":
+                guard let instruction = item["instruction"]?.stringValue else {
+                    throw PlanError("an agent step needs an instruction")
+                }
+                let names = item["tools"]?.arrayValue?.compactMap(\.stringValue) ?? Array(tools.keys).sorted()
+                return try await agentStep(handle: handle, instruction: instruction, inputs: inputs, toolNames: names).0
+            default:
+                throw PlanError("unknown step kind '\(kind)'; use tool, model or agent")
+            }
+        } catch {
+            let labels = (try? artifacts.labels(of: inputs)) ?? Labels(.public, .trusted)
+            progress(.finished(handle: handle, kind: "error", labels: labels, failed: true))
+            return Artifact(handle: handle, kind: "error", labels: labels, text: "\(kind) step failed: \(error)")
+        }
+    }
+
+    private func toolStep(handle: String, name: String, arguments: JSONValue) async throws -> Artifact {
+        guard let tool = tools[name] else {
+            throw PlanError("no tool is called \(name); the tools are \(tools.keys.sorted().joined(separator: ", "))")
+        }
+        let inputs = ArtifactStore.handles(in: arguments)
+        let labels = try artifacts.labels(of: inputs)
+        let resolved = substitute(arguments)
+        progress(.step(handle: handle, kind: "tool:\(name)", detail: resolved.canonicalText))
+        let context = ToolContext(
+            egressGuard: GuardRecorder(run: runGuard, labels: labels, effects: effects, step: handle))
+        let output = try await effects.tool(name, arguments: resolved, step: handle) {
+            do {
+                return try await tool.invoke(resolved, context: context).json
+            } catch {
+                throw error
+            }
+        }
+        let outputLabels = Labels(
+            Confidentiality(name: output["labels"]?["confidentiality"]?.stringValue ?? "") ?? .secret,
+            Integrity(name: output["labels"]?["integrity"]?.stringValue ?? "") ?? .untrusted)
+        let artifact = Artifact(
+            handle: handle, kind: "tool:\(name)", labels: outputLabels.join(labels),
+            text: output["text"]?.stringValue ?? "", data: output["data"] ?? .null)
+        try await recordFinished(artifact)
+        return artifact
+    }
+
+    private func modelStep(handle: String, instruction: String, inputs: [String], role: String?) async throws
+        -> Artifact
+    {
+        let labels = try artifacts.labels(of: inputs)
+        var prompt = instruction
+        for input in inputs {
+            let artifact = artifacts[input]!
+            prompt += "\n\n\(input) (\(artifact.kind)):\n\(artifact.text)"
+        }
+        let order = try await route(
+            step: handle, Router.Request(inputLabels: labels, role: role, estimatedTokens: prompt.utf8.count / 4))
+        let request = ModelRequest(messages: [
+            .system("You carry out one step of a larger task. Answer the instruction from the inputs given."),
+            .user(prompt),
+        ])
+        progress(.step(handle: handle, kind: "model", detail: String(instruction.prefix(80))))
+        let response = try await callWithFallback(request, order: order, labels: labels, step: handle)
+        let artifact = Artifact(handle: handle, kind: "model", labels: labels, text: response.text)
+        try await recordFinished(artifact)
+        return artifact
+    }
+
+    /// A sub-task as a tool-calling loop on one model: the calls of each turn run at once,
+    /// until the model answers or the step budget ends.
+    private func agentStep(handle: String, instruction: String, inputs: [String], toolNames: [String]) async throws
+        -> (Artifact, String)
+    {
+        let offered = toolNames.compactMap { tools[$0] }
+        // The model will read what the tools return: route for the workspace's labels too.
+        var labels = try artifacts.labels(of: inputs)
+        if !offered.isEmpty { labels = labels.join(spec.privacy.workspace) }
+        var prompt = instruction
+        for input in inputs where input != "$1" || instruction != artifacts["$1"]?.text {
+            prompt += "\n\n\(input) (\(artifacts[input]!.kind)):\n\(artifacts[input]!.text)"
+        }
+        let order = try await route(
+            step: handle,
+            Router.Request(
+                inputLabels: labels, role: "agent", estimatedTokens: prompt.utf8.count / 4, needsTools: !offered.isEmpty
+            ))
+        var messages: [ChatMessage] = [.system(spec.systemPrompt), .user(prompt)]
+        var turn = 0
+        var seen = labels
+        while true {
+            if let reason = try await exhaustedBudget() {
+                let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: messages.last?.content ?? "")
+                return (artifact, reason)
+            }
+            turn += 1
+            let request = ModelRequest(messages: messages, tools: offered.map(\.spec))
+            progress(.step(handle: handle, kind: "agent", detail: "turn \(turn)"))
+            let response = try await callWithFallback(request, order: order, labels: seen, step: handle)
+            steps += 1
+            if response.toolCalls.isEmpty {
+                let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: response.text)
+                try await recordFinished(artifact)
+                return (artifact, "finished")
+            }
+            messages.append(ChatMessage(role: .assistant, content: response.text, toolCalls: response.toolCalls))
+            let calls = response.toolCalls
+            let currentTurn = turn
+            let results = await withTaskGroup(of: (Int, String, Labels).self) { group in
+                for (index, call) in calls.enumerated() {
+                    let step = "\(handle).\(currentTurn).\(index + 1)"
+                    group.addTask {
+                        let outcome = await self.agentToolCall(call, allowed: toolNames, step: step)
+                        return (index, outcome.0, outcome.1)
+                    }
+                }
+                var collected: [(Int, String, Labels)] = []
+                for await result in group { collected.append(result) }
+                return collected.sorted { $0.0 < $1.0 }
+            }
+            for (index, text, resultLabels) in results {
+                let call = response.toolCalls[index]
+                messages.append(ChatMessage(role: .tool, content: text, toolCallID: call.id, toolName: call.name))
+                seen = seen.join(resultLabels)
+                runGuard.observe(resultLabels)
+            }
+            // A model may read only what its clearance allows: past that, the loop stops.
+            if let first = order.first, let clearance = profiles[first]?.clearance, seen.confidentiality > clearance {
+                throw PlanError(
+                    "the tools returned \(seen.confidentiality) content that \(first) is not cleared to read")
+            }
+        }
+    }
+
+    private func agentToolCall(_ call: ToolCall, allowed: [String], step: String) async -> (String, Labels) {
+        guard allowed.contains(call.name), let tool = tools[call.name] else {
+            return ("error: no tool \(call.name) in this step", Labels(.public, .trusted))
+        }
+        let arguments = (try? JSONValue(parsing: call.arguments)) ?? .object([:])
+        let context = ToolContext(
+            egressGuard: GuardRecorder(run: runGuard, labels: runGuard.held, effects: effects, step: step))
+        do {
+            let output = try await effects.tool(call.name, arguments: arguments, step: step) {
+                try await tool.invoke(arguments, context: context).json
+            }
+            let labels = Labels(
+                Confidentiality(name: output["labels"]?["confidentiality"]?.stringValue ?? "") ?? .secret,
+                Integrity(name: output["labels"]?["integrity"]?.stringValue ?? "") ?? .untrusted)
+            return (output["text"]?.stringValue ?? "", labels)
+        } catch {
+            return ("error: \(error)", Labels(.public, .trusted))
+        }
+    }
+
+    // MARK: Models, routes and the guard
+
+    private func route(step: String, _ request: Router.Request) async throws -> [String] {
+        let decision = router.route(request)
+        try await effects.record("route", step: step, payload: decision.json)
+        progress(.route(step: step, profile: decision.profiles.first, reason: decision.reason))
+        guard !decision.profiles.isEmpty else { throw PlanError(decision.reason) }
+        return decision.profiles
+    }
+
+    private func callWithFallback(_ request: ModelRequest, order: [String], labels: Labels, step: String) async throws
+        -> ModelResponse
+    {
+        var failures: [String] = []
+        for name in order {
+            guard let binding = profiles[name] else { continue }
+            do {
+                return try await callModel(request, binding: binding, labels: labels, step: step)
+            } catch let error as ModelError {
+                failures.append("\(name): \(error)")
+                try await effects.record(
+                    "route.fallback", step: step, payload: ["profile": .string(name), "error": .string("\(error)")])
+            }
+        }
+        throw PlanError("no cleared profile answered (\(failures.joined(separator: "; ")))")
+    }
+
+    private func callModel(_ request: ModelRequest, binding: ProfileBinding, labels: Labels, step: String) async throws
+        -> ModelResponse
+    {
+        let egress = Egress(kind: .model, destination: binding.destination, source: step)
+        if case .refuse(let reason) = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
+        {
+            try await effects.record("guard", step: step, payload: runGuard.decisions.last!.json)
+            throw RefusedEgress(reason: reason)
+        }
+        let response = try await effects.model(
+            request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
+        if let usage = response.usage {
+            tokens += usage.inputTokens + usage.outputTokens
+            if let price = binding.price {
+                cost +=
+                    (Double(usage.inputTokens) * price.inputPerMillion + Double(usage.outputTokens)
+                        * price.outputPerMillion) / 1e6
+            }
+            progress(.tokens(profile: binding.name, input: usage.inputTokens, output: usage.outputTokens))
+        }
+        return response
+    }
+
+    private func exhaustedBudget() async throws -> String? {
+        let budgets = spec.budgets
+        if steps >= budgets.steps { return "stopped: the step budget (\(budgets.steps)) is spent" }
+        if tokens >= budgets.tokens { return "stopped: the token budget (\(budgets.tokens)) is spent (\(tokens) used)" }
+        if cost >= budgets.costUSD {
+            return String(format: "stopped: the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, cost)
+        }
+        let elapsed = try await effects.now() - started
+        if Double(elapsed) / 1000 >= Double(budgets.wallTime.components.seconds) {
+            return "stopped: the wall-time budget (\(budgets.wallTime.components.seconds) s) is spent"
+        }
+        return nil
+    }
+
+    private func recordFinished(_ artifact: Artifact) async throws {
+        try await effects.record(
+            "step.finished", step: artifact.handle,
+            payload: [
+                "kind": .string(artifact.kind), "labels": artifact.labels.json,
+                "bytes": .number(Double(artifact.text.utf8.count)),
+            ])
+        progress(.finished(handle: artifact.handle, kind: artifact.kind, labels: artifact.labels, failed: false))
+    }
+
+    /// Arguments with every string that is exactly a handle replaced by that result's text.
+    private func substitute(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            if let artifact = artifacts[text] { return .string(artifact.text) }
+            return value
+        case .array(let items): return .array(items.map(substitute))
+        case .object(let object): return .object(object.mapValues(substitute))
+        default: return value
+        }
+    }
+
+    private func finish(answer: String, reason: String) async throws -> RunResult {
+        var text = answer
+        for artifact in artifacts.artifacts.reversed() where text.contains(artifact.handle) {
+            text = text.replacingOccurrences(of: artifact.handle, with: artifact.text)
+        }
+        try await effects.record(
+            "run.finished", step: nil,
+            payload: [
+                "answer": .string(text), "reason": .string(reason), "steps": .number(Double(steps)),
+                "tokens": .number(Double(tokens)),
+            ])
+        return RunResult(
+            answer: text, stopReason: reason, artifacts: artifacts.artifacts, steps: steps, tokens: tokens,
+            costUSD: cost, guardDecisions: runGuard.decisions)
+    }
+}
+
+/// The guard refused a model request.
+struct RefusedEgress: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "the guard refused: \(reason)" }
+}
+
+/// A step's guard: checks with the run's guard and records the decision in the trace.
+struct GuardRecorder: EgressGuard {
+    let run: RunGuard
+    let labels: Labels
+    let effects: any Effects
+    let step: String
+
+    func check(_ egress: Egress) async -> EgressDecision {
+        let decision = run.check(egress, carrying: labels, destinationClearance: .public)
+        if let last = run.decisions.last { try? await effects.record("guard", step: step, payload: last.json) }
+        return decision
+    }
+}

@@ -1,0 +1,224 @@
+import Curl
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+/// A tool over the user's private notes: real `Tool` conformance, private output.
+struct NoteTool: Tool {
+    var name: String { "note" }
+    var description: String { "Read one of the user's private notes by name." }
+    var parameters: JSONValue {
+        [
+            "type": "object", "properties": ["name": ["type": "string"]], "required": ["name"],
+            "additionalProperties": false,
+        ]
+    }
+    func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
+        let name = arguments.string("name") ?? ""
+        return ToolOutput(
+            text: "Note \(name): CANARY-7731 the launch date is March 3.", data: ["name": .string(name)],
+            labels: Labels(.private, .trusted))
+    }
+}
+
+/// A planner answer in OpenAI's chat format: one call of the plan tool.
+func planReply(_ plan: JSONValue, id: Int) -> ScriptedReply {
+    let arguments = JSONValue.string(plan.canonicalText).canonicalText
+    return .json(
+        #"{"id":"chatcmpl-\#(id)","object":"chat.completion","created":1,"model":"gpt-4.1-mini","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_\#(id)","type":"function","function":{"name":"plan","arguments":\#(arguments)}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120}}"#
+    )
+}
+
+func textReply(_ text: String) -> ScriptedReply {
+    .json(
+        #"{"id":"chatcmpl-t","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":\#(JSONValue.string(text).canonicalText)},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#
+    )
+}
+
+let orchestratorSpec = """
+    ---
+    name: helper
+    planner: cloud
+    model: local
+    profiles:
+      local: { provider: openai-compatible, base_url: "http://127.0.0.1:1/v1", model: small }
+      cloud: { provider: openai, model: gpt-4.1-mini }
+    tools:
+      note: {}
+    routing:
+      rules:
+        - { role: reasoning, use: cloud }
+      fallback: [local]
+    budgets: { steps: BUDGET }
+    ---
+    You help with the user's notes.
+    """
+
+struct OrchestratorFixture {
+    let cloud: ScriptedModelServer
+    let local: ScriptedModelServer
+    let store: TraceStore
+    let directory: TemporaryDirectory
+
+    init() async throws {
+        cloud = try ScriptedModelServer()
+        local = try ScriptedModelServer()
+        directory = try TemporaryDirectory("orchestrator")
+        store = try TraceStore(path: directory.path + "/traces.db")
+    }
+
+    func bindings(cloudURL: String? = nil, localURL: String? = nil) -> [ProfileBinding] {
+        let quirks = CompatibilityQuirks(streams: false)
+        return [
+            ProfileBinding(
+                name: "cloud",
+                provider: OpenAIChatProvider(
+                    baseURL: (cloudURL ?? cloud.baseURL) + "/v1", apiKey: "sk-test", model: "gpt-4.1-mini",
+                    quirks: quirks, retry: .never),
+                clearance: .internal, destination: cloud.baseURL,
+                price: .init(inputPerMillion: 0.4, outputPerMillion: 1.6)),
+            ProfileBinding(
+                name: "local",
+                provider: OpenAIChatProvider(
+                    baseURL: (localURL ?? local.baseURL) + "/v1", apiKey: nil, model: "small", quirks: quirks,
+                    retry: .never),
+                clearance: .secret, destination: local.baseURL),
+        ]
+    }
+
+    func run(budget: Int = 20, cloudURL: String? = nil, localURL: String? = nil, planner: String = "cloud") async throws
+        -> (RunResult, RunID)
+    {
+        let text = orchestratorSpec.replacing("BUDGET", with: "\(budget)").replacing(
+            "planner: cloud", with: "planner: \(planner)")
+        let spec = try AgentSpec(text: text, file: "agents/helper.md", hash: "h")
+        let run = try await store.startRun(agent: "helper", task: "When is the launch?", header: [:], at: 1)
+        let orchestrator = Orchestrator(
+            spec: spec, profiles: bindings(cloudURL: cloudURL, localURL: localURL), tools: [NoteTool()],
+            effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
+        let result = try await orchestrator.run(task: "When is the launch?")
+        return (result, run)
+    }
+
+    /// Everything the cloud was sent.
+    var cloudBodies: String { cloud.requests.map(\.text).joined(separator: "\n") }
+}
+
+@Suite struct OrchestratorTests {
+    @Test func aMultiStepPlanKeepsPrivateContentLocalAndReplays() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(
+                [
+                    "steps": [
+                        ["kind": "tool", "tool": "note", "arguments": ["name": "launch"]],
+                        ["kind": "tool", "tool": "note", "arguments": ["name": "team"]],
+                    ]
+                ], id: 1))
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(
+                [
+                    "steps": [
+                        [
+                            "kind": "model", "instruction": "When is the launch?", "inputs": ["$2", "$3"],
+                            "role": "reasoning",
+                        ]
+                    ]
+                ], id: 2))
+        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "The answer: $4"], id: 3))
+        fixture.local.enqueue("/v1/chat/completions", textReply("The launch is on March 3."))
+
+        let (result, run) = try await fixture.run()
+        #expect(result.stopReason == "finished")
+        #expect(result.answer == "The answer: The launch is on March 3.")
+        #expect(result.artifacts.map(\.kind) == ["task", "tool:note", "tool:note", "model"])
+        #expect(result.artifacts[3].labels == Labels(.private, .trusted))
+        // The cloud planned three rounds and never saw the private notes; the local model did.
+        #expect(fixture.cloud.requests.count == 3)
+        #expect(!fixture.cloudBodies.contains("CANARY-7731"))
+        #expect(fixture.cloudBodies.contains("refer to it as $2"))
+        #expect(fixture.local.requests.first?.text.contains("CANARY-7731") == true)
+        // The route says why the reasoning step stayed local.
+        let events = try await fixture.store.events(run)
+        let route = try #require(events.first { $0.kind == "route" })
+        #expect(route.payload["profiles"] == ["local"])
+        #expect(
+            route.payload["reason"]?.stringValue?.contains("cloud is cleared for internal and the input is private")
+                == true)
+        #expect(result.costUSD > 0)
+
+        // Replay: the same run, no network, the same answer.
+        let replayed = Orchestrator(
+            spec: try AgentSpec(
+                text: orchestratorSpec.replacing("BUDGET", with: "20"), file: "agents/helper.md", hash: "h"),
+            profiles: fixture.bindings(cloudURL: "http://127.0.0.1:1", localURL: "http://127.0.0.1:1"),
+            tools: [NoteTool()],
+            effects: try await RecordedEffects(replaying: run, in: fixture.store))
+        let again = try await replayed.run(task: "When is the launch?")
+        #expect(again.answer == result.answer)
+    }
+
+    @Test func aFailedStepIsAnObservationAndThePlannerReplans() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(["steps": [["kind": "tool", "tool": "teleport", "arguments": [:]]]], id: 1))
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "x"]]]], id: 2))
+        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "Read $3 after $2"], id: 3))
+        let (result, _) = try await fixture.run()
+        #expect(result.artifacts[1].kind == "error")
+        #expect(result.artifacts[1].text.contains("no tool is called teleport"))
+        #expect(fixture.cloud.requests[1].text.contains("no tool is called teleport"))
+        #expect(result.stopReason == "finished")
+    }
+
+    @Test func theStepBudgetStopsARunWithItsReason() async throws {
+        let fixture = try await OrchestratorFixture()
+        for id in 1...5 {
+            fixture.cloud.enqueue(
+                "/v1/chat/completions",
+                planReply(
+                    ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": .string("n\(id)")]]]], id: id))
+        }
+        let (result, _) = try await fixture.run(budget: 4)
+        #expect(result.stopReason == "stopped: the step budget (4) is spent")
+        #expect(fixture.cloud.requests.count == 2)
+    }
+
+    @Test func withTheLocalModelDownPrivateStepsFailClosed() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]], id: 1))
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(["steps": [["kind": "model", "instruction": "When?", "inputs": ["$2"]]]], id: 2))
+        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "Could not: $3"], id: 3))
+        let (result, _) = try await fixture.run(localURL: "http://127.0.0.1:1")
+        #expect(result.artifacts[2].kind == "error")
+        #expect(result.artifacts[2].text.contains("no cleared profile answered"))
+        #expect(fixture.cloud.requests.count == 3)
+        #expect(!fixture.cloudBodies.contains("CANARY-7731"))
+    }
+
+    @Test func withTheCloudDownPublicStepsFallBackToLocal() async throws {
+        let fixture = try await OrchestratorFixture()
+        // The local model plans here; the reasoning step prefers the cloud, which is down.
+        fixture.local.enqueue(
+            "/v1/chat/completions",
+            planReply(
+                ["steps": [["kind": "model", "instruction": "Say hello", "inputs": ["$1"], "role": "reasoning"]]], id: 1
+            ))
+        fixture.local.enqueue("/v1/chat/completions", textReply("Hello."))
+        fixture.local.enqueue("/v1/chat/completions", planReply(["answer": "$2"], id: 2))
+        let (result, run) = try await fixture.run(cloudURL: "http://127.0.0.1:1", planner: "local")
+        #expect(result.answer == "Hello.")
+        let kinds = try await fixture.store.events(run).map(\.kind)
+        #expect(kinds.contains("route.fallback"))
+    }
+}
