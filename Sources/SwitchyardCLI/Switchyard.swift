@@ -13,7 +13,8 @@ struct SwitchyardCommand: AsyncParsableCommand {
         version: Switchyard.version,
         subcommands: [
             DoctorCommand.self, ChatCommand.self, EmbedCommand.self, TraceCommand.self, ReplayCommand.self,
-            ResumeCommand.self, ToolCommand.self, IndexCommand.self, AgentsCommand.self,
+            ResumeCommand.self, ToolCommand.self, IndexCommand.self, AgentsCommand.self, RunCommand.self,
+            AuditCommand.self,
         ]
     )
 }

@@ -94,9 +94,10 @@ struct ToolCommand: AsyncParsableCommand {
 
 /// Builds the tools for a workspace from the settings (`tools.NAME.*`, `workspace.*`).
 enum Toolbox {
-    static func make(workspacePath: String, settings: Settings) throws -> [any Tool] {
+    static func make(workspacePath: String, settings: Settings, labels: Labels? = nil) throws -> [any Tool] {
         let environment = ProcessInfo.processInfo.environment
-        let workspace = try workspace(workspacePath, settings: settings)
+        var workspace = try workspace(workspacePath, settings: settings)
+        if let labels { workspace.labels = labels }
         let policy = try GitTools.CommitPolicy(options: ToolOptions(settings: settings, tool: "git_commit"))
         let shell = try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell"))
 

@@ -35,6 +35,22 @@ struct RecordingOptions: ParsableArguments {
     func startRun(
         agent: String, task: String, profile: ModelProfile, workspace: String
     ) async throws -> (store: TraceStore, run: RunID)? {
+        try await startRun(
+            agent: agent, task: task, workspace: workspace,
+            header: [
+                "profile": [
+                    "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
+                    "model": .string(profile.model), "base_url": .string(profile.baseURL),
+                    "clearance": .string(profile.clearance.description),
+                ]
+            ])
+    }
+
+    /// Opens the store and starts a run whose header has `header`'s fields, the versions and
+    /// the workspace's git state.
+    func startRun(
+        agent: String, task: String, workspace: String, header extra: [String: JSONValue]
+    ) async throws -> (store: TraceStore, run: RunID)? {
         guard !noRecord else { return nil }
         let store = try TraceStore(path: path)
         var repository: JSONValue = .null
@@ -46,20 +62,16 @@ struct RecordingOptions: ParsableArguments {
                 "dirty": (try? git.isDirty()).map(JSONValue.bool) ?? .null,
             ]
         }
-        let header: JSONValue = [
+        var header: [String: JSONValue] = [
             "workspace": ["path": .string(workspace), "git": repository],
             "command": .string(agent), "switchyard": .string(Switchyard.version),
             "libraries": [
                 "libcurl": .string(CurlLibrary.version), "libgit2": .string(Repository.libraryVersion),
                 "sqlite": .string(Database.libraryVersion),
             ],
-            "profile": [
-                "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
-                "model": .string(profile.model), "base_url": .string(profile.baseURL),
-                "clearance": .string(profile.clearance.description),
-            ],
         ]
-        return (store, try await store.startRun(agent: agent, task: task, header: header, at: now()))
+        header.merge(extra) { $1 }
+        return (store, try await store.startRun(agent: agent, task: task, header: .object(header), at: now()))
     }
 }
 

@@ -17,7 +17,7 @@ import Testing
         #expect(result.status == 0, "\(result.standardOutput)")
         let results = try JSONValue(parsing: result.standardOutput).arrayValue ?? []
         #expect(results.count == specs.count)
-        #expect(results.allSatisfy { $0["valid"] == true })
+        #expect(results.allSatisfy { $0["valid"]?.boolValue == true })
         let listed = try await runProgram(
             binary, ["agents", "ls", "--directory", Self.agents], environment: environment)
         #expect(listed.standardOutput.contains("code-assistant"))

@@ -122,6 +122,16 @@ public struct Settings: Sendable {
 
     public subscript(key: String) -> Entry? { entries[key] }
 
+    /// These settings with `other`'s laid over them (`other` wins).
+    public func overlaid(by other: Settings) -> Settings {
+        var result = self
+        for (key, entry) in other.entries {
+            result.entries = result.entries.filter { !$0.key.hasPrefix(key + ".") }
+            result.entries[key] = entry
+        }
+        return result
+    }
+
     /// The settings under `prefix.`, keyed by the rest of their path.
     public func children(of prefix: String) -> [String: Entry] {
         var result: [String: Entry] = [:]

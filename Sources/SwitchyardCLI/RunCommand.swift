@@ -1,0 +1,228 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run an agent on a task in a workspace.",
+        discussion: """
+            AGENT is a spec file, or a name looked up as agents/NAME.md in the workspace, then in the \
+            current directory, then in $SWITCHYARD_HOME/agents. The spec's profiles and tool options \
+            are defaults; switchyard.yaml, $SWITCHYARD_HOME/config.yaml and --set lie over them. \
+            Progress (plans, steps, routes with their reasons, tokens) goes to standard error; the \
+            answer to standard output, with the run id. The run is recorded in the trace store: \
+            `switchyard trace show RUN`, `switchyard audit RUN`, `switchyard replay RUN`.
+            Exit status: 0 when the agent finished, 3 when a budget stopped it, 1 on an error, 2 for a \
+            configuration problem.
+            """
+    )
+
+    @Argument(help: "The agent: a name or a spec file.") var agent: String
+    @Argument(help: "The task.") var task: String
+    @Flag(help: "Print the result as JSON.") var json = false
+    @OptionGroup var settings: SettingsOptions
+    @OptionGroup var recording: RecordingOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let result: RunResult
+        var recorded: (store: TraceStore, run: RunID)?
+        do {
+            let spec = try AgentSpec.load(
+                path: try Self.locate(agent, workspace: settings.workspace, environment: environment))
+            let merged = spec.settings.overlaid(by: try settings.load())
+            let tools = try Toolbox.make(
+                workspacePath: settings.workspace, settings: merged, labels: spec.privacy.workspace
+            )
+            .filter { spec.tools[$0.name] != nil }
+            var bindings: [ProfileBinding] = []
+            var unavailable: [String] = []
+            for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
+                $0.key < $1.key
+            }) {
+                do {
+                    bindings.append(
+                        ProfileBinding(
+                            name: name, provider: try profile.chatProvider(environment: environment),
+                            clearance: profile.clearance, destination: profile.baseURL, price: profile.price))
+                } catch {
+                    unavailable.append("\(name): \(error)")
+                }
+            }
+            for note in unavailable {
+                FileHandle.standardError.write(Data("switchyard: profile unavailable — \(note)\n".utf8))
+            }
+            recorded = try await recording.startRun(
+                agent: spec.name, task: task, workspace: settings.workspace,
+                header: [
+                    "agent": [
+                        "name": .string(spec.name), "file": .string(spec.file), "spec_sha256": .string(spec.hash),
+                        "planner": spec.planner.map(JSONValue.string) ?? .null, "model": .string(spec.model),
+                    ],
+                    "profiles": .object(
+                        Dictionary(
+                            uniqueKeysWithValues: bindings.map {
+                                (
+                                    $0.name,
+                                    [
+                                        "clearance": .string($0.clearance.description),
+                                        "destination": .string($0.destination),
+                                    ]
+                                )
+                            })),
+                    "tools": .array(tools.map { .string($0.name) }.sorted { $0.stringValue! < $1.stringValue! }),
+                ])
+            let effects: any Effects =
+                recorded.map { LiveEffects(store: $0.store, run: $0.run, clock: now) } ?? UnrecordedEffects()
+            let quiet = json
+            let orchestrator = Orchestrator(
+                spec: spec, profiles: bindings, tools: tools, effects: effects,
+                progress: { event in if !quiet { Self.show(event) } })
+            result = try await orchestrator.run(task: task)
+            if let recorded {
+                try await recorded.store.finish(
+                    recorded.run, status: result.stopReason == "finished" ? .finished : .failed, at: now())
+            }
+        } catch {
+            if let recorded { try? await recorded.store.finish(recorded.run, status: .failed, at: now()) }
+            throw fail(error)
+        }
+        if json {
+            printJSON([
+                "run": recorded.map { .string($0.run.description) } ?? .null, "answer": .string(result.answer),
+                "stop_reason": .string(result.stopReason), "steps": .number(Double(result.steps)),
+                "tokens": .number(Double(result.tokens)), "cost_usd": .number(result.costUSD),
+                "refused": .array(result.guardDecisions.filter { !$0.allowed }.map(\.json)),
+            ])
+        } else {
+            print(result.answer)
+            let run = recorded.map { "run \($0.run)" } ?? "not recorded"
+            FileHandle.standardError.write(
+                Data(
+                    "\n\(run) — \(result.stopReason); \(result.steps) steps, \(result.tokens) tokens, $\(String(format: "%.4f", result.costUSD))\n"
+                        .utf8))
+        }
+        if result.stopReason != "finished" { throw ExitCode(3) }
+    }
+
+    static func show(_ event: RunProgress) {
+        let line: String
+        switch event {
+        case .planning(let round): line = "plan    round \(round)"
+        case .step(let handle, let kind, let detail): line = "step    \(handle) \(kind) \(detail.prefix(100))"
+        case .route(let step, let profile, let reason): line = "route   \(step) → \(profile ?? "nowhere"): \(reason)"
+        case .finished(let handle, let kind, let labels, let failed):
+            line = "\(failed ? "failed" : "done  ")  \(handle) \(kind) [\(labels)]"
+        case .tokens(let profile, let input, let output): line = "tokens  \(profile) in \(input) out \(output)"
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func locate(_ agent: String, workspace: String, environment: [String: String]) throws -> String {
+        if agent.hasSuffix(".md") || agent.contains("/") { return agent }
+        let candidates = [
+            "\(workspace)/agents/\(agent).md", "agents/\(agent).md", Settings.home(environment) + "/agents/\(agent).md",
+        ]
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw ValidationError("no agent '\(agent)': looked for \(candidates.joined(separator: ", "))")
+        }
+        return found
+    }
+}
+
+/// Effects that perform and record nothing (`--no-record`).
+struct UnrecordedEffects: Effects {
+    func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
+        observe: @Sendable (ModelEvent) -> Void
+    ) async throws -> ModelResponse {
+        var response = ModelResponse()
+        for try await event in provider.stream(request) {
+            observe(event)
+            response.apply(event)
+        }
+        return response
+    }
+
+    func tool(_ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue)
+        async throws -> JSONValue
+    { try await perform() }
+
+    func now() async throws -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    func record(_ kind: String, step: String?, payload: JSONValue) async throws {}
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "What left the machine in a run: every egress, its labels, the decision and why.",
+        discussion: """
+            Lists each model request (with the profile's destination and clearance) and each guard \
+            decision (HTTP, shell), and says whether anything above a destination's clearance left. \
+            Exit status 0 when nothing did, 4 when something did.
+            """
+    )
+
+    @Argument(help: "The run (an id or a unique prefix).") var run: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
+        let (store, summary) = try await storeOptions.open(run)
+        let events = try await store.events(summary.id)
+        let profiles = try await store.header(summary.id)["profiles"]?.objectValue ?? [:]
+        var rows: [JSONValue] = []
+        var leaked = false
+        // Labels of what each step carried, from the decisions recorded for it.
+        for event in events {
+            switch event.kind {
+            case "model.request":
+                let profile = event.payload["profile"]?.stringValue ?? "?"
+                let clearance = profiles[profile]?["clearance"]?.stringValue ?? "unknown"
+                let destination = profiles[profile]?["destination"]?.stringValue ?? "?"
+                let bytes = event.payload["request"]?.canonicalText.utf8.count ?? 0
+                let labels = events.last { $0.kind == "step.finished" && $0.step == event.step }?.payload["labels"]
+                rows.append([
+                    "sequence": .number(Double(event.sequence)), "kind": "model", "step": .string(event.step ?? ""),
+                    "destination": .string(destination), "profile": .string(profile), "clearance": .string(clearance),
+                    "bytes": .number(Double(bytes)), "labels": labels ?? .null, "decision": "allow",
+                    "reason": "routed within clearance",
+                ])
+                if let level = labels?["confidentiality"]?.stringValue.flatMap(Confidentiality.init(name:)),
+                    let cleared = Confidentiality(name: clearance), level > cleared
+                {
+                    leaked = true
+                }
+            case "guard":
+                var row = event.payload.objectValue ?? [:]
+                row["sequence"] = .number(Double(event.sequence))
+                row["step"] = .string(event.step ?? "")
+                rows.append(.object(row))
+            default: break
+            }
+        }
+        if json {
+            printJSON([
+                "run": .string(summary.id.description), "egress": .array(rows), "above_clearance": .bool(leaked),
+            ])
+        } else {
+            print("Egress of run \(summary.id) (\(summary.agent)):")
+            for row in rows {
+                let decision = row["decision"]?.stringValue ?? "?"
+                let labels =
+                    row["labels"].map {
+                        "\($0["confidentiality"]?.stringValue ?? "?")/\($0["integrity"]?.stringValue ?? "?")"
+                    } ?? "-"
+                print(
+                    "#\(row["sequence"]?.canonicalText ?? "") \(row["step"]?.stringValue ?? "") \(row["kind"]?.stringValue ?? "") → \(row["destination"]?.stringValue ?? "") [\(labels)] \(decision): \(row["reason"]?.stringValue ?? "")"
+                )
+            }
+            print(
+                leaked
+                    ? "Something above a destination's clearance left the machine."
+                    : "Nothing above a destination's clearance left the machine.")
+        }
+        if leaked { throw ExitCode(4) }
+    }
+}
