@@ -225,4 +225,22 @@ func processAlive(_ marker: String) -> Bool {
             try ShellPolicy(options: ToolOptions(["sandbox": "docker"], location: "tools.shell"))
         }
     }
+
+    struct Refuse: EgressGuard {
+        func check(_ egress: Egress) async -> EgressDecision { .refuse(reason: "the run holds private data") }
+    }
+
+    @Test func aNetworkedCommandAsksTheGuardFirst() async throws {
+        let directory = try TemporaryDirectory("guarded")
+        let networked = ShellTool(
+            workspace: try Workspace(path: directory.path), policy: permissive { $0.network = true })
+        await #expect {
+            _ = try await networked.invoke(["command": "touch ran"], context: ToolContext(egressGuard: Refuse()))
+        } throws: { ($0 as? ToolError)?.rule == "guard" }
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/ran"))
+        // Without the network there is no egress, and nothing to ask.
+        let offline = ShellTool(workspace: try Workspace(path: directory.path), policy: permissive())
+        _ = try await offline.invoke(["command": "touch ran"], context: ToolContext(egressGuard: Refuse()))
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/ran"))
+    }
 }

@@ -222,3 +222,65 @@ struct OrchestratorFixture {
         #expect(kinds.contains("route.fallback"))
     }
 }
+
+func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
+    let items = calls.enumerated().map { index, call in
+        #"{"id":"call_\#(id)_\#(index)","type":"function","function":{"name":"\#(call.0)","arguments":\#(JSONValue.string(call.1.canonicalText).canonicalText)}}"#
+    }.joined(separator: ",")
+    return .json(
+        #"{"id":"chatcmpl-\#(id)","object":"chat.completion","created":1,"model":"small","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[\#(items)]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":400,"completion_tokens":30,"total_tokens":430}}"#
+    )
+}
+
+@Suite struct ToolCallingLoopTests {
+    func spec(_ budgets: String) throws -> AgentSpec {
+        try AgentSpec(
+            text: """
+                ---
+                name: helper
+                model: local
+                profiles:
+                  local: { provider: openai-compatible, base_url: "http://127.0.0.1:1/v1", model: small }
+                tools:
+                  note: {}
+                budgets: \(budgets)
+                ---
+                You help with the user's notes.
+                """, file: "agents/helper.md", hash: "h")
+    }
+
+    @Test func anAgentWithoutAPlannerCallsToolsConcurrentlyUntilItAnswers() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.local.enqueue(
+            "/v1/chat/completions", toolCallReply([("note", ["name": "launch"]), ("note", ["name": "team"])], id: 1))
+        fixture.local.enqueue("/v1/chat/completions", textReply("The launch is on March 3."))
+        let run = try await fixture.store.startRun(agent: "helper", task: "When?", header: [:], at: 1)
+        let orchestrator = Orchestrator(
+            spec: try spec("{ steps: 10 }"), profiles: fixture.bindings(), tools: [NoteTool()],
+            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
+        let result = try await orchestrator.run(task: "When is the launch?")
+        #expect(result.answer == "The launch is on March 3.")
+        #expect(result.stopReason == "finished")
+        // Both results went back to the model, in the order it asked for them.
+        let second = try #require(fixture.local.requests.last?.text)
+        let launch = try #require(second.range(of: "Note launch:"))
+        let team = try #require(second.range(of: "Note team:"))
+        #expect(launch.lowerBound < team.lowerBound)
+        let calls = try await fixture.store.events(run).filter { $0.kind == "tool.call" }.compactMap(\.step)
+        #expect(Set(calls) == ["$2.1.1", "$2.1.2"])
+    }
+
+    @Test func theTokenBudgetStopsTheLoop() async throws {
+        let fixture = try await OrchestratorFixture()
+        for id in 1...4 {
+            fixture.local.enqueue("/v1/chat/completions", toolCallReply([("note", ["name": "x"])], id: id))
+        }
+        let run = try await fixture.store.startRun(agent: "helper", task: "Loop", header: [:], at: 1)
+        let orchestrator = Orchestrator(
+            spec: try spec("{ tokens: 800 }"), profiles: fixture.bindings(), tools: [NoteTool()],
+            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
+        let result = try await orchestrator.run(task: "Read notes forever")
+        #expect(result.stopReason.hasPrefix("stopped: the token budget (800) is spent"))
+        #expect(fixture.local.requests.count == 2)
+    }
+}

@@ -92,6 +92,13 @@ public struct ShellTool: Tool {
         case .allow:
             break
         }
+        // A command that can reach the network is an egress: the guard decides first.
+        if policy.network, let egressGuard = context.egressGuard,
+            case .refuse(let reason) = await egressGuard.check(
+                Egress(kind: .shell, destination: command, payload: Array(command.utf8), source: name))
+        {
+            throw ToolError(.refused, tool: name, "the guard refused `\(command)`: \(reason)", rule: "guard")
+        }
         let directory = try workspace.resolve(arguments.string("directory") ?? ".", for: .read, tool: name)
         guard directory.isDirectory else {
             throw ToolError(.invalidArguments, tool: name, "\(arguments.string("directory") ?? "") is not a directory")
