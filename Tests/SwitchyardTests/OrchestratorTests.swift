@@ -284,3 +284,56 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(fixture.local.requests.count == 2)
     }
 }
+
+@Suite struct DeclassifyTests {
+    func run(policy: String, fixture: OrchestratorFixture) async throws -> (RunResult, RunID) {
+        let text = orchestratorSpec.replacing("BUDGET", with: "20").replacing(
+            "budgets:", with: "privacy:\n  declassify: \(policy)\nbudgets:")
+        let spec = try AgentSpec(text: text, file: "agents/helper.md", hash: "h")
+        let run = try await fixture.store.startRun(agent: "helper", task: "t", header: [:], at: 1)
+        let orchestrator = Orchestrator(
+            spec: spec, profiles: fixture.bindings(), tools: [NoteTool()],
+            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
+        return (try await orchestrator.run(task: "What is in the launch note?"), run)
+    }
+
+    func script(_ fixture: OrchestratorFixture) {
+        fixture.cloud.enqueue(
+            "/v1/chat/completions",
+            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]], id: 1))
+        fixture.cloud.enqueue(
+            "/v1/chat/completions", planReply(["steps": [["kind": "declassify", "inputs": ["$2"]]]], id: 2))
+        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "done"], id: 3))
+    }
+
+    @Test func aRedactedSummaryIsReleasedScannedAndRecordedExactly() async throws {
+        let fixture = try await OrchestratorFixture()
+        script(fixture)
+        fixture.local.enqueue(
+            "/v1/chat/completions",
+            textReply("A note about a product launch date. Key sk-proj-abcdefghijklmnopqrstuvwxyz123456 was in it."))
+        let (result, run) = try await run(policy: "redacted-summary", fixture: fixture)
+        #expect(result.artifacts[2].kind == "declassified")
+        #expect(result.artifacts[2].labels == Labels(.internal, .trusted))
+        let released = try #require(
+            try await fixture.store.events(run).first { $0.kind == "declassify" }?.payload["released"]?.stringValue)
+        #expect(released.hasPrefix("A note about a product launch date."))
+        #expect(!released.contains("sk-proj-abcdefghijklmnopqrstuvwxyz123456"))
+        // The planner read the summary, never the note.
+        #expect(fixture.cloud.requests[2].text.contains("A note about a product launch date."))
+        #expect(!fixture.cloudBodies.contains("CANARY-7731"))
+        #expect(!fixture.cloudBodies.contains("sk-proj-abcdefghijklmnopqrstuvwxyz123456"))
+    }
+
+    @Test func aSpecThatSaysNeverGetsNothingReleased() async throws {
+        let fixture = try await OrchestratorFixture()
+        script(fixture)
+        let (result, run) = try await run(policy: "never", fixture: fixture)
+        #expect(result.artifacts[2].kind == "error")
+        #expect(result.artifacts[2].text.contains("does not allow declassification"))
+        let event = try #require(try await fixture.store.events(run).first { $0.kind == "declassify" })
+        #expect(event.payload["released"] == .null)
+        #expect(fixture.local.requests.isEmpty)
+        #expect(!fixture.cloudBodies.contains("CANARY-7731"))
+    }
+}

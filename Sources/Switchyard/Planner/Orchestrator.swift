@@ -88,7 +88,7 @@ public actor Orchestrator {
                     "items": [
                         "type": "object",
                         "properties": [
-                            "kind": ["type": "string", "enum": ["tool", "model", "agent"]],
+                            "kind": ["type": "string", "enum": ["tool", "model", "agent", "declassify"]],
                             "tool": ["type": "string", "description": "For a tool step: the tool's name."],
                             "arguments": [
                                 "type": "object",
@@ -203,7 +203,8 @@ public actor Orchestrator {
         return """
             You plan; an executor runs your steps. Call the plan tool with steps that can run at the same time, \
             or with an answer when you are done. Step kinds: tool (a tool with arguments), model (an instruction \
-            for a model, reading inputs by handle), agent (a sub-task a model works through with some tools). \
+            for a model, reading inputs by handle), agent (a sub-task a model works through with some tools), \
+            declassify (ask for a releasable version of one withheld input, if the spec allows it). \
             Every result gets a handle ($1 is the task, then $2, $3, … in order); refer to results by handle. \
             Results you are not cleared to read are shown as their handle, kind and size only: pass the handle on \
             to a model or agent step instead of asking for the content.
@@ -229,6 +230,10 @@ public actor Orchestrator {
                 }
                 return try await modelStep(
                     handle: handle, instruction: instruction, inputs: inputs, role: item["role"]?.stringValue)
+            case "declassify":
+                guard let input = inputs.first else { throw PlanError("a declassify step needs one input") }
+                return try await declassifyStep(
+                    handle: handle, input: input, instruction: item["instruction"]?.stringValue)
             case "agent":
                 guard let instruction = item["instruction"]?.stringValue else {
                     throw PlanError("an agent step needs an instruction")
@@ -236,7 +241,7 @@ public actor Orchestrator {
                 let names = item["tools"]?.arrayValue?.compactMap(\.stringValue) ?? Array(tools.keys).sorted()
                 return try await agentStep(handle: handle, instruction: instruction, inputs: inputs, toolNames: names).0
             default:
-                throw PlanError("unknown step kind '\(kind)'; use tool, model or agent")
+                throw PlanError("unknown step kind '\(kind)'; use tool, model, agent or declassify")
             }
         } catch {
             let labels = (try? artifacts.labels(of: inputs)) ?? Labels(.public, .trusted)
@@ -290,6 +295,48 @@ public actor Orchestrator {
         progress(.step(handle: handle, kind: "model", detail: String(instruction.prefix(80))))
         let response = try await callWithFallback(request, order: order, labels: labels, step: handle)
         let artifact = Artifact(handle: handle, kind: "model", labels: labels, text: response.text)
+        try await recordFinished(artifact)
+        return artifact
+    }
+
+    /// Releases a version of a withheld artifact the planner may read, as the spec's policy
+    /// says: `never` refuses; `redacted-summary` has a model cleared for the input write a
+    /// summary without identifying details; `allow` releases the text. Either way the secret
+    /// scanner runs over it, and the exact text released is recorded.
+    private func declassifyStep(handle: String, input: String, instruction: String?) async throws -> Artifact {
+        guard let source = artifacts[input] else { throw PlanError("there is no artifact \(input)") }
+        let policy = spec.privacy.declassify
+        let planner = spec.planner.flatMap { profiles[$0] }
+        let target = planner?.clearance ?? .internal
+        var released: String
+        switch policy {
+        case .never:
+            try await effects.record(
+                "declassify", step: handle,
+                payload: ["source": .string(input), "policy": .string(policy.rawValue), "released": .null])
+            throw PlanError("the spec does not allow declassification (privacy.declassify: never)")
+        case .allow:
+            released = source.text
+        case .redactedSummary:
+            let order = try await route(step: handle, Router.Request(inputLabels: source.labels, role: "summary"))
+            let request = ModelRequest(messages: [
+                .system(
+                    "Summarise the text for someone who may not see it: say what kind of content it is and what it is about, in at most three sentences. Leave out names, numbers, dates, identifiers, credentials, quotes and code."
+                ),
+                .user((instruction.map { "Focus: \($0)\n\n" } ?? "") + source.text),
+            ])
+            released = try await callWithFallback(request, order: order, labels: source.labels, step: handle).text
+        }
+        // A fixed key: the same secret always becomes the same token, so replays agree.
+        released = SecretScanner(key: Array("switchyard-declassify".utf8)).redact(released)
+        let labels = Labels(min(source.labels.confidentiality, target), source.labels.integrity)
+        try await effects.record(
+            "declassify", step: handle,
+            payload: [
+                "source": .string(input), "policy": .string(policy.rawValue), "released": .string(released),
+                "labels": labels.json,
+            ])
+        let artifact = Artifact(handle: handle, kind: "declassified", labels: labels, text: released)
         try await recordFinished(artifact)
         return artifact
     }
