@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardBench",
             dependencies: [
-                "Curl", "SwitchyardTesting", "FileTools", "GitTools", "Git", "VectorStore",
+                "Curl", "Switchyard", "SwitchyardTesting", "FileTools", "GitTools", "Git", "VectorStore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

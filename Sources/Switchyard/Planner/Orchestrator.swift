@@ -132,25 +132,25 @@ public actor Orchestrator {
             throw PlanError("the planner profile \(planner) is not available")
         }
         var round = 0
-        var transcript: [ChatMessage] = [
-            .system(spec.systemPrompt + "\n\n" + plannerInstructions()),
-            .user("Task ($1): \(artifacts["$1"]!.text)"),
-        ]
-        var shown = 1  // artifacts the planner has been shown
+        var correction: String?
         while true {
             if let reason = try await exhaustedBudget() { return try await finish(answer: "", reason: reason) }
             round += 1
             progress(.planning(round: round))
             let step = "plan-\(round)"
-            if shown < artifacts.artifacts.count {
-                let views = artifacts.artifacts[shown...].map { $0.view(clearance: binding.clearance).canonicalText }
-                transcript.append(.user("Observations:\n" + views.joined(separator: "\n")))
-                shown = artifacts.artifacts.count
-            }
+            // Each round the planner gets the task and the state of the run — not the whole
+            // conversation so far, which would grow without bound.
+            var messages: [ChatMessage] = [
+                .system(spec.systemPrompt + "\n\n" + plannerInstructions()),
+                .user("Task ($1): \(artifacts["$1"]!.text)"),
+            ]
+            if artifacts.artifacts.count > 1 { messages.append(.user(observations(clearance: binding.clearance))) }
+            if let correction { messages.append(.user(correction)) }
+            correction = nil
             // What the planner reads in full, and so what its request carries.
             let labels = artifacts.artifacts.filter { $0.labels.confidentiality <= binding.clearance }
                 .reduce(Labels.userInput) { $0.join($1.labels) }
-            let request = ModelRequest(messages: transcript, tools: [Self.planTool], toolChoice: .tool("plan"))
+            let request = ModelRequest(messages: messages, tools: [Self.planTool], toolChoice: .tool("plan"))
             let response: ModelResponse
             do {
                 response = try await callModel(request, binding: binding, labels: labels, step: step)
@@ -161,20 +161,16 @@ public actor Orchestrator {
             guard let call = response.toolCalls.first(where: { $0.name == "plan" }),
                 let plan = try? JSONValue(parsing: call.arguments)
             else {
-                transcript.append(.assistant(response.text))
-                transcript.append(.user("That was not a call of the plan tool. Call plan with steps or an answer."))
+                correction = "Your last answer was not a call of the plan tool. Call plan with steps or an answer."
                 continue
             }
             try await effects.record("plan", step: step, payload: plan)
-            transcript.append(ChatMessage(role: .assistant, content: "", toolCalls: [call]))
-            transcript.append(
-                ChatMessage(role: .tool, content: "Planned.", toolCallID: call.id, toolName: "plan"))
             let planned = plan["steps"]?.arrayValue ?? []
             if planned.isEmpty {
                 if let answer = plan["answer"]?.stringValue {
                     return try await finish(answer: answer, reason: "finished")
                 }
-                transcript.append(.user("The plan has no steps and no answer."))
+                correction = "Your last plan had no steps and no answer."
                 continue
             }
             // Handles are given in plan order, before anything runs, so they do not depend on
@@ -196,6 +192,34 @@ public actor Orchestrator {
             }
         }
     }
+
+    /// The results so far as the planner may see them: the most recent in full (within its
+    /// clearance), older ones by handle, kind and size.
+    private func observations(clearance: Confidentiality) -> String {
+        let all = artifacts.artifacts.dropFirst()
+        let recent = all.suffix(Self.recentResults)
+        let older = all.prefix(all.count - recent.count)
+        let listed = older.suffix(Self.listedResults)
+        var lines = ["Results so far:"]
+        if listed.count < older.count, let first = older.first, let last = older.dropLast(listed.count).last {
+            var counts: [String: Int] = [:]
+            for artifact in older.dropLast(listed.count) { counts[artifact.kind, default: 0] += 1 }
+            let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            lines.append("\(first.handle)–\(last.handle): \(older.count - listed.count) older results (\(summary))")
+        }
+        for artifact in listed {
+            lines.append(
+                "\(artifact.handle) \(artifact.kind), \(artifact.text.utf8.count) bytes (older; pass the handle on to read it)"
+            )
+        }
+        for artifact in recent { lines.append(artifact.view(clearance: clearance).canonicalText) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// How many of the latest results the planner sees in full, and how many before those
+    /// it sees listed one by one; older ones are counted by kind.
+    static let recentResults = 12
+    static let listedResults = 100
 
     private func plannerInstructions() -> String {
         let catalog = tools.keys.sorted().map { name in "- \(name): \(tools[name]!.description)" }.joined(
