@@ -264,36 +264,22 @@ import Testing
     }
 
     /// 200 MB through a consumer that is slower than the network: memory stays bounded
-    /// because the transfer pauses while the consumer catches up.
-    @Test(.usesMuchMemory) func largeBodyStreamsWithBoundedMemory() async throws {
+    /// because the transfer pauses while the consumer catches up. The client runs in its own
+    /// process (`switchyard-bench stream-memory`), so other tests cannot move the figure.
+    @Test func largeBodyStreamsWithBoundedMemory() async throws {
         let total = 200 << 20
         let server = try LoopbackHTTPServer { _, response in
             let block = [UInt8](repeating: 7, count: 1 << 20)
             response.writeHead(status: 200, contentLength: total)
             for _ in 0..<(total >> 20) where !response.isBroken { response.write(block) }
         }
-        let baseline = residentBytes()
-        let peak = Shared(baseline)
-        let sampling = Task.detached {
-            while !Task.isCancelled {
-                let now = residentBytes()
-                peak.update { $0 = max($0, now) }
-                try? await Task.sleep(for: .milliseconds(5))
-            }
-        }
-        let received = try await client.stream(HTTPRequest(url: server.baseURL)) { response in
-            var count = 0
-            var chunks = 0
-            for try await chunk in response.body {
-                count += chunk.count
-                chunks += 1
-                if chunks % 8 == 0 { try await Task.sleep(for: .milliseconds(1)) }
-            }
-            return count
-        }
-        sampling.cancel()
-        #expect(received == total)
-        let growth = peak.value - baseline
+        defer { server.stop() }
+        let result = try await runProgram(
+            BuiltProducts.executable("switchyard-bench"), ["stream-memory", "--url", server.baseURL], environment: [:])
+        #expect(result.status == 0, "\(result.standardError)")
+        let figures = result.standardOutput.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        #expect(figures.first == total)
+        let growth = figures.last ?? .max
         #expect(growth < 64 << 20, "peak RSS grew by \(growth >> 20) MB")
     }
 }
