@@ -10,14 +10,21 @@ struct ReplayCommand: AsyncParsableCommand {
             No model or tool is called: every result comes from the trace. Each request the run \
             makes is compared with the recorded one (as canonical JSON, so key order never \
             matters); the first difference is reported with its event, field path, and the old \
-            and new values. What-if: --prompt and --profile change the run's inputs first. \
-            Exit status 3 means the run diverged.
+            and new values. What-if: for a chat run, --prompt and --profile change its inputs; for an \
+            agent run, --agent FILE replays with an edited spec and --set KEY=VALUE with a changed \
+            setting. Exit status 3 means the run diverged.
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "What-if: ask this instead of the recorded prompt.") var prompt: String?
     @Option(help: "What-if: name this profile instead of the recorded one.") var profile: String?
+    @Option(help: ArgumentHelp("What-if: replay an agent run with this spec instead.", valueName: "FILE"))
+    var agent: String?
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("What-if: replay an agent run with this setting changed.", valueName: "KEY=VALUE"))
+    var overrides: [String] = []
     @Flag(help: "Print the outcome as JSON.") var json = false
     @Argument(help: "The run id, or its first characters.") var run: String
 
@@ -29,8 +36,30 @@ struct ReplayCommand: AsyncParsableCommand {
             let store = try TraceStore(path: path)
             let id = try await store.resolve(run)
             guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
-            guard summary.agent == "chat" else {
-                throw TraceError("replay handles chat runs for now; \(id) was recorded by '\(summary.agent)'")
+            let header = try await store.header(id)
+            if summary.agent != "chat" {
+                guard header["agent"] != nil else {
+                    throw TraceError("run \(id) was recorded by '\(summary.agent)', which replay does not know")
+                }
+                let (result, divergence) = try await replayAgent(id, summary: summary, header: header, store: store)
+                if let divergence {
+                    if json {
+                        printJSON(["run": .string(id.rawValue), "diverged": true, "divergence": divergence.json])
+                    } else {
+                        print(divergence.description)
+                    }
+                    throw ExitCode(3)
+                }
+                let count = try await store.events(id).count
+                if json {
+                    printJSON([
+                        "run": .string(id.rawValue), "diverged": false, "events": .number(Double(count)),
+                        "answer": .string(result?.answer ?? ""),
+                    ])
+                } else {
+                    print("replayed \(id): \(count) events, no divergence")
+                }
+                return
             }
             let events = try await store.events(id)
             guard let intent = events.first(where: { $0.kind == "model.request" }),
@@ -58,11 +87,44 @@ struct ReplayCommand: AsyncParsableCommand {
             if !json, !diverged {
                 print("replayed \(id): \(events.count) events, no divergence")
             }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail(error)
         }
         if json { printJSON(outcome) }
         if diverged { throw ExitCode(3) }
+    }
+}
+
+extension ReplayCommand {
+    /// Re-runs an agent run on its recorded effects; the divergence, if there is one.
+    func replayAgent(_ id: RunID, summary: RunSummary, header: JSONValue, store: TraceStore) async throws -> (
+        RunResult?, Divergence?
+    ) {
+        let environment = ProcessInfo.processInfo.environment
+        guard let recordedFile = header["agent"]?["file"]?.stringValue,
+            let workspace = header["workspace"]?["path"]?.stringValue
+        else { throw TraceError("run \(id)'s header does not name its agent spec and workspace") }
+        let spec = try AgentSpec.load(path: agent ?? recordedFile)
+        if agent == nil, let recorded = header["agent"]?["spec_sha256"]?.stringValue, recorded != spec.hash {
+            FileHandle.standardError.write(
+                Data("switchyard: \(recordedFile) has changed since the run; replaying with it as it is now\n".utf8))
+        }
+        var settings = try Settings.load(workspace: workspace, environment: environment)
+        let recordedOverrides = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for assignment in recordedOverrides + overrides { try settings.set(assignment) }
+        let (tools, bindings) = try AgentSetup.make(
+            spec: spec, settings: settings, workspace: workspace, environment: environment
+        ) { _ in RecordedOnly() }
+        let effects = try await RecordedEffects(replaying: id, in: store)
+        let orchestrator = Orchestrator(spec: spec, profiles: bindings, tools: tools, effects: effects)
+        do {
+            let result = try await orchestrator.run(task: summary.task)
+            return (result, await effects.unreached)
+        } catch let divergence as Divergence {
+            return (nil, divergence)
+        }
     }
 }
 

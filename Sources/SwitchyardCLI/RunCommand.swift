@@ -31,28 +31,9 @@ struct RunCommand: AsyncParsableCommand {
         do {
             let spec = try AgentSpec.load(
                 path: try Self.locate(agent, workspace: settings.workspace, environment: environment))
-            let merged = spec.settings.overlaid(by: try settings.load())
-            let tools = try Toolbox.make(
-                workspacePath: settings.workspace, settings: merged, labels: spec.privacy.workspace
-            )
-            .filter { spec.tools[$0.name] != nil }
-            var bindings: [ProfileBinding] = []
-            var unavailable: [String] = []
-            for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
-                $0.key < $1.key
-            }) {
-                do {
-                    bindings.append(
-                        ProfileBinding(
-                            name: name, provider: try profile.chatProvider(environment: environment),
-                            clearance: profile.clearance, destination: profile.baseURL, price: profile.price))
-                } catch {
-                    unavailable.append("\(name): \(error)")
-                }
-            }
-            for note in unavailable {
-                FileHandle.standardError.write(Data("switchyard: profile unavailable — \(note)\n".utf8))
-            }
+            let (tools, bindings) = try AgentSetup.make(
+                spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment
+            ) { profile in try profile.chatProvider(environment: environment) }
             recorded = try await recording.startRun(
                 agent: spec.name, task: task, workspace: settings.workspace,
                 header: [
@@ -72,6 +53,7 @@ struct RunCommand: AsyncParsableCommand {
                                 )
                             })),
                     "tools": .array(tools.map { .string($0.name) }.sorted { $0.stringValue! < $1.stringValue! }),
+                    "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
                 ])
             let effects: any Effects =
                 recorded.map { LiveEffects(store: $0.store, run: $0.run, clock: now) } ?? UnrecordedEffects()
@@ -128,6 +110,34 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("no agent '\(agent)': looked for \(candidates.joined(separator: ", "))")
         }
         return found
+    }
+}
+
+/// What a run of an agent needs besides its spec: its tools and its profiles' providers.
+enum AgentSetup {
+    /// The spec's tools (options from the spec, under the user's settings) and a binding for
+    /// every profile whose provider can be made; the others are reported on stderr.
+    static func make(
+        spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String],
+        provider: (ModelProfile) throws -> any ModelProvider
+    ) throws -> ([any Tool], [ProfileBinding]) {
+        let merged = spec.settings.overlaid(by: settings)
+        let tools = try Toolbox.make(workspacePath: workspace, settings: merged, labels: spec.privacy.workspace)
+            .filter { spec.tools[$0.name] != nil }
+        var bindings: [ProfileBinding] = []
+        for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
+            $0.key < $1.key
+        }) {
+            do {
+                bindings.append(
+                    ProfileBinding(
+                        name: name, provider: try provider(profile), clearance: profile.clearance,
+                        destination: profile.baseURL, price: profile.price))
+            } catch {
+                FileHandle.standardError.write(Data("switchyard: profile \(name) is unavailable: \(error)\n".utf8))
+            }
+        }
+        return (tools, bindings)
     }
 }
 

@@ -103,5 +103,23 @@ func answer(_ text: String) -> ScriptedReply {
         #expect(refused["labels"]?["confidentiality"] == "private")
         let human = try await runProgram(binary, ["audit", run], environment: environment)
         #expect(human.standardOutput.contains("Nothing above a destination's clearance left the machine."))
+
+        // The run replays exactly, and no server hears of it.
+        let asked = cloud.requests.count + local.requests.count
+        let replay = try await runProgram(binary, ["replay", run], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+        #expect(cloud.requests.count + local.requests.count == asked)
+        // What-if: one word of the prompt changed; the first planner request diverges there.
+        let edited = try directory.read("agents/helper.md").replacing(
+            "You help with notes.", with: "You help with files.")
+        try directory.write("edited/helper.md", edited)
+        let whatIf = try await runProgram(
+            binary, ["replay", run, "--agent", directory.path + "/edited/helper.md", "--json"], environment: environment
+        )
+        #expect(whatIf.status == 3)
+        let divergence = try JSONValue(parsing: whatIf.standardOutput)["divergence"]
+        #expect(divergence?["step"] == "plan-1")
+        #expect(divergence?["path"]?.stringValue?.hasPrefix("request.messages[0].content") == true)
     }
 }

@@ -145,12 +145,28 @@ public actor RecordedEffects: Effects {
     /// Whether every recorded event was used.
     public var isComplete: Bool { queues.values.allSatisfy(\.isEmpty) }
 
+    /// The earliest recorded event a replay did not reach, as a divergence: the replayed
+    /// run stopped short of the recorded one. `nil` when every event was used.
+    public var unreached: Divergence? {
+        let remaining = queues.values.compactMap { queue in queue.last { events[$0].kind != "guard" } }
+        guard let index = remaining.min() else { return nil }
+        let event = events[index]
+        return Divergence(
+            sequence: event.sequence, kind: event.kind, step: event.step, path: "",
+            recorded: ["kind": .string(event.kind), "payload": event.payload], replayed: nil)
+    }
+
     /// Matches the next recorded intent against `kind` and `payload`; returns it with its
     /// result when one was recorded, or nil when the record is used up and effects go live.
     private func match(_ kind: String, step: String?, payload: JSONValue, comparing: Bool = true) async throws -> (
         intent: TraceEvent, result: TraceEvent?
     )? {
         let replayed = await store.recordedForm(payload)
+        // Guard decisions made inside a tool call are part of what the tool did; the replay
+        // serves the tool's recorded result without calling it, so it makes none of them.
+        if kind != "guard" {
+            while let head = queues[step ?? ""]?.last, events[head].kind == "guard" { queues[step ?? ""]?.removeLast() }
+        }
         guard let index = queues[step ?? ""]?.last else {
             if live != nil { return nil }
             throw Divergence(
