@@ -1,0 +1,65 @@
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Testing
+
+/// `switchyard run` end to end with the real local model server planning and answering:
+/// the run goes through the whole machinery and replays with zero divergence.
+@Suite(.usesLocalModel) struct LocalRunTests {
+    let binary = BuiltProducts.executable("switchyard")
+    static let bare = "/opt/swift-packages/mxcl/Version.git"
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: bare)))
+    func aRunWithTheLocalModelCompletesMechanicallyAndReplaysExactly() async throws {
+        let peer = try await LocalModelPeer.endpoints()
+        let scratch = try TemporaryDirectory("local-run")
+        let checkout = try #require(try await GitCommand.cloneLocal(Self.bare, into: scratch.path))
+        // The same server stands in for the cloud profile, cleared only for internal data.
+        try scratch.write(
+            "agents/finder.md",
+            """
+            ---
+            name: finder
+            planner: cloud
+            model: local
+            profiles:
+              local: { provider: openai-compatible, base_url: "\(peer.chat)", model: smollm2, options: { quirks: llama-cpp-python } }
+              cloud: { provider: openai-compatible, base_url: "\(peer.chat)", model: smollm2, clearance: internal, options: { quirks: llama-cpp-python } }
+            tools:
+              list: {}
+              read: {}
+              search: {}
+            budgets: { steps: 4, tokens: 100000, wall_seconds: 300 }
+            ---
+            You find where things are defined in a repository. Plan tool steps (search, read, list), then answer.
+            """)
+        let environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": scratch.path,
+            "SWITCHYARD_HOME": scratch.path + "/home",
+        ]
+        let result = try await runProgram(
+            binary,
+            [
+                "run", scratch.path + "/agents/finder.md", "Where is the Version struct defined?", "--workspace",
+                checkout, "--json",
+            ],
+            environment: environment)
+        // Finished, or stopped by the step budget: both are mechanical completion.
+        #expect([0, 3].contains(result.status), "\(result.standardError)")
+        let output = try JSONValue(parsing: result.standardOutput)
+        let run = try #require(output["run"]?.stringValue)
+
+        let show = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
+        let kinds = show.standardOutput.split(separator: "\n").compactMap {
+            try? JSONValue(parsing: String($0))["kind"]?.stringValue
+        }
+        #expect(kinds.contains("plan") || kinds.contains("model.response"))
+        #expect(kinds.filter { $0 == "model.request" }.count >= 1)
+
+        let replay = try await runProgram(binary, ["replay", run], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+        let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
+        #expect(try JSONValue(parsing: audit.standardOutput)["above_clearance"] == false)
+    }
+}
