@@ -1,7 +1,8 @@
 import Foundation
 
-/// Waits until `condition` holds, for at most `limit`; returns whether it did.
-func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+/// Waits until `condition` holds, for at most `limit`; returns whether it did. The limit is
+/// generous: the local model server can hold both cores while other suites run.
+func eventually(within limit: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + limit
     while clock.now < deadline {
