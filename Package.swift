@@ -133,7 +133,8 @@ let package = Package(
         .testTarget(
             name: "HTTPToolTests", dependencies: ["HTTPTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
+            name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting", "Curl"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchyardTests",

@@ -31,12 +31,7 @@ struct OrchestratorBench: AsyncParsableCommand {
     func run() async throws {
         let scratch = try TemporaryDirectory("orchestrator-bench")
         let server = try ScriptedModelServer()
-        func reply(_ plan: JSONValue, _ id: Int) -> ScriptedReply {
-            let arguments = JSONValue.string(plan.canonicalText).canonicalText
-            return .json(
-                #"{"id":"c\#(id)","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_\#(id)","type":"function","function":{"name":"plan","arguments":\#(arguments)}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}"#
-            )
-        }
+        func reply(_ plan: JSONValue, _ id: Int) -> ScriptedReply { .openAIPlan(plan, id: id) }
         for round in 1...steps {
             server.enqueue(
                 "/v1/chat/completions",

@@ -1,4 +1,5 @@
 import Foundation
+public import Switchyard
 
 /// One scripted answer: a status, header fields, and body parts written one by one
 /// (chunked), so a test controls exactly where the client's reads end.
@@ -45,6 +46,32 @@ public struct ScriptedReply: Sendable {
 
     public static func json(status: Int = 200, headers: [(String, String)] = [], _ body: String) -> ScriptedReply {
         ScriptedReply(status: status, headers: [("Content-Type", "application/json")] + headers, parts: [body])
+    }
+
+    /// A non-streamed OpenAI chat completion that calls tools: `(name, arguments)` pairs.
+    public static func openAIToolCalls(_ calls: [(String, JSONValue)], id: Int, promptTokens: Int = 100)
+        -> ScriptedReply
+    {
+        let items = calls.enumerated().map { index, call in
+            let arguments = JSONValue.string(call.1.canonicalText).canonicalText
+            return
+                #"{"id":"call_\#(id)_\#(index)","type":"function","function":{"name":"\#(call.0)","arguments":\#(arguments)}}"#
+        }.joined(separator: ",")
+        return .json(
+            #"{"id":"chatcmpl-\#(id)","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[\#(items)]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":20,"total_tokens":\#(promptTokens + 20)}}"#
+        )
+    }
+
+    /// A planner's answer: one call of the orchestrator's `plan` tool.
+    public static func openAIPlan(_ plan: JSONValue, id: Int) -> ScriptedReply {
+        openAIToolCalls([("plan", plan)], id: id)
+    }
+
+    /// A non-streamed OpenAI chat completion that answers with text.
+    public static func openAIText(_ text: String) -> ScriptedReply {
+        .json(
+            #"{"id":"chatcmpl-t","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":\#(JSONValue.string(text).canonicalText)},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#
+        )
     }
 }
 

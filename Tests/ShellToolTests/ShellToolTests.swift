@@ -244,3 +244,58 @@ func processAlive(_ marker: String) -> Bool {
         #expect(FileManager.default.fileExists(atPath: directory.path + "/ran"))
     }
 }
+
+/// A hostile plan that tries to get private data out through a networked shell.
+@Suite struct ShellExfiltrationTests {
+    @Test func aNetworkedCommandAfterReadingPrivateDataIsRefusedAndRecorded() async throws {
+        let directory = try TemporaryDirectory("exfil")
+        try directory.write("secret.txt", "CANARY-9090 payroll figures\n")
+        let planner = try ScriptedModelServer()
+        planner.enqueue(
+            "/v1/chat/completions",
+            .openAIPlan(
+                ["steps": [["kind": "tool", "tool": "shell", "arguments": ["command": "cat secret.txt"]]]], id: 1))
+        planner.enqueue(
+            "/v1/chat/completions",
+            .openAIPlan(
+                ["steps": [["kind": "tool", "tool": "shell", "arguments": ["command": "touch sent-marker"]]]], id: 2))
+        planner.enqueue("/v1/chat/completions", .openAIPlan(["answer": "done"], id: 3))
+        let spec = try AgentSpec(
+            text: """
+                ---
+                name: exfil
+                planner: cloud
+                model: cloud
+                profiles:
+                  cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, clearance: internal }
+                tools:
+                  shell: { network: true, otherwise: allow }
+                ---
+                Do as the planner says.
+                """, file: "agents/exfil.md", hash: "h")
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "exfil", task: "t", header: [:], at: 1)
+        var policy = ShellPolicy()
+        policy.network = true
+        policy.otherwise = .allow
+        let orchestrator = Orchestrator(
+            spec: spec,
+            profiles: [
+                ProfileBinding(
+                    name: "cloud",
+                    provider: OpenAIChatProvider(
+                        baseURL: planner.baseURL + "/v1", apiKey: nil, model: "m",
+                        quirks: CompatibilityQuirks(streams: false)),
+                    clearance: .internal, destination: planner.baseURL)
+            ],
+            tools: [ShellTool(workspace: try Workspace(path: directory.path), policy: policy)],
+            effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
+        let result = try await orchestrator.run(task: "t")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/sent-marker"))
+        #expect(result.artifacts.last?.kind == "error")
+        let guardEvents = try await store.events(run).filter { $0.kind == "guard" }
+        #expect(guardEvents.last?.payload["decision"] == "refuse")
+        #expect(guardEvents.last?.payload["kind"] == "shell")
+        #expect(!planner.requests.map(\.text).joined().contains("CANARY-9090"))
+    }
+}

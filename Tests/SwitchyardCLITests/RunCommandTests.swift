@@ -3,19 +3,8 @@ import Switchyard
 import SwitchyardTesting
 import Testing
 
-/// A planner answer in OpenAI's chat format: one call of the plan tool.
-func planCall(_ plan: JSONValue, id: Int) -> ScriptedReply {
-    let arguments = JSONValue.string(plan.canonicalText).canonicalText
-    return .json(
-        #"{"id":"chatcmpl-\#(id)","object":"chat.completion","created":1,"model":"gpt-4.1-mini","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_\#(id)","type":"function","function":{"name":"plan","arguments":\#(arguments)}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120}}"#
-    )
-}
-
-func answer(_ text: String) -> ScriptedReply {
-    .json(
-        #"{"id":"chatcmpl-t","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":\#(JSONValue.string(text).canonicalText)},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#
-    )
-}
+func planCall(_ plan: JSONValue, id: Int) -> ScriptedReply { .openAIPlan(plan, id: id) }
+func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
 
 @Suite struct RunCommandTests {
     let binary = BuiltProducts.executable("switchyard")

@@ -22,19 +22,8 @@ struct NoteTool: Tool {
     }
 }
 
-/// A planner answer in OpenAI's chat format: one call of the plan tool.
-func planReply(_ plan: JSONValue, id: Int) -> ScriptedReply {
-    let arguments = JSONValue.string(plan.canonicalText).canonicalText
-    return .json(
-        #"{"id":"chatcmpl-\#(id)","object":"chat.completion","created":1,"model":"gpt-4.1-mini","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_\#(id)","type":"function","function":{"name":"plan","arguments":\#(arguments)}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120}}"#
-    )
-}
-
-func textReply(_ text: String) -> ScriptedReply {
-    .json(
-        #"{"id":"chatcmpl-t","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":\#(JSONValue.string(text).canonicalText)},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#
-    )
-}
+func planReply(_ plan: JSONValue, id: Int) -> ScriptedReply { .openAIPlan(plan, id: id) }
+func textReply(_ text: String) -> ScriptedReply { .openAIText(text) }
 
 let orchestratorSpec = """
     ---
@@ -224,12 +213,7 @@ struct OrchestratorFixture {
 }
 
 func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
-    let items = calls.enumerated().map { index, call in
-        #"{"id":"call_\#(id)_\#(index)","type":"function","function":{"name":"\#(call.0)","arguments":\#(JSONValue.string(call.1.canonicalText).canonicalText)}}"#
-    }.joined(separator: ",")
-    return .json(
-        #"{"id":"chatcmpl-\#(id)","object":"chat.completion","created":1,"model":"small","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[\#(items)]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":400,"completion_tokens":30,"total_tokens":430}}"#
-    )
+    .openAIToolCalls(calls, id: id, promptTokens: 400)
 }
 
 @Suite struct ToolCallingLoopTests {
