@@ -74,7 +74,8 @@ public struct LiveEffects: Effects {
             run: run, kind: "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments],
             at: clock())
         do {
-            let output = try await perform()
+            // What is recorded while the tool runs (a guard decision) belongs to this call.
+            let output = try await EnclosingEffect.$intent.withValue(intent) { try await perform() }
             try await store.append(
                 run: run, kind: "tool.result", step: step, parent: intent, payload: ["output": output], at: clock())
             return output
@@ -93,8 +94,16 @@ public struct LiveEffects: Effects {
     }
 
     public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
-        try await store.append(run: run, kind: kind, step: step, payload: payload, at: clock())
+        try await store.append(
+            run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
+}
+
+/// The tool call being performed on this task, if any: an event recorded during it is its
+/// child, part of what the call did. A replay serves the call's result without performing it,
+/// so it neither makes nor expects those events.
+enum EnclosingEffect {
+    @TaskLocal static var intent: Int?
 }
 
 /// Serves a recorded run's effects in order and checks each request against the
@@ -134,7 +143,7 @@ public actor RecordedEffects: Effects {
         self.live = live
         for (index, event) in events.enumerated() {
             if let parent = event.parent {
-                results[parent] = index
+                if Self.resultKinds.contains(event.kind) { results[parent] = index }
             } else {
                 queues[event.step ?? "", default: []].append(index)
             }
@@ -142,14 +151,16 @@ public actor RecordedEffects: Effects {
         for (step, queue) in queues { queues[step] = Array(queue.reversed()) }
     }
 
+    /// The events that end an effect; other children of an effect happened during it.
+    private static let resultKinds: Set<String> = ["model.response", "model.error", "tool.result", "tool.error"]
+
     /// Whether every recorded event was used.
     public var isComplete: Bool { queues.values.allSatisfy(\.isEmpty) }
 
     /// The earliest recorded event a replay did not reach, as a divergence: the replayed
     /// run stopped short of the recorded one. `nil` when every event was used.
     public var unreached: Divergence? {
-        let remaining = queues.values.compactMap { queue in queue.last { events[$0].kind != "guard" } }
-        guard let index = remaining.min() else { return nil }
+        guard let index = queues.values.compactMap(\.last).min() else { return nil }
         let event = events[index]
         return Divergence(
             sequence: event.sequence, kind: event.kind, step: event.step, path: "",
@@ -162,11 +173,6 @@ public actor RecordedEffects: Effects {
         intent: TraceEvent, result: TraceEvent?
     )? {
         let replayed = await store.recordedForm(payload)
-        // Guard decisions made inside a tool call are part of what the tool did; the replay
-        // serves the tool's recorded result without calling it, so it makes none of them.
-        if kind != "guard" {
-            while let head = queues[step ?? ""]?.last, events[head].kind == "guard" { queues[step ?? ""]?.removeLast() }
-        }
         guard let index = queues[step ?? ""]?.last else {
             if live != nil { return nil }
             throw Divergence(
