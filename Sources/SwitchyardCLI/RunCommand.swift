@@ -168,9 +168,10 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "What left the machine in a run: every egress, its labels, the decision and why.",
         discussion: """
-            Lists each model request (with the profile's destination and clearance) and each guard \
-            decision (HTTP, shell), and says whether anything above a destination's clearance left. \
-            Exit status 0 when nothing did, 4 when something did.
+            Lists every egress the run's guard decided — model requests, HTTP requests, networked \
+            shell commands — with its destination, bytes, the labels of what it carried, the \
+            destination's clearance, the decision and the reason, and says whether anything above a \
+            destination's clearance left. Exit status 0 when nothing did, 4 when something did.
             """
     )
 
@@ -184,31 +185,37 @@ struct AuditCommand: AsyncParsableCommand {
         let profiles = try await store.header(summary.id)["profiles"]?.objectValue ?? [:]
         var rows: [JSONValue] = []
         var leaked = false
-        // Labels of what each step carried, from the decisions recorded for it.
+        // A model request comes after the guard's decision on it, in the same step.
+        var undecidedRequests: [String: [Int]] = [:]
         for event in events {
+            let step = event.step ?? ""
             switch event.kind {
-            case "model.request":
-                let profile = event.payload["profile"]?.stringValue ?? "?"
-                let clearance = profiles[profile]?["clearance"]?.stringValue ?? "unknown"
-                let destination = profiles[profile]?["destination"]?.stringValue ?? "?"
-                let bytes = event.payload["request"]?.canonicalText.utf8.count ?? 0
-                let labels = events.last { $0.kind == "step.finished" && $0.step == event.step }?.payload["labels"]
-                rows.append([
-                    "sequence": .number(Double(event.sequence)), "kind": "model", "step": .string(event.step ?? ""),
-                    "destination": .string(destination), "profile": .string(profile), "clearance": .string(clearance),
-                    "bytes": .number(Double(bytes)), "labels": labels ?? .null, "decision": "allow",
-                    "reason": "routed within clearance",
-                ])
-                if let level = labels?["confidentiality"]?.stringValue.flatMap(Confidentiality.init(name:)),
-                    let cleared = Confidentiality(name: clearance), level > cleared
-                {
-                    leaked = true
-                }
             case "guard":
                 var row = event.payload.objectValue ?? [:]
                 row["sequence"] = .number(Double(event.sequence))
-                row["step"] = .string(event.step ?? "")
+                row["step"] = .string(step)
+                if row["kind"]?.stringValue == "model" { undecidedRequests[step, default: []].append(rows.count) }
                 rows.append(.object(row))
+                let labels = Labels(recorded: row["labels"])
+                let clearance =
+                    row["destination_clearance"]?.stringValue.flatMap(Confidentiality.init(name:)) ?? .public
+                if row["decision"]?.stringValue == "allow", labels.confidentiality > clearance { leaked = true }
+            case "model.request":
+                let bytes = JSONValue.number(Double(event.payload["request"]?.canonicalBytes.count ?? 0))
+                if let index = undecidedRequests[step]?.first, case .object(var row) = rows[index] {
+                    undecidedRequests[step]?.removeFirst()
+                    row["bytes"] = bytes
+                    rows[index] = .object(row)
+                    continue
+                }
+                // A request no guard decided on (a chat run): shown with what its profile may see.
+                let profile = event.payload["profile"]?.stringValue ?? "?"
+                rows.append([
+                    "sequence": .number(Double(event.sequence)), "kind": "model", "step": .string(step),
+                    "destination": profiles[profile]?["destination"] ?? .string(profile),
+                    "destination_clearance": profiles[profile]?["clearance"] ?? "unknown", "bytes": bytes,
+                    "labels": .null, "decision": "unguarded", "reason": "a direct model call; no run guard decided it",
+                ])
             default: break
             }
         }

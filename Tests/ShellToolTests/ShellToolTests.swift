@@ -293,7 +293,9 @@ func processAlive(_ marker: String) -> Bool {
         let result = try await orchestrator.run(task: "t")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/sent-marker"))
         #expect(result.artifacts.last?.kind == "error")
-        let guardEvents = try await store.events(run).filter { $0.kind == "guard" }
+        let guardEvents = try await store.events(run).filter {
+            $0.kind == "guard" && $0.payload["kind"]?.stringValue != "model"
+        }
         #expect(guardEvents.last?.payload["decision"] == "refuse")
         #expect(guardEvents.last?.payload["kind"] == "shell")
         #expect(!planner.requests.map(\.text).joined().contains("CANARY-9090"))

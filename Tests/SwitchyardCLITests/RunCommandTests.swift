@@ -87,6 +87,7 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(report["above_clearance"] == false)
         let egress = report["egress"]?.arrayValue ?? []
         #expect(egress.filter { $0["kind"]?.stringValue == "model" }.count == 4)
+        #expect(egress.filter { $0["kind"]?.stringValue == "model" }.allSatisfy { ($0["bytes"]?.intValue ?? 0) > 0 })
         let refused = try #require(egress.first { $0["decision"]?.stringValue == "refuse" })
         #expect(refused["kind"] == "http")
         #expect(refused["labels"]?["confidentiality"] == "private")

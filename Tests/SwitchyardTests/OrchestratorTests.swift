@@ -365,7 +365,9 @@ struct SendTool: Tool {
         #expect(send.sent.value.isEmpty)
         #expect(result.artifacts[2].kind == "error")
         #expect(result.guardDecisions.contains { !$0.allowed && $0.labels.confidentiality == .private })
-        let recorded = try await fixture.store.events(run).filter { $0.kind == "guard" }
+        let recorded = try await fixture.store.events(run).filter {
+            $0.kind == "guard" && $0.payload["kind"]?.stringValue == "http"
+        }
         #expect(recorded.first?.payload["decision"] == "refuse")
         #expect(!fixture.cloudBodies.contains("CANARY-7731"))
     }
@@ -422,7 +424,9 @@ extension AdversarialPlanTests {
         } else {
             #expect(send.sent.value.isEmpty)
             #expect(refusals.first?.reason.contains("holds private data and has read untrusted content") == true)
-            let recorded = try await fixture.store.events(run).filter { $0.kind == "guard" }
+            let recorded = try await fixture.store.events(run).filter {
+                $0.kind == "guard" && $0.payload["kind"]?.stringValue == "http"
+            }
             #expect(recorded.first?.payload["decision"] == "refuse")
         }
         #expect(!fixture.cloudBodies.contains("CANARY-7731"))

@@ -38,9 +38,11 @@ import Testing
         let guardian = RunGuard(allowExfiltration: false)
         let request = Egress(kind: .model, destination: "https://api.openai.com/v1/chat/completions", source: "$3")
         #expect(
-            guardian.check(request, carrying: Labels(.private, .trusted), destinationClearance: .internal) != .allow)
+            guardian.check(request, carrying: Labels(.private, .trusted), destinationClearance: .internal).outcome
+                != .allow)
         #expect(
-            guardian.check(request, carrying: Labels(.internal, .trusted), destinationClearance: .internal) == .allow)
+            guardian.check(request, carrying: Labels(.internal, .trusted), destinationClearance: .internal).outcome
+                == .allow)
         #expect(guardian.decisions.map(\.allowed) == [false, true])
     }
 

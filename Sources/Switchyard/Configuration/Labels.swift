@@ -61,4 +61,12 @@ public struct Labels: Sendable, Hashable, CustomStringConvertible {
     public var json: JSONValue {
         .object(["confidentiality": .string(confidentiality.description), "integrity": .string(integrity.description)])
     }
+
+    /// Labels read back from their `json` form; what cannot be read is taken at its most
+    /// restrictive (secret, untrusted), never its least.
+    public init(recorded json: JSONValue?) {
+        self.init(
+            json?["confidentiality"]?.stringValue.flatMap(Confidentiality.init(name:)) ?? .secret,
+            json?["integrity"]?.stringValue.flatMap(Integrity.init(name:)) ?? .untrusted)
+    }
 }

@@ -15,6 +15,9 @@ public final class RunGuard: Sendable {
         public var allowed: Bool
         public var reason: String
 
+        /// The decision as the one who asked sees it.
+        public var outcome: EgressDecision { allowed ? .allow : .refuse(reason: reason) }
+
         public var json: JSONValue {
             [
                 "kind": .string(egress.kind.rawValue), "destination": .string(egress.destination),
@@ -48,10 +51,10 @@ public final class RunGuard: Sendable {
 
     public var decisions: [Decision] { state.withLock { $0.decisions } }
 
-    /// Decides, and records, one egress carrying content labelled `labels` to a destination
+    /// Decides, and keeps, one egress carrying content labelled `labels` to a destination
     /// cleared for `clearance` (the public internet is `.public`).
     public func check(_ egress: Egress, carrying labels: Labels, destinationClearance clearance: Confidentiality)
-        -> EgressDecision
+        -> Decision
     {
         state.withLock { state in
             var allowed = true
@@ -66,24 +69,36 @@ public final class RunGuard: Sendable {
                 reason =
                     "the run holds \(state.held.confidentiality) data and has read untrusted content; \(egress.kind.rawValue) egress needs privacy.allow_exfiltration in the spec"
             }
-            state.decisions.append(
-                Decision(
-                    egress: egress, labels: labels, destinationClearance: clearance, allowed: allowed, reason: reason))
-            return allowed ? .allow : .refuse(reason: reason)
+            let decision = Decision(
+                egress: egress, labels: labels, destinationClearance: clearance, allowed: allowed, reason: reason)
+            state.decisions.append(decision)
+            return decision
         }
     }
 
-    /// The guard as a tool sees it: egress from a step whose inputs carry `labels`, to the
-    /// public internet.
-    public func forStep(carrying labels: Labels) -> any EgressGuard {
-        StepGuard(run: self, labels: labels)
+    /// The guard as a tool sees it: egress to the public internet from a step whose inputs
+    /// carry `labels`; each decision is also recorded in `effects` when given.
+    public func forStep(carrying labels: Labels, recordingIn effects: (any Effects)? = nil, step: String? = nil)
+        -> any EgressGuard
+    {
+        StepGuard(run: self, labels: labels, effects: effects, step: step)
     }
 
     private struct StepGuard: EgressGuard {
         let run: RunGuard
         let labels: Labels
+        let effects: (any Effects)?
+        let step: String?
+
         func check(_ egress: Egress) async -> EgressDecision {
-            run.check(egress, carrying: labels, destinationClearance: .public)
+            let decision = run.check(egress, carrying: labels, destinationClearance: .public)
+            do {
+                try await effects?.record("guard", step: step, payload: decision.json)
+            } catch {
+                // What cannot be accounted for does not leave.
+                return .refuse(reason: "the decision could not be recorded: \(error)")
+            }
+            return decision.outcome
         }
     }
 }

@@ -121,7 +121,7 @@ public actor Orchestrator {
             return try await planLoop(planner: planner)
         }
         let (answer, reason) = try await agentStep(
-            handle: "$2", instruction: task, inputs: ["$1"], toolNames: Array(tools.keys).sorted())
+            handle: "$2", instruction: task, inputs: [], toolNames: Array(tools.keys).sorted())
         return try await finish(answer: answer.text, reason: reason)
     }
 
@@ -243,6 +243,8 @@ public actor Orchestrator {
     private func execute(_ item: JSONValue, handle: String) async -> Artifact {
         let kind = item["kind"]?.stringValue ?? ""
         let inputs = item["inputs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        // What a failure's message may echo: the step's inputs, and results named in its arguments.
+        let sources = inputs + ArtifactStore.handles(in: item["arguments"] ?? .null)
         do {
             switch kind {
             case "tool":
@@ -268,7 +270,7 @@ public actor Orchestrator {
                 throw PlanError("unknown step kind '\(kind)'; use tool, model, agent or declassify")
             }
         } catch {
-            let labels = (try? artifacts.labels(of: inputs)) ?? Labels(.public, .trusted)
+            let labels = sources.compactMap { artifacts[$0]?.labels }.reduce(Labels.userInput) { $0.join($1) }
             progress(.finished(handle: handle, kind: "error", labels: labels, failed: true))
             return Artifact(handle: handle, kind: "error", labels: labels, text: "\(kind) step failed: \(error)")
         }
@@ -282,20 +284,12 @@ public actor Orchestrator {
         let labels = try artifacts.labels(of: inputs)
         let resolved = substitute(arguments)
         progress(.step(handle: handle, kind: "tool:\(name)", detail: resolved.canonicalText))
-        let context = ToolContext(
-            egressGuard: GuardRecorder(run: runGuard, labels: labels, effects: effects, step: handle))
+        let context = ToolContext(egressGuard: runGuard.forStep(carrying: labels, recordingIn: effects, step: handle))
         let output = try await effects.tool(name, arguments: resolved, step: handle) {
-            do {
-                return try await tool.invoke(resolved, context: context).json
-            } catch {
-                throw error
-            }
+            try await tool.invoke(resolved, context: context).json
         }
-        let outputLabels = Labels(
-            Confidentiality(name: output["labels"]?["confidentiality"]?.stringValue ?? "") ?? .secret,
-            Integrity(name: output["labels"]?["integrity"]?.stringValue ?? "") ?? .untrusted)
         let artifact = Artifact(
-            handle: handle, kind: "tool:\(name)", labels: outputLabels.join(labels),
+            handle: handle, kind: "tool:\(name)", labels: Labels(recorded: output["labels"]).join(labels),
             text: output["text"]?.stringValue ?? "", data: output["data"] ?? .null)
         try await recordFinished(artifact)
         return artifact
@@ -375,7 +369,7 @@ public actor Orchestrator {
         var labels = try artifacts.labels(of: inputs)
         if !offered.isEmpty { labels = labels.join(spec.privacy.workspace) }
         var prompt = instruction
-        for input in inputs where input != "$1" || instruction != artifacts["$1"]?.text {
+        for input in inputs {
             prompt += "\n\n\(input) (\(artifacts[input]!.kind)):\n\(artifacts[input]!.text)"
         }
         let order = try await route(
@@ -404,11 +398,12 @@ public actor Orchestrator {
             messages.append(ChatMessage(role: .assistant, content: response.text, toolCalls: response.toolCalls))
             let calls = response.toolCalls
             let currentTurn = turn
+            let seenSoFar = seen
             let results = await withTaskGroup(of: (Int, String, Labels).self) { group in
                 for (index, call) in calls.enumerated() {
                     let step = "\(handle).\(currentTurn).\(index + 1)"
                     group.addTask {
-                        let outcome = await self.agentToolCall(call, allowed: toolNames, step: step)
+                        let outcome = await self.agentToolCall(call, allowed: toolNames, seen: seenSoFar, step: step)
                         return (index, outcome.0, outcome.1)
                     }
                 }
@@ -430,23 +425,23 @@ public actor Orchestrator {
         }
     }
 
-    private func agentToolCall(_ call: ToolCall, allowed: [String], step: String) async -> (String, Labels) {
+    /// One tool call of an agent's turn; its arguments may carry anything the agent has
+    /// `seen`, so that is what the guard weighs.
+    private func agentToolCall(_ call: ToolCall, allowed: [String], seen: Labels, step: String) async -> (
+        String, Labels
+    ) {
         guard allowed.contains(call.name), let tool = tools[call.name] else {
-            return ("error: no tool \(call.name) in this step", Labels(.public, .trusted))
+            return ("error: no tool \(call.name) in this step", Labels.userInput)
         }
         let arguments = (try? JSONValue(parsing: call.arguments)) ?? .object([:])
-        let context = ToolContext(
-            egressGuard: GuardRecorder(run: runGuard, labels: runGuard.held, effects: effects, step: step))
+        let context = ToolContext(egressGuard: runGuard.forStep(carrying: seen, recordingIn: effects, step: step))
         do {
             let output = try await effects.tool(call.name, arguments: arguments, step: step) {
                 try await tool.invoke(arguments, context: context).json
             }
-            let labels = Labels(
-                Confidentiality(name: output["labels"]?["confidentiality"]?.stringValue ?? "") ?? .secret,
-                Integrity(name: output["labels"]?["integrity"]?.stringValue ?? "") ?? .untrusted)
-            return (output["text"]?.stringValue ?? "", labels)
+            return (output["text"]?.stringValue ?? "", Labels(recorded: output["labels"]))
         } catch {
-            return ("error: \(error)", Labels(.public, .trusted))
+            return ("error: \(error)", Labels.userInput)
         }
     }
 
@@ -481,11 +476,10 @@ public actor Orchestrator {
         -> ModelResponse
     {
         let egress = Egress(kind: .model, destination: binding.destination, source: step)
-        if case .refuse(let reason) = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
-        {
-            try await effects.record("guard", step: step, payload: runGuard.decisions.last!.json)
-            throw RefusedEgress(reason: reason)
-        }
+        // Every request is decided and recorded, so `audit` knows what each one carried.
+        let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
+        try await effects.record("guard", step: step, payload: decision.json)
+        guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
         let response = try await effects.model(
             request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
         if let usage = response.usage {
@@ -557,18 +551,4 @@ public actor Orchestrator {
 struct RefusedEgress: Error, CustomStringConvertible {
     var reason: String
     var description: String { "the guard refused: \(reason)" }
-}
-
-/// A step's guard: checks with the run's guard and records the decision in the trace.
-struct GuardRecorder: EgressGuard {
-    let run: RunGuard
-    let labels: Labels
-    let effects: any Effects
-    let step: String
-
-    func check(_ egress: Egress) async -> EgressDecision {
-        let decision = run.check(egress, carrying: labels, destinationClearance: .public)
-        if let last = run.decisions.last { try? await effects.record("guard", step: step, payload: last.json) }
-        return decision
-    }
 }
