@@ -134,28 +134,34 @@ public actor VectorStore {
     }
 
     public func collection(_ name: String) throws -> Collection? {
-        try collections().first { $0.name == name }
+        try database.rows(
+            """
+            SELECT embedder, dimension, (SELECT count(*) FROM items WHERE collection = ?1)
+            FROM collections WHERE name = ?1
+            """, name
+        ).first.map { row in
+            Collection(name: name, embedder: row.string(0) ?? "", dimension: row.int(1) ?? 0, count: row.int(2) ?? 0)
+        }
     }
 
-    /// The collection `name`, created for `embedder` and `dimension` if it does not exist;
+    /// Creates the collection `name` for `embedder` and `dimension` if it does not exist;
     /// an error when it exists with another embedder or dimension.
-    @discardableResult
-    public func prepareCollection(_ name: String, embedder: String, dimension: Int) throws(VectorStoreError)
-        -> Collection
-    {
+    public func prepareCollection(_ name: String, embedder: String, dimension: Int) throws(VectorStoreError) {
         do {
-            if let existing = try collection(name) {
-                guard existing.embedder == embedder, existing.dimension == dimension else {
+            if let existing = try database.rows(
+                "SELECT embedder, dimension FROM collections WHERE name = ?", name
+            ).first {
+                let (recorded, size) = (existing.string(0) ?? "", existing.int(1) ?? 0)
+                guard recorded == embedder, size == dimension else {
                     throw VectorStoreError(
-                        "collection \(name) holds \(existing.dimension)-dimensional vectors from \(existing.embedder), not \(dimension)-dimensional ones from \(embedder); index into another collection or delete this one"
+                        "collection \(name) holds \(size)-dimensional vectors from \(recorded), not \(dimension)-dimensional ones from \(embedder); index into another collection or delete this one"
                     )
                 }
-                return existing
+                return
             }
             try database.execute(
                 "INSERT INTO collections (name, embedder, dimension, created_at) VALUES (?, ?, ?, ?)", name, embedder,
                 dimension, Date().timeIntervalSince1970)
-            return Collection(name: name, embedder: embedder, dimension: dimension, count: 0)
         } catch let error as VectorStoreError {
             throw error
         } catch {
@@ -170,29 +176,15 @@ public actor VectorStore {
 
     /// Inserts or replaces items by id.
     public func upsert(_ items: [Item], into name: String) throws {
-        try write(name) { loaded in
-            let statement = try database.prepare(
-                """
-                INSERT INTO items (collection, id, text, metadata, confidentiality, integrity, vector, source)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (collection, id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata,
-                    confidentiality = excluded.confidentiality, integrity = excluded.integrity,
-                    vector = excluded.vector, source = excluded.source
-                """)
-            for item in items {
-                try statement.execute([
-                    name, item.id, item.text, JSONValue.object(item.metadata).canonicalText,
-                    item.labels.confidentiality.description, item.labels.integrity.description, Self.blob(item.vector),
-                    item.source,
-                ])
-            }
+        try write(name) {
+            try insert(items, into: name)
         } update: { loaded in
             for item in items { loaded.put(item) }
         }
     }
 
     public func delete(ids: [String], from name: String) throws {
-        try write(name) { _ in
+        try write(name) {
             let statement = try database.prepare("DELETE FROM items WHERE collection = ? AND id = ?")
             for id in ids { try statement.execute([name, id]) }
         } update: { loaded in
@@ -213,22 +205,12 @@ public actor VectorStore {
     /// one transaction: a crash leaves the old or the new state of the file, never a mix.
     public func replaceFile(_ path: String, hash: String, with items: [Item], in name: String) throws {
         var removed: [String] = []
-        try write(name) { _ in
-            removed = try database.rows("SELECT id FROM items WHERE collection = ? AND source = ?", name, path)
-                .compactMap { $0.string(0) }
-            try database.execute("DELETE FROM items WHERE collection = ? AND source = ?", name, path)
-            let statement = try database.prepare(
-                """
-                INSERT OR REPLACE INTO items (collection, id, text, metadata, confidentiality, integrity, vector, source)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for item in items {
-                try statement.execute([
-                    name, item.id, item.text, JSONValue.object(item.metadata).canonicalText,
-                    item.labels.confidentiality.description, item.labels.integrity.description, Self.blob(item.vector),
-                    path,
-                ])
-            }
+        try write(name) {
+            removed = try deleteItems(from: path, in: name)
+            try insert(
+                items.map {
+                    var item = $0; item.source = path; return item
+                }, into: name)
             try database.execute(
                 "INSERT OR REPLACE INTO files (collection, path, hash, items) VALUES (?, ?, ?, ?)", name, path, hash,
                 items.count)
@@ -241,14 +223,38 @@ public actor VectorStore {
     /// Forgets a file that no longer exists.
     public func removeFile(_ path: String, in name: String) throws {
         var removed: [String] = []
-        try write(name) { _ in
-            removed = try database.rows("SELECT id FROM items WHERE collection = ? AND source = ?", name, path)
-                .compactMap { $0.string(0) }
-            try database.execute("DELETE FROM items WHERE collection = ? AND source = ?", name, path)
+        try write(name) {
+            removed = try deleteItems(from: path, in: name)
             try database.execute("DELETE FROM files WHERE collection = ? AND path = ?", name, path)
         } update: { loaded in
             for id in removed { loaded.remove(id) }
         }
+    }
+
+    private func insert(_ items: [Item], into name: String) throws {
+        let statement = try database.prepare(
+            """
+            INSERT INTO items (collection, id, text, metadata, confidentiality, integrity, vector, source)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (collection, id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata,
+                confidentiality = excluded.confidentiality, integrity = excluded.integrity,
+                vector = excluded.vector, source = excluded.source
+            """)
+        for item in items {
+            try statement.execute([
+                name, item.id, item.text, JSONValue.object(item.metadata).canonicalText,
+                item.labels.confidentiality.description, item.labels.integrity.description, Self.blob(item.vector),
+                item.source,
+            ])
+        }
+    }
+
+    /// Deletes the items that came from `source`; their ids.
+    private func deleteItems(from source: String, in name: String) throws -> [String] {
+        let ids = try database.rows("SELECT id FROM items WHERE collection = ? AND source = ?", name, source)
+            .compactMap { $0.string(0) }
+        try database.execute("DELETE FROM items WHERE collection = ? AND source = ?", name, source)
+        return ids
     }
 
     /// The `k` items most similar to `vector`; `filter` keeps only items whose metadata has
@@ -291,11 +297,11 @@ public actor VectorStore {
 
     // MARK: Keeping the matrix in step with the database
 
-    private func write(
-        _ name: String, _ body: (Loaded?) throws -> Void, update: (inout Loaded) -> Void
-    ) throws {
+    /// Runs `body` in a transaction, then applies `update` to the collection's matrix if it is
+    /// loaded (if not, the next search loads it from the database).
+    private func write(_ name: String, _ body: () throws -> Void, update: (inout Loaded) -> Void) throws {
         try refreshIfChangedElsewhere()
-        try database.transaction { try body(loaded[name]) }
+        try database.transaction { try body() }
         if var current = loaded[name] {
             loaded[name] = nil  // keep the matrix uniquely referenced while it changes
             update(&current)

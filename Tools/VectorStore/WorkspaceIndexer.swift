@@ -61,11 +61,12 @@ public struct WorkspaceIndexer: Sendable {
     public func run(progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Summary {
         let started = ContinuousClock.now
         let paths = try await listFiles()
-        let known = try await store.collection(collection) != nil ? try await store.fileHashes(in: collection) : [:]
+        let known = try await store.fileHashes(in: collection)
         var summary = Summary(files: paths.count)
         var state = Progress(totalFiles: paths.count)
         var pending: [(path: String, hash: String, chunks: [Chunk])] = []
         var pendingChunks = 0
+        var preparedDimension: Int?
 
         func flush() async throws {
             guard !pending.isEmpty else { return }
@@ -79,10 +80,14 @@ public struct WorkspaceIndexer: Sendable {
                 }
                 vectors += embedded
             }
-            if let dimension = vectors.first?.count {
-                do {
+            if let dimension = preparedDimension ?? vectors.first?.count {
+                guard vectors.allSatisfy({ $0.count == dimension }) else {
+                    throw VectorStoreError("the embedder returned vectors of different sizes (expected \(dimension))")
+                }
+                if preparedDimension == nil {
                     try await store.prepareCollection(collection, embedder: embedderID, dimension: dimension)
-                } catch { throw error }
+                    preparedDimension = dimension
+                }
             }
             var offset = 0
             for file in pending {
