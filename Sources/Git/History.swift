@@ -116,13 +116,14 @@ private struct HistoryWalk {
         let node = try lookup(id)
         arrivals += 1
         let item = (time: node.time, order: arrivals, id: id)
-        // Binary search for the first queued item that comes after this one.
+        // The queue is kept with the next commit to show at its end: binary search for the
+        // first item that comes before this one.
         var low = 0
         var high = queue.count
         while low < high {
             let middle = (low + high) / 2
             let other = queue[middle]
-            if other.time != item.time ? other.time > item.time : other.order < item.order {
+            if other.time != item.time ? other.time < item.time : other.order > item.order {
                 low = middle + 1
             } else {
                 high = middle
@@ -132,8 +133,7 @@ private struct HistoryWalk {
     }
 
     mutating func next() throws -> (RawID, Node)? {
-        guard !queue.isEmpty else { return nil }
-        let id = queue.removeFirst().id
+        guard let id = queue.popLast()?.id else { return nil }
         return (id, try lookup(id))
     }
 
