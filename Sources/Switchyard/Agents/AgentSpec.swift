@@ -170,8 +170,8 @@ public struct AgentSpec: Sendable {
         planner = try string("planner")
         model = try string("model") ?? "local"
 
-        // Profiles: every key checked by the profile parser itself.
-        let profiles = try ModelProfile.all(from: settings, environment: [:], checkingOnly: true)
+        // Profiles: every key checked by the profile parser itself, without the environment.
+        let profiles = Set(try ModelProfile.all(from: settings, environment: [:]).keys)
         func requireProfile(_ profile: String, _ origin: String) throws(ConfigurationError) {
             guard profiles.contains(profile) else {
                 throw ConfigurationError(

@@ -65,14 +65,6 @@ public struct ModelProfile: Sendable, Hashable {
         return profiles
     }
 
-    /// The names of the profiles the settings define, each checked (unknown keys, missing
-    /// provider or model) without reading the environment.
-    static func all(from settings: Settings, environment: [String: String], checkingOnly: Bool)
-        throws(ConfigurationError) -> Set<String>
-    {
-        Set(try all(from: settings, environment: environment).keys)
-    }
-
     /// The profile `name`, or an error that lists the ones there are.
     public static func named(
         _ name: String, in settings: Settings, environment: [String: String]
