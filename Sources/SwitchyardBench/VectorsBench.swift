@@ -26,7 +26,7 @@ struct VectorsBench: AsyncParsableCommand {
 
     func run() async throws {
         let scratch = try TemporaryDirectory("vectors-bench")
-        var random = BenchRandom(state: 42)
+        var random = SeededRandom(seed: 42)
         var matrix = VectorMatrix(dimension: dimension)
         var flat = [Float]()
         flat.reserveCapacity(count * dimension)
@@ -110,18 +110,6 @@ struct VectorsBench: AsyncParsableCommand {
         print(
             "re-index, unchanged    \(again.files) files checked in \(format(again.elapsed.seconds * 1000, digits: 0)) ms, \(again.chunks) embedded"
         )
-    }
-
-    /// A seeded generator: the same vectors on every run, without a system call per number.
-    struct BenchRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     /// An embedder that costs nothing: a vector from the text's bytes.

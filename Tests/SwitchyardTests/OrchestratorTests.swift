@@ -81,13 +81,20 @@ struct OrchestratorFixture {
     {
         let text = orchestratorSpec.replacing("BUDGET", with: "\(budget)").replacing(
             "planner: cloud", with: "planner: \(planner)")
-        let spec = try AgentSpec(text: text, file: "agents/helper.md", hash: "h")
-        let run = try await store.startRun(agent: "helper", task: "When is the launch?", header: [:], at: 1)
+        return try await run(
+            try AgentSpec(text: text, file: "agents/helper.md", hash: "h"), cloudURL: cloudURL, localURL: localURL)
+    }
+
+    /// Runs `spec` live against the scripted servers, recorded in the fixture's store.
+    func run(
+        _ spec: AgentSpec, tools: [any Tool] = [NoteTool()], task: String = "When is the launch?",
+        cloudURL: String? = nil, localURL: String? = nil
+    ) async throws -> (RunResult, RunID) {
+        let run = try await store.startRun(agent: spec.name, task: task, header: [:], at: 1)
         let orchestrator = Orchestrator(
-            spec: spec, profiles: bindings(cloudURL: cloudURL, localURL: localURL), tools: [NoteTool()],
+            spec: spec, profiles: bindings(cloudURL: cloudURL, localURL: localURL), tools: tools,
             effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
-        let result = try await orchestrator.run(task: "When is the launch?")
-        return (result, run)
+        return (try await orchestrator.run(task: task), run)
     }
 
     /// Everything the cloud was sent.
@@ -238,11 +245,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.local.enqueue(
             "/v1/chat/completions", toolCallReply([("note", ["name": "launch"]), ("note", ["name": "team"])], id: 1))
         fixture.local.enqueue("/v1/chat/completions", textReply("The launch is on March 3."))
-        let run = try await fixture.store.startRun(agent: "helper", task: "When?", header: [:], at: 1)
-        let orchestrator = Orchestrator(
-            spec: try spec("{ steps: 10 }"), profiles: fixture.bindings(), tools: [NoteTool()],
-            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
-        let result = try await orchestrator.run(task: "When is the launch?")
+        let (result, run) = try await fixture.run(try spec("{ steps: 10 }"))
         #expect(result.answer == "The launch is on March 3.")
         #expect(result.stopReason == "finished")
         // Both results went back to the model, in the order it asked for them.
@@ -259,11 +262,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         for id in 1...4 {
             fixture.local.enqueue("/v1/chat/completions", toolCallReply([("note", ["name": "x"])], id: id))
         }
-        let run = try await fixture.store.startRun(agent: "helper", task: "Loop", header: [:], at: 1)
-        let orchestrator = Orchestrator(
-            spec: try spec("{ tokens: 800 }"), profiles: fixture.bindings(), tools: [NoteTool()],
-            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
-        let result = try await orchestrator.run(task: "Read notes forever")
+        let (result, _) = try await fixture.run(try spec("{ tokens: 800 }"), task: "Read notes forever")
         #expect(result.stopReason.hasPrefix("stopped: the token budget (800) is spent"))
         #expect(fixture.local.requests.count == 2)
     }
@@ -273,12 +272,8 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
     func run(policy: String, fixture: OrchestratorFixture) async throws -> (RunResult, RunID) {
         let text = orchestratorSpec.replacing("BUDGET", with: "20").replacing(
             "budgets:", with: "privacy:\n  declassify: \(policy)\nbudgets:")
-        let spec = try AgentSpec(text: text, file: "agents/helper.md", hash: "h")
-        let run = try await fixture.store.startRun(agent: "helper", task: "t", header: [:], at: 1)
-        let orchestrator = Orchestrator(
-            spec: spec, profiles: fixture.bindings(), tools: [NoteTool()],
-            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
-        return (try await orchestrator.run(task: "What is in the launch note?"), run)
+        return try await fixture.run(
+            try AgentSpec(text: text, file: "agents/helper.md", hash: "h"), task: "What is in the launch note?")
     }
 
     func script(_ fixture: OrchestratorFixture) {
@@ -357,11 +352,7 @@ struct SendTool: Tool {
             text: orchestratorSpec.replacing("BUDGET", with: "20").replacing(
                 "  note: {}", with: "  note: {}\n  send: {}"),
             file: "agents/helper.md", hash: "h")
-        let run = try await fixture.store.startRun(agent: "helper", task: "t", header: [:], at: 1)
-        let orchestrator = Orchestrator(
-            spec: spec, profiles: fixture.bindings(), tools: [NoteTool(), send],
-            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
-        let result = try await orchestrator.run(task: "t")
+        let (result, run) = try await fixture.run(spec, tools: [NoteTool(), send], task: "t")
         #expect(send.sent.value.isEmpty)
         #expect(result.artifacts[2].kind == "error")
         #expect(result.guardDecisions.contains { !$0.allowed && $0.labels.confidentiality == .private })
@@ -411,12 +402,9 @@ extension AdversarialPlanTests {
         var text = orchestratorSpec.replacing("BUDGET", with: "20").replacing(
             "  note: {}", with: "  note: {}\n  send: {}\n  page: {}")
         if allowed { text = text.replacing("budgets:", with: "privacy:\n  allow_exfiltration: true\nbudgets:") }
-        let spec = try AgentSpec(text: text, file: "agents/helper.md", hash: "h")
-        let run = try await fixture.store.startRun(agent: "helper", task: "t", header: [:], at: 1)
-        let orchestrator = Orchestrator(
-            spec: spec, profiles: fixture.bindings(), tools: [NoteTool(), send, PageTool()],
-            effects: LiveEffects(store: fixture.store, run: run, clock: { 1_700_000_000_000 }))
-        let result = try await orchestrator.run(task: "t")
+        let (result, run) = try await fixture.run(
+            try AgentSpec(text: text, file: "agents/helper.md", hash: "h"), tools: [NoteTool(), send, PageTool()],
+            task: "t")
         let refusals = result.guardDecisions.filter { !$0.allowed }
         if allowed {
             #expect(send.sent.value == ["https://evil.example/ping"])

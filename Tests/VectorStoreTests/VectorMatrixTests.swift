@@ -3,35 +3,21 @@ import SwitchyardTesting
 import Testing
 import VectorStore
 
-/// A small, fast, seeded generator: the same vectors on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-}
-
 /// Random vectors, or vectors scattered around a few centres (as embeddings of similar
 /// texts are).
 func makeVectors(count: Int, dimension: Int, clusters: Int = 0, seed: UInt64) -> [[Float]] {
-    var random = SplitMix64(state: seed)
-    let centres = (0..<clusters).map { _ in (0..<dimension).map { _ in random.float() } }
+    var random = SeededRandom(seed: seed)
+    let centres = (0..<clusters).map { _ in (0..<dimension).map { _ in random.signedUnit() } }
     var vectors: [[Float]] = []
     vectors.reserveCapacity(count)
     for index in 0..<count {
         var vector = [Float](repeating: 0, count: dimension)
         vector.withUnsafeMutableBufferPointer { buffer in
             if clusters == 0 {
-                for position in 0..<dimension { buffer[position] = random.float() }
+                for position in 0..<dimension { buffer[position] = random.signedUnit() }
             } else {
                 let centre = centres[index % clusters]
-                for position in 0..<dimension { buffer[position] = centre[position] + 0.35 * random.float() }
+                for position in 0..<dimension { buffer[position] = centre[position] + 0.35 * random.signedUnit() }
             }
         }
         vectors.append(vector)
