@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-import GitTools
-import HTTPTool
-import ShellTool
 import Switchyard
 
 struct AgentsCommand: AsyncParsableCommand {
@@ -59,7 +56,7 @@ struct AgentsCommand: AsyncParsableCommand {
             for path in paths {
                 do {
                     let spec = try AgentSpec.load(path: path)
-                    try ToolCatalog.check(spec)
+                    _ = try Toolbox.options(spec.settings)
                     results.append(["file": .string(path), "valid": true])
                     if !json {
                         print("ok    \(path)  (\(spec.name): \(spec.tools.count) tools, spec \(spec.hash.prefix(12)))")
@@ -73,35 +70,6 @@ struct AgentsCommand: AsyncParsableCommand {
             if json { printJSON(.array(results)) }
             if paths.isEmpty, !json { print("No agent specs to check.") }
             if failed { throw ExitCode(2) }
-        }
-    }
-}
-
-/// The tools `switchyard` knows, and how each one's options are checked.
-enum ToolCatalog {
-    static let names = [
-        "search", "read", "list", "edit", "git_status", "git_log", "git_show", "git_diff", "git_blame", "git_branch",
-        "git_commit", "git_apply", "shell", "vector_search", "vector_upsert", "http_fetch",
-    ]
-
-    /// Every tool the spec names exists and its options are ones it has.
-    static func check(_ spec: AgentSpec) throws {
-        for (name, options) in spec.tools.sorted(by: { $0.key < $1.key }) {
-            guard names.contains(name) else {
-                throw ConfigurationError(
-                    at: options.origin ?? spec.file,
-                    message: "unknown tool '\(name)'; the tools are \(names.joined(separator: ", "))")
-            }
-            switch name {
-            case "shell": _ = try ShellPolicy(options: options)
-            case "http_fetch": _ = try HTTPFetchPolicy(options: options)
-            case "git_commit": _ = try GitTools.CommitPolicy(options: options)
-            case "vector_search", "vector_upsert":
-                var options = options
-                _ = try options.string("collection")
-                try options.finish()
-            default: try options.finish()
-            }
         }
     }
 }

@@ -122,8 +122,8 @@ enum AgentSetup {
         provider: (ModelProfile) throws -> any ModelProvider
     ) throws -> ([any Tool], [ProfileBinding]) {
         let merged = spec.settings.overlaid(by: settings)
-        let tools = try Toolbox.make(workspacePath: workspace, settings: merged, labels: spec.privacy.workspace)
-            .filter { spec.tools[$0.name] != nil }
+        let tools = try Toolbox.make(
+            workspacePath: workspace, settings: merged, labels: spec.privacy.workspace, only: Set(spec.tools.keys))
         var bindings: [ProfileBinding] = []
         for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
             $0.key < $1.key

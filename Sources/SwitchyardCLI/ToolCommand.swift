@@ -42,13 +42,18 @@ struct ToolCommand: AsyncParsableCommand {
     @OptionGroup var settings: SettingsOptions
 
     func run() async throws {
+        if let name, !Toolbox.names.contains(name) {
+            throw ValidationError(
+                "no tool is called '\(name)'; the tools are: \(Toolbox.names.joined(separator: ", "))")
+        }
         let tools: [any Tool]
         do {
-            tools = try Toolbox.make(workspacePath: settings.workspace, settings: settings.load())
+            tools = try Toolbox.make(
+                workspacePath: settings.workspace, settings: settings.load(), only: name.map { [$0] })
         } catch {
             throw fail(error)
         }
-        guard let name else {
+        guard name != nil else {
             if json {
                 printJSON(.array(tools.map { ["name": .string($0.name), "description": .string($0.description)] }))
             } else {
@@ -58,10 +63,7 @@ struct ToolCommand: AsyncParsableCommand {
             }
             return
         }
-        guard let tool = tools.first(where: { $0.name == name }) else {
-            throw ValidationError(
-                "no tool is called '\(name)'; the tools are: \(tools.map(\.name).joined(separator: ", "))")
-        }
+        let tool = tools[0]
         if schema {
             printJSON(tool.parameters)
             return
@@ -94,16 +96,78 @@ struct ToolCommand: AsyncParsableCommand {
 
 /// Builds the tools for a workspace from the settings (`tools.NAME.*`, `workspace.*`).
 enum Toolbox {
-    static func make(workspacePath: String, settings: Settings, labels: Labels? = nil) throws -> [any Tool] {
-        let environment = ProcessInfo.processInfo.environment
+    /// Every tool `switchyard` has, in the order it lists them.
+    static let names = [
+        "search", "read", "list", "edit", "git_status", "git_log", "git_show", "git_diff", "git_blame", "git_branch",
+        "git_commit", "git_apply", "shell", "vector_search", "vector_upsert", "http_fetch",
+    ]
+
+    /// The tools' options, each read by its tool's own parser.
+    struct Options {
+        var commit: GitTools.CommitPolicy
+        var shell: ShellPolicy
+        var fetch: HTTPFetchPolicy
+        /// The vector tools' collection, when one is named.
+        var collection: String?
+    }
+
+    /// Reads the options under `tools.*`: a tool that does not exist, or an option a tool does
+    /// not have, is an error naming where it was written.
+    static func options(_ settings: Settings) throws -> Options {
+        for (key, entry) in settings.children(of: "tools") {
+            let name = String(key.prefix { $0 != "." })
+            guard names.contains(name) else {
+                throw ConfigurationError(
+                    at: entry.origin, message: "unknown tool '\(name)'; the tools are \(names.joined(separator: ", "))")
+            }
+        }
+        var collection: String?
+        for name in ["vector_search", "vector_upsert"] {
+            var vectors = ToolOptions(settings: settings, tool: name)
+            if let named = try vectors.string("collection") {
+                if let collection, collection != named {
+                    throw ConfigurationError(
+                        at: vectors.location, message: "vector_search and vector_upsert name different collections")
+                }
+                collection = named
+            }
+            try vectors.finish()
+        }
+        for name in names where !["git_commit", "shell", "http_fetch", "vector_search", "vector_upsert"].contains(name)
+        {
+            try ToolOptions(settings: settings, tool: name).finish()
+        }
+        return Options(
+            commit: try GitTools.CommitPolicy(options: ToolOptions(settings: settings, tool: "git_commit")),
+            shell: try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell")),
+            fetch: try HTTPFetchPolicy(options: ToolOptions(settings: settings, tool: "http_fetch")),
+            collection: collection)
+    }
+
+    /// The tools for a workspace (all of them, or those in `only`), configured by the settings.
+    static func make(workspacePath: String, settings: Settings, labels: Labels? = nil, only: Set<String>? = nil)
+        throws -> [any Tool]
+    {
+        let options = try options(settings)
         var workspace = try workspace(workspacePath, settings: settings)
         if let labels { workspace.labels = labels }
-        let policy = try GitTools.CommitPolicy(options: ToolOptions(settings: settings, tool: "git_commit"))
-        let shell = try ShellPolicy(options: ToolOptions(settings: settings, tool: "shell"))
+        let wanted = only ?? Set(names)
+        var tools =
+            FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: options.commit)
+            + [ShellTool(workspace: workspace, policy: options.shell), HTTPFetchTool(policy: options.fetch)]
+        // The vector store is opened only when a vector tool is wanted.
+        if !wanted.isDisjoint(with: ["vector_search", "vector_upsert"]) {
+            tools += try vectorTools(workspace: workspace, settings: settings, collection: options.collection)
+        }
+        return tools.filter { wanted.contains($0.name) }.sorted {
+            names.firstIndex(of: $0.name)! < names.firstIndex(of: $1.name)!
+        }
+    }
 
-        var vectors = ToolOptions(settings: settings, tool: "vector_search")
-        let collection = try vectors.string("collection") ?? defaultCollection(for: workspace)
-        try vectors.finish()
+    private static func vectorTools(workspace: Workspace, settings: Settings, collection: String?) throws -> [any Tool]
+    {
+        let environment = ProcessInfo.processInfo.environment
+        let collection = collection ?? defaultCollection(for: workspace)
         let store = try VectorStore(path: try vectorStorePath(environment))
         let embedder: any EmbeddingProvider
         var embedderID = "unconfigured"
@@ -115,15 +179,12 @@ enum Toolbox {
         } catch {
             embedder = Unavailable(reason: "\(error)")
         }
-        let vectorTools: [any Tool] = [
+        return [
             VectorSearchTool(store: store, collection: collection, embedder: embedder),
             VectorUpsertTool(
                 store: store, collection: collection, embedder: embedder, embedderID: embedderID,
                 labels: workspace.labels),
         ]
-        let fetch = try HTTPFetchPolicy(options: ToolOptions(settings: settings, tool: "http_fetch"))
-        return FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: policy)
-            + [ShellTool(workspace: workspace, policy: shell)] + vectorTools + [HTTPFetchTool(policy: fetch)]
     }
 
     /// The workspace at `path`, labelled by `workspace.confidentiality` (default private) and

@@ -112,4 +112,18 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(divergence?["step"] == "plan-1")
         #expect(divergence?["path"]?.stringValue?.hasPrefix("request.messages[0].content") == true)
     }
+
+    @Test func aSpecWithAnUnknownToolDoesNotRun() async throws {
+        let directory = try TemporaryDirectory("run-bad")
+        try directory.write(
+            "agents/bad.md",
+            "---\nname: bad\nprofiles:\n  local: { provider: ollama, model: m }\ntools:\n  teleport: {}\n---\nHi\n")
+        let result = try await runProgram(
+            binary, ["run", "bad", "task", "--workspace", directory.path, "--no-record"],
+            environment: [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
+            ])
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("bad.md:6: unknown tool 'teleport'"))
+    }
 }

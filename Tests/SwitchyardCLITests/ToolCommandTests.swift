@@ -22,12 +22,15 @@ import Testing
                 "search", "read", "list", "edit", "git_status", "git_log", "git_show", "git_diff", "git_blame",
                 "git_branch", "git_commit", "git_apply", "shell", "vector_search", "vector_upsert", "http_fetch",
             ])
+        // Calling one tool opens only what that tool needs: no vector store appears.
+        let home = directory.path + "/home"
         let read = try await runProgram(
             binary,
             ["tool", "read", "--workspace", directory.path, "--args", #"{"path": "notes/plan.md", "start_line": 2}"#],
-            environment: environment)
+            environment: environment.merging(["SWITCHYARD_HOME": home]) { $1 })
         #expect(read.status == 0)
         #expect(read.standardOutput == "     2\tsecond\n     3\tthird\n")
+        #expect(!FileManager.default.fileExists(atPath: home + "/vectors.db"))
         let json = try await runProgram(
             binary, ["tool", "read", "--workspace", directory.path, "--json", "--args", #"{"path": "notes/plan.md"}"#],
             environment: environment)
