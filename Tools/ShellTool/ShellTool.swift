@@ -261,10 +261,9 @@ public struct ShellTool: Tool {
     }
 }
 
-/// The first part of a stream of output, and how much there was in all.
+/// The first part of a stream of output, and whether there was more.
 public struct CappedText: Sendable, Hashable {
     public var text = ""
-    public var totalBytes = 0
     public var truncated = false
 
     static func collect(_ sequence: SubprocessOutputSequence, limit: OutputLimit) async throws -> CappedText {
@@ -279,7 +278,6 @@ public struct CappedText: Sendable, Hashable {
             }
         } catch is CancellationError {}
         var capped = CappedText()
-        capped.totalBytes = total
         let text = String(decoding: kept, as: UTF8.self)
         let applied = limit.apply(to: text, hint: "redirect the output to a file in the workspace and read it")
         capped.text = applied.text

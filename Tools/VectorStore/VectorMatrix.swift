@@ -75,9 +75,6 @@ public struct VectorMatrix: Sendable {
         return row == last ? nil : last
     }
 
-    /// A row's unit vector.
-    public func vector(at row: Int) -> [Float] { Array(values[row * dimension..<(row + 1) * dimension]) }
-
     /// The `k` rows most similar to `query`, best first; with `rows`, only among those.
     public func search(_ query: [Float], k: Int, method: Method = .exact, rows: [Int]? = nil) -> [Match] {
         precondition(query.count == dimension, "a query of \(query.count) dimensions for vectors of \(dimension)")

@@ -154,7 +154,7 @@ public actor VectorStore {
                 let (recorded, size) = (existing.string(0) ?? "", existing.int(1) ?? 0)
                 guard recorded == embedder, size == dimension else {
                     throw VectorStoreError(
-                        "collection \(name) holds \(size)-dimensional vectors from \(recorded), not \(dimension)-dimensional ones from \(embedder); index into another collection or delete this one"
+                        "collection \(name) holds \(size)-dimensional vectors from \(recorded), not \(dimension)-dimensional ones from \(embedder); index into another collection (--collection NAME)"
                     )
                 }
                 return
@@ -167,11 +167,6 @@ public actor VectorStore {
         } catch {
             throw VectorStoreError("cannot prepare collection \(name): \(error)")
         }
-    }
-
-    public func deleteCollection(_ name: String) throws {
-        try database.execute("DELETE FROM collections WHERE name = ?", name)
-        loaded[name] = nil
     }
 
     /// Inserts or replaces items by id.

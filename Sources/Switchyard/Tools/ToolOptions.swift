@@ -34,8 +34,6 @@ public struct ToolOptions: Sendable {
         origins[key] = origin
     }
 
-    public var isEmpty: Bool { values.isEmpty }
-
     private func error(_ key: String, _ expected: String) -> ConfigurationError {
         ConfigurationError(at: origins[key] ?? location, message: "\(location).\(key): expected \(expected)")
     }
@@ -60,13 +58,6 @@ public struct ToolOptions: Sendable {
         guard let number = value.intValue, range.contains(number) else {
             throw error(key, "a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
-        return number
-    }
-
-    public mutating func double(_ key: String) throws(ConfigurationError) -> Double? {
-        read.insert(key)
-        guard let value = values[key], value != .null else { return nil }
-        guard let number = value.doubleValue else { throw error(key, "a number") }
         return number
     }
 
