@@ -90,8 +90,15 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         Range(prefix: IPAddress("ff00::")!.bytes, bits: 8, name: "a multicast address (ff00::/8)"),
     ]
 
-    /// The addresses a host name resolves to (every one of them, both families).
-    public static func resolve(_ host: String) throws -> [IPAddress] {
+    /// The addresses a host name resolves to (every one of them, both families). The lookup
+    /// blocks, so it runs on a thread of its own, not on one the concurrency pool shares.
+    public static func resolve(_ host: String) async throws -> [IPAddress] {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try lookUp(host) }) }
+        }
+    }
+
+    private static func lookUp(_ host: String) throws -> [IPAddress] {
         if let literal = IPAddress(host) { return [literal] }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

@@ -174,7 +174,7 @@ public struct HTTPFetchTool: Tool {
         }
         let addresses: [IPAddress]
         do {
-            addresses = try IPAddress.resolve(host)
+            addresses = try await IPAddress.resolve(host)
         } catch {
             throw ToolError(.failed, tool: name, "\(error)")
         }
