@@ -107,8 +107,8 @@ public struct ShellPolicy: Sendable, Hashable {
         var parts: [String] = []
         var current = ""
         for character in command {
-            if ";|&\n`()".contains(character) || (character == "(" && current.hasSuffix("$")) {
-                if current.hasSuffix("$") { current.removeLast() }
+            if ";|&\n`()".contains(character) {
+                if character == "(", current.hasSuffix("$") { current.removeLast() }  // `$(`
                 parts.append(current)
                 current = ""
             } else {
