@@ -50,7 +50,7 @@ struct ReplayCommand: AsyncParsableCommand {
                     }
                     throw ExitCode(3)
                 }
-                let count = try await store.events(id).count
+                let count = summary.eventCount
                 if json {
                     printJSON([
                         "run": .string(id.rawValue), "diverged": false, "events": .number(Double(count)),
