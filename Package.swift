@@ -66,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "SwitchyardTesting",
-            dependencies: ["Switchyard", .product(name: "Subprocess", package: "swift-subprocess")],
+            dependencies: ["Switchyard", "Curl", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: swiftSettings
         ),
 

@@ -61,13 +61,7 @@ struct OrchestratorBench: AsyncParsableCommand {
         let orchestrator = Orchestrator(
             spec: spec,
             profiles: [
-                ProfileBinding(
-                    name: "cloud",
-                    provider: OpenAIChatProvider(
-                        baseURL: server.baseURL + "/v1", apiKey: nil, model: "m",
-                        quirks: CompatibilityQuirks(streams: false),
-                        retry: .never),
-                    clearance: .secret, destination: server.baseURL)
+                .scripted("cloud", baseURL: server.baseURL, clearance: .secret)
             ],
             tools: [Echo()],
             effects: LiveEffects(store: store, run: run, clock: { Int64(Date().timeIntervalSince1970 * 1000) }),

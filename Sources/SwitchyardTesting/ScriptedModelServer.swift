@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 public import Switchyard
 
@@ -131,5 +132,21 @@ public final class ScriptedModelServer: Sendable {
             let object = try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
         else { throw ServerError(description: "no JSON request body recorded") }
         return object
+    }
+}
+
+extension ProfileBinding {
+    /// A profile answered by a scripted OpenAI-format server at `baseURL` (its `/v1`), without
+    /// streaming or retries; `destination` is what the guard and `audit` see.
+    public static func scripted(
+        _ name: String, baseURL: String, clearance: Confidentiality, destination: String? = nil,
+        price: ModelProfile.Price? = nil
+    ) -> ProfileBinding {
+        ProfileBinding(
+            name: name,
+            provider: OpenAIChatProvider(
+                baseURL: baseURL + "/v1", apiKey: "sk-test", model: name, quirks: CompatibilityQuirks(streams: false),
+                retry: .never),
+            clearance: clearance, destination: destination ?? baseURL, price: price)
     }
 }

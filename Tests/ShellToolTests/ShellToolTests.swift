@@ -281,12 +281,7 @@ func processAlive(_ marker: String) -> Bool {
         let orchestrator = Orchestrator(
             spec: spec,
             profiles: [
-                ProfileBinding(
-                    name: "cloud",
-                    provider: OpenAIChatProvider(
-                        baseURL: planner.baseURL + "/v1", apiKey: nil, model: "m",
-                        quirks: CompatibilityQuirks(streams: false)),
-                    clearance: .internal, destination: planner.baseURL)
+                .scripted("cloud", baseURL: planner.baseURL, clearance: .internal)
             ],
             tools: [ShellTool(workspace: try Workspace(path: directory.path), policy: policy)],
             effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))

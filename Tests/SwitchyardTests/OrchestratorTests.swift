@@ -58,21 +58,11 @@ struct OrchestratorFixture {
     }
 
     func bindings(cloudURL: String? = nil, localURL: String? = nil) -> [ProfileBinding] {
-        let quirks = CompatibilityQuirks(streams: false)
-        return [
-            ProfileBinding(
-                name: "cloud",
-                provider: OpenAIChatProvider(
-                    baseURL: (cloudURL ?? cloud.baseURL) + "/v1", apiKey: "sk-test", model: "gpt-4.1-mini",
-                    quirks: quirks, retry: .never),
-                clearance: .internal, destination: cloud.baseURL,
+        [
+            .scripted(
+                "cloud", baseURL: cloudURL ?? cloud.baseURL, clearance: .internal, destination: cloud.baseURL,
                 price: .init(inputPerMillion: 0.4, outputPerMillion: 1.6)),
-            ProfileBinding(
-                name: "local",
-                provider: OpenAIChatProvider(
-                    baseURL: (localURL ?? local.baseURL) + "/v1", apiKey: nil, model: "small", quirks: quirks,
-                    retry: .never),
-                clearance: .secret, destination: local.baseURL),
+            .scripted("local", baseURL: localURL ?? local.baseURL, clearance: .secret, destination: local.baseURL),
         ]
     }
 
