@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "HTTPToolTests", dependencies: ["HTTPTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting", "Curl"],
+            name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"],
             swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
