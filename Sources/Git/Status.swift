@@ -41,7 +41,7 @@ extension Repository {
             var workTree: Character = " "
             if has(GIT_STATUS_CONFLICTED) {
                 (index, workTree) = ("U", "U")
-            } else if has(GIT_STATUS_WT_NEW) && flags & 0x1F == 0 {
+            } else if has(GIT_STATUS_WT_NEW) && flags & Self.indexFlags == 0 {
                 (index, workTree) = ("?", "?")
             } else {
                 if has(GIT_STATUS_INDEX_NEW) { index = "A" }
@@ -54,21 +54,21 @@ extension Repository {
                 if has(GIT_STATUS_WT_TYPECHANGE) { workTree = "T" }
                 if has(GIT_STATUS_WT_RENAMED) { workTree = "R" }
             }
-            let delta = entry.index_to_workdir ?? entry.head_to_index
-            guard let delta else { continue }
-            let newPath = delta.pointee.new_file.path.map { String(cString: $0) } ?? ""
-            var originalPath: String?
-            if index == "R", let headToIndex = entry.head_to_index {
-                originalPath = headToIndex.pointee.old_file.path.map { String(cString: $0) }
-            }
-            let path =
-                index == "R"
-                ? (entry.head_to_index?.pointee.new_file.path.map { String(cString: $0) } ?? newPath) : newPath
+            // The path now (after a rename in the index, the new name) and, for a rename, the old one.
+            guard let delta = entry.index_to_workdir ?? entry.head_to_index else { continue }
+            let path = delta.pointee.new_file.path.map { String(cString: $0) } ?? ""
+            let originalPath =
+                index == "R" ? entry.head_to_index?.pointee.old_file.path.map { String(cString: $0) } : nil
             entries.append(StatusEntry(path: path, originalPath: originalPath, index: index, workTree: workTree))
         }
         // git lists changes to tracked files first, then untracked ones.
         return entries.filter { $0.index != "?" } + entries.filter { $0.index == "?" }
     }
+
+    /// The status flags that describe the index (against HEAD).
+    private static let indexFlags =
+        GIT_STATUS_INDEX_NEW.rawValue | GIT_STATUS_INDEX_MODIFIED.rawValue | GIT_STATUS_INDEX_DELETED.rawValue
+        | GIT_STATUS_INDEX_RENAMED.rawValue | GIT_STATUS_INDEX_TYPECHANGE.rawValue
 
     /// Whether `.gitignore` rules (and `info/exclude`, `core.excludesFile`) ignore `path`,
     /// given relative to the work tree.
