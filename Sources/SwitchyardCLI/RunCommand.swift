@@ -169,7 +169,7 @@ struct AuditCommand: AsyncParsableCommand {
         abstract: "What left the machine in a run: every egress, its labels, the decision and why.",
         discussion: """
             Lists every egress the run's guard decided — model requests, HTTP requests, networked \
-            shell commands — with its destination, bytes, the labels of what it carried, the \
+            shell commands — and every declassification released to the planner, with its destination, bytes, the labels of what it carried, the \
             destination's clearance, the decision and the reason, and says whether anything above a \
             destination's clearance left. Exit status 0 when nothing did, 4 when something did.
             """
@@ -216,6 +216,23 @@ struct AuditCommand: AsyncParsableCommand {
                     "destination_clearance": profiles[profile]?["clearance"] ?? "unknown", "bytes": bytes,
                     "labels": .null, "decision": "unguarded", "reason": "a direct model call; no run guard decided it",
                 ])
+            case "declassify":
+                // A release to the planner: text it could not read before now reaches it.
+                let to = event.payload["to"]?.stringValue
+                let released = event.payload["released"]?.stringValue
+                rows.append([
+                    "sequence": .number(Double(event.sequence)), "kind": "declassify", "step": .string(step),
+                    "destination": to.flatMap { profiles[$0]?["destination"] } ?? .string(to ?? "the planner"),
+                    "destination_clearance": to.flatMap { profiles[$0]?["clearance"] } ?? "unknown",
+                    "bytes": .number(Double(released?.utf8.count ?? 0)),
+                    "labels": event.payload["labels"] ?? event.payload["source_labels"] ?? .null,
+                    "decision": released == nil ? "refuse" : "allow",
+                    "reason": .string(
+                        released == nil
+                            ? "declassification of \(event.payload["source"]?.stringValue ?? "?") refused: privacy.declassify is never"
+                            : "\(event.payload["source"]?.stringValue ?? "?") released as the spec's privacy.declassify (\(event.payload["policy"]?.stringValue ?? "?")) allows, secret-scanned"
+                    ),
+                ])
             default: break
             }
         }
@@ -227,10 +244,13 @@ struct AuditCommand: AsyncParsableCommand {
             print("Egress of run \(summary.id) (\(summary.agent)):")
             for row in rows {
                 let decision = row["decision"]?.stringValue ?? "?"
-                let labels =
+                var labels =
                     row["labels"].map {
                         "\($0["confidentiality"]?.stringValue ?? "?")/\($0["integrity"]?.stringValue ?? "?")"
                     } ?? "-"
+                if let mayRead = row["may_read"]?["confidentiality"]?.stringValue {
+                    labels += ", may read \(mayRead) workspace"
+                }
                 print(
                     "#\(row["sequence"]?.canonicalText ?? "") \(row["step"]?.stringValue ?? "") \(row["kind"]?.stringValue ?? "") → \(row["destination"]?.stringValue ?? "") [\(labels)] \(decision): \(row["reason"]?.stringValue ?? "")"
                 )

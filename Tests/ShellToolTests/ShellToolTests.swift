@@ -247,19 +247,23 @@ func processAlive(_ marker: String) -> Bool {
 
 /// A hostile plan that tries to get private data out through a networked shell.
 @Suite struct ShellExfiltrationTests {
-    @Test func aNetworkedCommandAfterReadingPrivateDataIsRefusedAndRecorded() async throws {
+    /// A networked command can read any file of the workspace and send it anywhere: in a
+    /// private workspace it runs only when the spec allows exfiltration.
+    @Test(arguments: [false, true])
+    func aNetworkedCommandInAPrivateWorkspaceNeedsTheSpecsAllowance(allowed: Bool) async throws {
         let directory = try TemporaryDirectory("exfil")
         try directory.write("secret.txt", "CANARY-9090 payroll figures\n")
         let planner = try ScriptedModelServer()
         planner.enqueue(
             "/v1/chat/completions",
             .openAIPlan(
-                ["steps": [["kind": "tool", "tool": "shell", "arguments": ["command": "cat secret.txt"]]]], id: 1))
-        planner.enqueue(
-            "/v1/chat/completions",
-            .openAIPlan(
-                ["steps": [["kind": "tool", "tool": "shell", "arguments": ["command": "touch sent-marker"]]]], id: 2))
-        planner.enqueue("/v1/chat/completions", .openAIPlan(["answer": "done"], id: 3))
+                [
+                    "steps": [
+                        ["kind": "tool", "tool": "shell", "arguments": ["command": "cat secret.txt && touch ran"]]
+                    ]
+                ],
+                id: 1))
+        planner.enqueue("/v1/chat/completions", .openAIPlan(["answer": "done"], id: 2))
         let spec = try AgentSpec(
             text: """
                 ---
@@ -270,6 +274,7 @@ func processAlive(_ marker: String) -> Bool {
                   cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, clearance: internal }
                 tools:
                   shell: { network: true, otherwise: allow }
+                privacy: { allow_exfiltration: \(allowed) }
                 ---
                 Do as the planner says.
                 """, file: "agents/exfil.md", hash: "h")
@@ -286,13 +291,13 @@ func processAlive(_ marker: String) -> Bool {
             tools: [ShellTool(workspace: try Workspace(path: directory.path), policy: policy)],
             effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
         let result = try await orchestrator.run(task: "t")
-        #expect(!FileManager.default.fileExists(atPath: directory.path + "/sent-marker"))
-        #expect(result.artifacts.last?.kind == "error")
-        let guardEvents = try await store.events(run).filter {
-            $0.kind == "guard" && $0.payload["kind"]?.stringValue != "model"
-        }
-        #expect(guardEvents.last?.payload["decision"] == "refuse")
-        #expect(guardEvents.last?.payload["kind"] == "shell")
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/ran") == allowed)
+        #expect(result.artifacts.last?.kind == (allowed ? "tool:shell" : "error"))
+        let decision = try #require(
+            try await store.events(run).last { $0.kind == "guard" && $0.payload["kind"]?.stringValue == "shell" })
+        #expect(decision.payload["decision"]?.stringValue == (allowed ? "allow" : "refuse"))
+        #expect(decision.payload["may_read"]?["confidentiality"] == "private")
+        // The shell's output is private: the planner, cleared for internal, never saw it.
         #expect(!planner.requests.map(\.text).joined().contains("CANARY-9090"))
     }
 }

@@ -62,6 +62,23 @@ import Testing
         // But never private content to the internet, allowance or not.
         #expect(await allowing.forStep(carrying: Labels(.private, .trusted)).check(post) != .allow)
     }
+
+    @Test func aSenderThatReadsThePrivateWorkspaceNeedsAnAllowance() async {
+        let command = Egress(kind: .shell, destination: "make fetch", source: "shell", readsWorkspace: true)
+        let strict = RunGuard(allowExfiltration: false, workspace: Labels(.private, .trusted))
+        let refused = strict.check(command, carrying: .userInput, destinationClearance: .public)
+        #expect(!refused.allowed)
+        #expect(refused.reason.contains("can read the private workspace"))
+        #expect(refused.json["may_read"]?["confidentiality"] == "private")
+        // A public workspace, or a spec that allows it, lets the command out.
+        let open = RunGuard(allowExfiltration: false, workspace: Labels(.public, .trusted))
+        #expect(open.check(command, carrying: .userInput, destinationClearance: .public).allowed)
+        let allowing = RunGuard(allowExfiltration: true, workspace: Labels(.private, .trusted))
+        #expect(allowing.check(command, carrying: .userInput, destinationClearance: .public).allowed)
+        // Senders that cannot read the workspace are judged by what they carry.
+        let post = Egress(kind: .http, destination: "https://example.com/", source: "http_fetch")
+        #expect(strict.check(post, carrying: .userInput, destinationClearance: .public).allowed)
+    }
 }
 
 @Suite struct ArtifactTests {

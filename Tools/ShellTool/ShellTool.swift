@@ -95,7 +95,9 @@ public struct ShellTool: Tool {
         // A command that can reach the network is an egress: the guard decides first.
         if policy.network, let egressGuard = context.egressGuard,
             case .refuse(let reason) = await egressGuard.check(
-                Egress(kind: .shell, destination: command, payload: Array(command.utf8), source: name))
+                Egress(
+                    kind: .shell, destination: command, payload: Array(command.utf8), source: name,
+                    readsWorkspace: true))
         {
             throw ToolError(.refused, tool: name, "the guard refused `\(command)`: \(reason)", rule: "guard")
         }

@@ -2,16 +2,23 @@ import Synchronization
 
 /// Checks everything that leaves the machine against what the run holds.
 ///
-/// Two rules: content never goes to a destination cleared for less than its labels; and
-/// once a run holds private data *and* has read untrusted content (the "lethal trifecta"
-/// with an exfiltration-capable action), HTTP requests and networked shell commands are
-/// refused unless the spec allows exfiltration. Every decision is kept for `audit`.
+/// Three rules: content never goes to a destination cleared for less than its labels; a
+/// sender that can read the workspace itself (a networked shell command) may reach a
+/// destination cleared for less than the workspace only if the spec allows exfiltration;
+/// and once a run holds private data *and* has read untrusted content (the "lethal
+/// trifecta" with an exfiltration-capable action), HTTP requests and networked shell
+/// commands are refused unless the spec allows exfiltration. Every decision is kept for
+/// `audit`.
 public final class RunGuard: Sendable {
     public struct Decision: Sendable, Hashable {
         public var egress: Egress
         /// The labels of what the egress carries.
         public var labels: Labels
         public var destinationClearance: Confidentiality
+        /// The workspace's labels, when the sender can read the workspace itself.
+        public var mayRead: Labels?
+        /// The join of everything the run had read when it was decided.
+        public var held: Labels
         public var allowed: Bool
         public var reason: String
 
@@ -19,12 +26,15 @@ public final class RunGuard: Sendable {
         public var outcome: EgressDecision { allowed ? .allow : .refuse(reason: reason) }
 
         public var json: JSONValue {
-            [
+            var json: [String: JSONValue] = [
                 "kind": .string(egress.kind.rawValue), "destination": .string(egress.destination),
                 "bytes": .number(Double(egress.payload.count)), "source": .string(egress.source),
                 "labels": labels.json, "destination_clearance": .string(destinationClearance.description),
                 "decision": .string(allowed ? "allow" : "refuse"), "reason": .string(reason),
             ]
+            if let mayRead { json["may_read"] = mayRead.json }
+            json["run_held"] = held.json
+            return .object(json)
         }
     }
 
@@ -35,10 +45,13 @@ public final class RunGuard: Sendable {
     }
 
     public let allowExfiltration: Bool
+    /// The labels of the workspace, which some senders can read on their own.
+    public let workspace: Labels
     private let state = Mutex(State())
 
-    public init(allowExfiltration: Bool) {
+    public init(allowExfiltration: Bool, workspace: Labels = Labels(.public, .trusted)) {
         self.allowExfiltration = allowExfiltration
+        self.workspace = workspace
     }
 
     /// Records that the run has read content with these labels.
@@ -59,9 +72,14 @@ public final class RunGuard: Sendable {
         state.withLock { state in
             var allowed = true
             var reason = "\(labels.confidentiality) content to a destination cleared for \(clearance)"
+            let mayRead = egress.readsWorkspace ? workspace : nil
             if labels.confidentiality > clearance {
                 allowed = false
                 reason = "\(labels.confidentiality) content may not go to a destination cleared only for \(clearance)"
+            } else if let mayRead, mayRead.confidentiality > clearance, !allowExfiltration {
+                allowed = false
+                reason =
+                    "a \(egress.kind.rawValue) egress can read the \(mayRead.confidentiality) workspace and send it to a destination cleared only for \(clearance); it needs privacy.allow_exfiltration in the spec"
             } else if egress.kind != .model, state.held.confidentiality >= .private, state.held.integrity == .untrusted,
                 !allowExfiltration
             {
@@ -70,7 +88,8 @@ public final class RunGuard: Sendable {
                     "the run holds \(state.held.confidentiality) data and has read untrusted content; \(egress.kind.rawValue) egress needs privacy.allow_exfiltration in the spec"
             }
             let decision = Decision(
-                egress: egress, labels: labels, destinationClearance: clearance, allowed: allowed, reason: reason)
+                egress: egress, labels: labels, destinationClearance: clearance, mayRead: mayRead, held: state.held,
+                allowed: allowed, reason: reason)
             state.decisions.append(decision)
             return decision
         }

@@ -73,7 +73,7 @@ public actor Orchestrator {
         self.router = Router(
             clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
             routing: spec.routing, defaultProfile: spec.model)
-        self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration)
+        self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
     }
 
     /// The planner's answer: steps to run next, or the answer.
@@ -326,12 +326,16 @@ public actor Orchestrator {
         let policy = spec.privacy.declassify
         let planner = spec.planner.flatMap { profiles[$0] }
         let target = planner?.clearance ?? .internal
+        // Who the release is for, and what it was made from: what `audit` lists.
+        let decision: [String: JSONValue] = [
+            "source": .string(input), "source_labels": source.labels.json, "policy": .string(policy.rawValue),
+            "to": planner.map { .string($0.name) } ?? .null,
+        ]
         var released: String
         switch policy {
         case .never:
             try await effects.record(
-                "declassify", step: handle,
-                payload: ["source": .string(input), "policy": .string(policy.rawValue), "released": .null])
+                "declassify", step: handle, payload: .object(decision.merging(["released": .null]) { $1 }))
             throw PlanError("the spec does not allow declassification (privacy.declassify: never)")
         case .allow:
             released = source.text
@@ -350,10 +354,7 @@ public actor Orchestrator {
         let labels = Labels(min(source.labels.confidentiality, target), source.labels.integrity)
         try await effects.record(
             "declassify", step: handle,
-            payload: [
-                "source": .string(input), "policy": .string(policy.rawValue), "released": .string(released),
-                "labels": labels.json,
-            ])
+            payload: .object(decision.merging(["released": .string(released), "labels": labels.json]) { $1 }))
         let artifact = Artifact(handle: handle, kind: "declassified", labels: labels, text: released)
         try await recordFinished(artifact)
         return artifact

@@ -78,12 +78,16 @@ public struct Egress: Sendable, Hashable {
     public var payload: [UInt8]
     /// The tool or step sending it.
     public var source: String
+    /// Whether the sender can read the workspace itself (a networked shell command can
+    /// `cat` any file and send it), so that it carries the workspace's labels too.
+    public var readsWorkspace: Bool
 
-    public init(kind: Kind, destination: String, payload: [UInt8] = [], source: String) {
+    public init(kind: Kind, destination: String, payload: [UInt8] = [], source: String, readsWorkspace: Bool = false) {
         self.kind = kind
         self.destination = destination
         self.payload = payload
         self.source = source
+        self.readsWorkspace = readsWorkspace
     }
 }
 
