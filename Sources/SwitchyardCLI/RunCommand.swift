@@ -94,8 +94,8 @@ struct RunCommand: AsyncParsableCommand {
         case .planning(let round): line = "plan    round \(round)"
         case .step(let handle, let kind, let detail): line = "step    \(handle) \(kind) \(detail.prefix(100))"
         case .route(let step, let profile, let reason): line = "route   \(step) → \(profile ?? "nowhere"): \(reason)"
-        case .finished(let handle, let kind, let labels, let failed):
-            line = "\(failed ? "failed" : "done  ")  \(handle) \(kind) [\(labels)]"
+        case .finished(let handle, let kind, let labels): line = "done    \(handle) \(kind) [\(labels)]"
+        case .failed(let handle, let reason, let labels): line = "failed  \(handle) [\(labels)] \(reason.prefix(160))"
         case .tokens(let profile, let input, let output): line = "tokens  \(profile) in \(input) out \(output)"
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -2,14 +2,18 @@ import Foundation
 public import Testing
 
 /// The real local model server the tests use: llama-cpp-python serving SmolLM2-135M,
-/// one chat and one embedding instance (`Tests/Peers/model-server`).
+/// two chat instances (one for the local profile, one standing in for the cloud) and one
+/// embedding instance (`Tests/Peers/model-server`).
 ///
-/// `SWITCHYARD_TEST_CHAT_URL` and `SWITCHYARD_TEST_EMBED_URL` point at running
-/// instances; without them the first caller starts a pair for this process, stopped at exit.
+/// `SWITCHYARD_TEST_CHAT_URL`, `SWITCHYARD_TEST_CLOUD_URL` and `SWITCHYARD_TEST_EMBED_URL`
+/// point at running instances; without them the first caller starts them for this
+/// process, stopped at exit.
 public enum LocalModelPeer {
     public struct Endpoints: Sendable {
         /// The chat instance's OpenAI base URL, ending in `/v1`.
         public var chat: String
+        /// The second chat instance, standing in for the cloud provider.
+        public var cloud: String
         /// The embedding instance's OpenAI base URL, ending in `/v1`.
         public var embed: String
     }
@@ -26,8 +30,10 @@ public enum LocalModelPeer {
 
     private static let started = Task<Endpoints, any Error>.detached {
         let environment = ProcessInfo.processInfo.environment
-        if let chat = environment["SWITCHYARD_TEST_CHAT_URL"], let embed = environment["SWITCHYARD_TEST_EMBED_URL"] {
-            return Endpoints(chat: chat, embed: embed)
+        if let chat = environment["SWITCHYARD_TEST_CHAT_URL"], let cloud = environment["SWITCHYARD_TEST_CLOUD_URL"],
+            let embed = environment["SWITCHYARD_TEST_EMBED_URL"]
+        {
+            return Endpoints(chat: chat, cloud: cloud, embed: embed)
         }
         let directory = NSTemporaryDirectory() + "switchyard-peer-\(getpid())"
         runDirectory = directory
@@ -53,7 +59,7 @@ public enum LocalModelPeer {
             try String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8).trimmingCharacters(
                 in: .whitespacesAndNewlines)
         }
-        return Endpoints(chat: try read("chat.url"), embed: try read("embed.url"))
+        return Endpoints(chat: try read("chat.url"), cloud: try read("cloud.url"), embed: try read("embed.url"))
     }
 
     nonisolated(unsafe) private static var runDirectory: String?

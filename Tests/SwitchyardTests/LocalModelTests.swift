@@ -40,10 +40,20 @@ func conforms(_ arguments: [String: JSONValue], to schema: JSONValue) -> Bool {
         #expect(response.toolCalls.isEmpty)
     }
 
+    @Test func plainChatReportsItsUsage() async throws {
+        // The preset asks unstreamed: llama-cpp-python's streams carry no usage.
+        let response = try await chat().complete(
+            ModelRequest(messages: [.user("Say hello.")], maxOutputTokens: 8, temperature: 0))
+        let usage = try #require(response.usage)
+        #expect(usage.inputTokens > 0 && usage.outputTokens > 0)
+    }
+
     @Test func streamedChatArrivesInPieces() async throws {
         var deltas = 0
         var finish: FinishReason?
-        for try await event in try await chat().stream(
+        var streaming = CompatibilityQuirks.llamaCppPython
+        streaming.streams = true
+        for try await event in try await chat(streaming).stream(
             ModelRequest(messages: [.user("Count from one to ten.")], maxOutputTokens: 24, temperature: 0))
         {
             switch event {

@@ -322,20 +322,18 @@ let usageChunk =
     }
 
     @Test func structuredOutputThroughAForcedTool() async throws {
+        // llama-cpp-python is asked unstreamed (its streams carry no usage).
         server.enqueue(
             "/v1/chat/completions",
-            .sse([
-                chunk(
-                    #"{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_r","type":"function","function":{"name":"respond","arguments":"{\"n\": 3}"}}]}"#
-                ),
-                chunk("{}", finish: "tool_calls"),
-            ]))
+            .openAIToolCalls([("respond", ["n": 3])], id: 1))
         let schema: JSONValue = ["type": "object", "properties": ["n": ["type": "integer"]]]
         let response = try await provider(.llamaCppPython).complete(
             ModelRequest(messages: [.user("?")], responseFormat: .jsonSchema(name: "count", schema: schema)))
         #expect(try JSONValue(parsing: response.text) == ["n": 3])
         #expect(response.toolCalls.isEmpty)
         #expect(response.finishReason == .stop)
+        #expect(response.usage?.inputTokens == 100)
+        #expect(try server.lastBody()["stream"] == nil)
     }
 
     @Test func nonStreamedRepliesAreDecodedToo() async throws {

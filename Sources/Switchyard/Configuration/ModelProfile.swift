@@ -10,7 +10,8 @@ import Foundation
 /// `text_tool_calls`; for the OpenAI kinds `api` (`chat`, `responses`), `quirks`
 /// (`openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`), `structured_output`
 /// (`json_schema`, `json_object`, `tool`), `parallel_tool_calls`, `stream`,
-/// `stream_usage`, `max_completion_tokens`, `text_tool_calls`.
+/// `stream_usage`, `max_completion_tokens`, `text_tool_calls`, and the sampling defaults
+/// `temperature` and `seed`.
 public struct ModelProfile: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case ollama
@@ -43,7 +44,7 @@ public struct ModelProfile: Sendable, Hashable {
     ]
     static let openAIOptions: Set<String> = [
         "api", "quirks", "structured_output", "parallel_tool_calls", "stream", "stream_usage", "max_completion_tokens",
-        "text_tool_calls",
+        "text_tool_calls", "temperature", "seed",
     ]
 
     /// Every profile the settings define. Unknown keys are errors, not ignored.
@@ -152,6 +153,9 @@ public struct ModelProfile: Sendable, Hashable {
                         "unknown option \(option) for \(kind.rawValue); expected one of \(Self.openAIOptions.sorted().joined(separator: ", "))"
                 )
             }
+            if ["temperature", "seed"].contains(option), kind != .ollama, entry.value.doubleValue == nil {
+                throw ConfigurationError(at: entry.origin, message: "profiles.\(name).\(key) must be a number")
+            }
             options[option] = entry.value
         }
         self.options = options
@@ -222,9 +226,12 @@ public struct ModelProfile: Sendable, Hashable {
                 return OpenAIResponsesProvider(
                     baseURL: baseURL, apiKey: try apiKey(environment), model: model, client: client, retry: retry)
             }
-            return OpenAIChatProvider(
+            var provider = OpenAIChatProvider(
                 baseURL: baseURL, apiKey: try apiKey(environment), model: model, quirks: try quirks(), client: client,
                 retry: retry, provider: kind.rawValue)
+            provider.defaultTemperature = options["temperature"]?.doubleValue
+            provider.defaultSeed = options["seed"]?.intValue
+            return provider
         }
     }
 

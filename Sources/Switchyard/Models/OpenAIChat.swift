@@ -46,9 +46,11 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     /// Ollama's `/v1`: ignores `max_completion_tokens` and `parallel_tool_calls`.
     public static let ollama = CompatibilityQuirks()
     public static let llamaCpp = CompatibilityQuirks(structuredOutput: .forcedTool, sendsParallelToolCalls: true)
-    /// llama-cpp-python: `json_schema` answers 500; only `json_object` with a schema.
+    /// llama-cpp-python: `json_schema` answers 500 (only `json_object` with a schema), and a
+    /// stream never reports usage, `stream_options` or not — so it is asked unstreamed, and
+    /// token budgets and costs count its tokens.
     public static let llamaCppPython = CompatibilityQuirks(
-        structuredOutput: .forcedTool, streamsWithOptionalTools: false)
+        structuredOutput: .forcedTool, streams: false, streamsWithOptionalTools: false)
     public static let vllm = CompatibilityQuirks()
 
     /// A named profile: `openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`.
@@ -69,6 +71,10 @@ public struct OpenAIChatProvider: ModelProvider {
     public var endpoint: ProviderEndpoint
     public var model: String
     public var quirks: CompatibilityQuirks
+    /// Sampling for requests that do not set their own: a profile's `options.temperature`
+    /// and `options.seed` (a planner at temperature 0 plans the same way each time).
+    public var defaultTemperature: Double?
+    public var defaultSeed: Int?
 
     /// The tool that carries structured output when `quirks.structuredOutput` is `.forcedTool`.
     static let answerTool = "respond"
@@ -125,8 +131,8 @@ public struct OpenAIChatProvider: ModelProvider {
         if let limit = request.maxOutputTokens {
             body[quirks.usesMaxCompletionTokens ? "max_completion_tokens" : "max_tokens"] = .number(Double(limit))
         }
-        if let temperature = request.temperature { body["temperature"] = .number(temperature) }
-        if let seed = request.seed { body["seed"] = .number(Double(seed)) }
+        if let temperature = request.temperature ?? defaultTemperature { body["temperature"] = .number(temperature) }
+        if let seed = request.seed ?? defaultSeed { body["seed"] = .number(Double(seed)) }
         if !request.stop.isEmpty { body["stop"] = .array(request.stop.map(JSONValue.string)) }
         return .object(body)
     }

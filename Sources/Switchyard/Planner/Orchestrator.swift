@@ -26,7 +26,9 @@ public enum RunProgress: Sendable {
     case planning(round: Int)
     case step(handle: String, kind: String, detail: String)
     case route(step: String, profile: String?, reason: String)
-    case finished(handle: String, kind: String, labels: Labels, failed: Bool)
+    case finished(handle: String, kind: String, labels: Labels)
+    /// A step failed; the planner sees why (when it is cleared for the step's inputs).
+    case failed(handle: String, reason: String, labels: Labels)
     case tokens(profile: String, input: Int, output: Int)
 }
 
@@ -53,6 +55,8 @@ public actor Orchestrator {
     private let effects: any Effects
     private let progress: @Sendable (RunProgress) -> Void
     private let router: Router
+    /// The plan tool of the first round (steps only) and of the later ones.
+    private let planTools: (first: ToolSpec, later: ToolSpec)
     public let runGuard: RunGuard
 
     private var artifacts = ArtifactStore()
@@ -68,6 +72,8 @@ public actor Orchestrator {
         self.spec = spec
         self.profiles = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0) })
         self.tools = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
+        let sorted = tools.sorted { $0.name < $1.name }
+        self.planTools = (Self.planTool(tools: sorted, first: true), Self.planTool(tools: sorted, first: false))
         self.effects = effects
         self.progress = progress
         self.router = Router(
@@ -76,43 +82,71 @@ public actor Orchestrator {
         self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
     }
 
-    /// The planner's answer: steps to run next, or the answer.
-    static let planTool = ToolSpec(
-        name: "plan",
-        description: "Say what to do next: steps to run now (they run at the same time), or finish with the answer.",
-        parameters: [
-            "type": "object",
-            "properties": [
-                "steps": [
-                    "type": "array",
-                    "items": [
-                        "type": "object",
-                        "properties": [
-                            "kind": ["type": "string", "enum": ["tool", "model", "agent", "declassify"]],
-                            "tool": ["type": "string", "description": "For a tool step: the tool's name."],
-                            "arguments": [
-                                "type": "object",
-                                "description": "For a tool step: its arguments; \"$N\" stands for an earlier result.",
-                            ],
-                            "instruction": ["type": "string", "description": "For a model or agent step: what to do."],
-                            "inputs": [
-                                "type": "array", "items": ["type": "string"],
-                                "description": "Handles ($N) the step reads.",
-                            ],
-                            "role": ["type": "string", "description": "For a model step: reasoning, code, summary, …"],
-                            "tools": [
-                                "type": "array", "items": ["type": "string"],
-                                "description": "For an agent step: the tools it may use.",
-                            ],
+    /// The planner's answer: steps to run next, or the answer. Each step kind is its own
+    /// schema, and each tool step names one of the run's tools with that tool's own
+    /// arguments, so a backend that constrains tool calls to their schema (llama.cpp's
+    /// grammars) can only produce steps the executor can run. The first round must plan
+    /// steps: an agent with a planner is for work that takes some (one that needs none
+    /// does without a planner and answers in its tool-calling loop).
+    static func planTool(tools: [any Tool], first: Bool) -> ToolSpec {
+        func step(_ kind: String, _ properties: [String: JSONValue], required: [String]) -> JSONValue {
+            var properties = properties
+            properties["kind"] = ["const": .string(kind)]
+            return [
+                "type": "object", "properties": .object(properties),
+                "required": .array((["kind"] + required).map(JSONValue.string)), "additionalProperties": false,
+            ]
+        }
+        let inputs: JSONValue = [
+            "type": "array", "items": ["type": "string"],
+            "description": "Handles ($N) of earlier results the step reads.",
+        ]
+        let instruction: JSONValue = ["type": "string", "description": "What to do."]
+        let names = JSONValue.array(tools.map { .string($0.name) })
+        var kinds: [JSONValue] = tools.map { tool in
+            var arguments = tool.parameters.objectValue ?? [:]
+            arguments["description"] = "The tool's arguments; the string \"$N\" stands for an earlier result."
+            return step(
+                "tool", ["tool": ["const": .string(tool.name)], "arguments": .object(arguments)],
+                required: ["tool", "arguments"])
+        }
+        kinds += [
+            step(
+                "model",
+                [
+                    "instruction": instruction, "inputs": inputs,
+                    "role": ["type": "string", "description": "reasoning, code, summary, …"],
+                ], required: ["instruction"]),
+            step(
+                "agent",
+                [
+                    "instruction": instruction, "inputs": inputs,
+                    "tools": ["type": "array", "items": ["enum": names], "description": "The tools it may use."],
+                ], required: ["instruction"]),
+            step("declassify", ["inputs": inputs, "instruction": instruction], required: ["inputs"]),
+        ]
+        return ToolSpec(
+            name: "plan",
+            description:
+                "Say what to do next: steps to run now (they run at the same time), or finish with the answer.",
+            parameters: first
+                ? [
+                    "type": "object",
+                    "properties": ["steps": ["type": "array", "items": ["anyOf": .array(kinds)], "minItems": 1]],
+                    "required": ["steps"], "additionalProperties": false,
+                ]
+                : [
+                    "type": "object",
+                    "properties": [
+                        "steps": ["type": "array", "items": ["anyOf": .array(kinds)]],
+                        "answer": [
+                            "type": "string",
+                            "description": "The final answer; \"$N\" is replaced by that result's text.",
                         ],
-                        "required": ["kind"],
                     ],
-                ],
-                "answer": [
-                    "type": "string", "description": "The final answer; \"$N\" is replaced by that result's text.",
-                ],
-            ],
-        ])
+                    "additionalProperties": false,
+                ])
+    }
 
     public func run(task: String) async throws -> RunResult {
         started = try await effects.now()
@@ -150,7 +184,9 @@ public actor Orchestrator {
             // What the planner reads in full, and so what its request carries.
             let labels = artifacts.artifacts.filter { $0.labels.confidentiality <= binding.clearance }
                 .reduce(Labels.userInput) { $0.join($1.labels) }
-            let request = ModelRequest(messages: messages, tools: [Self.planTool], toolChoice: .tool("plan"))
+            // Until a step has run, the planner is asked for steps.
+            let planTool = artifacts.artifacts.count == 1 ? planTools.first : planTools.later
+            let request = ModelRequest(messages: messages, tools: [planTool], toolChoice: .tool("plan"))
             let response: ModelResponse
             do {
                 response = try await callModel(request, binding: binding, labels: labels, step: step)
@@ -271,8 +307,15 @@ public actor Orchestrator {
             }
         } catch {
             let labels = sources.compactMap { artifacts[$0]?.labels }.reduce(Labels.userInput) { $0.join($1) }
-            progress(.finished(handle: handle, kind: "error", labels: labels, failed: true))
-            return Artifact(handle: handle, kind: "error", labels: labels, text: "\(kind) step failed: \(error)")
+            let artifact = Artifact(
+                handle: handle, kind: "error", labels: labels, text: "\(kind) step failed: \(error)")
+            // Recorded like any result, so `trace show` says why; a failure to record it
+            // surfaces as the run's error on the next effect.
+            try? await effects.record(
+                "step.failed", step: handle,
+                payload: ["kind": .string(kind), "labels": labels.json, "error": .string("\(error)")])
+            progress(.failed(handle: handle, reason: "\(error)", labels: labels))
+            return artifact
         }
     }
 
@@ -516,7 +559,7 @@ public actor Orchestrator {
                 "kind": .string(artifact.kind), "labels": artifact.labels.json,
                 "bytes": .number(Double(artifact.text.utf8.count)),
             ])
-        progress(.finished(handle: artifact.handle, kind: artifact.kind, labels: artifact.labels, failed: false))
+        progress(.finished(handle: artifact.handle, kind: artifact.kind, labels: artifact.labels))
     }
 
     /// Arguments with every string that is exactly a handle replaced by that result's text.
