@@ -37,28 +37,17 @@ struct ReplayCommand: AsyncParsableCommand {
             let id = try await store.resolve(run)
             guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
             let header = try await store.header(id)
+            if header["command"] == "triage-ticket" {
+                let divergence = try await replayTicket(id, header: header, store: store)
+                try report(id, events: summary.eventCount, divergence: divergence, answer: nil)
+                return
+            }
             if summary.agent != "chat" {
                 guard header["agent"] != nil else {
                     throw TraceError("run \(id) was recorded by '\(summary.agent)', which replay does not know")
                 }
                 let (result, divergence) = try await replayAgent(id, summary: summary, header: header, store: store)
-                if let divergence {
-                    if json {
-                        printJSON(["run": .string(id.rawValue), "diverged": true, "divergence": divergence.json])
-                    } else {
-                        print(divergence.description)
-                    }
-                    throw ExitCode(3)
-                }
-                let count = summary.eventCount
-                if json {
-                    printJSON([
-                        "run": .string(id.rawValue), "diverged": false, "events": .number(Double(count)),
-                        "answer": .string(result?.answer ?? ""),
-                    ])
-                } else {
-                    print("replayed \(id): \(count) events, no divergence")
-                }
+                try report(id, events: summary.eventCount, divergence: divergence, answer: result?.answer ?? "")
                 return
             }
             let events = try await store.events(id)
@@ -98,9 +87,34 @@ struct ReplayCommand: AsyncParsableCommand {
 }
 
 extension ReplayCommand {
-    /// Re-runs an agent run on its recorded effects; the divergence, if there is one.
-    func replayAgent(_ id: RunID, summary: RunSummary, header: JSONValue, store: TraceStore) async throws -> (
-        RunResult?, Divergence?
+    /// Prints how a replay went; exit status 3 when it diverged.
+    func report(_ id: RunID, events: Int, divergence: Divergence?, answer: String?) throws {
+        if let divergence {
+            if json {
+                printJSON(["run": .string(id.rawValue), "diverged": true, "divergence": divergence.json])
+            } else {
+                print(divergence.description)
+            }
+            throw ExitCode(3)
+        }
+        if json {
+            var outcome: JSONValue = [
+                "run": .string(id.rawValue), "diverged": false, "events": .number(Double(events)),
+            ]
+            if let answer, case .object(var object) = outcome {
+                object["answer"] = .string(answer)
+                outcome = .object(object)
+            }
+            printJSON(outcome)
+        } else {
+            print("replayed \(id): \(events) events, no divergence")
+        }
+    }
+
+    /// The spec and settings a recorded run was made with (or the what-if ones), and the
+    /// tools and profiles they give, with providers that must never be called.
+    func recordedSetup(_ id: RunID, header: JSONValue, labels: Labels? = nil) throws -> (
+        AgentSpec, [any Tool], [ProfileBinding]
     ) {
         let environment = ProcessInfo.processInfo.environment
         guard let recordedFile = header["agent"]?["file"]?.stringValue,
@@ -115,8 +129,30 @@ extension ReplayCommand {
         let recordedOverrides = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
         let (tools, bindings) = try AgentSetup.make(
-            spec: spec, settings: settings, workspace: workspace, environment: environment
+            spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels
         ) { _ in RecordedOnly() }
+        return (spec, tools, bindings)
+    }
+
+    /// Re-decides a triaged ticket on its recorded effects; the divergence, if there is one.
+    func replayTicket(_ id: RunID, header: JSONValue, store: TraceStore) async throws -> Divergence? {
+        guard let record = header["ticket"]?.objectValue else { throw TraceError("run \(id) has no ticket") }
+        let (spec, tools, bindings) = try recordedSetup(id, header: header, labels: Ticket.labels)
+        let effects = try await RecordedEffects(replaying: id, in: store)
+        let triager = try Triager(spec: spec, profiles: bindings, tools: tools, effects: effects)
+        do {
+            _ = try await triager.decide(try Ticket(record: record, origin: "run \(id)"))
+            return await effects.unreached
+        } catch let divergence as Divergence {
+            return divergence
+        }
+    }
+
+    /// Re-runs an agent run on its recorded effects; the divergence, if there is one.
+    func replayAgent(_ id: RunID, summary: RunSummary, header: JSONValue, store: TraceStore) async throws -> (
+        RunResult?, Divergence?
+    ) {
+        let (spec, tools, bindings) = try recordedSetup(id, header: header)
         let effects = try await RecordedEffects(replaying: id, in: store)
         let orchestrator = Orchestrator(spec: spec, profiles: bindings, tools: tools, effects: effects)
         do {

@@ -36,25 +36,7 @@ struct RunCommand: AsyncParsableCommand {
             ) { profile in try profile.chatProvider(environment: environment) }
             recorded = try await recording.startRun(
                 agent: spec.name, task: task, workspace: settings.workspace,
-                header: [
-                    "agent": [
-                        "name": .string(spec.name), "file": .string(spec.file), "spec_sha256": .string(spec.hash),
-                        "planner": spec.planner.map(JSONValue.string) ?? .null, "model": .string(spec.model),
-                    ],
-                    "profiles": .object(
-                        Dictionary(
-                            uniqueKeysWithValues: bindings.map {
-                                (
-                                    $0.name,
-                                    [
-                                        "clearance": .string($0.clearance.description),
-                                        "destination": .string($0.destination),
-                                    ]
-                                )
-                            })),
-                    "tools": .array(tools.map { .string($0.name) }.sorted { $0.stringValue! < $1.stringValue! }),
-                    "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
-                ])
+                header: AgentSetup.header(spec: spec, tools: tools, bindings: bindings, overrides: settings.overrides))
             let effects: any Effects =
                 recorded.map { LiveEffects(store: $0.store, run: $0.run, clock: now) } ?? UnrecordedEffects()
             let quiet = json
@@ -117,13 +99,15 @@ struct RunCommand: AsyncParsableCommand {
 enum AgentSetup {
     /// The spec's tools (options from the spec, under the user's settings) and a binding for
     /// every profile whose provider can be made; the others are reported on stderr.
+    /// `labels` are what the tools' results carry (the workspace's, unless given).
     static func make(
-        spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String],
+        spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String], labels: Labels? = nil,
         provider: (ModelProfile) throws -> any ModelProvider
     ) throws -> ([any Tool], [ProfileBinding]) {
         let merged = spec.settings.overlaid(by: settings)
         let tools = try Toolbox.make(
-            workspacePath: workspace, settings: merged, labels: spec.privacy.workspace, only: Set(spec.tools.keys))
+            workspacePath: workspace, settings: merged, labels: labels ?? spec.privacy.workspace,
+            only: Set(spec.tools.keys))
         var bindings: [ProfileBinding] = []
         for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
             $0.key < $1.key
@@ -138,6 +122,31 @@ enum AgentSetup {
             }
         }
         return (tools, bindings)
+    }
+
+    /// What a run's header says about its agent: the spec (and its hash, so replay knows
+    /// when it changed), where each profile's requests go, the tools and the `--set`s.
+    static func header(spec: AgentSpec, tools: [any Tool], bindings: [ProfileBinding], overrides: [String])
+        -> [String: JSONValue]
+    {
+        [
+            "agent": [
+                "name": .string(spec.name), "file": .string(spec.file), "spec_sha256": .string(spec.hash),
+                "planner": spec.planner.map(JSONValue.string) ?? .null, "model": .string(spec.model),
+            ],
+            "profiles": .object(
+                Dictionary(
+                    uniqueKeysWithValues: bindings.map {
+                        (
+                            $0.name,
+                            [
+                                "clearance": .string($0.clearance.description), "destination": .string($0.destination),
+                            ]
+                        )
+                    })),
+            "tools": .array(tools.map(\.name).sorted().map(JSONValue.string)),
+            "settings_overrides": .array(overrides.map(JSONValue.string)),
+        ]
     }
 }
 
@@ -229,7 +238,7 @@ struct AuditCommand: AsyncParsableCommand {
                     "decision": released == nil ? "refuse" : "allow",
                     "reason": .string(
                         released == nil
-                            ? "declassification of \(event.payload["source"]?.stringValue ?? "?") refused: privacy.declassify is never"
+                            ? "declassification of \(event.payload["source"]?.stringValue ?? "?") refused: \(event.payload["reason"]?.stringValue ?? "privacy.declassify is never")"
                             : "\(event.payload["source"]?.stringValue ?? "?") released as the spec's privacy.declassify (\(event.payload["policy"]?.stringValue ?? "?")) allows, secret-scanned"
                     ),
                 ])

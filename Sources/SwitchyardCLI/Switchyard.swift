@@ -15,6 +15,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
             DoctorCommand.self, ChatCommand.self, EmbedCommand.self, TraceCommand.self, ReplayCommand.self,
             ResumeCommand.self, ToolCommand.self, IndexCommand.self, AgentsCommand.self, RunCommand.self,
             AuditCommand.self,
+            TriageCommand.self,
         ]
     )
 }

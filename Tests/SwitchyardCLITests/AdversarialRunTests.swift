@@ -67,7 +67,7 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         ExfiltrationAttempt(
             name: "a declassify step the spec forbids",
             plan: [readNote, ["steps": [["kind": "declassify", "inputs": ["$2"]]]], ["answer": "$3"]],
-            refusedKind: "declassify", reason: "privacy.declassify is never"),
+            refusedKind: "declassify", reason: "privacy.declassify: never"),
         ExfiltrationAttempt(
             name: "a prompt-injected workspace file obeyed by the local agent",
             plan: [

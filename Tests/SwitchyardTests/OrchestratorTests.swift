@@ -284,6 +284,29 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(!fixture.cloudBodies.contains("sk-proj-abcdefghijklmnopqrstuvwxyz123456"))
     }
 
+    /// The model was told to leave details out and did not: what it wrote is checked anyway.
+    @Test func aSummaryThatCopiesTheNoteIsRefusedAndContactDetailsAreMasked() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.plan(
+            ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]],
+            ["steps": [["kind": "declassify", "inputs": ["$2"]], ["kind": "declassify", "inputs": ["$2"]]]],
+            ["answer": "done"])
+        fixture.local.enqueue("/v1/chat/completions", textReply("It says: CANARY-7731 the launch date is March 3."))
+        fixture.local.enqueue(
+            "/v1/chat/completions", textReply("A launch note; ask ana@example.com or +44 20 7946 0958, ref 884213."))
+        let (result, run) = try await run(policy: "redacted-summary", fixture: fixture)
+        let outcomes = result.artifacts[2...3].map(\.kind).sorted()
+        #expect(outcomes == ["declassified", "error"])
+        let events = try await fixture.store.events(run).filter { $0.kind == "declassify" }
+        let refused = try #require(events.first { $0.payload["released"] == .null })
+        #expect(refused.payload["reason"]?.stringValue?.contains("copies the private text word for word") == true)
+        let texts = events.compactMap { $0.payload["released"]?.stringValue }
+        let released = try #require(texts.first)
+        #expect(released == "A launch note; ask [email] or [number], ref [number].")
+        #expect(!fixture.cloudBodies.contains("CANARY-7731"))
+        #expect(!fixture.cloudBodies.contains("ana@example.com"))
+    }
+
     @Test func aSpecThatSaysNeverGetsNothingReleased() async throws {
         let fixture = try await OrchestratorFixture()
         script(fixture)

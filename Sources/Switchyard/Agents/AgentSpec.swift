@@ -49,6 +49,8 @@ public struct AgentSpec: Sendable {
     public var routing: Routing
     public var privacy: Privacy
     public var budgets: Budgets
+    /// How `switchyard triage` decides tickets, for a triage agent.
+    public var triage: Triage?
 
     public struct Routing: Sendable, Hashable {
         public struct Rule: Sendable, Hashable {
@@ -105,8 +107,37 @@ public struct AgentSpec: Sendable {
         public var wallTime: Duration = .seconds(900)
     }
 
+    /// What a triage decision may say, and when to ask the cloud.
+    ///
+    /// ```yaml
+    /// triage:
+    ///   components: [billing, auth, api]   # the decision's component is one of these
+    ///   labels: [bug, question, security]  # its labels, any of these
+    ///   priorities: [P0, P1, P2, P3]       # the default
+    ///   escalate_below: 0.5                # confidence under which…
+    ///   escalate_to: cloud                 # …this profile decides from a redacted summary
+    ///   duplicate_min_score: 0.85          # how close an earlier ticket must be to be offered
+    ///   duplicate_candidates: 3            # as a possible duplicate, and how many
+    /// ```
+    public struct Triage: Sendable, Hashable {
+        public var components: [String]
+        public var labels: [String]
+        public var priorities = ["P0", "P1", "P2", "P3"]
+        public var escalateBelow = 0.5
+        /// The profile asked about low-confidence tickets (with a redacted summary, when
+        /// `privacy.declassify` is `redacted-summary`); `nil` never escalates.
+        public var escalateTo: String?
+        public var duplicateMinScore = 0.85
+        public var duplicateCandidates = 3
+
+        static let keys = [
+            "components", "labels", "priorities", "escalate_below", "escalate_to", "duplicate_min_score",
+            "duplicate_candidates",
+        ]
+    }
+
     static let topLevelKeys: Set<String> = [
-        "name", "description", "planner", "model", "profiles", "tools", "routing", "privacy", "budgets",
+        "name", "description", "planner", "model", "profiles", "tools", "routing", "privacy", "budgets", "triage",
     ]
 
     /// Reads and checks the spec at `path`.
@@ -294,6 +325,63 @@ public struct AgentSpec: Sendable {
             }
         }
         self.budgets = budgets
+
+        let triageEntries = settings.children(of: "triage")
+        if triageEntries.isEmpty {
+            triage = nil
+        } else {
+            func names(_ key: String, required: Bool) throws(ConfigurationError) -> [String]? {
+                guard let entry = entry("triage.\(key)") else {
+                    if required {
+                        throw ConfigurationError(
+                            at: triageEntries.values.map(\.origin).min() ?? file,
+                            message: "triage.\(key) is missing: a list of names")
+                    }
+                    return nil
+                }
+                guard let items = entry.value.arrayValue?.compactMap(\.stringValue), !items.isEmpty,
+                    items.count == entry.value.arrayValue?.count, Set(items).count == items.count
+                else {
+                    throw ConfigurationError(
+                        at: entry.origin, message: "triage.\(key): expected a list of distinct names")
+                }
+                return items
+            }
+            var triage = Triage(
+                components: try names("components", required: true)!, labels: try names("labels", required: true)!)
+            if let priorities = try names("priorities", required: false) { triage.priorities = priorities }
+            for (key, entry) in triageEntries {
+                func fraction() throws(ConfigurationError) -> Double {
+                    guard let number = entry.value.doubleValue, (0...1).contains(number) else {
+                        throw ConfigurationError(
+                            at: entry.origin, message: "triage.\(key): expected a number from 0 to 1")
+                    }
+                    return number
+                }
+                switch key {
+                case "components", "labels", "priorities": break
+                case "escalate_below": triage.escalateBelow = try fraction()
+                case "duplicate_min_score": triage.duplicateMinScore = try fraction()
+                case "escalate_to":
+                    guard let profile = entry.value.stringValue else {
+                        throw ConfigurationError(at: entry.origin, message: "triage.escalate_to: expected a profile")
+                    }
+                    try requireProfile(profile, entry.origin)
+                    triage.escalateTo = profile
+                case "duplicate_candidates":
+                    guard let count = entry.value.intValue, (1...20).contains(count) else {
+                        throw ConfigurationError(
+                            at: entry.origin, message: "triage.duplicate_candidates: expected a number from 1 to 20")
+                    }
+                    triage.duplicateCandidates = count
+                default:
+                    throw ConfigurationError(
+                        at: entry.origin,
+                        message: "unknown key triage.\(key); triage has \(Triage.keys.joined(separator: ", "))")
+                }
+            }
+            self.triage = triage
+        }
         if systemPrompt.isEmpty {
             throw ConfigurationError(
                 file: file, line: end + 2, message: "the system prompt (the Markdown after the front matter) is empty")

@@ -41,6 +41,8 @@ public struct RunResult: Sendable {
     public var steps: Int
     public var tokens: Int
     public var costUSD: Double
+    /// Tokens and cost by profile.
+    public var usage: [String: ModelGateway.Usage]
     public var guardDecisions: [RunGuard.Decision]
 }
 
@@ -60,9 +62,8 @@ public actor Orchestrator {
     public let runGuard: RunGuard
 
     private var artifacts = ArtifactStore()
+    private let models: ModelGateway
     private var steps = 0
-    private var tokens = 0
-    private var cost = 0.0
     private var started: Int64 = 0
 
     public init(
@@ -80,6 +81,7 @@ public actor Orchestrator {
             clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
             routing: spec.routing, defaultProfile: spec.model)
         self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
+        self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
     }
 
     /// The planner's answer: steps to run next, or the answer. Each step kind is its own
@@ -189,7 +191,7 @@ public actor Orchestrator {
             let request = ModelRequest(messages: messages, tools: [planTool], toolChoice: .tool("plan"))
             let response: ModelResponse
             do {
-                response = try await callModel(request, binding: binding, labels: labels, step: step)
+                response = try await models.call(request, binding: binding, labels: labels, step: step)
             } catch let error as RefusedEgress {
                 return try await finish(answer: "", reason: "stopped: \(error.reason)")
             }
@@ -251,6 +253,10 @@ public actor Orchestrator {
         for artifact in recent { lines.append(artifact.view(clearance: clearance).canonicalText) }
         return lines.joined(separator: "\n")
     }
+
+    /// What a model cleared for private text is told when it writes a summary to release.
+    public static let redactedSummaryInstruction =
+        "Summarise the text for someone who may not see it: say what kind of content it is and what it is about, in at most three sentences. Leave out names, numbers, dates, identifiers, credentials, quotes and code."
 
     /// How many of the latest results the planner sees in full, and how many before those
     /// it sees listed one by one; older ones are counted by kind.
@@ -354,7 +360,7 @@ public actor Orchestrator {
             .user(prompt),
         ])
         progress(.step(handle: handle, kind: "model", detail: String(instruction.prefix(80))))
-        let response = try await callWithFallback(request, order: order, labels: labels, step: handle)
+        let response = try await models.callWithFallback(request, order: order, labels: labels, step: handle)
         let artifact = Artifact(handle: handle, kind: "model", labels: labels, text: response.text)
         try await recordFinished(artifact)
         return artifact
@@ -374,26 +380,32 @@ public actor Orchestrator {
             "source": .string(input), "source_labels": source.labels.json, "policy": .string(policy.rawValue),
             "to": planner.map { .string($0.name) } ?? .null,
         ]
-        var released: String
+        func refuse(_ reason: String) async throws -> Never {
+            try await effects.record(
+                "declassify", step: handle,
+                payload: .object(decision.merging(["released": .null, "reason": .string(reason)]) { $1 }))
+            throw PlanError(reason)
+        }
+        let released: String
         switch policy {
         case .never:
-            try await effects.record(
-                "declassify", step: handle, payload: .object(decision.merging(["released": .null]) { $1 }))
-            throw PlanError("the spec does not allow declassification (privacy.declassify: never)")
+            try await refuse("the spec does not allow declassification (privacy.declassify: never)")
         case .allow:
-            released = source.text
+            // A fixed key: the same secret always becomes the same token, so replays agree.
+            released = SecretScanner.declassification.redact(source.text)
         case .redactedSummary:
             let order = try await route(step: handle, Router.Request(inputLabels: source.labels, role: "summary"))
             let request = ModelRequest(messages: [
-                .system(
-                    "Summarise the text for someone who may not see it: say what kind of content it is and what it is about, in at most three sentences. Leave out names, numbers, dates, identifiers, credentials, quotes and code."
-                ),
+                .system(Self.redactedSummaryInstruction),
                 .user((instruction.map { "Focus: \($0)\n\n" } ?? "") + source.text),
             ])
-            released = try await callWithFallback(request, order: order, labels: source.labels, step: handle).text
+            let summary = try await models.callWithFallback(
+                request, order: order, labels: source.labels, step: handle)
+            switch Release.check(summary.text, from: source.text) {
+            case .released(let text): released = text
+            case .refused(let reason): try await refuse("the summary was not released: \(reason)")
+            }
         }
-        // A fixed key: the same secret always becomes the same token, so replays agree.
-        released = SecretScanner(key: Array("switchyard-declassify".utf8)).redact(released)
         let labels = Labels(min(source.labels.confidentiality, target), source.labels.integrity)
         try await effects.record(
             "declassify", step: handle,
@@ -432,7 +444,7 @@ public actor Orchestrator {
             turn += 1
             let request = ModelRequest(messages: messages, tools: offered.map(\.spec))
             progress(.step(handle: handle, kind: "agent", detail: "turn \(turn)"))
-            let response = try await callWithFallback(request, order: order, labels: seen, step: handle)
+            let response = try await models.callWithFallback(request, order: order, labels: seen, step: handle)
             steps += 1
             if response.toolCalls.isEmpty {
                 let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: response.text)
@@ -499,48 +511,12 @@ public actor Orchestrator {
         return decision.profiles
     }
 
-    private func callWithFallback(_ request: ModelRequest, order: [String], labels: Labels, step: String) async throws
-        -> ModelResponse
-    {
-        var failures: [String] = []
-        for name in order {
-            guard let binding = profiles[name] else { continue }
-            do {
-                return try await callModel(request, binding: binding, labels: labels, step: step)
-            } catch let error as ModelError {
-                failures.append("\(name): \(error)")
-                try await effects.record(
-                    "route.fallback", step: step, payload: ["profile": .string(name), "error": .string("\(error)")])
-            }
-        }
-        throw PlanError("no cleared profile answered (\(failures.joined(separator: "; ")))")
-    }
-
-    private func callModel(_ request: ModelRequest, binding: ProfileBinding, labels: Labels, step: String) async throws
-        -> ModelResponse
-    {
-        let egress = Egress(kind: .model, destination: binding.destination, source: step)
-        // Every request is decided and recorded, so `audit` knows what each one carried.
-        let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
-        try await effects.record("guard", step: step, payload: decision.json)
-        guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
-        let response = try await effects.model(
-            request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
-        if let usage = response.usage {
-            tokens += usage.inputTokens + usage.outputTokens
-            if let price = binding.price {
-                cost +=
-                    (Double(usage.inputTokens) * price.inputPerMillion + Double(usage.outputTokens)
-                        * price.outputPerMillion) / 1e6
-            }
-            progress(.tokens(profile: binding.name, input: usage.inputTokens, output: usage.outputTokens))
-        }
-        return response
-    }
-
     private func exhaustedBudget() async throws -> String? {
         let budgets = spec.budgets
         if steps >= budgets.steps { return "stopped: the step budget (\(budgets.steps)) is spent" }
+        let used = models.total
+        let tokens = used.tokens
+        let cost = used.costUSD
         if tokens >= budgets.tokens { return "stopped: the token budget (\(budgets.tokens)) is spent (\(tokens) used)" }
         if cost >= budgets.costUSD {
             return String(format: "stopped: the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, cost)
@@ -579,20 +555,15 @@ public actor Orchestrator {
         for artifact in artifacts.artifacts.reversed() where text.contains(artifact.handle) {
             text = text.replacingOccurrences(of: artifact.handle, with: artifact.text)
         }
+        let used = models.total
         try await effects.record(
             "run.finished", step: nil,
             payload: [
                 "answer": .string(text), "reason": .string(reason), "steps": .number(Double(steps)),
-                "tokens": .number(Double(tokens)),
+                "tokens": .number(Double(used.tokens)),
             ])
         return RunResult(
-            answer: text, stopReason: reason, artifacts: artifacts.artifacts, steps: steps, tokens: tokens,
-            costUSD: cost, guardDecisions: runGuard.decisions)
+            answer: text, stopReason: reason, artifacts: artifacts.artifacts, steps: steps, tokens: used.tokens,
+            costUSD: used.costUSD, usage: models.usageByProfile, guardDecisions: runGuard.decisions)
     }
-}
-
-/// The guard refused a model request.
-struct RefusedEgress: Error, CustomStringConvertible {
-    var reason: String
-    var description: String { "the guard refused: \(reason)" }
 }

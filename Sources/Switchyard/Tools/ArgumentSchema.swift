@@ -53,8 +53,10 @@ public enum ArgumentSchema {
             }
         case .object(let object):
             let properties = schema["properties"]?.objectValue ?? [:]
+            // A null counts as absent (models send it for arguments they leave out), unless
+            // the property's schema admits null itself.
             for name in schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            where object[name] == nil || object[name] == .null {
+            where object[name] == nil || (object[name] == .null && !admitsNull(properties[name])) {
                 return "\(path).\(name) is required"
             }
             for (name, item) in object.sorted(by: { $0.key < $1.key }) {
@@ -70,6 +72,13 @@ public enum ArgumentSchema {
             break
         }
         return nil
+    }
+
+    private static func admitsNull(_ schema: JSONValue?) -> Bool {
+        guard let schema else { return false }
+        if schema["enum"]?.arrayValue?.contains(.null) == true { return true }
+        if schema["type"] == "null" || schema["type"]?.arrayValue?.contains("null") == true { return true }
+        return false
     }
 
     private static func matches(_ value: JSONValue, type: String) -> Bool {

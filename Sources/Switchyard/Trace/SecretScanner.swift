@@ -21,6 +21,10 @@ public struct SecretScanner: Sendable {
     /// `key` keys the tokens; keep it out of the trace store.
     public init(key: [UInt8]) { self.key = key }
 
+    /// The scanner for text a run releases (declassifies): a fixed key, so the same secret
+    /// always becomes the same token and replays agree.
+    public static let declassification = SecretScanner(key: Array("switchyard-declassify".utf8))
+
     /// The token that stands for `secret`.
     public func token(for secret: some Sequence<UInt8>, kind: String) -> String {
         let digest = HMACSHA256.authenticate(Array(secret), key: key)

@@ -1,0 +1,282 @@
+import Foundation
+
+/// A support ticket: an id, a title and a body, and the record it came from.
+public struct Ticket: Sendable, Hashable {
+    public var id: String
+    public var title: String
+    public var body: String
+    /// Every field as read (`id`, `title`, `body` and the rest: reporter, date, …).
+    public var record: [String: JSONValue]
+
+    public init(id: String, title: String, body: String, record: [String: JSONValue] = [:]) {
+        self.id = id
+        self.title = title
+        self.body = body
+        self.record = record
+    }
+
+    /// A ticket from a record with `id`, `title` and `body` (or `description`) fields.
+    public init(record: [String: JSONValue], origin: String) throws(ConfigurationError) {
+        func text(_ key: String) -> String? {
+            switch record[key] {
+            case .string(let value)?: value
+            case .number?: record[key]!.canonicalText
+            default: nil
+            }
+        }
+        guard let id = text("id")?.trimmingCharacters(in: .whitespaces), !id.isEmpty else {
+            throw ConfigurationError(at: origin, message: "the ticket has no id")
+        }
+        let title = text("title") ?? text("subject") ?? ""
+        let body = text("body") ?? text("description") ?? ""
+        guard !(title + body).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ConfigurationError(at: origin, message: "ticket \(id) has neither a title nor a body")
+        }
+        self.init(id: id, title: title, body: body, record: record)
+    }
+
+    public var text: String { body.isEmpty ? title : "\(title)\n\n\(body)" }
+
+    /// Tickets are private, and written by people outside: untrusted.
+    public static let labels = Labels(.private, .untrusted)
+}
+
+/// Decides one ticket: looks for earlier tickets it may duplicate (`vector_search`), has the
+/// spec's local model return a decision that must fit the schema, asks the escalation
+/// profile about a low-confidence ticket from a redacted summary when the spec allows it,
+/// and remembers the ticket for later ones (`vector_upsert`). Every model and tool call goes
+/// through the run's effects, so a ticket's run replays.
+public struct Triager: Sendable {
+    public let spec: AgentSpec
+    public let policy: AgentSpec.Triage
+    private let tools: [String: any Tool]
+    private let effects: any Effects
+    private let router: Router
+    public let models: ModelGateway
+
+    public init(
+        spec: AgentSpec, profiles: [ProfileBinding], tools: [any Tool], effects: any Effects,
+        progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
+    ) throws(ConfigurationError) {
+        guard let policy = spec.triage else {
+            throw ConfigurationError(
+                file: spec.file, message: "\(spec.name) has no triage section: it is not a triage agent")
+        }
+        self.spec = spec
+        self.policy = policy
+        self.tools = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
+        self.effects = effects
+        self.router = Router(
+            clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
+            routing: spec.routing, defaultProfile: spec.model)
+        let runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: Ticket.labels)
+        self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
+    }
+
+    /// How sure a decision must be to stand without a second opinion.
+    public var needsSecondOpinion: (JSONValue) -> Bool {
+        let threshold = policy.escalateBelow
+        return { ($0["confidence"]?.doubleValue ?? 0) < threshold }
+    }
+
+    /// The decision on `ticket`, as it goes into the decisions file (without the run id).
+    public func decide(_ ticket: Ticket) async throws -> JSONValue {
+        models.runGuard.observe(Ticket.labels)
+        let candidates = try await duplicates(of: ticket)
+        var decision = try await decideLocally(ticket, candidates: candidates).objectValue ?? [:]
+        var decidedBy = spec.model
+        var escalated = false
+        if needsSecondOpinion(.object(decision)), let profile = policy.escalateTo {
+            if let second = try await escalate(ticket, to: profile, first: .object(decision)) {
+                for key in ["component", "labels", "priority", "confidence"] { decision[key] = second[key] }
+                decidedBy = profile
+                escalated = true
+            }
+        }
+        try await remember(ticket, decision: .object(decision))
+        var line = decision
+        line["ticket"] = .string(ticket.id)
+        line["decided_by"] = .string(decidedBy)
+        line["escalated"] = .bool(escalated)
+        line["needs_review"] = .bool(needsSecondOpinion(.object(decision)))
+        let result = JSONValue.object(line)
+        try await effects.record("triage.decision", step: "decide", payload: result)
+        return result
+    }
+
+    // MARK: Steps
+
+    /// Earlier tickets close enough to be duplicates, best first.
+    private func duplicates(of ticket: Ticket) async throws -> [(id: String, score: Double, text: String)] {
+        guard let search = tools["vector_search"] else { return [] }
+        let arguments: JSONValue = [
+            "query": .string(ticket.text), "k": .number(Double(policy.duplicateCandidates + 1)),
+        ]
+        let output: JSONValue
+        do {
+            output = try await effects.tool(search.name, arguments: arguments, step: "duplicates") {
+                try await search.invoke(arguments, context: ToolContext()).json
+            }
+        } catch {
+            // No earlier tickets yet (no collection), or no embedder: decided without
+            // candidates; the tool's error is in the trace.
+            return []
+        }
+        let hits = output["data"]?["hits"]?.arrayValue ?? []
+        return hits.compactMap { hit in
+            guard let id = hit["id"]?.stringValue, id != ticket.id, let score = hit["score"]?.doubleValue,
+                score >= policy.duplicateMinScore
+            else { return nil }
+            return (id, score, hit["text"]?.stringValue ?? "")
+        }.prefix(policy.duplicateCandidates).map { $0 }
+    }
+
+    /// The decision's schema: `duplicate_of` can only name one of `candidates`.
+    func schema(candidates: [String]) -> JSONValue {
+        [
+            "type": "object",
+            "properties": [
+                "component": ["enum": .array(policy.components.map(JSONValue.string))],
+                "labels": [
+                    "type": "array", "items": ["enum": .array(policy.labels.map(JSONValue.string))], "maxItems": 4,
+                ],
+                "priority": ["enum": .array(policy.priorities.map(JSONValue.string))],
+                "summary": ["type": "string", "minLength": 1, "maxLength": 200],
+                "duplicate_of": ["enum": .array(candidates.map(JSONValue.string) + [.null])],
+                "confidence": ["type": "number", "minimum": 0, "maximum": 1],
+            ],
+            "required": ["component", "labels", "priority", "summary", "duplicate_of", "confidence"],
+            "additionalProperties": false,
+        ]
+    }
+
+    private func decideLocally(_ ticket: Ticket, candidates: [(id: String, score: Double, text: String)])
+        async throws -> JSONValue
+    {
+        let labels = Ticket.labels
+        let decision = router.route(Router.Request(inputLabels: labels, role: "triage"))
+        try await effects.record("route", step: "decide", payload: decision.json)
+        guard !decision.profiles.isEmpty else { throw PlanError(decision.reason) }
+        var prompt = "Ticket \(ticket.id):\n\(ticket.text)"
+        if !candidates.isEmpty {
+            prompt += "\n\nEarlier tickets that may be the same problem (set duplicate_of to one if it is):"
+            for candidate in candidates {
+                prompt += "\n- \(candidate.id) (similarity \(String(format: "%.2f", candidate.score))): "
+                prompt += String(candidate.text.prefix(300)).replacingOccurrences(of: "\n", with: " ")
+            }
+        }
+        let schema = schema(candidates: candidates.map(\.id))
+        var messages: [ChatMessage] = [.system(spec.systemPrompt), .user(prompt)]
+        // A decision that does not fit the schema gets one second try, told what was wrong.
+        for attempt in 1...2 {
+            let step = attempt == 1 ? "decide" : "decide.retry"
+            let request = ModelRequest(
+                messages: messages, responseFormat: .jsonSchema(name: "triage_decision", schema: schema),
+                maxOutputTokens: 400)
+            let response = try await models.callWithFallback(
+                request, order: decision.profiles, labels: labels, step: step)
+            let problem: String
+            do {
+                let answer = try JSONValue(parsing: response.text)
+                if let found = ArgumentSchema.firstProblem(answer, schema, path: "decision") {
+                    problem = found
+                } else {
+                    return answer
+                }
+            } catch {
+                problem = "the answer is not JSON: \(error)"
+            }
+            try await effects.record("triage.invalid", step: step, payload: ["problem": .string(problem)])
+            messages += [
+                ChatMessage(role: .assistant, content: response.text),
+                .user("That decision is invalid (\(problem)). Answer again with a decision that fits the schema."),
+            ]
+        }
+        throw TriageError(ticket: ticket.id, "the model gave no valid decision in two tries")
+    }
+
+    /// A second opinion from `profile`, which sees only a redacted summary — if the spec lets
+    /// one be released; otherwise `nil` and the ticket is left for review.
+    private func escalate(_ ticket: Ticket, to profile: String, first: JSONValue) async throws -> JSONValue? {
+        guard spec.privacy.declassify != .never, let target = models.profiles[profile] else { return nil }
+        let labels = Labels(min(Ticket.labels.confidentiality, target.clearance), Ticket.labels.integrity)
+        var record: [String: JSONValue] = [
+            "source": .string("ticket \(ticket.id)"), "source_labels": Ticket.labels.json,
+            "policy": .string(spec.privacy.declassify.rawValue), "to": .string(profile), "labels": labels.json,
+        ]
+        let released: String
+        switch spec.privacy.declassify {
+        case .never: return nil
+        case .allow: released = SecretScanner.declassification.redact(ticket.text)
+        case .redactedSummary:
+            let order = router.route(Router.Request(inputLabels: Ticket.labels, role: "summary"))
+            try await effects.record("route", step: "escalate.summary", payload: order.json)
+            guard !order.profiles.isEmpty else { return nil }
+            let request = ModelRequest(
+                messages: [.system(Orchestrator.redactedSummaryInstruction), .user(ticket.text)], maxOutputTokens: 200)
+            let summary = try await models.callWithFallback(
+                request, order: order.profiles, labels: Ticket.labels, step: "escalate.summary")
+            switch Release.check(summary.text, from: ticket.text) {
+            case .released(let text): released = text
+            case .refused(let reason):
+                record["released"] = .null
+                record["reason"] = .string("the summary was not released: \(reason)")
+                try await effects.record("declassify", step: "escalate", payload: .object(record))
+                return nil
+            }
+        }
+        record["released"] = .string(released)
+        try await effects.record("declassify", step: "escalate", payload: .object(record))
+        var schema = schema(candidates: [])
+        if case .object(var object) = schema, case .object(var properties)? = object["properties"] {
+            for key in ["summary", "duplicate_of"] { properties[key] = nil }
+            object["properties"] = .object(properties)
+            object["required"] = ["component", "labels", "priority", "confidence"]
+            schema = .object(object)
+        }
+        let request = ModelRequest(
+            messages: [
+                .system(spec.systemPrompt),
+                .user(
+                    "A ticket, summarised without its private details (a first reading was \(String(format: "%.2f", first["confidence"]?.doubleValue ?? 0)) confident):\n\n\(released)"
+                ),
+            ], responseFormat: .jsonSchema(name: "triage_decision", schema: schema), maxOutputTokens: 200)
+        let response = try await models.call(request, binding: target, labels: labels, step: "escalate")
+        guard let answer = try? JSONValue(parsing: response.text),
+            ArgumentSchema.firstProblem(answer, schema, path: "decision") == nil
+        else {
+            try await effects.record(
+                "triage.invalid", step: "escalate", payload: ["problem": "the second opinion does not fit the schema"])
+            return nil
+        }
+        return answer
+    }
+
+    /// Stores the ticket so later tickets can find it as a duplicate.
+    private func remember(_ ticket: Ticket, decision: JSONValue) async throws {
+        guard let upsert = tools["vector_upsert"] else { return }
+        let arguments: JSONValue = [
+            "id": .string(ticket.id), "text": .string(ticket.text),
+            "metadata": [
+                "component": decision["component"] ?? .null, "priority": decision["priority"] ?? .null,
+                "title": .string(ticket.title),
+            ],
+        ]
+        _ = try await effects.tool(upsert.name, arguments: arguments, step: "remember") {
+            try await upsert.invoke(arguments, context: ToolContext()).json
+        }
+    }
+}
+
+/// A ticket that could not be decided.
+public struct TriageError: Error, CustomStringConvertible {
+    public var ticket: String
+    public var message: String
+
+    public init(ticket: String, _ message: String) {
+        self.ticket = ticket
+        self.message = message
+    }
+
+    public var description: String { "ticket \(ticket): \(message)" }
+}
