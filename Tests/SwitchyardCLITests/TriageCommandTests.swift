@@ -1,0 +1,318 @@
+import Foundation
+import Subprocess
+import Switchyard
+import SwitchyardTesting
+import SystemPackage
+import Testing
+
+/// `switchyard triage` against scripted OpenAI-format servers (local chat + embeddings, and
+/// the cloud), through the real HTTP stack, trace store and vector store.
+struct TriageFixture {
+    let local: ScriptedModelServer
+    let cloud: ScriptedModelServer
+    let directory: TemporaryDirectory
+    let binary = BuiltProducts.executable("switchyard")
+
+    static let components = ["billing", "auth", "api"]
+    static let labels = ["bug", "question", "security"]
+
+    init(tickets: [JSONValue], declassify: String = "redacted-summary") throws {
+        local = try ScriptedModelServer()
+        cloud = try ScriptedModelServer()
+        directory = try TemporaryDirectory("triage")
+        try directory.write("tickets.jsonl", tickets.map(\.canonicalText).joined(separator: "\n") + "\n")
+        try directory.write(
+            "agents/triage.md",
+            """
+            ---
+            name: triage
+            model: local
+            profiles:
+              local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
+              cloud: { provider: openai-compatible, base_url: "\(cloud.baseURL)/v1", model: big, clearance: internal, options: { stream: false }, price: { input: 1, output: 2 } }
+              embed: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: e }
+            tools:
+              vector_search: { collection: tickets }
+              vector_upsert: { collection: tickets }
+            triage:
+              components: [\(Self.components.joined(separator: ", "))]
+              labels: [\(Self.labels.joined(separator: ", "))]
+              escalate_below: 0.5
+              escalate_to: cloud
+              duplicate_min_score: 0.9
+            privacy: { declassify: \(declassify) }
+            ---
+            You triage tickets.
+            """)
+    }
+
+    var environment: [String: String] {
+        [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
+            "SWITCHYARD_HOME": directory.path + "/home",
+        ]
+    }
+
+    var arguments: [String] {
+        [
+            "triage", directory.path + "/tickets.jsonl", "--agent", directory.path + "/agents/triage.md", "--out",
+            directory.path + "/decisions.jsonl", "--workspace", directory.path,
+        ]
+    }
+
+    func triage(_ extra: [String] = []) async throws -> ProgramResult {
+        try await runProgram(binary, arguments + extra, environment: environment)
+    }
+
+    func run(_ arguments: [String]) async throws -> ProgramResult {
+        try await runProgram(binary, arguments, environment: environment)
+    }
+
+    /// The embedding of one text, as OpenAI's `/v1/embeddings` returns it.
+    func embed(_ vector: [Double]) {
+        let numbers = vector.map { JSONValue.number($0).canonicalText }.joined(separator: ",")
+        local.enqueue(
+            "/v1/embeddings",
+            .json(
+                #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[\#(numbers)]}],"model":"e","usage":{"prompt_tokens":5,"total_tokens":5}}"#
+            ))
+    }
+
+    /// A ticket's two embeddings (the duplicate search, then storing it).
+    func embedTwice(_ vector: [Double]) {
+        embed(vector)
+        embed(vector)
+    }
+
+    func decide(
+        _ component: String, priority: String = "P2", confidence: Double, duplicateOf: String? = nil,
+        on server: ScriptedModelServer? = nil
+    ) {
+        var decision: [String: JSONValue] = [
+            "component": .string(component), "labels": ["bug"], "priority": .string(priority),
+            "confidence": .number(confidence),
+        ]
+        if server == nil {
+            decision["summary"] = "A short summary."
+            decision["duplicate_of"] = duplicateOf.map(JSONValue.string) ?? .null
+        }
+        (server ?? local).enqueue("/v1/chat/completions", .openAIText(JSONValue.object(decision).canonicalText))
+    }
+
+    var decisions: [JSONValue] {
+        get throws {
+            try directory.read("decisions.jsonl").split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        }
+    }
+
+    /// The decision schema, as the spec defines it.
+    func conforms(_ decision: JSONValue) -> Bool {
+        guard let component = decision["component"]?.stringValue, Self.components.contains(component),
+            let priority = decision["priority"]?.stringValue, ["P0", "P1", "P2", "P3"].contains(priority),
+            let labels = decision["labels"]?.arrayValue,
+            labels.allSatisfy({ Self.labels.contains($0.stringValue ?? "") }),
+            let confidence = decision["confidence"]?.doubleValue, (0...1).contains(confidence),
+            decision["summary"]?.stringValue?.isEmpty == false, decision["duplicate_of"] != nil,
+            decision["ticket"]?.stringValue != nil, decision["run"]?.stringValue != nil
+        else { return false }
+        return true
+    }
+}
+
+func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
+    ["id": .string(id), "title": .string(title), "body": .string(body)]
+}
+
+@Suite struct TriageCommandTests {
+    static let tickets = [
+        ticket(
+            "T-1", "Invoices stuck in sending",
+            "Since this morning none of our invoices leave the sending state. Contact alice@corp.example, our key sk-proj-Zx81kLmNoPqRsTuVwXyZ0123456789abcd."
+        ),
+        ticket(
+            "T-2", "Login loop", "After the last update my colleagues and I keep getting sent back to the login page."),
+        ticket("T-3", "Invoices not sent", "Our invoices are stuck and customers get nothing."),
+        ticket("T-4", "Question about exports", "Which date does the payments export use?"),
+    ]
+
+    @Test func aBatchIsDecidedEscalatedWithoutLeakingAndResumableAndEachTicketReplays() async throws {
+        let fixture = try TriageFixture(tickets: Self.tickets)
+        // T-1
+        fixture.embedTwice([1, 0, 0])
+        fixture.decide("billing", priority: "P1", confidence: 0.9)
+        // T-2: unsure; a redacted summary goes to the cloud, which decides.
+        fixture.embedTwice([0, 1, 0])
+        fixture.decide("billing", confidence: 0.3)
+        fixture.local.enqueue(
+            "/v1/chat/completions",
+            .openAIText("A customer cannot stay signed in after an update; mail bob@corp.example."))
+        fixture.decide("auth", priority: "P1", confidence: 0.8, on: fixture.cloud)
+        // T-3: close to T-1, offered as a candidate and taken.
+        fixture.embedTwice([0.99, 0.05, 0])
+        fixture.decide("billing", priority: "P1", confidence: 0.85, duplicateOf: "T-1")
+        // T-4: the first answer does not fit the schema; the second does.
+        fixture.embedTwice([0, 0, 1])
+        fixture.local.enqueue("/v1/chat/completions", .openAIText(#"{"component":"space","priority":"P9"}"#))
+        fixture.decide("api", priority: "P3", confidence: 0.7)
+
+        let result = try await fixture.triage(["--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let summary = try JSONValue(parsing: result.standardOutput)
+        #expect(summary["decided_now"] == 4)
+        #expect(summary["duplicates"] == 1)
+        #expect(summary["escalated"] == 1)
+        #expect(summary["usage"]?["cloud"]?["calls"] == 1)
+
+        let decisions = try fixture.decisions
+        #expect(decisions.map { $0["ticket"]?.stringValue ?? "" } == ["T-1", "T-2", "T-3", "T-4"])
+        #expect(decisions.allSatisfy(fixture.conforms), "\(decisions)")
+        #expect(decisions[1]["decided_by"] == "cloud" && decisions[1]["component"] == "auth")
+        #expect(decisions[2]["duplicate_of"] == "T-1")
+        #expect(decisions[3]["component"] == "api")
+        // The local model was offered T-1 as a possible duplicate of T-3.
+        #expect(fixture.local.requests.contains { $0.text.contains("T-3") && $0.text.contains("- T-1 (similarity") })
+
+        // The cloud saw one masked summary, and no ticket's text.
+        let cloudText = fixture.cloud.requests.map(\.text).joined()
+        #expect(fixture.cloud.requests.count == 1)
+        #expect(cloudText.contains("A customer cannot stay signed in after an update; mail [email]."))
+        for ticket in Self.tickets {
+            #expect(!cloudText.contains(ticket["body"]!.stringValue!))
+            #expect(!cloudText.contains(ticket["title"]!.stringValue!))
+        }
+        #expect(!cloudText.contains("bob@corp.example"))
+        // The secret in T-1 never reached the trace store's file.
+        let store = try Data(contentsOf: URL(fileURLWithPath: fixture.directory.path + "/home/traces.db"))
+        #expect(store.range(of: Data("sk-proj-Zx81kLmNoPqRsTuVwXyZ0123456789abcd".utf8)) == nil)
+
+        // A re-run decides nothing again and asks no server.
+        let asked = fixture.local.requests.count + fixture.cloud.requests.count
+        let again = try await fixture.triage(["--json"])
+        #expect(again.status == 0, "\(again.standardError)")
+        #expect(try JSONValue(parsing: again.standardOutput)["decided_now"] == 0)
+        #expect(try fixture.decisions.count == 4)
+        #expect(fixture.local.requests.count + fixture.cloud.requests.count == asked)
+
+        // Each ticket's run replays exactly; audit shows the release and that nothing leaked.
+        for decision in decisions {
+            let run = try #require(decision["run"]?.stringValue)
+            let replay = try await fixture.run(["replay", run])
+            #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+            #expect(replay.standardOutput.contains("no divergence"))
+        }
+        #expect(fixture.local.requests.count + fixture.cloud.requests.count == asked)
+        let audit = try await fixture.run(["audit", decisions[1]["run"]!.stringValue!, "--json"])
+        let report = try JSONValue(parsing: audit.standardOutput)
+        #expect(report["above_clearance"] == false)
+        let release = report["egress"]?.arrayValue?.first { $0["kind"] == "declassify" }
+        #expect(release?["decision"] == "allow")
+        #expect(release?["labels"]?["confidentiality"] == "internal")
+    }
+
+    @Test func withoutDeclassificationAnUnsureTicketStaysLocalForReview() async throws {
+        let fixture = try TriageFixture(tickets: [Self.tickets[1]], declassify: "never")
+        fixture.embedTwice([0, 1, 0])
+        fixture.decide("billing", confidence: 0.3)
+        let result = try await fixture.triage()
+        #expect(result.status == 0, "\(result.standardError)")
+        let decision = try #require(try fixture.decisions.first)
+        #expect(decision["needs_review"] == true)
+        #expect(decision["escalated"] == false)
+        #expect(fixture.cloud.requests.isEmpty)
+        #expect(result.standardOutput.contains("needs review: 1"))
+    }
+
+    @Test func aKilledBatchResumesWithNoTicketDecidedTwiceAndNoneLost() async throws {
+        let tickets = (1...6).map { ticket("K-\($0)", "Problem \($0)", "Details of problem number \($0).") }
+        let fixture = try TriageFixture(tickets: tickets)
+        for index in 0..<3 {
+            fixture.embedTwice([index == 0 ? 1 : 0, index == 1 ? 1 : 0, index == 2 ? 1 : 0])
+            fixture.decide("api", confidence: 0.9)
+        }
+        // K-4's decision never comes: the batch is killed while it waits.
+        fixture.embed([0.5, 0.5, 0])
+        fixture.local.enqueue(
+            "/v1/chat/completions", ScriptedReply(parts: ["", ""], pause: .seconds(60)))
+        let configuration = Configuration(
+            executable: .path(FilePath(fixture.binary)), arguments: Arguments(fixture.arguments),
+            environment: .custom(
+                Dictionary(
+                    uniqueKeysWithValues: fixture.environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        let killed = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .sequence) {
+            execution in
+            var decided = 0
+            for try await line in execution.standardError.strings() {
+                decided += line.split(separator: "\n").filter { $0.contains("K-") && $0.contains("api") }.count
+                if decided >= 3 {
+                    // Killed while K-4's decision is being asked for.
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while fixture.local.requests.filter({ $0.path == "/v1/chat/completions" }).count < 4,
+                        ContinuousClock.now < deadline
+                    {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    try execution.send(signal: .kill)
+                    break
+                }
+            }
+            return decided
+        }
+        #expect(killed.closureResult == 3)
+        #expect(try fixture.decisions.count == 3)
+        // A write torn by the kill: a partial line, never acknowledged.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: fixture.directory.path + "/decisions.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"component":"api","ticket":"K-4","#.utf8))
+        try handle.close()
+
+        for index in 3..<6 {
+            fixture.embedTwice([Double(index), 1, 1])
+            fixture.decide("api", confidence: 0.9)
+        }
+        let resumed = try await fixture.triage(["--json"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(resumed.standardError.contains("partial line"))
+        let decisions = try fixture.decisions
+        #expect(decisions.compactMap { $0["ticket"]?.stringValue } == tickets.map { $0["id"]!.stringValue! })
+        #expect(decisions.allSatisfy(fixture.conforms))
+        // The killed ticket's first run is marked interrupted; its second finished.
+        let list = try await fixture.run(["trace", "ls", "--json"])
+        let runs = try JSONValue(parsing: list.standardOutput).arrayValue ?? []
+        let k4 = runs.filter { $0["task"] == "ticket K-4" }.compactMap { $0["status"]?.stringValue }.sorted()
+        #expect(k4 == ["finished", "interrupted"], "\(list.standardOutput)")
+    }
+
+    @Test func badInputIsRefusedWithItsLine() async throws {
+        let fixture = try TriageFixture(tickets: Self.tickets)
+        try fixture.directory.write("tickets.jsonl", #"{"id":"A-1","title":"ok"}"# + "\nnot json\n")
+        let result = try await fixture.triage()
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("tickets.jsonl:2: expected one JSON object a line"))
+        try fixture.directory.write(
+            "tickets.jsonl", #"{"id":"A-1","title":"ok"}"# + "\n" + #"{"id":"A-1","title":"again"}"#)
+        #expect(try await fixture.triage().standardError.contains("ticket id A-1 appears more than once"))
+        try fixture.directory.write(
+            "tickets.csv", "id,title,body\nC-1,\"Quoted, with comma\",\"Two\nlines\"\nC-2,,\n")
+        let csv = try await fixture.run([
+            "triage", fixture.directory.path + "/tickets.csv", "--agent", fixture.directory.path + "/agents/triage.md",
+        ])
+        #expect(csv.status == 2)
+        #expect(csv.standardError.contains("row 2: ticket C-2 has neither a title nor a body"))
+    }
+
+    @Test func csvTicketsAreReadWithTheirQuotedFields() async throws {
+        let fixture = try TriageFixture(tickets: [])
+        try fixture.directory.write(
+            "tickets.csv", "id,title,body,reporter\nC-1,\"Quoted, with comma\",\"Two\nlines\",x\n")
+        fixture.embedTwice([1, 0, 0])
+        fixture.decide("api", confidence: 0.9)
+        let result = try await fixture.run([
+            "triage", fixture.directory.path + "/tickets.csv", "--agent", fixture.directory.path + "/agents/triage.md",
+            "--workspace", fixture.directory.path,
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(fixture.local.requests.contains { $0.text.contains(#"Quoted, with comma\n\nTwo\nlines"#) })
+        let decisions = try fixture.directory.read("tickets.decisions.jsonl")
+        #expect(decisions.contains(#""ticket":"C-1""#))
+    }
+}
