@@ -7,10 +7,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps peers build release bench format lint
 
-## demo: build switchyard and check this machine with `switchyard doctor`
+## demo: triage examples/tickets.jsonl, show one ticket's trace and replay it (scripts/demo)
 demo: deps
 	$(SWIFT) build --product switchyard
-	$$($(SWIFT) build --show-bin-path)/switchyard doctor
+	scripts/demo
 
 ## test: run every test suite (the first run also builds the local model peer: ~10 min)
 test: deps peers

@@ -120,13 +120,13 @@ extension ReplayCommand {
         guard let recordedFile = header["agent"]?["file"]?.stringValue,
             let workspace = header["workspace"]?["path"]?.stringValue
         else { throw TraceError("run \(id)'s header does not name its agent spec and workspace") }
-        let spec = try AgentSpec.load(path: agent ?? recordedFile)
+        let recordedOverrides = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let spec = try AgentSpec.load(path: agent ?? recordedFile, overrides: recordedOverrides + overrides)
         if agent == nil, let recorded = header["agent"]?["spec_sha256"]?.stringValue, recorded != spec.hash {
             FileHandle.standardError.write(
                 Data("switchyard: \(recordedFile) has changed since the run; replaying with it as it is now\n".utf8))
         }
         var settings = try Settings.load(workspace: workspace, environment: environment)
-        let recordedOverrides = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
         let (tools, bindings) = try AgentSetup.make(
             spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels

@@ -30,7 +30,8 @@ struct RunCommand: AsyncParsableCommand {
         var recorded: (store: TraceStore, run: RunID)?
         do {
             let spec = try AgentSpec.load(
-                path: try Self.locate(agent, workspace: settings.workspace, environment: environment))
+                path: try Self.locate(agent, workspace: settings.workspace, environment: environment),
+                overrides: settings.overrides)
             let (tools, bindings) = try AgentSetup.make(
                 spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment
             ) { profile in try profile.chatProvider(environment: environment) }

@@ -49,7 +49,8 @@ struct TriageCommand: AsyncParsableCommand {
             let tickets = try TicketFile.read(file)
             let decisions = try DecisionsFile(path: outPath)
             let spec = try AgentSpec.load(
-                path: try RunCommand.locate(agent, workspace: settings.workspace, environment: environment))
+                path: try RunCommand.locate(agent, workspace: settings.workspace, environment: environment),
+                overrides: settings.overrides)
             guard spec.triage != nil else {
                 throw ConfigurationError(
                     file: spec.file, message: "\(spec.name) has no triage section, so it cannot triage tickets")

@@ -51,6 +51,32 @@ import Testing
         #expect(spec.budgets.tokens == 500_000)
     }
 
+    @Test func aTriageSectionAndSetOverridesAreRead() throws {
+        let text = """
+            ---
+            name: helper
+            profiles:
+              local: { provider: ollama, model: m }
+              cloud: { provider: openai, model: g }
+            triage:
+              components: [billing, auth]
+              labels: [bug]
+              escalate_to: cloud
+            ---
+            Triage.
+            """
+        let spec = try AgentSpec(
+            text: text, file: "agents/helper.md", hash: "h",
+            overrides: ["triage.escalate_below=0.8", "budgets.steps=3", "profiles.local.model=other"])
+        let triage = try #require(spec.triage)
+        #expect(triage.components == ["billing", "auth"])
+        #expect(triage.priorities == ["P0", "P1", "P2", "P3"])
+        #expect(triage.escalateTo == "cloud")
+        #expect(triage.escalateBelow == 0.8)
+        #expect(spec.budgets.steps == 3)
+        #expect(spec.settings["profiles.local.model"]?.value == "m")  // profiles are the user's settings' business
+    }
+
     /// Each broken spec, and the line and words its error must carry.
     @Test(arguments: [
         ("name: helper\n", "", "agents/helper.md:1: an agent spec starts with '---'"),
@@ -86,6 +112,26 @@ import Testing
         (
             "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\n---\n\n", "",
             "the system prompt (the Markdown after the front matter) is empty"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nrouting:\n  rules:\n    - { max_cost_usd: cheap, use: local }\n---\nHi\n",
+            "", "agents/helper.md:7: routing.rules: max_cost_usd must be a number of dollars"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntriage:\n  labels: [bug]\n---\nHi\n",
+            "", "triage.components is missing"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntriage:\n  components: [a]\n  labels: [bug]\n  escalate_below: 2\n---\nHi\n",
+            "", "agents/helper.md:8: triage.escalate_below: expected a number from 0 to 1"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntriage:\n  components: [a]\n  labels: [bug]\n  escalate_to: cloud\n---\nHi\n",
+            "", "agents/helper.md:8: no profile 'cloud'"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntriage:\n  components: [a, a]\n  labels: [bug]\n---\nHi\n",
+            "", "triage.components: expected a list of distinct names"
         ),
     ])
     func brokenSpecsSayWhereAndWhat(text: String, _: String, expected: String) throws {

@@ -96,7 +96,18 @@ func scriptedRun(
         #expect(error?.sequence == 4)
         #expect(error?.step == "$2")
         #expect(error?.path == "arguments.pattern")
-        #expect(error?.description.contains("recorded \"fn handle\", now \"fn serve\"") == true)
+        #expect(error?.description.contains("recorded: \"fn handle\"\n  now:      \"fn serve\"") == true)
+    }
+
+    @Test func aLongTextDivergenceShowsWhereTheTextsPart() {
+        let prompt = String(repeating: "You are careful. ", count: 20)
+        let divergence = Divergence(
+            sequence: 4, kind: "model.request", step: "plan-1", path: "request.messages[0].content",
+            recorded: .string(prompt + "Cite files and lines."),
+            replayed: .string(prompt + "Always cite files and lines."))
+        #expect(divergence.description.contains("Cite files and lines.\""))
+        #expect(divergence.description.contains("Always cite files and lines.\""))
+        #expect(divergence.description.contains("recorded: …\""))
     }
 
     @Test func aChangedRoutingSettingDiverges() async throws {

@@ -21,6 +21,20 @@ import Testing
         #expect(plain.profiles == ["local"])
     }
 
+    @Test func aCostRuleSendsOnlyCheapStepsToThePricedProfile() {
+        var rule = AgentSpec.Routing.Rule(use: "cloud", origin: "t:1")
+        rule.maximumCostUSD = 0.01
+        let router = Router(
+            clearances: ["local": .secret, "cloud": .internal],
+            prices: ["cloud": .init(inputPerMillion: 2.0, outputPerMillion: 8.0)],
+            routing: .init(rules: [rule], fallback: ["local"]), defaultProfile: "local")
+        // 4,000 tokens at $2/M is $0.008: within the limit. 10,000 is $0.02: not.
+        let cheap = router.route(.init(inputLabels: .userInput, estimatedTokens: 4000))
+        #expect(cheap.profiles.first == "cloud")
+        #expect(cheap.reason.contains("~$0.0080 on cloud ≤ $0.0100"))
+        #expect(router.route(.init(inputLabels: .userInput, estimatedTokens: 10000)).profiles == ["local"])
+    }
+
     @Test func privateInputNeverGoesToTheCloudWhateverTheRules() {
         let decision = router.route(.init(inputLabels: Labels(.private, .trusted), role: "reasoning"))
         #expect(decision.profiles == ["local"])

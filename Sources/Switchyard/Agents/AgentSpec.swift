@@ -19,7 +19,7 @@ import Hashing
 /// routing:
 ///   rules:
 ///     - { role: reasoning, use: cloud }
-///     - { min_context_tokens: 24000, use: cloud }
+///     - { min_context_tokens: 24000, max_cost_usd: 0.05, use: cloud }
 ///   fallback: [local]
 /// privacy:
 ///   workspace: { confidentiality: private, integrity: trusted }
@@ -60,6 +60,9 @@ public struct AgentSpec: Sendable {
             public var minimumContextTokens: Int?
             /// Matches a step that needs tool calling (`true`) or does not (`false`).
             public var needsTools: Bool?
+            /// Matches a step whose estimated input costs at most this on the rule's profile
+            /// (by its `price`), so expensive steps go elsewhere.
+            public var maximumCostUSD: Double?
             /// The profile to use.
             public var use: String
             public var origin: String
@@ -140,8 +143,13 @@ public struct AgentSpec: Sendable {
         "name", "description", "planner", "model", "profiles", "tools", "routing", "privacy", "budgets", "triage",
     ]
 
-    /// Reads and checks the spec at `path`.
-    public static func load(path: String) throws(ConfigurationError) -> AgentSpec {
+    /// The sections `--set` may change in the spec itself (profiles and tools are settings
+    /// that the user's lie over anyway).
+    static let overridableSections: Set<String> = ["planner", "model", "routing", "privacy", "budgets", "triage"]
+
+    /// Reads and checks the spec at `path`, with the `--set KEY=VALUE` assignments among
+    /// `overrides` that change its own sections (`budgets.steps=5`, `triage.escalate_below=0.8`).
+    public static func load(path: String, overrides: [String] = []) throws(ConfigurationError) -> AgentSpec {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -151,10 +159,11 @@ public struct AgentSpec: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError(file: path, message: "the agent spec is not UTF-8 text")
         }
-        return try AgentSpec(text: text, file: path, hash: data.withUnsafeBytes { SHA256.hex($0) })
+        return try AgentSpec(
+            text: text, file: path, hash: data.withUnsafeBytes { SHA256.hex($0) }, overrides: overrides)
     }
 
-    public init(text: String, file: String, hash: String) throws(ConfigurationError) {
+    public init(text: String, file: String, hash: String, overrides: [String] = []) throws(ConfigurationError) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.first?.trimmingCharacters(in: .whitespaces) == "---" else {
             throw ConfigurationError(
@@ -166,6 +175,10 @@ public struct AgentSpec: Sendable {
         let yaml = lines[1..<end].joined(separator: "\n")
         var settings = Settings()
         try settings.merge(yaml: yaml, file: file, lineOffset: 1)
+        for assignment in overrides
+        where Self.overridableSections.contains(String(assignment.prefix { $0 != "." && $0 != "=" })) {
+            try settings.set(assignment)
+        }
         self.file = file
         self.hash = hash
         self.settings = settings
@@ -238,7 +251,7 @@ public struct AgentSpec: Sendable {
                 guard let rule = item.objectValue else {
                     throw ConfigurationError(at: rules.origin, message: "routing.rules: each rule is a mapping")
                 }
-                let known: Set<String> = ["role", "min_context_tokens", "needs_tools", "use"]
+                let known: Set<String> = ["role", "min_context_tokens", "needs_tools", "max_cost_usd", "use"]
                 if let unknown = rule.keys.sorted().first(where: { !known.contains($0) }) {
                     throw ConfigurationError(
                         at: rules.origin,
@@ -251,10 +264,17 @@ public struct AgentSpec: Sendable {
                         at: rules.origin, message: "routing.rules: every rule needs 'use: PROFILE'")
                 }
                 try requireProfile(use, rules.origin)
-                routing.rules.append(
-                    Routing.Rule(
-                        role: rule["role"]?.stringValue, minimumContextTokens: rule["min_context_tokens"]?.intValue,
-                        needsTools: rule["needs_tools"]?.boolValue, use: use, origin: rules.origin))
+                var parsed = Routing.Rule(
+                    role: rule["role"]?.stringValue, minimumContextTokens: rule["min_context_tokens"]?.intValue,
+                    needsTools: rule["needs_tools"]?.boolValue, use: use, origin: rules.origin)
+                if let limit = rule["max_cost_usd"] {
+                    guard let number = limit.doubleValue, number >= 0 else {
+                        throw ConfigurationError(
+                            at: rules.origin, message: "routing.rules: max_cost_usd must be a number of dollars")
+                    }
+                    parsed.maximumCostUSD = number
+                }
+                routing.rules.append(parsed)
             }
         }
         if let fallback = entry("routing.fallback") {

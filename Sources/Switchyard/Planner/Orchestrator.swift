@@ -77,9 +77,7 @@ public actor Orchestrator {
         self.planTools = (Self.planTool(tools: sorted, first: true), Self.planTool(tools: sorted, first: false))
         self.effects = effects
         self.progress = progress
-        self.router = Router(
-            clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
-            routing: spec.routing, defaultProfile: spec.model)
+        self.router = Router(profiles: profiles, routing: spec.routing, defaultProfile: spec.model)
         self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
         self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
     }

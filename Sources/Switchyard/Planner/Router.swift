@@ -1,17 +1,39 @@
+import Foundation
+
 /// Picks the provider profile for each model step: the hard constraint first (the input's
 /// labels must fit the profile's clearance), then the spec's rules, then fallbacks — only
 /// ever within clearance. A step no profile may see fails closed.
 public struct Router: Sendable {
     /// Each profile's clearance, by name.
     public var clearances: [String: Confidentiality]
+    /// Each priced profile's price, for rules with `max_cost_usd`.
+    public var prices: [String: ModelProfile.Price]
     public var routing: AgentSpec.Routing
     /// The profile when no rule matches.
     public var defaultProfile: String
 
-    public init(clearances: [String: Confidentiality], routing: AgentSpec.Routing, defaultProfile: String) {
+    public init(
+        clearances: [String: Confidentiality], prices: [String: ModelProfile.Price] = [:], routing: AgentSpec.Routing,
+        defaultProfile: String
+    ) {
         self.clearances = clearances
+        self.prices = prices
         self.routing = routing
         self.defaultProfile = defaultProfile
+    }
+
+    /// A router over a run's profiles.
+    public init(profiles: [ProfileBinding], routing: AgentSpec.Routing, defaultProfile: String) {
+        self.init(
+            clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
+            prices: Dictionary(
+                uniqueKeysWithValues: profiles.compactMap { profile in profile.price.map { (profile.name, $0) } }),
+            routing: routing, defaultProfile: defaultProfile)
+    }
+
+    /// What `tokens` of input cost on `profile` (nothing for an unpriced one).
+    public func inputCost(_ tokens: Int, on profile: String) -> Double {
+        Double(tokens) * (prices[profile]?.inputPerMillion ?? 0) / 1e6
     }
 
     /// What a model step needs.
@@ -50,6 +72,7 @@ public struct Router: Sendable {
             if let role = rule.role, role != request.role { continue }
             if let minimum = rule.minimumContextTokens, request.estimatedTokens < minimum { continue }
             if let needsTools = rule.needsTools, needsTools != request.needsTools { continue }
+            if let limit = rule.maximumCostUSD, inputCost(request.estimatedTokens, on: rule.use) > limit { continue }
             preferred = rule.use
             var parts: [String] = []
             if let role = rule.role { parts.append("role \(role)") }
@@ -57,6 +80,12 @@ public struct Router: Sendable {
                 parts.append("~\(request.estimatedTokens) tokens ≥ \(minimum)")
             }
             if let needsTools = rule.needsTools { parts.append(needsTools ? "needs tools" : "needs no tools") }
+            if let limit = rule.maximumCostUSD {
+                parts.append(
+                    String(
+                        format: "~$%.4f on %@ ≤ $%.4f", inputCost(request.estimatedTokens, on: rule.use), rule.use,
+                        limit))
+            }
             why = "rule \(index + 1) (\(parts.isEmpty ? "always" : parts.joined(separator: ", "))) → \(rule.use)"
             break
         }

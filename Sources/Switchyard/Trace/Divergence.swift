@@ -23,10 +23,26 @@ public struct Divergence: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         let place = path.isEmpty ? "" : " at \(path)"
-        let old = recorded.map { Self.clip($0.canonicalText) } ?? "(nothing)"
-        let new = replayed.map { Self.clip($0.canonicalText) } ?? "(nothing)"
+        var old = recorded.map { Self.clip($0.canonicalText) } ?? "(nothing)"
+        var new = replayed.map { Self.clip($0.canonicalText) } ?? "(nothing)"
+        // Two texts (a prompt, say): show where they part, not just how they begin.
+        if case .string(let before)? = recorded, case .string(let after)? = replayed {
+            (old, new) = Self.aroundDifference(before, after)
+        }
         return
-            "diverged at event #\(sequence) (\(kind)\(step.map { ", step \($0)" } ?? ""))\(place): recorded \(old), now \(new)"
+            "diverged at event #\(sequence) (\(kind)\(step.map { ", step \($0)" } ?? ""))\(place):\n  recorded: \(old)\n  now:      \(new)"
+    }
+
+    /// Both texts from a little before their first difference, quoted.
+    static func aroundDifference(_ old: String, _ new: String) -> (String, String) {
+        let common = zip(old, new).prefix { $0 == $1 }.count
+        let start = max(0, common - 40)
+        func window(_ text: String) -> String {
+            let body = String(text.dropFirst(start).prefix(120))
+            let quoted = JSONValue.string(body).canonicalText
+            return (start > 0 ? "…" : "") + quoted + (text.count > start + 120 ? "…" : "")
+        }
+        return (window(old), window(new))
     }
 
     public var json: JSONValue {

@@ -66,9 +66,7 @@ public struct Triager: Sendable {
         self.policy = policy
         self.tools = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
         self.effects = effects
-        self.router = Router(
-            clearances: Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0.clearance) }),
-            routing: spec.routing, defaultProfile: spec.model)
+        self.router = Router(profiles: profiles, routing: spec.routing, defaultProfile: spec.model)
         let runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: Ticket.labels)
         self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
     }
@@ -143,7 +141,9 @@ public struct Triager: Sendable {
                 "priority": ["enum": .array(policy.priorities.map(JSONValue.string))],
                 "summary": ["type": "string", "minLength": 1, "maxLength": 200],
                 "duplicate_of": ["enum": .array(candidates.map(JSONValue.string) + [.null])],
-                "confidence": ["type": "number", "minimum": 0, "maximum": 1],
+                // In tenths: thresholds mean something, and a grammar-constrained model
+                // cannot answer out of range.
+                "confidence": ["enum": .array((0...10).map { .number(Double($0) / 10) })],
             ],
             "required": ["component", "labels", "priority", "summary", "duplicate_of", "confidence"],
             "additionalProperties": false,
@@ -181,7 +181,7 @@ public struct Triager: Sendable {
                 if let found = ArgumentSchema.firstProblem(answer, schema, path: "decision") {
                     problem = found
                 } else {
-                    return answer
+                    return Self.normalized(answer)
                 }
             } catch {
                 problem = "the answer is not JSON: \(error)"
@@ -193,6 +193,14 @@ public struct Triager: Sendable {
             ]
         }
         throw TriageError(ticket: ticket.id, "the model gave no valid decision in two tries")
+    }
+
+    /// A valid decision with each label once, in the order given.
+    static func normalized(_ decision: JSONValue) -> JSONValue {
+        guard case .object(var object) = decision, let labels = object["labels"]?.arrayValue else { return decision }
+        var seen: Set<JSONValue> = []
+        object["labels"] = .array(labels.filter { seen.insert($0).inserted })
+        return .object(object)
     }
 
     /// A second opinion from `profile`, which sees only a redacted summary — if the spec lets
@@ -249,7 +257,7 @@ public struct Triager: Sendable {
                 "triage.invalid", step: "escalate", payload: ["problem": "the second opinion does not fit the schema"])
             return nil
         }
-        return answer
+        return Self.normalized(answer)
     }
 
     /// Stores the ticket so later tickets can find it as a duplicate.
