@@ -12,7 +12,9 @@ struct ReplayCommand: AsyncParsableCommand {
             matters); the first difference is reported with its event, field path, and the old \
             and new values. What-if: for a chat run, --prompt and --profile change its inputs; for an \
             agent run, --agent FILE replays with an edited spec and --set KEY=VALUE with a changed \
-            setting. Exit status 3 means the run diverged.
+            setting. --live-from STEP forks an agent or ticket run: recorded effects up to that step \
+            (which must match), live models and tools from it on, all of it recorded as a new run \
+            whose parent is this one. Exit status 3 means the run diverged.
             """
     )
 
@@ -25,6 +27,11 @@ struct ReplayCommand: AsyncParsableCommand {
         name: .customLong("set"),
         help: ArgumentHelp("What-if: replay an agent run with this setting changed.", valueName: "KEY=VALUE"))
     var overrides: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "Fork: replay up to this step (plan-3, $4, decide, …), run live from it on, and record the result as a new run linked to this one.",
+            valueName: "STEP"))
+    var liveFrom: String?
     @Flag(help: "Print the outcome as JSON.") var json = false
     @Argument(help: "The run id, or its first characters.") var run: String
 
@@ -37,6 +44,10 @@ struct ReplayCommand: AsyncParsableCommand {
             let id = try await store.resolve(run)
             guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
             let header = try await store.header(id)
+            if let liveFrom {
+                try await fork(id, summary: summary, header: header, at: liveFrom, store: store)
+                return
+            }
             if header["command"] == "triage-ticket" {
                 let divergence = try await replayTicket(id, header: header, store: store)
                 try report(id, events: summary.eventCount, divergence: divergence, answer: nil)
@@ -113,9 +124,10 @@ extension ReplayCommand {
 
     /// The spec and settings a recorded run was made with (or the what-if ones), and the
     /// tools and profiles they give, with providers that must never be called.
-    func recordedSetup(_ id: RunID, header: JSONValue, labels: Labels? = nil) throws -> (
-        AgentSpec, [any Tool], [ProfileBinding]
-    ) {
+    func recordedSetup(
+        _ id: RunID, header: JSONValue, labels: Labels? = nil,
+        provider: (ModelProfile) throws -> any ModelProvider = { _ in RecordedOnly() }
+    ) throws -> (AgentSpec, [any Tool], [ProfileBinding]) {
         let environment = ProcessInfo.processInfo.environment
         guard let recordedFile = header["agent"]?["file"]?.stringValue,
             let workspace = header["workspace"]?["path"]?.stringValue
@@ -129,9 +141,69 @@ extension ReplayCommand {
         var settings = try Settings.load(workspace: workspace, environment: environment)
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
         let (tools, bindings) = try AgentSetup.make(
-            spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels
-        ) { _ in RecordedOnly() }
+            spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels,
+            provider: provider)
         return (spec, tools, bindings)
+    }
+
+    /// Forks run `id` at `step` into a new run: recorded up to the step, live from it.
+    func fork(_ id: RunID, summary: RunSummary, header: JSONValue, at step: String, store: TraceStore) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let ticket = header["command"] == "triage-ticket"
+        guard ticket || header["agent"] != nil, summary.agent != "chat" else {
+            throw TraceError("only agent runs and triaged tickets can be forked; run \(id) is a \(summary.agent) run")
+        }
+        let (spec, tools, bindings) = try recordedSetup(
+            id, header: header, labels: ticket ? Ticket.labels : nil,
+            provider: { profile in try profile.chatProvider(environment: environment) })
+        var childHeader = header.objectValue ?? [:]
+        childHeader["forked_from"] = ["run": .string(id.rawValue), "step": .string(step)]
+        childHeader["settings_overrides"] = .array(
+            ((header["settings_overrides"]?.arrayValue ?? []) + overrides.map(JSONValue.string)))
+        if var agentHeader = header["agent"]?.objectValue {
+            agentHeader["file"] = .string(spec.file)
+            agentHeader["spec_sha256"] = .string(spec.hash)
+            childHeader["agent"] = .object(agentHeader)
+        }
+        let child = try await store.startRun(
+            agent: summary.agent, task: summary.task, header: .object(childHeader), parent: id, at: now())
+        let effects = try await RecordedEffects(forking: id, at: step, into: child, in: store, clock: now)
+        let answer: String
+        do {
+            if ticket, let record = header["ticket"]?.objectValue {
+                let triager = try Triager(spec: spec, profiles: bindings, tools: tools, effects: effects)
+                answer = try await triager.decide(try Ticket(record: record, origin: "run \(id)")).canonicalText
+            } else {
+                answer = try await Orchestrator(spec: spec, profiles: bindings, tools: tools, effects: effects)
+                    .run(task: summary.task).answer
+            }
+            try await store.finish(child, status: .finished, at: now())
+        } catch let divergence as Divergence {
+            try? await store.finish(child, status: .failed, at: now())
+            if json {
+                printJSON([
+                    "run": .string(id.rawValue), "fork": .string(child.rawValue), "diverged": true,
+                    "divergence": divergence.json,
+                ])
+            } else {
+                print("the fork diverged before \(step), so it stopped there:")
+                print(divergence.description)
+            }
+            throw ExitCode(3)
+        } catch {
+            try? await store.finish(child, status: .failed, at: now())
+            throw error
+        }
+        if json {
+            printJSON([
+                "run": .string(id.rawValue), "fork": .string(child.rawValue), "diverged": false,
+                "answer": .string(answer),
+            ])
+        } else {
+            print(answer)
+            FileHandle.standardError.write(
+                Data("\nforked \(id) at \(step) into run \(child): recorded up to \(step), live after\n".utf8))
+        }
     }
 
     /// Re-decides a triaged ticket on its recorded effects; the divergence, if there is one.

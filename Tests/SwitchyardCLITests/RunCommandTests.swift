@@ -127,3 +127,74 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(result.standardError.contains("bad.md:6: unknown tool 'teleport'"))
     }
 }
+
+@Suite struct ForkTests {
+    let binary = BuiltProducts.executable("switchyard")
+
+    /// Fork a run at its model step: what came before is served from the record (the tool is
+    /// not run again: the file changed since, and the fork still sees the old text), from the
+    /// step on models are asked anew, and the fork is a run of its own that replays exactly.
+    @Test func aForkReplaysUpToItsStepAndRunsLiveFromIt() async throws {
+        let cloud = try ScriptedModelServer()
+        let local = try ScriptedModelServer()
+        let directory = try TemporaryDirectory("fork")
+        try directory.write("notes/todo.txt", "Ship the release on Friday.\n")
+        try directory.write(
+            "agents/helper.md",
+            """
+            ---
+            name: helper
+            planner: cloud
+            model: local
+            profiles:
+              local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
+              cloud: { provider: openai-compatible, base_url: "\(cloud.baseURL)/v1", model: big, clearance: internal, options: { stream: false } }
+            tools:
+              read: {}
+            ---
+            You help with notes.
+            """)
+        let rounds: [JSONValue] = [
+            ["steps": [["kind": "tool", "tool": "read", "arguments": ["path": "notes/todo.txt"]]]],
+            ["steps": [["kind": "model", "instruction": "When?", "inputs": ["$2"]]]], ["answer": "$3"],
+        ]
+        for (index, round) in rounds.enumerated() { cloud.enqueue("/v1/chat/completions", planCall(round, id: index)) }
+        local.enqueue("/v1/chat/completions", answer("On Friday."))
+        let environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
+            "SWITCHYARD_HOME": directory.path + "/home",
+        ]
+        let original = try await runProgram(
+            binary, ["run", "helper", "When do we ship?", "--workspace", directory.path, "--json"],
+            environment: environment)
+        #expect(original.status == 0, "\(original.standardError)")
+        let run = try #require(try JSONValue(parsing: original.standardOutput)["run"]?.stringValue)
+
+        try directory.write("notes/todo.txt", "Ship the release on Monday.\n")
+        local.enqueue("/v1/chat/completions", answer("Friday, as the note says."))
+        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$3"], id: 9))
+        let (cloudBefore, localBefore) = (cloud.requests.count, local.requests.count)
+        let fork = try await runProgram(
+            binary, ["replay", run, "--live-from", "$3", "--json"], environment: environment)
+        #expect(fork.status == 0, "\(fork.standardError)")
+        let outcome = try JSONValue(parsing: fork.standardOutput)
+        #expect(outcome["answer"] == "Friday, as the note says.")
+        // Planner rounds 1 and 2 and the tool came from the record; $3 and round 3 ran live.
+        #expect(cloud.requests.count == cloudBefore + 1)
+        #expect(local.requests.count == localBefore + 1)
+        #expect(local.requests.last?.text.contains("Ship the release on Friday.") == true)
+
+        let child = try #require(outcome["fork"]?.stringValue)
+        let list = try JSONValue(
+            parsing: try await runProgram(binary, ["trace", "ls", "--json"], environment: environment).standardOutput)
+        #expect(list.arrayValue?.first { $0["id"]?.stringValue == child }?["parent"]?.stringValue == run)
+        let replay = try await runProgram(binary, ["replay", child], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+        #expect(cloud.requests.count == cloudBefore + 1)
+
+        let nowhere = try await runProgram(binary, ["replay", run, "--live-from", "$42"], environment: environment)
+        #expect(nowhere.status == 1)
+        #expect(nowhere.standardError.contains("has no step $42; its steps are"))
+    }
+}

@@ -183,6 +183,21 @@ func scriptedRun(
         #expect(error?.message.contains("is not repeated") == true)
     }
 
+    /// A result too large to keep inline is stored as a blob; a replay serves it whole.
+    @Test func aLargeResultReplaysWhole() async throws {
+        let store = try TraceStore(path: directory.path + "/large.db", inlineLimit: 1024)
+        let run = try await store.startRun(agent: "large", task: "t", header: [:], at: 0)
+        let text = String(repeating: "0123456789abcdef", count: 10_000)
+        let live = LiveEffects(store: store, run: run, clock: { 0 })
+        _ = try await live.tool("read", arguments: ["path": "big"], step: "$2") { ["text": .string(text)] }
+        let stored = try await store.events(run).last?.payload["output"]?["text"]
+        #expect(stored?["$blob"] != nil)
+        let replayed = try await RecordedEffects(replaying: run, in: store).tool(
+            "read", arguments: ["path": "big"], step: "$2"
+        ) { ["text": ""] }
+        #expect(replayed["text"]?.stringValue == text)
+    }
+
     @Test func aMultiStepRunExportsAsGenAISpans() async throws {
         let (store, run, _) = try await record()
         let summary = try #require(try await store.run(run))

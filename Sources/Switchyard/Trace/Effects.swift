@@ -114,6 +114,8 @@ enum EnclosingEffect {
 /// from the first effect without a recorded result on, effects run live and are appended
 /// to the same run: an unanswered model request is made again; a tool call that began
 /// but has no recorded result is not repeated, since tools are not assumed idempotent.
+/// Forking, the record is cut where a step begins: what came before is served and copied
+/// into a new run, and from that step on effects run live in the new run.
 public actor RecordedEffects: Effects {
     private let store: TraceStore
     private let events: [TraceEvent]
@@ -125,6 +127,8 @@ public actor RecordedEffects: Effects {
     private var used = 0
     /// Where effects go once the record is used up; `nil` when replaying.
     private let live: LiveEffects?
+    /// Forking: the new run, which gets a copy of every effect served.
+    private let copy: LiveEffects?
 
     /// Replays `run`: no model or tool is called.
     public init(replaying run: RunID, in store: TraceStore) async throws {
@@ -137,10 +141,27 @@ public actor RecordedEffects: Effects {
             store: store, events: store.events(run), live: LiveEffects(store: store, run: run, clock: clock))
     }
 
-    private init(store: TraceStore, events: [TraceEvent], live: LiveEffects?) {
+    /// Forks `run` at `step`: effects before the step's first event are served from the
+    /// record, the rest performed; all of them are recorded in `child`.
+    public init(
+        forking run: RunID, at step: String, into child: RunID, in store: TraceStore,
+        clock: @escaping @Sendable () -> Int64
+    ) async throws {
+        let events = try await store.events(run)
+        guard let cut = events.first(where: { $0.step == step }) else {
+            let steps = Array(Set(events.compactMap(\.step))).sorted()
+            throw TraceError(
+                "run \(run) has no step \(step); its steps are \(steps.prefix(40).joined(separator: ", "))")
+        }
+        let live = LiveEffects(store: store, run: child, clock: clock)
+        self.init(store: store, events: events.filter { $0.sequence < cut.sequence }, live: live, copy: live)
+    }
+
+    private init(store: TraceStore, events: [TraceEvent], live: LiveEffects?, copy: LiveEffects? = nil) {
         self.store = store
         self.events = events
         self.live = live
+        self.copy = copy
         for (index, event) in events.enumerated() {
             if let parent = event.parent {
                 if Self.resultKinds.contains(event.kind) { results[parent] = index }
@@ -192,7 +213,20 @@ public actor RecordedEffects: Effects {
                 recorded: difference.mine, replayed: difference.theirs)
         }
         queues[step ?? ""]?.removeLast()
-        return (recorded, results[recorded.sequence].map { events[$0] })
+        var result = results[recorded.sequence].map { events[$0] }
+        if let copy {
+            // The fork's run gets the effect as it was recorded, under its own numbering.
+            let intent = try await store.append(
+                run: copy.run, kind: recorded.kind, step: recorded.step, parent: EnclosingEffect.intent,
+                payload: recorded.payload, at: recorded.time)
+            if let served = result {
+                try await store.append(
+                    run: copy.run, kind: served.kind, step: served.step, parent: intent, payload: served.payload,
+                    at: served.time)
+            }
+        }
+        if let served = result { result?.payload = try await store.resolvingBlobs(served.payload) }
+        return (recorded, result)
     }
 
     public func model(
@@ -210,11 +244,15 @@ public actor RecordedEffects: Effects {
             let response = ModelResponse(recorded: matched.result!.payload)
             response.events.forEach(observe)
             return response
-        case (_, let live?):
-            // Asked but not answered (or answered with an error): ask again, once.
+        case (nil, _?) where copy != nil:
+            throw TraceError(
+                "event #\(matched.intent.sequence): the model request was never answered in the recorded run; fork from an earlier step"
+            )
+        case (_, let live?) where copy == nil:
+            // Resuming: asked but not answered (or answered with an error): ask again, once.
             return try await live.performModel(
                 request, provider: provider, step: step, intent: matched.intent.sequence, observe: observe)
-        case ("model.error", nil):
+        case ("model.error", _):
             let error = matched.result!.payload
             throw ModelError(
                 code: .init(rawValue: error["code"]?.stringValue ?? "server-error"), status: error["status"]?.intValue,

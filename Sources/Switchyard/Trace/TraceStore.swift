@@ -460,6 +460,20 @@ public actor TraceStore {
         return nil
     }
 
+    /// `payload` with every blob reference replaced by the text it stands for: a recorded
+    /// result as it was returned.
+    public func resolvingBlobs(_ payload: JSONValue) throws -> JSONValue {
+        switch payload {
+        case .object(let object):
+            if object.count == 2, let digest = object["$blob"]?.stringValue, object["size"] != nil {
+                return .string(String(decoding: try blob(digest), as: UTF8.self))
+            }
+            return .object(try object.mapValues(resolvingBlobs))
+        case .array(let items): return .array(try items.map(resolvingBlobs))
+        default: return payload
+        }
+    }
+
     /// `payload` as the store would record it — redacted, large strings as blob
     /// references — without writing anything: what a replay compares with.
     public func recordedForm(_ payload: JSONValue) -> JSONValue {
