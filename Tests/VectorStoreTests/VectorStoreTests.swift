@@ -123,9 +123,23 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
             "id": "ticket-7", "text": "The login page times out after 30 seconds", "metadata": ["kind": "ticket"],
         ])
         _ = try await upsert.invoke(["id": "ticket-8", "text": "Add dark mode to the settings screen"])
+        // A collection nobody made yet has nothing in it; the query is not even embedded.
+        let none = try await VectorSearchTool(store: store, collection: "nothing-yet", embedder: Refusing()).invoke([
+            "query": "anything"
+        ])
+        #expect(none.data["hits"] == [])
+        #expect(none.text.contains("there is no collection nothing-yet yet"))
         let notes = VectorSearchTool(store: store, collection: "notes", embedder: embedder)
         let found = try await notes.invoke(["query": "The login page times out after 30 seconds", "k": 1])
         #expect(found.data["hits"]?.arrayValue?.first?["id"] == "ticket-7")
         #expect(found.labels == Labels(.internal, .trusted))
+    }
+}
+
+/// An embedder that must not be asked.
+struct Refusing: EmbeddingProvider {
+    func embed(_ inputs: [String]) async throws -> [[Float]] {
+        Issue.record("the embedder was asked for \(inputs)")
+        return []
     }
 }

@@ -34,6 +34,13 @@ public struct VectorSearchTool: Tool {
         let query = arguments.string("query") ?? ""
         let hits: [VectorStore.Hit]
         do {
+            // Nothing stored yet: nothing found (and nothing to embed the query for).
+            guard try await store.collection(collection) != nil else {
+                return ToolOutput(
+                    text:
+                        "No passages: there is no collection \(collection) yet (switchyard index DIR makes one for a workspace; vector_upsert adds to one).\n",
+                    data: ["hits": []], labels: Labels(.public, .trusted))
+            }
             guard let vector = try await embedder.embed([query]).first else {
                 throw ToolError(.failed, tool: name, "the embedder returned no vector")
             }
