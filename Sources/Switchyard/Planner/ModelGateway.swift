@@ -55,9 +55,10 @@ public final class ModelGateway: Sendable {
         -> ModelResponse
     {
         let egress = Egress(kind: .model, destination: binding.destination, source: step)
-        // Every request is decided and recorded, so `audit` knows what each one carried.
+        // Every request is decided and recorded, so `audit` knows what each one carried; the
+        // request's intent is committed with the decision, or after it, before it goes out.
         let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
-        try await effects.record("guard", step: step, payload: decision.json)
+        try await effects.note("guard", step: step, payload: decision.json)
         guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
         let response = try await effects.model(
             request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })

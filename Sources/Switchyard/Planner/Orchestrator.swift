@@ -200,7 +200,7 @@ public actor Orchestrator {
                 correction = "Your last answer was not a call of the plan tool. Call plan with steps or an answer."
                 continue
             }
-            try await effects.record("plan", step: step, payload: plan)
+            try await effects.note("plan", step: step, payload: plan)
             let planned = plan["steps"]?.arrayValue ?? []
             if planned.isEmpty {
                 if let answer = plan["answer"]?.stringValue {
@@ -315,7 +315,7 @@ public actor Orchestrator {
                 handle: handle, kind: "error", labels: labels, text: "\(kind) step failed: \(error)")
             // Recorded like any result, so `trace show` says why; a failure to record it
             // surfaces as the run's error on the next effect.
-            try? await effects.record(
+            try? await effects.note(
                 "step.failed", step: handle,
                 payload: ["kind": .string(kind), "labels": labels.json, "error": .string("\(error)")])
             progress(.failed(handle: handle, reason: "\(error)", labels: labels))
@@ -503,7 +503,7 @@ public actor Orchestrator {
 
     private func route(step: String, _ request: Router.Request) async throws -> [String] {
         let decision = router.route(request)
-        try await effects.record("route", step: step, payload: decision.json)
+        try await effects.note("route", step: step, payload: decision.json)
         progress(.route(step: step, profile: decision.profiles.first, reason: decision.reason))
         guard !decision.profiles.isEmpty else { throw PlanError(decision.reason) }
         return decision.profiles
@@ -527,7 +527,7 @@ public actor Orchestrator {
     }
 
     private func recordFinished(_ artifact: Artifact) async throws {
-        try await effects.record(
+        try await effects.note(
             "step.finished", step: artifact.handle,
             payload: [
                 "kind": .string(artifact.kind), "labels": artifact.labels.json,

@@ -16,6 +16,16 @@ public protocol Effects: Sendable {
     /// Records something the orchestrator decided (a plan, a route, a guard decision); a
     /// replay checks that it decides the same.
     func record(_ kind: String, step: String?, payload: JSONValue) async throws
+    /// Records a decision that need not be durable before the run goes on (a plan, a
+    /// route, a step's end, a guard decision that an intent follows): it is committed with
+    /// the next effect's intent at the latest. Replayed like `record`.
+    func note(_ kind: String, step: String?, payload: JSONValue) async throws
+}
+
+extension Effects {
+    public func note(_ kind: String, step: String?, payload: JSONValue) async throws {
+        try await record(kind, step: step, payload: payload)
+    }
 }
 
 /// Performs effects and records them: each request is committed before it is made (its
@@ -87,14 +97,20 @@ public struct LiveEffects: Effects {
         }
     }
 
+    /// The time, recorded (without waiting: a clock reading is not an effect on the world).
     public func now() async throws -> Int64 {
         let time = clock()
-        try await store.append(run: run, kind: "clock", payload: ["ms": .number(Double(time))], at: time)
+        try await store.post(run: run, kind: "clock", payload: ["ms": .number(Double(time))], at: time)
         return time
     }
 
     public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
         try await store.append(
+            run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
+    }
+
+    public func note(_ kind: String, step: String?, payload: JSONValue) async throws {
+        try await store.post(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
 }

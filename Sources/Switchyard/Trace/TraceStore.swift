@@ -103,8 +103,12 @@ public actor TraceStore {
         var step: String?
         var time: Int64
         var payload: JSONValue
-        var continuation: CheckedContinuation<Int, any Error>
+        /// Who waits for the commit; `nil` for an event posted without waiting.
+        var continuation: CheckedContinuation<Int, any Error>?
     }
+
+    /// Why a posted event could not be committed: the next append or post reports it.
+    private var postFailure: (any Error)?
 
     static let migrations = [
         Migration(
@@ -219,15 +223,47 @@ public actor TraceStore {
     public func append(
         run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
     ) async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append(
+        try reportPostFailure()
+        return try await withCheckedThrowingContinuation { continuation in
+            enqueue(
                 PendingEvent(
                     run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload,
                     continuation: continuation))
-            if !flushScheduled {
-                flushScheduled = true
-                Task { self.flush() }
-            }
+        }
+    }
+
+    /// Queues an event without waiting for its commit: it is committed with the next batch,
+    /// before any event appended after it (so an intent appended next is committed with it,
+    /// or after it). For decisions that need not be durable before the run goes on; a
+    /// failure to commit one is thrown by the next `append` or `post`.
+    public func post(
+        run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
+    ) throws {
+        try reportPostFailure()
+        enqueue(
+            PendingEvent(
+                run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload,
+                continuation: nil))
+    }
+
+    /// Commits what was posted and not yet committed, so that a read sees it.
+    private func settlePosts() throws {
+        flush()
+        try reportPostFailure()
+    }
+
+    private func reportPostFailure() throws {
+        if let failure = postFailure {
+            postFailure = nil
+            throw failure
+        }
+    }
+
+    private func enqueue(_ event: PendingEvent) {
+        pending.append(event)
+        if !flushScheduled {
+            flushScheduled = true
+            Task { self.flush() }
         }
     }
 
@@ -287,10 +323,11 @@ public actor TraceStore {
             }
         } catch {
             lastHash = saved
-            for event in batch { event.continuation.resume(throwing: error) }
+            if batch.contains(where: { $0.continuation == nil }) { postFailure = error }
+            for event in batch { event.continuation?.resume(throwing: error) }
             return
         }
-        for (event, sequence) in zip(batch, assigned) { event.continuation.resume(returning: sequence) }
+        for (event, sequence) in zip(batch, assigned) { event.continuation?.resume(returning: sequence) }
     }
 
     private func write(
@@ -375,6 +412,7 @@ public actor TraceStore {
 
     /// Ends a run.
     public func finish(_ run: RunID, status: RunStatus, at milliseconds: Int64) throws {
+        try settlePosts()
         flush()
         try database.execute(
             "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", status.rawValue, milliseconds, run.rawValue)
@@ -391,11 +429,13 @@ public actor TraceStore {
 
     /// The newest runs first.
     public func runs(limit: Int = 100) throws -> [RunSummary] {
-        try database.rows(Self.summaryColumns + " ORDER BY r.id DESC LIMIT ?", limit).map(Self.summary)
+        try settlePosts()
+        return try database.rows(Self.summaryColumns + " ORDER BY r.id DESC LIMIT ?", limit).map(Self.summary)
     }
 
     public func run(_ id: RunID) throws -> RunSummary? {
-        try database.rows(Self.summaryColumns + " WHERE r.id = ?", id.rawValue).first.map(Self.summary)
+        try settlePosts()
+        return try database.rows(Self.summaryColumns + " WHERE r.id = ?", id.rawValue).first.map(Self.summary)
     }
 
     /// The run whose id starts with `prefix`, for people who type the first characters.
@@ -423,7 +463,8 @@ public actor TraceStore {
     }
 
     public func events(_ run: RunID) throws -> [TraceEvent] {
-        try database.rows(
+        try settlePosts()
+        return try database.rows(
             "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
             run.rawValue
         ).map { row in
@@ -445,6 +486,7 @@ public actor TraceStore {
 
     /// Recomputes a run's hash chain; returns the first event that does not match, or nil.
     public func verify(_ run: RunID) throws -> Int? {
+        try settlePosts()
         var previous = ""
         for row in try database.rows(
             "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
