@@ -37,18 +37,9 @@ struct IndexCommand: AsyncParsableCommand {
         let collection: String
         do {
             let settings = try Settings.load(workspace: directory, environment: environment, overrides: overrides)
-            let workspace = try Toolbox.workspace(directory, settings: settings)
-            let profile = try Toolbox.embeddingProfile(embedder, settings: settings, environment: environment)
-            try Toolbox.checkClearance(of: profile, for: workspace)
-            collection = self.collection ?? Toolbox.defaultCollection(for: workspace)
-            let store = try VectorStore(path: try Toolbox.vectorStorePath(environment))
-            var indexer = WorkspaceIndexer(
-                workspace: workspace, store: store, collection: collection,
-                embedder: try profile.embeddingProvider(environment: environment), embedderID: profile.embedderID)
-            indexer.include = include
-            let meter = ProgressMeter(enabled: !json && isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil)
-            summary = try await indexer.run { progress in meter.show(progress) }
-            meter.finish()
+            (collection, summary) = try await Self.index(
+                directory, settings: settings, collection: self.collection, embedder: embedder, include: include,
+                showProgress: !json)
         } catch {
             throw fail(error)
         }
@@ -69,6 +60,31 @@ struct IndexCommand: AsyncParsableCommand {
 }
 
 /// A one-line progress display on standard error: files, chunks, rate and time left.
+extension IndexCommand {
+    /// Indexes `directory` into `collection` (default: its own) with the embedding profile
+    /// the settings name — incrementally: unchanged files are not embedded again.
+    static func index(
+        _ directory: String, settings: Settings, collection: String?, embedder: String? = nil, include: [String] = [],
+        showProgress: Bool
+    ) async throws -> (String, WorkspaceIndexer.Summary) {
+        let environment = ProcessInfo.processInfo.environment
+        let workspace = try Toolbox.workspace(directory, settings: settings)
+        let profile = try Toolbox.embeddingProfile(embedder, settings: settings, environment: environment)
+        try Toolbox.checkClearance(of: profile, for: workspace)
+        let collection = collection ?? Toolbox.defaultCollection(for: workspace)
+        let store = try VectorStore(path: try Toolbox.vectorStorePath(environment))
+        var indexer = WorkspaceIndexer(
+            workspace: workspace, store: store, collection: collection,
+            embedder: try profile.embeddingProvider(environment: environment), embedderID: profile.embedderID)
+        indexer.include = include
+        let meter = ProgressMeter(
+            enabled: showProgress && isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil)
+        let summary = try await indexer.run { progress in meter.show(progress) }
+        meter.finish()
+        return (collection, summary)
+    }
+}
+
 final class ProgressMeter: Sendable {
     let enabled: Bool
     private let last = Mutex(ContinuousClock.now - .seconds(1))

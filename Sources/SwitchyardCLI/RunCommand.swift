@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Switchyard
+import VectorStore
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,8 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The agent: a name or a spec file.") var agent: String
     @Argument(help: "The task.") var task: String
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Do not bring the workspace's vector index up to date first (for agents with vector_search).")
+    var noIndex = false
     @OptionGroup var settings: SettingsOptions
     @OptionGroup var recording: RecordingOptions
 
@@ -32,12 +35,17 @@ struct RunCommand: AsyncParsableCommand {
             let spec = try AgentSpec.load(
                 path: try Self.locate(agent, workspace: settings.workspace, environment: environment),
                 overrides: settings.overrides)
+            let userSettings = try settings.load()
             let (tools, bindings) = try AgentSetup.make(
-                spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment
+                spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment
             ) { profile in try profile.chatProvider(environment: environment) }
+            var header = AgentSetup.header(spec: spec, tools: tools, bindings: bindings, overrides: settings.overrides)
+            if spec.tools["vector_search"] != nil, !noIndex {
+                header["index"] = await Self.refreshIndex(
+                    settings: spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
+            }
             recorded = try await recording.startRun(
-                agent: spec.name, task: task, workspace: settings.workspace,
-                header: AgentSetup.header(spec: spec, tools: tools, bindings: bindings, overrides: settings.overrides))
+                agent: spec.name, task: task, workspace: settings.workspace, header: header)
             let effects: any Effects =
                 recorded.map { LiveEffects(store: $0.store, run: $0.run, clock: now) } ?? UnrecordedEffects()
             let quiet = json
@@ -69,6 +77,32 @@ struct RunCommand: AsyncParsableCommand {
                         .utf8))
         }
         if result.stopReason != "finished" { throw ExitCode(3) }
+    }
+
+    /// Indexes the workspace for `vector_search` on first use, and brings the index up to
+    /// date (only changed files are embedded) on every run after. A workspace that cannot be
+    /// indexed (no embedding profile, or none cleared for it) is reported, and the run goes
+    /// on: `vector_search` then finds what was indexed before, or nothing.
+    static func refreshIndex(settings: Settings, workspace: String, quiet: Bool) async -> JSONValue {
+        do {
+            var options = ToolOptions(settings: settings, tool: "vector_search")
+            let (name, summary) = try await IndexCommand.index(
+                workspace, settings: settings, collection: try options.string("collection"), showProgress: !quiet)
+            if !quiet {
+                FileHandle.standardError.write(
+                    Data(
+                        "index   \(name): \(summary.indexed) files embedded, \(summary.unchanged) unchanged, \(summary.removed) removed (\(String(format: "%.1f", summary.elapsed.seconds)) s)\n"
+                            .utf8))
+            }
+            return [
+                "collection": .string(name), "indexed": .number(Double(summary.indexed)),
+                "unchanged": .number(Double(summary.unchanged)), "removed": .number(Double(summary.removed)),
+            ]
+        } catch {
+            FileHandle.standardError.write(
+                Data("switchyard: the workspace was not indexed for vector_search: \(error)\n".utf8))
+            return ["error": .string("\(error)")]
+        }
     }
 
     static func show(_ event: RunProgress) {

@@ -198,3 +198,73 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(nowhere.standardError.contains("has no step $42; its steps are"))
     }
 }
+
+@Suite struct RunIndexingTests {
+    let binary = BuiltProducts.executable("switchyard")
+
+    /// An agent with vector_search gets its workspace indexed on its first run, and only what
+    /// changed re-embedded on later ones.
+    @Test func theWorkspaceIsIndexedOnFirstUseAndIncrementallyAfter() async throws {
+        let planner = try ScriptedModelServer()
+        // An OpenAI-format embedding server: one vector for each input, whatever the batch.
+        let embedded = Shared<Int>(0)
+        let embedder = try LoopbackHTTPServer { request, writer in
+            let inputs = (try? JSONValue(parsing: request.text))?["input"]?.arrayValue ?? []
+            embedded.update { $0 += inputs.count }
+            let data = inputs.indices.map { #"{"object":"embedding","index":\#($0),"embedding":[1,\#($0 + 1),0.5]}"# }
+            writer.respond(
+                status: 200, headers: [("Content-Type", "application/json")],
+                text: #"{"object":"list","data":[\#(data.joined(separator: ","))],"model":"e"}"#)
+        }
+        defer { embedder.stop() }
+        let directory = try TemporaryDirectory("run-index")
+        try directory.write("notes/a.txt", "The launch is on Friday.\n")
+        try directory.write("notes/b.txt", "The budget is fixed.\n")
+        try directory.write(
+            "agents/finder.md",
+            """
+            ---
+            name: finder
+            planner: cloud
+            model: cloud
+            profiles:
+              cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, options: { stream: false } }
+              embed: { provider: openai-compatible, base_url: "\(embedder.baseURL)/v1", model: e }
+            tools:
+              vector_search: { collection: notes }
+            ---
+            You find notes.
+            """)
+        let home = try TemporaryDirectory("run-index-home")  // outside the workspace, as ~/.switchyard is
+        let environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
+            "SWITCHYARD_HOME": home.path,
+        ]
+        func run() async throws -> JSONValue {
+            planner.enqueue("/v1/chat/completions", planCall(["answer": "done"], id: 1))
+            let result = try await runProgram(
+                binary, ["run", "finder", "Find the launch note", "--workspace", directory.path, "--json"],
+                environment: environment)
+            #expect(result.status == 0, "\(result.standardError)")
+            let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)
+            let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
+            let header = try JSONValue(parsing: String(export.standardOutput.prefix { $0 != "\n" }))
+            return try #require(header["header"]?["index"])
+        }
+        let first = try await run()
+        #expect(first["collection"] == "notes")
+        #expect(first["indexed"] == 3)  // the two notes and the agent's spec
+        let embeddedFirst = embedded.value
+        #expect(embeddedFirst >= 3)
+
+        let second = try await run()
+        #expect(second["indexed"] == 0)
+        #expect(second["unchanged"] == 3)
+        #expect(embedded.value == embeddedFirst)
+
+        try directory.write("notes/b.txt", "The budget grew.\n")
+        let third = try await run()
+        #expect(third["indexed"] == 1)
+        #expect(embedded.value > embeddedFirst)
+    }
+}
