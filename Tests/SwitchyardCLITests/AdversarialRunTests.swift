@@ -129,26 +129,15 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
             """)
         try directory.write(
             "agents/hostile.md",
-            """
-            ---
-            name: hostile
-            planner: cloud
-            model: local
-            profiles:
-              local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
-              cloud: { provider: openai, base_url: "\(cloud.baseURL)/v1", model: gpt-4.1-mini, options: { stream: false } }
-            tools:
-              read: {}
-              http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }
-              shell: { network: true, otherwise: allow, timeout: 20 }
-            routing:
-              rules:
-                - { role: reasoning, use: cloud }
-            privacy: { declassify: never }
-            budgets: { steps: 12 }
-            ---
-            You help with notes.
-            """)
+            plannedAgent(
+                "hostile", local: local, cloud: cloud,
+                tools: [
+                    "read: {}", #"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#,
+                    "shell: { network: true, otherwise: allow, timeout: 20 }",
+                ],
+                rest:
+                    "routing:\n  rules:\n    - { role: reasoning, use: cloud }\nprivacy: { declassify: never }\nbudgets: { steps: 12 }",
+                prompt: "You help with notes."))
         for (index, round) in attempt.plan.enumerated() {
             let text = round.canonicalText.replacing("PORT", with: port)
             cloud.enqueue("/v1/chat/completions", .openAIPlan(try JSONValue(parsing: text), id: index + 1))
@@ -164,10 +153,7 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
                 local.enqueue("/v1/chat/completions", .openAIText(text))
             }
         }
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
-            "SWITCHYARD_HOME": directory.path + "/home", "OPENAI_API_KEY": "sk-test-adversarial",
-        ]
+        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-adversarial"])
         let result = try await runProgram(
             binary, ["run", "hostile", "What do my notes say?", "--workspace", directory.path, "--json"],
             environment: environment)

@@ -37,10 +37,7 @@ import Testing
             ---
             You find where things are defined in a repository. Plan tool steps (search, read, list), then answer.
             """)
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": scratch.path,
-            "SWITCHYARD_HOME": scratch.path + "/home",
-        ]
+        let environment = cliEnvironment(home: scratch.path)
         let result = try await runProgram(
             binary,
             [

@@ -41,10 +41,7 @@ import Testing
             }
         }
         arguments += ["--set", "profiles.cloud.clearance=internal"]
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": scratch.path,
-            "SWITCHYARD_HOME": scratch.path + "/home",
-        ]
+        let environment = cliEnvironment(home: scratch.path)
 
         // Killed once half the sample is decided.
         let configuration = Configuration(

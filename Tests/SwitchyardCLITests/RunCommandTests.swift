@@ -14,24 +14,11 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         try directory.write("notes/secret.txt", "CANARY-4242 the acquisition closes in May.\n")
         try directory.write(
             "agents/helper.md",
-            """
-            ---
-            name: helper
-            planner: cloud
-            model: local
-            profiles:
-              local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
-              cloud: { provider: openai, base_url: "\(cloud.baseURL)/v1", model: gpt-4.1-mini, options: { stream: false } }
-            tools:
-              read: {}
-              http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }
-            routing:
-              rules:
-                - { role: reasoning, use: cloud }
-            budgets: { steps: 10 }
-            ---
-            You help with notes.
-            """)
+            plannedAgent(
+                "helper", local: local, cloud: cloud,
+                tools: ["read: {}", #"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#],
+                rest: "routing:\n  rules:\n    - { role: reasoning, use: cloud }\nbudgets: { steps: 10 }",
+                prompt: "You help with notes."))
         _ = exfil
         return directory
     }
@@ -64,10 +51,7 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         cloud.enqueue("/v1/chat/completions", planCall(["answer": "$4"], id: 3))
         local.enqueue("/v1/chat/completions", answer("It closes in May."))
 
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
-            "SWITCHYARD_HOME": directory.path + "/home", "OPENAI_API_KEY": "sk-test-cli",
-        ]
+        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-cli"])
         let result = try await runProgram(
             binary, ["run", "helper", "When does the acquisition close?", "--workspace", directory.path, "--json"],
             environment: environment)
@@ -126,10 +110,6 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(result.status == 2)
         #expect(result.standardError.contains("bad.md:6: unknown tool 'teleport'"))
     }
-}
-
-@Suite struct ForkTests {
-    let binary = BuiltProducts.executable("switchyard")
 
     /// Fork a run at its model step: what came before is served from the record (the tool is
     /// not run again: the file changed since, and the fork still sees the old text), from the
@@ -160,10 +140,7 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         ]
         for (index, round) in rounds.enumerated() { cloud.enqueue("/v1/chat/completions", planCall(round, id: index)) }
         local.enqueue("/v1/chat/completions", answer("On Friday."))
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
-            "SWITCHYARD_HOME": directory.path + "/home",
-        ]
+        let environment = cliEnvironment(home: directory.path)
         let original = try await runProgram(
             binary, ["run", "helper", "When do we ship?", "--workspace", directory.path, "--json"],
             environment: environment)
@@ -197,10 +174,6 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(nowhere.status == 1)
         #expect(nowhere.standardError.contains("has no step $42; its steps are"))
     }
-}
-
-@Suite struct RunIndexingTests {
-    let binary = BuiltProducts.executable("switchyard")
 
     /// An agent with vector_search gets its workspace indexed on its first run, and only what
     /// changed re-embedded on later ones.
@@ -236,10 +209,7 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
             You find notes.
             """)
         let home = try TemporaryDirectory("run-index-home")  // outside the workspace, as ~/.switchyard is
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home.path,
-            "SWITCHYARD_HOME": home.path,
-        ]
+        let environment = cliEnvironment(home: home.path, switchyardHome: home.path)
         func run() async throws -> JSONValue {
             planner.enqueue("/v1/chat/completions", planCall(["answer": "done"], id: 1))
             let result = try await runProgram(

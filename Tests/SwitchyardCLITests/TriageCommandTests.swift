@@ -47,10 +47,7 @@ struct TriageFixture {
     }
 
     var environment: [String: String] {
-        [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
-            "SWITCHYARD_HOME": directory.path + "/home",
-        ]
+        cliEnvironment(home: directory.path)
     }
 
     var arguments: [String] {

@@ -1,0 +1,34 @@
+import Foundation
+import SwitchyardTesting
+
+/// The environment a test runs `switchyard` in: this process's PATH, HOME in `home`, and the
+/// trace and vector stores in `switchyardHome` (default `home/home`), plus `extra`.
+func cliEnvironment(home: String, switchyardHome: String? = nil, _ extra: [String: String] = [:]) -> [String: String] {
+    [
+        "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home,
+        "SWITCHYARD_HOME": switchyardHome ?? home + "/home",
+    ].merging(extra) { $1 }
+}
+
+/// An agent planned by a `cloud` profile (OpenAI's format, at a scripted server) whose model
+/// steps go to a `local` one, with `tools` (YAML lines under `tools:`) and `rest` (more
+/// front matter, such as routing or privacy).
+func plannedAgent(
+    _ name: String, local: ScriptedModelServer, cloud: ScriptedModelServer, tools: [String], rest: String = "",
+    prompt: String
+) -> String {
+    """
+    ---
+    name: \(name)
+    planner: cloud
+    model: local
+    profiles:
+      local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
+      cloud: { provider: openai, base_url: "\(cloud.baseURL)/v1", model: gpt-4.1-mini, options: { stream: false } }
+    tools:
+    \(tools.map { "  " + $0 }.joined(separator: "\n"))
+    \(rest)
+    ---
+    \(prompt)
+    """
+}
