@@ -283,6 +283,19 @@ func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
         #expect(k4 == ["finished", "interrupted"], "\(list.standardOutput)")
     }
 
+    /// The spec's budgets hold per ticket: with room for one model call, an invalid answer
+    /// gets no second try, and the ticket fails with the budget's reason (and stays undecided).
+    @Test func aTicketThatWouldOverrunItsBudgetFailsWithTheReason() async throws {
+        let fixture = try TriageFixture(tickets: [Self.tickets[3]])
+        fixture.embedFirst([0, 0, 1])
+        fixture.local.enqueue("/v1/chat/completions", .openAIText(#"{"component":"space"}"#))
+        let result = try await fixture.triage(["--set", "budgets.steps=1"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("T-4: FAILED — ticket T-4: the step budget (1) is spent"))
+        #expect(fixture.local.requests.filter { $0.path == "/v1/chat/completions" }.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: fixture.directory.path + "/decisions.jsonl"))
+    }
+
     @Test func badInputIsRefusedWithItsLine() async throws {
         let fixture = try TriageFixture(tickets: Self.tickets)
         try fixture.directory.write("tickets.jsonl", #"{"id":"A-1","title":"ok"}"# + "\nnot json\n")

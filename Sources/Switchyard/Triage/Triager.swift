@@ -173,6 +173,7 @@ public struct Triager: Sendable {
             let request = ModelRequest(
                 messages: messages, responseFormat: .jsonSchema(name: "triage_decision", schema: schema),
                 maxOutputTokens: 400)
+            try checkBudgets(ticket)
             let response = try await models.callWithFallback(
                 request, order: decision.profiles, labels: labels, step: step)
             let problem: String
@@ -193,6 +194,23 @@ public struct Triager: Sendable {
             ]
         }
         throw TriageError(ticket: ticket.id, "the model gave no valid decision in two tries")
+    }
+
+    /// The spec's budgets hold for each ticket: its model calls (steps), tokens and cost.
+    private func checkBudgets(_ ticket: Ticket) throws {
+        let budgets = spec.budgets
+        let used = models.total
+        if used.calls >= budgets.steps {
+            throw TriageError(ticket: ticket.id, "the step budget (\(budgets.steps)) is spent")
+        }
+        if used.tokens >= budgets.tokens {
+            throw TriageError(ticket: ticket.id, "the token budget (\(budgets.tokens)) is spent (\(used.tokens) used)")
+        }
+        if used.costUSD >= budgets.costUSD {
+            throw TriageError(
+                ticket: ticket.id,
+                String(format: "the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, used.costUSD))
+        }
     }
 
     /// A valid decision with each label once, in the order given.
@@ -222,6 +240,7 @@ public struct Triager: Sendable {
             guard !order.profiles.isEmpty else { return nil }
             let request = ModelRequest(
                 messages: [.system(Orchestrator.redactedSummaryInstruction), .user(ticket.text)], maxOutputTokens: 200)
+            try checkBudgets(ticket)
             let summary = try await models.callWithFallback(
                 request, order: order.profiles, labels: Ticket.labels, step: "escalate.summary")
             switch Release.check(summary.text, from: ticket.text) {
@@ -249,6 +268,7 @@ public struct Triager: Sendable {
                     "A ticket, summarised without its private details (a first reading was \(String(format: "%.2f", first["confidence"]?.doubleValue ?? 0)) confident):\n\n\(released)"
                 ),
             ], responseFormat: .jsonSchema(name: "triage_decision", schema: schema), maxOutputTokens: 200)
+        try checkBudgets(ticket)
         let response = try await models.call(request, binding: target, labels: labels, step: "escalate")
         guard let answer = try? JSONValue(parsing: response.text),
             ArgumentSchema.firstProblem(answer, schema, path: "decision") == nil
