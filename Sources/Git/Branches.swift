@@ -20,6 +20,8 @@ public enum CommitContent: Sendable, Hashable {
     /// These paths as they are in the work tree (a missing file is deleted), on top of the
     /// branch's tip; the rest of the tree is the tip's.
     case paths([String])
+    /// A unified diff applied to the branch's tip, without the work tree or the index.
+    case patch(String)
 }
 
 extension Repository {
@@ -139,6 +141,27 @@ extension Repository {
             }
             try check(git_index_write_tree_to(&tree, index, handle), "write the new tree")
             if checkedOut { try check(git_index_write(repositoryIndex), "write the index") }
+        case .patch(let patch):
+            guard !checkedOut else {
+                throw GitError(
+                    code: -1,
+                    message: "\(branch) is checked out: apply the patch to the work tree and commit its paths instead",
+                    operation: "commit on \(branch)")
+            }
+            guard let parent else {
+                throw GitError(code: -1, message: "there is no commit to apply the patch to", operation: "commit")
+            }
+            var treeOID = try self.commit(parent).tree.gitOID()
+            var baseTree: OpaquePointer?
+            try check(git_tree_lookup(&baseTree, handle, &treeOID), "read the tree of \(parent.short)")
+            defer { git_tree_free(baseTree) }
+            try withParsedPatch(patch) { diff in
+                var applied: OpaquePointer?
+                try check(
+                    git_apply_to_tree(&applied, handle, baseTree, diff, nil), "apply the patch to \(parent.short)")
+                defer { git_index_free(applied) }
+                try check(git_index_write_tree_to(&tree, applied, handle), "write the new tree")
+            }
         }
 
         if let parent, try self.commit(parent).tree == ObjectID(&tree) {

@@ -166,7 +166,7 @@ extension Repository {
         return try body(diff!)
     }
 
-    private func withParsedPatch<Result>(_ patch: String, _ body: (OpaquePointer) throws -> Result) throws -> Result {
+    func withParsedPatch<Result>(_ patch: String, _ body: (OpaquePointer) throws -> Result) throws -> Result {
         try Self.withParsedPatch(patch, body)
     }
 

@@ -140,9 +140,11 @@ extension ReplayCommand {
         }
         var settings = try Settings.load(workspace: workspace, environment: environment)
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
+        // A run recorded without --apply had a read-only work tree; one from before --apply
+        // existed could change it.
         let (tools, bindings) = try AgentSetup.make(
             spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels,
-            provider: provider)
+            readOnly: header["apply"] == false ? AgentSetup.readOnlyReason : nil, provider: provider)
         return (spec, tools, bindings)
     }
 

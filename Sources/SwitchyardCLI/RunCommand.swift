@@ -24,6 +24,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Do not bring the workspace's vector index up to date first (for agents with vector_search).")
     var noIndex = false
+    @Flag(
+        help:
+            "Let the agent change the work tree and the checked-out branch. Without it, changes can only be proposed: committed on a new branch (git_commit with a patch)."
+    )
+    var apply = false
     @OptionGroup var settings: SettingsOptions
     @OptionGroup var recording: RecordingOptions
 
@@ -37,9 +42,11 @@ struct RunCommand: AsyncParsableCommand {
                 overrides: settings.overrides)
             let userSettings = try settings.load()
             let (tools, bindings) = try AgentSetup.make(
-                spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment
+                spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment,
+                readOnly: apply ? nil : AgentSetup.readOnlyReason
             ) { profile in try profile.chatProvider(environment: environment) }
             var header = AgentSetup.header(spec: spec, tools: tools, bindings: bindings, overrides: settings.overrides)
+            header["apply"] = .bool(apply)
             if spec.tools["vector_search"] != nil, !noIndex {
                 header["index"] = await Self.refreshIndex(
                     settings: spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
@@ -134,15 +141,16 @@ struct RunCommand: AsyncParsableCommand {
 enum AgentSetup {
     /// The spec's tools (options from the spec, under the user's settings) and a binding for
     /// every profile whose provider can be made; the others are reported on stderr.
-    /// `labels` are what the tools' results carry (the workspace's, unless given).
+    /// `labels` are what the tools' results carry (the workspace's, unless given); with
+    /// `readOnly` the tools may not change the work tree (see `Toolbox.make`).
     static func make(
         spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String], labels: Labels? = nil,
-        provider: (ModelProfile) throws -> any ModelProvider
+        readOnly: String? = nil, provider: (ModelProfile) throws -> any ModelProvider
     ) throws -> ([any Tool], [ProfileBinding]) {
         let merged = spec.settings.overlaid(by: settings)
         let tools = try Toolbox.make(
             workspacePath: workspace, settings: merged, labels: labels ?? spec.privacy.workspace,
-            only: Set(spec.tools.keys))
+            only: Set(spec.tools.keys), readOnly: readOnly)
         var bindings: [ProfileBinding] = []
         for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
             $0.key < $1.key
@@ -158,6 +166,10 @@ enum AgentSetup {
         }
         return (tools, bindings)
     }
+
+    /// What the agent is told when it tries to change the work tree of a run without `--apply`.
+    static let readOnlyReason =
+        "the work tree is read-only in this run: propose the change as a patch committed on a new branch (git_commit with patch), or the user can rerun with --apply"
 
     /// What a run's header says about its agent: the spec (and its hash, so replay knows
     /// when it changed), where each profile's requests go, the tools and the `--set`s.

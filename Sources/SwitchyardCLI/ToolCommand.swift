@@ -145,12 +145,22 @@ enum Toolbox {
     }
 
     /// The tools for a workspace (all of them, or those in `only`), configured by the settings.
-    static func make(workspacePath: String, settings: Settings, labels: Labels? = nil, only: Set<String>? = nil)
-        throws -> [any Tool]
-    {
-        let options = try options(settings)
+    /// With `readOnly`, the tools may not change the work tree or the checked-out branch:
+    /// `edit`, `git_apply` and `git_commit` of work-tree paths refuse, saying `readOnly`, and
+    /// `git_commit` never commits on the checked-out branch. (The shell keeps the mount its
+    /// options give, so that builds and tests can write their products; `tools.shell.workspace:
+    /// read-only` closes that too.)
+    static func make(
+        workspacePath: String, settings: Settings, labels: Labels? = nil, only: Set<String>? = nil,
+        readOnly: String? = nil
+    ) throws -> [any Tool] {
+        var options = try options(settings)
         var workspace = try workspace(workspacePath, settings: settings)
         if let labels { workspace.labels = labels }
+        if let readOnly {
+            workspace.readOnlyReason = readOnly
+            options.commit.allowCheckedOutBranch = false
+        }
         let wanted = only ?? Set(names)
         var tools =
             FileTools.make(workspace: workspace) + GitTools.make(workspace: workspace, commitPolicy: options.commit)

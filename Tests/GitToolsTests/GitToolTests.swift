@@ -107,6 +107,69 @@ func tool(_ name: String, _ workspace: Workspace, policy: GitTools.CommitPolicy 
         #expect(try await GitCommand.run(["status", "--porcelain"], in: directory.path) == "")
     }
 
+    /// A change proposed as a patch lands on a new branch; the work tree, the index and the
+    /// checked-out branch stay as they were — also when the work tree is read-only.
+    @Test func aPatchIsCommittedOnANewBranchWithoutTouchingTheWorkTree() async throws {
+        let (directory, base) = try await makeRepository()
+        var workspace = base
+        workspace.readOnlyReason = "read-only in this run"
+        let patch = """
+            diff --git a/src/app.swift b/src/app.swift
+            --- a/src/app.swift
+            +++ b/src/app.swift
+            @@ -1,2 +1,2 @@
+            -let greeting = "hello, world"
+            +let greeting = "hej, världen"
+             print(greeting)
+            diff --git a/NOTES.md b/NOTES.md
+            new file mode 100644
+            --- /dev/null
+            +++ b/NOTES.md
+            @@ -0,0 +1 @@
+            +Greets in Swedish now.
+
+            """
+        let commit = try tool("git_commit", workspace)
+        let output = try await commit.invoke([
+            "branch": "switchyard/swedish", "message": "Greet in Swedish", "patch": .string(patch),
+        ])
+        #expect(output.text.contains("Greet in Swedish"))
+        #expect(
+            try await GitCommand.run(["show", "switchyard/swedish:src/app.swift"], in: directory.path)
+                == "let greeting = \"hej, världen\"\nprint(greeting)\n")
+        #expect(
+            try await GitCommand.run(["show", "switchyard/swedish:NOTES.md"], in: directory.path)
+                == "Greets in Swedish now.\n")
+        #expect(try await GitCommand.run(["status", "--porcelain"], in: directory.path) == "")
+        #expect(try directory.read("src/app.swift") == "let greeting = \"hello, world\"\nprint(greeting)\n")
+        #expect(try await GitCommand.run(["rev-parse", "--abbrev-ref", "HEAD"], in: directory.path) == "main\n")
+
+        // The work tree is read-only here: work-tree paths and edits are refused, with the reason.
+        await #expect {
+            _ = try await commit.invoke(["branch": "switchyard/x", "message": "x", "paths": ["src/app.swift"]])
+        } throws: { ($0 as? ToolError)?.rule == "read-only" }
+        await #expect {
+            _ = try await tool("git_apply", workspace).invoke(["patch": .string(patch)])
+        } throws: { ($0 as? ToolError)?.message.contains("read-only in this run") == true }
+        // A patch that reaches outside, or comes with paths too, is refused.
+        let outside = patch.replacingOccurrences(of: "NOTES.md", with: "../NOTES.md")
+        await #expect {
+            _ = try await commit.invoke(["branch": "switchyard/y", "message": "x", "patch": .string(outside)])
+        } throws: { ($0 as? ToolError)?.rule == "outside-workspace" }
+        await #expect {
+            _ = try await commit.invoke([
+                "branch": "switchyard/z", "message": "x", "patch": .string(patch), "paths": ["src/app.swift"],
+            ])
+        } throws: { ($0 as? ToolError)?.code == .invalidArguments }
+        // A patch that does not apply to the branch says so and commits nothing.
+        await #expect {
+            _ = try await commit.invoke(["branch": "switchyard/swedish", "message": "again", "patch": .string(patch)])
+        } throws: { $0 is ToolError }
+        #expect(
+            try await GitCommand.run(["log", "-1", "--format=%s", "switchyard/swedish"], in: directory.path)
+                == "Greet in Swedish\n")
+    }
+
     @Test func branchesAndPatches() async throws {
         let (directory, workspace) = try await makeRepository()
         let created = try await tool("git_branch", workspace).invoke(["create": "topic", "start": "HEAD~1"])

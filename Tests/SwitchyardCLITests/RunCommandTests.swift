@@ -97,6 +97,43 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(divergence?["path"]?.stringValue?.hasPrefix("request.messages[0].content") == true)
     }
 
+    /// Without --apply an agent can only propose a change (on a new branch); with it, it may
+    /// change the work tree.
+    @Test(arguments: [false, true])
+    func theWorkTreeChangesOnlyWithApply(apply: Bool) async throws {
+        let cloud = try ScriptedModelServer()
+        let local = try ScriptedModelServer()
+        let directory = try TemporaryDirectory("apply")
+        try directory.write("README.md", "Teh project.\n")
+        try directory.write(
+            "agents/fixer.md",
+            plannedAgent("fixer", local: local, cloud: cloud, tools: ["edit: {}"], prompt: "You fix typos."))
+        cloud.enqueue(
+            "/v1/chat/completions",
+            planCall(
+                [
+                    "steps": [
+                        [
+                            "kind": "tool", "tool": "edit",
+                            "arguments": ["path": "README.md", "old_string": "Teh", "new_string": "The"],
+                        ]
+                    ]
+                ], id: 1))
+        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$2"], id: 2))
+        let result = try await runProgram(
+            binary,
+            ["run", "fixer", "Fix the typo", "--workspace", directory.path, "--json"] + (apply ? ["--apply"] : []),
+            environment: cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-apply"]))
+        #expect(result.status == 0, "\(result.standardError)")
+        let answer = try JSONValue(parsing: result.standardOutput)["answer"]?.stringValue ?? ""
+        if apply {
+            #expect(try directory.read("README.md") == "The project.\n")
+        } else {
+            #expect(try directory.read("README.md") == "Teh project.\n")
+            #expect(answer.contains("the work tree is read-only in this run"), "\(answer)")
+        }
+    }
+
     @Test func aSpecWithAnUnknownToolDoesNotRun() async throws {
         let directory = try TemporaryDirectory("run-bad")
         try directory.write(

@@ -14,7 +14,7 @@ public struct GitCommitTool: GitTool {
 
     public var name: String { "git_commit" }
     public var description: String {
-        "Commit changes on a branch without checking it out (it is created at HEAD if needed). With paths: those files as they are in the work tree, on top of the branch; without: the staged changes. The checked-out branch and protected branches are refused."
+        "Commit changes on a branch without checking it out (it is created at HEAD if needed). With patch: a unified diff applied to the branch, the work tree untouched (how to propose a change); with paths: those files as they are in the work tree, on top of the branch; with neither: the staged changes. The checked-out branch and protected branches are refused."
     }
     public var parameters: JSONValue {
         [
@@ -28,6 +28,10 @@ public struct GitCommitTool: GitTool {
                 "paths": [
                     "type": "array", "items": ["type": "string"], "minItems": 1,
                     "description": "The files to commit as they are now; a deleted file is removed.",
+                ],
+                "patch": [
+                    "type": "string", "minLength": 1,
+                    "description": "A unified diff (git diff format) to commit, applied to the branch's tip.",
                 ],
             ],
             "required": ["branch", "message"],
@@ -54,7 +58,22 @@ public struct GitCommitTool: GitTool {
                 rule: "checked-out-branch")
         }
         let content: CommitContent
-        if let given = arguments.strings("paths") {
+        if let patch = arguments.string("patch") {
+            guard arguments.strings("paths") == nil else {
+                throw ToolError(.invalidArguments, tool: name, "give a patch or paths, not both")
+            }
+            // The patch goes into the branch, not the work tree; its paths still have to be
+            // ones the workspace could hold.
+            for path in try git({ try Repository.paths(inPatch: patch) }) {
+                let parts = path.split(separator: "/")
+                if path.hasPrefix("/") || parts.contains("..") || parts.contains(".git") {
+                    throw ToolError(
+                        .refused, tool: name, "the patch touches \(path), outside the repository's files",
+                        rule: "outside-workspace")
+                }
+            }
+            content = .patch(patch)
+        } else if let given = arguments.strings("paths") {
             var paths: [String] = []
             for path in given {
                 let resolved = try workspace.resolve(path, for: .write, tool: name)

@@ -11,6 +11,9 @@ public struct Workspace: Sendable, Hashable {
     public let root: String
     /// The labels of what the workspace's files, git history and shell output say.
     public var labels: Labels
+    /// Why the work tree may not be written in this run, or `nil` when it may: a write is
+    /// refused with this reason (rule `read-only`).
+    public var readOnlyReason: String?
 
     /// Opens the workspace at `path`, which must be an existing directory.
     public init(path: String, labels: Labels = Labels(.private, .trusted)) throws(ToolError) {
@@ -50,6 +53,7 @@ public struct Workspace: Sendable, Hashable {
         func refuse(_ rule: String, _ message: String) -> ToolError {
             ToolError(.refused, tool: tool, message, rule: rule)
         }
+        if access == .write, let readOnlyReason { throw refuse("read-only", readOnlyReason) }
         if path.utf8.contains(0) { throw refuse("nul-byte", "the path contains a NUL byte") }
         if path.utf8.count > Self.maximumPathLength {
             throw refuse("path-too-long", "the path is longer than \(Self.maximumPathLength) bytes")
