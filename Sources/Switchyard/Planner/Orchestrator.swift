@@ -52,7 +52,6 @@ public struct RunResult: Sendable {
 /// call, tool call and decision goes through the run's effects, so the run replays.
 public actor Orchestrator {
     public let spec: AgentSpec
-    private let profiles: [String: ProfileBinding]
     private let tools: [String: any Tool]
     private let effects: any Effects
     private let progress: @Sendable (RunProgress) -> Void
@@ -71,7 +70,6 @@ public actor Orchestrator {
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) {
         self.spec = spec
-        self.profiles = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0) })
         self.tools = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
         let sorted = tools.sorted { $0.name < $1.name }
         self.planTools = (Self.planTool(tools: sorted, first: true), Self.planTool(tools: sorted, first: false))
@@ -162,7 +160,7 @@ public actor Orchestrator {
     // MARK: The planner
 
     private func planLoop(planner: String) async throws -> RunResult {
-        guard let binding = profiles[planner] else {
+        guard let binding = models.profiles[planner] else {
             throw PlanError("the planner profile \(planner) is not available")
         }
         var round = 0
@@ -251,10 +249,6 @@ public actor Orchestrator {
         for artifact in recent { lines.append(artifact.view(clearance: clearance).canonicalText) }
         return lines.joined(separator: "\n")
     }
-
-    /// What a model cleared for private text is told when it writes a summary to release.
-    public static let redactedSummaryInstruction =
-        "Summarise the text for someone who may not see it: say what kind of content it is and what it is about, in at most three sentences. Leave out names, numbers, dates, identifiers, credentials, quotes and code."
 
     /// How many of the latest results the planner sees in full, and how many before those
     /// it sees listed one by one; older ones are counted by kind.
@@ -365,52 +359,23 @@ public actor Orchestrator {
     }
 
     /// Releases a version of a withheld artifact the planner may read, as the spec's policy
-    /// says: `never` refuses; `redacted-summary` has a model cleared for the input write a
-    /// summary without identifying details; `allow` releases the text. Either way the secret
-    /// scanner runs over it, and the exact text released is recorded.
+    /// says (see `Declassification`).
     private func declassifyStep(handle: String, input: String, instruction: String?) async throws -> Artifact {
         guard let source = artifacts[input] else { throw PlanError("there is no artifact \(input)") }
-        let policy = spec.privacy.declassify
-        let planner = spec.planner.flatMap { profiles[$0] }
-        let target = planner?.clearance ?? .internal
-        // Who the release is for, and what it was made from: what `audit` lists.
-        let decision: [String: JSONValue] = [
-            "source": .string(input), "source_labels": source.labels.json, "policy": .string(policy.rawValue),
-            "to": planner.map { .string($0.name) } ?? .null,
-        ]
-        func refuse(_ reason: String) async throws -> Never {
-            try await effects.record(
-                "declassify", step: handle,
-                payload: .object(decision.merging(["released": .null, "reason": .string(reason)]) { $1 }))
+        let planner = spec.planner.flatMap { models.profiles[$0] }
+        let declassification = Declassification(
+            policy: spec.privacy.declassify, router: router, models: models, effects: effects)
+        switch try await declassification.release(
+            source.text, labels: source.labels, source: input, to: planner?.name,
+            clearance: planner?.clearance ?? .internal, focus: instruction, step: handle)
+        {
+        case .refused(let reason):
             throw PlanError(reason)
+        case .released(let text, let labels):
+            let artifact = Artifact(handle: handle, kind: "declassified", labels: labels, text: text)
+            try await recordFinished(artifact)
+            return artifact
         }
-        let released: String
-        switch policy {
-        case .never:
-            try await refuse("the spec does not allow declassification (privacy.declassify: never)")
-        case .allow:
-            // A fixed key: the same secret always becomes the same token, so replays agree.
-            released = SecretScanner.declassification.redact(source.text)
-        case .redactedSummary:
-            let order = try await route(step: handle, Router.Request(inputLabels: source.labels, role: "summary"))
-            let request = ModelRequest(messages: [
-                .system(Self.redactedSummaryInstruction),
-                .user((instruction.map { "Focus: \($0)\n\n" } ?? "") + source.text),
-            ])
-            let summary = try await models.callWithFallback(
-                request, order: order, labels: source.labels, step: handle)
-            switch Release.check(summary.text, from: source.text) {
-            case .released(let text): released = text
-            case .refused(let reason): try await refuse("the summary was not released: \(reason)")
-            }
-        }
-        let labels = Labels(min(source.labels.confidentiality, target), source.labels.integrity)
-        try await effects.record(
-            "declassify", step: handle,
-            payload: .object(decision.merging(["released": .string(released), "labels": labels.json]) { $1 }))
-        let artifact = Artifact(handle: handle, kind: "declassified", labels: labels, text: released)
-        try await recordFinished(artifact)
-        return artifact
     }
 
     /// A sub-task as a tool-calling loop on one model: the calls of each turn run at once,
@@ -472,7 +437,9 @@ public actor Orchestrator {
                 runGuard.observe(resultLabels)
             }
             // A model may read only what its clearance allows: past that, the loop stops.
-            if let first = order.first, let clearance = profiles[first]?.clearance, seen.confidentiality > clearance {
+            if let first = order.first, let clearance = models.profiles[first]?.clearance,
+                seen.confidentiality > clearance
+            {
                 throw PlanError(
                     "the tools returned \(seen.confidentiality) content that \(first) is not cleared to read")
             }

@@ -71,10 +71,9 @@ public struct Triager: Sendable {
         self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
     }
 
-    /// How sure a decision must be to stand without a second opinion.
-    public var needsSecondOpinion: (JSONValue) -> Bool {
-        let threshold = policy.escalateBelow
-        return { ($0["confidence"]?.doubleValue ?? 0) < threshold }
+    /// Whether `decision` is less sure than a decision must be to stand on its own.
+    func isUnsure(_ decision: [String: JSONValue]) -> Bool {
+        (decision["confidence"]?.doubleValue ?? 0) < policy.escalateBelow
     }
 
     /// The decision on `ticket`, as it goes into the decisions file (without the run id).
@@ -84,7 +83,7 @@ public struct Triager: Sendable {
         var decision = try await decideLocally(ticket, candidates: candidates).objectValue ?? [:]
         var decidedBy = spec.model
         var escalated = false
-        if needsSecondOpinion(.object(decision)), let profile = policy.escalateTo {
+        if isUnsure(decision), let profile = policy.escalateTo {
             if let second = try await escalate(ticket, to: profile, first: .object(decision)) {
                 for key in ["component", "labels", "priority", "confidence"] { decision[key] = second[key] }
                 decidedBy = profile
@@ -96,7 +95,7 @@ public struct Triager: Sendable {
         line["ticket"] = .string(ticket.id)
         line["decided_by"] = .string(decidedBy)
         line["escalated"] = .bool(escalated)
-        line["needs_review"] = .bool(needsSecondOpinion(.object(decision)))
+        line["needs_review"] = .bool(isUnsure(decision))
         let result = JSONValue.object(line)
         try await effects.record("triage.decision", step: "decide", payload: result)
         return result
@@ -129,24 +128,25 @@ public struct Triager: Sendable {
         }.prefix(policy.duplicateCandidates).map { $0 }
     }
 
-    /// The decision's schema: `duplicate_of` can only name one of `candidates`.
-    func schema(candidates: [String]) -> JSONValue {
-        [
-            "type": "object",
-            "properties": [
-                "component": ["enum": .array(policy.components.map(JSONValue.string))],
-                "labels": [
-                    "type": "array", "items": ["enum": .array(policy.labels.map(JSONValue.string))], "maxItems": 4,
-                ],
-                "priority": ["enum": .array(policy.priorities.map(JSONValue.string))],
-                "summary": ["type": "string", "minLength": 1, "maxLength": 200],
-                "duplicate_of": ["enum": .array(candidates.map(JSONValue.string) + [.null])],
-                // In tenths: thresholds mean something, and a grammar-constrained model
-                // cannot answer out of range.
-                "confidence": ["enum": .array((0...10).map { .number(Double($0) / 10) })],
+    /// The decision's schema: `duplicate_of` can only name one of `candidates`; `keeping`
+    /// narrows it to those fields (what a second opinion decides).
+    func schema(candidates: [String], keeping fields: [String]? = nil) -> JSONValue {
+        let properties: [String: JSONValue] = [
+            "component": ["enum": .array(policy.components.map(JSONValue.string))],
+            "labels": [
+                "type": "array", "items": ["enum": .array(policy.labels.map(JSONValue.string))], "maxItems": 4,
             ],
-            "required": ["component", "labels", "priority", "summary", "duplicate_of", "confidence"],
-            "additionalProperties": false,
+            "priority": ["enum": .array(policy.priorities.map(JSONValue.string))],
+            "summary": ["type": "string", "minLength": 1, "maxLength": 200],
+            "duplicate_of": ["enum": .array(candidates.map(JSONValue.string) + [.null])],
+            // In tenths: thresholds mean something, and a grammar-constrained model
+            // cannot answer out of range.
+            "confidence": ["enum": .array((0...10).map { .number(Double($0) / 10) })],
+        ]
+        let kept = fields ?? ["component", "labels", "priority", "summary", "duplicate_of", "confidence"]
+        return [
+            "type": "object", "properties": .object(properties.filter { kept.contains($0.key) }),
+            "required": .array(kept.map(JSONValue.string)), "additionalProperties": false,
         ]
     }
 
@@ -224,43 +224,20 @@ public struct Triager: Sendable {
     /// A second opinion from `profile`, which sees only a redacted summary — if the spec lets
     /// one be released; otherwise `nil` and the ticket is left for review.
     private func escalate(_ ticket: Ticket, to profile: String, first: JSONValue) async throws -> JSONValue? {
-        guard spec.privacy.declassify != .never, let target = models.profiles[profile] else { return nil }
-        let labels = Labels(min(Ticket.labels.confidentiality, target.clearance), Ticket.labels.integrity)
-        var record: [String: JSONValue] = [
-            "source": .string("ticket \(ticket.id)"), "source_labels": Ticket.labels.json,
-            "policy": .string(spec.privacy.declassify.rawValue), "to": .string(profile), "labels": labels.json,
-        ]
+        guard let target = models.profiles[profile] else { return nil }
+        try checkBudgets(ticket)
+        let declassification = Declassification(
+            policy: spec.privacy.declassify, router: router, models: models, effects: effects)
         let released: String
-        switch spec.privacy.declassify {
-        case .never: return nil
-        case .allow: released = SecretScanner.declassification.redact(ticket.text)
-        case .redactedSummary:
-            let order = router.route(Router.Request(inputLabels: Ticket.labels, role: "summary"))
-            try await effects.record("route", step: "escalate.summary", payload: order.json)
-            guard !order.profiles.isEmpty else { return nil }
-            let request = ModelRequest(
-                messages: [.system(Orchestrator.redactedSummaryInstruction), .user(ticket.text)], maxOutputTokens: 200)
-            try checkBudgets(ticket)
-            let summary = try await models.callWithFallback(
-                request, order: order.profiles, labels: Ticket.labels, step: "escalate.summary")
-            switch Release.check(summary.text, from: ticket.text) {
-            case .released(let text): released = text
-            case .refused(let reason):
-                record["released"] = .null
-                record["reason"] = .string("the summary was not released: \(reason)")
-                try await effects.record("declassify", step: "escalate", payload: .object(record))
-                return nil
-            }
+        let labels: Labels
+        switch try await declassification.release(
+            ticket.text, labels: Ticket.labels, source: "ticket \(ticket.id)", to: profile,
+            clearance: target.clearance, step: "escalate")
+        {
+        case .refused: return nil
+        case .released(let text, let releasedLabels): (released, labels) = (text, releasedLabels)
         }
-        record["released"] = .string(released)
-        try await effects.record("declassify", step: "escalate", payload: .object(record))
-        var schema = schema(candidates: [])
-        if case .object(var object) = schema, case .object(var properties)? = object["properties"] {
-            for key in ["summary", "duplicate_of"] { properties[key] = nil }
-            object["properties"] = .object(properties)
-            object["required"] = ["component", "labels", "priority", "confidence"]
-            schema = .object(object)
-        }
+        let schema = schema(candidates: [], keeping: ["component", "labels", "priority", "confidence"])
         let request = ModelRequest(
             messages: [
                 .system(spec.systemPrompt),
