@@ -92,9 +92,9 @@ struct RunCommand: AsyncParsableCommand {
     /// on: `vector_search` then finds what was indexed before, or nothing.
     static func refreshIndex(settings: Settings, workspace: String, quiet: Bool) async -> JSONValue {
         do {
-            var options = ToolOptions(settings: settings, tool: "vector_search")
             let (name, summary) = try await IndexCommand.index(
-                workspace, settings: settings, collection: try options.string("collection"), showProgress: !quiet)
+                workspace, settings: settings, collection: try Toolbox.options(settings).collection,
+                showProgress: !quiet)
             if !quiet {
                 FileHandle.standardError.write(
                     Data(

@@ -413,7 +413,6 @@ public actor TraceStore {
     /// Ends a run.
     public func finish(_ run: RunID, status: RunStatus, at milliseconds: Int64) throws {
         try settlePosts()
-        flush()
         try database.execute(
             "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", status.rawValue, milliseconds, run.rawValue)
         lastHash[run] = nil
