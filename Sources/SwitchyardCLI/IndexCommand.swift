@@ -13,6 +13,8 @@ struct IndexCommand: AsyncParsableCommand {
             Files are those ripgrep would search (.gitignore respected, hidden files skipped), cut \
             into overlapping windows of lines that remember their path and line range, and embedded \
             with the embedding profile (--embedder, or the setting index.embedder, default 'embed'). \
+            --include (or the setting index.include, a glob or a list of them) limits what is indexed; \
+            files it leaves out leave the collection. \
             Re-indexing is incremental: unchanged files are not embedded again, deleted ones leave \
             the collection. The store is $SWITCHYARD_HOME/vectors.db.
             A private workspace (workspace.confidentiality, default private) is embedded only by a \
@@ -76,12 +78,22 @@ extension IndexCommand {
         var indexer = WorkspaceIndexer(
             workspace: workspace, store: store, collection: collection,
             embedder: try profile.embeddingProvider(environment: environment), embedderID: profile.embedderID)
-        indexer.include = include
+        indexer.include = include.isEmpty ? try includeSetting(settings) : include
         let meter = ProgressMeter(
             enabled: showProgress && isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil)
         let summary = try await indexer.run { progress in meter.show(progress) }
         meter.finish()
         return (collection, summary)
+    }
+}
+
+/// The setting `index.include`: a glob or a list of globs.
+func includeSetting(_ settings: Settings) throws(ConfigurationError) -> [String] {
+    guard let entry = settings["index.include"] else { return [] }
+    switch entry.value {
+    case .string(let glob): return [glob]
+    case .array(let globs) where globs.allSatisfy({ $0.stringValue != nil }): return globs.compactMap(\.stringValue)
+    default: throw ConfigurationError(at: entry.origin, message: "index.include must be a glob or a list of globs")
     }
 }
 

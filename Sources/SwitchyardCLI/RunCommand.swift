@@ -74,9 +74,14 @@ struct RunCommand: AsyncParsableCommand {
                 "stop_reason": .string(result.stopReason), "steps": .number(Double(result.steps)),
                 "tokens": .number(Double(result.tokens)), "cost_usd": .number(result.costUSD),
                 "refused": .array(result.guardDecisions.filter { !$0.allowed }.map(\.json)),
+                "sources": .array(result.sources.map(\.json)),
             ])
         } else {
             print(result.answer)
+            let sources = result.sources
+            if !sources.isEmpty {
+                print("\nRead: " + sources.map(\.description).joined(separator: ", "))
+            }
             let run = recorded.map { "run \($0.run)" } ?? "not recorded"
             FileHandle.standardError.write(
                 Data(

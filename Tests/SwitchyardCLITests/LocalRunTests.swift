@@ -72,4 +72,69 @@ import Testing
         let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
         #expect(try JSONValue(parsing: audit.standardOutput)["above_clearance"] == false)
     }
+
+    /// The repository's `agents/code-assistant.md` itself — fourteen tools, the cloud planner
+    /// working on handles — pointed at the model server's instances with `--set` (the index
+    /// kept to `Sources/`: SmolLM2 embeds ~170 tokens a second here), on a checkout
+    /// with a planted private file: "find where X is defined" runs to completion, the workspace
+    /// is indexed on first use, tools run and are recorded, nothing private reaches the cloud
+    /// stand-in, the work tree is untouched (no `--apply`), and the run replays exactly.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: bare)))
+    func theCodeAssistantFindsWhereSomethingIsDefinedAndReplays() async throws {
+        let peer = try await LocalModelPeer.endpoints()
+        let scratch = try TemporaryDirectory("code-assistant")
+        let checkout = try #require(try await GitCommand.cloneLocal(Self.bare, into: scratch.path))
+        try "// CANARY-6502 signing key rotation schedule\npublic struct Release {}\n".write(
+            toFile: checkout + "/Sources/Canary.swift", atomically: true, encoding: .utf8)
+        let before = try await (
+            GitCommand.run(["rev-parse", "HEAD"], in: checkout),
+            GitCommand.run(["status", "--porcelain"], in: checkout)
+        )
+        let spec = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("agents/code-assistant.md").path
+        var settings: [String] = []
+        for (profile, url) in [("local", peer.chat), ("cloud", peer.cloud)] {
+            settings += [
+                "profiles.\(profile).provider=openai-compatible", "profiles.\(profile).base_url=\(url)",
+                "profiles.\(profile).model=smollm2", "profiles.\(profile).options.quirks=llama-cpp-python",
+                "profiles.\(profile).options.temperature=0",
+            ]
+        }
+        settings += [
+            "profiles.cloud.clearance=internal", "profiles.embed.provider=openai-compatible",
+            "profiles.embed.base_url=\(peer.embed)", "profiles.embed.model=smollm2", "index.include=Sources/**",
+            "budgets.steps=6",
+        ]
+        let environment = cliEnvironment(home: scratch.path)
+        let result = try await runProgram(
+            binary,
+            ["run", spec, "Where is the Version struct defined?", "--workspace", checkout, "--json"]
+                + settings.flatMap { ["--set", $0] },
+            environment: environment)
+        #expect([0, 3].contains(result.status), "\(result.standardError)")
+        let output = try JSONValue(parsing: result.standardOutput)
+        let run = try #require(output["run"]?.stringValue)
+        #expect(output["sources"]?.arrayValue != nil)
+
+        let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
+        let lines = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
+        let header = try #require(lines.first?["header"])
+        #expect(header["agent"]?["name"] == "code-assistant")
+        #expect((header["index"]?["indexed"]?.intValue ?? 0) > 0, "\(header)")
+        let kinds = lines.compactMap { $0["kind"]?.stringValue }
+        #expect(kinds.contains("plan"))
+        #expect(kinds.contains("tool.call"), "\(kinds)")
+        let cloudRequests = lines.filter { $0["kind"] == "model.request" && $0["payload"]?["profile"] == "cloud" }
+        #expect(!cloudRequests.isEmpty)
+        #expect(!cloudRequests.contains { $0.canonicalText.contains("CANARY-6502") })
+        let after = try await (
+            GitCommand.run(["rev-parse", "HEAD"], in: checkout),
+            GitCommand.run(["status", "--porcelain"], in: checkout)
+        )
+        #expect(after == before)
+
+        let replay = try await runProgram(binary, ["replay", run], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+    }
 }

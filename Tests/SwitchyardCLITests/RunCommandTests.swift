@@ -59,6 +59,8 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let output = try JSONValue(parsing: result.standardOutput)
         #expect(output["answer"] == "It closes in May.")
         #expect(output["refused"]?.arrayValue?.count == 1)
+        // Where the answer comes from: the lines the run read.
+        #expect(output["sources"] == [["path": "notes/secret.txt", "start_line": 1, "end_line": 1]])
         // Nothing private reached the cloud or the exfiltration server.
         #expect(!cloud.requests.map(\.text).joined().contains("CANARY-4242"))
         #expect(exfil.requestCount == 0)
@@ -247,10 +249,10 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
             """)
         let home = try TemporaryDirectory("run-index-home")  // outside the workspace, as ~/.switchyard is
         let environment = cliEnvironment(home: home.path, switchyardHome: home.path)
-        func run() async throws -> JSONValue {
+        func run(_ extra: [String] = []) async throws -> JSONValue {
             planner.enqueue("/v1/chat/completions", planCall(["answer": "done"], id: 1))
             let result = try await runProgram(
-                binary, ["run", "finder", "Find the launch note", "--workspace", directory.path, "--json"],
+                binary, ["run", "finder", "Find the launch note", "--workspace", directory.path, "--json"] + extra,
                 environment: environment)
             #expect(result.status == 0, "\(result.standardError)")
             let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)
@@ -273,5 +275,11 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let third = try await run()
         #expect(third["indexed"] == 1)
         #expect(embedded.value > embeddedFirst)
+
+        // index.include narrows the collection: the spec outside it leaves.
+        let fourth = try await run(["--set", "index.include=notes/**"])
+        #expect(fourth["indexed"] == 0)
+        #expect(fourth["unchanged"] == 2)
+        #expect(fourth["removed"] == 1)
     }
 }

@@ -69,6 +69,31 @@ import Testing
         let value = try JSONValue(parsing: #"{"b":1,"a":{"d":[true,null],"c":"x"}}"#)
         #expect(value.canonicalText == #"{"a":{"c":"x","d":[true,null]},"b":1}"#)
     }
+
+    /// Request bodies keep a schema's required properties first, in `required`'s order, at
+    /// any depth (llama.cpp generates them in that order); the rest stay sorted, and the
+    /// bytes parse back to the same value.
+    @Test func requestBytesWriteSchemaPropertiesInRequiredOrder() throws {
+        let step: JSONValue = [
+            "type": "object", "required": ["kind", "tool", "arguments"],
+            "properties": ["arguments": ["type": "object"], "kind": ["const": "tool"], "tool": ["const": "read"]],
+        ]
+        let body: JSONValue = [
+            "tools": [
+                ["parameters": ["type": "object", "properties": ["zeta": true, "alpha": step], "required": ["zeta"]]]
+            ],
+            "model": "m",
+        ]
+        let text = String(decoding: body.requestBytes, as: UTF8.self)
+        #expect(
+            text
+                == #"{"model":"m","tools":[{"parameters":{"properties":{"zeta":true,"alpha":{"properties":{"kind":{"const":"tool"},"tool":{"const":"read"},"arguments":{"type":"object"}},"required":["kind","tool","arguments"],"type":"object"}},"required":["zeta"],"type":"object"}}]}"#
+        )
+        #expect(try JSONValue(parsing: text) == body)
+        // Anything that is not a schema is written as canonical text.
+        let plain: JSONValue = ["required": "yes", "properties": ["b": 1, "a": 2]]
+        #expect(plain.requestBytes == plain.canonicalBytes)
+    }
 }
 
 @Suite struct OutputLimitTests {

@@ -36,11 +36,24 @@ public enum JSONValue: Sendable, Hashable {
     public var canonicalBytes: [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(256)
-        write(to: &output)
+        write(to: &output, schemaOrder: false)
         return output
     }
 
-    private func write(to output: inout [UInt8]) {
+    /// Compact JSON for a request body: keys sorted, except that the properties of a JSON
+    /// Schema (an object with `properties` and `required`) come in the order `required`
+    /// lists them, then the rest sorted. Grammar-constrained decoders (llama.cpp, Ollama's
+    /// `format`) make the model write properties in the order the schema has them, so a
+    /// schema decides what is written first — a step's kind before its arguments — by
+    /// listing it first in `required`. Order never changes what the JSON means.
+    public var requestBytes: [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(1024)
+        write(to: &output, schemaOrder: true)
+        return output
+    }
+
+    private func write(to output: inout [UInt8], schemaOrder: Bool) {
         switch self {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
@@ -57,19 +70,33 @@ public enum JSONValue: Sendable, Hashable {
             output.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                value.write(to: &output)
+                value.write(to: &output, schemaOrder: schemaOrder)
             }
             output.append(UInt8(ascii: "]"))
         case .object(let object):
-            output.append(UInt8(ascii: "{"))
-            for (index, key) in object.keys.sorted().enumerated() {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(key, to: &output)
-                output.append(UInt8(ascii: ":"))
-                object[key]!.write(to: &output)
-            }
-            output.append(UInt8(ascii: "}"))
+            Self.write(object, keys: object.keys.sorted(), to: &output, schemaOrder: schemaOrder)
         }
+    }
+
+    private static func write(
+        _ object: [String: JSONValue], keys: [String], to output: inout [UInt8], schemaOrder: Bool
+    ) {
+        // In a schema, `properties` is written in the order of `required`.
+        let required = schemaOrder ? object["required"]?.arrayValue?.compactMap(\.stringValue) : nil
+        output.append(UInt8(ascii: "{"))
+        for (index, key) in keys.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            writeString(key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            if key == "properties", let required, case .object(let properties) = object[key]! {
+                let first = required.filter { properties[$0] != nil }
+                let rest = properties.keys.filter { !first.contains($0) }.sorted()
+                write(properties, keys: first + rest, to: &output, schemaOrder: true)
+            } else {
+                object[key]!.write(to: &output, schemaOrder: schemaOrder)
+            }
+        }
+        output.append(UInt8(ascii: "}"))
     }
 
     /// A JSON string: bytes that need no escaping are copied in runs.

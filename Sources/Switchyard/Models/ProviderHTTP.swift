@@ -34,7 +34,7 @@ public struct ProviderEndpoint: Sendable {
         consume: (StreamingResponse, _ delivered: @escaping @Sendable () -> Void) async throws -> Result
     ) async throws -> Result {
         var request = HTTPRequest(
-            method: .post, url: baseURL + path, headers: headers, body: Array(body.canonicalText.utf8),
+            method: .post, url: baseURL + path, headers: headers, body: body.requestBytes,
             timeouts: timeouts)
         request.headers.set("Content-Type", "application/json")
         let label = "\(provider) \(request.url)"

@@ -44,6 +44,11 @@ public struct RunResult: Sendable {
     /// Tokens and cost by profile.
     public var usage: [String: ModelGateway.Usage]
     public var guardDecisions: [RunGuard.Decision]
+
+    /// The workspace lines the run's steps read, merged per file: where to check the answer.
+    public var sources: [SourceLocation] {
+        SourceLocation.merged(artifacts.flatMap(SourceLocation.shown(by:)))
+    }
 }
 
 /// The plan–execute loop: the planner proposes steps, the executor runs them (independent
