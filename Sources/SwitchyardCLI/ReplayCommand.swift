@@ -128,6 +128,16 @@ extension ReplayCommand {
         _ id: RunID, header: JSONValue, labels: Labels? = nil,
         provider: (ModelProfile) throws -> any ModelProvider = { _ in RecordedOnly() }
     ) throws -> (AgentSpec, [any Tool], [ProfileBinding]) {
+        try Self.recordedSetup(
+            id, header: header, agent: agent, overrides: overrides, labels: labels, provider: provider)
+    }
+
+    /// The spec and settings run `id` was made with — `agent` instead of its spec file and
+    /// `overrides` on top of its settings, when given — and the tools and profiles they give.
+    static func recordedSetup(
+        _ id: RunID, header: JSONValue, agent: String?, overrides: [String], labels: Labels? = nil,
+        provider: (ModelProfile) throws -> any ModelProvider
+    ) throws -> (AgentSpec, [any Tool], [ProfileBinding]) {
         let environment = ProcessInfo.processInfo.environment
         guard let recordedFile = header["agent"]?["file"]?.stringValue,
             let workspace = header["workspace"]?["path"]?.stringValue
@@ -136,7 +146,7 @@ extension ReplayCommand {
         let spec = try AgentSpec.load(path: agent ?? recordedFile, overrides: recordedOverrides + overrides)
         if agent == nil, let recorded = header["agent"]?["spec_sha256"]?.stringValue, recorded != spec.hash {
             FileHandle.standardError.write(
-                Data("switchyard: \(recordedFile) has changed since the run; replaying with it as it is now\n".utf8))
+                Data("switchyard: \(recordedFile) has changed since the run; using it as it is now\n".utf8))
         }
         var settings = try Settings.load(workspace: workspace, environment: environment)
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
@@ -256,8 +266,11 @@ struct ResumeCommand: AsyncParsableCommand {
             opened. Resuming serves every effect whose result was recorded, without repeating it, \
             and performs the rest, appending to the same run. A model request made but never \
             answered is made again; a tool call that began but has no recorded result is not \
-            repeated (tools are not assumed idempotent) and stops the resume. The profile is \
-            rebuilt from the run's header; --set can change it (say, a moved base_url).
+            repeated (tools are not assumed idempotent) and stops the resume.
+            Chat runs and agent runs (switchyard run) resume; the agent's spec, settings and \
+            workspace come from the run's header, and --set can change a profile (say, a moved \
+            base_url). The wall-time budget counts from the run's start, time it was down \
+            included. A triage batch resumes by running triage again: decided tickets are skipped.
             """
     )
 
@@ -271,10 +284,12 @@ struct ResumeCommand: AsyncParsableCommand {
         do {
             let store = try TraceStore(path: path)
             let id = try await store.resolve(run)
-            guard let summary = try await store.run(id), summary.agent == "chat" else {
-                throw TraceError("resume handles chat runs for now")
-            }
+            guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
             let header = try await store.header(id)
+            if summary.agent != "chat" {
+                try await resumeAgent(id, summary: summary, header: header, store: store)
+                return
+            }
             guard let intent = try await store.events(id).first(where: { $0.kind == "model.request" }),
                 let recordedRequest = intent.payload["request"],
                 let name = intent.payload["profile"]?.stringValue
@@ -302,8 +317,54 @@ struct ResumeCommand: AsyncParsableCommand {
                 try? await store.finish(id, status: .failed, at: now())
                 throw error
             }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail(error)
         }
+    }
+}
+
+extension ResumeCommand {
+    /// Finishes an interrupted agent run: the orchestrator runs again on the recorded
+    /// effects, and from the first one without a result on, live, appending to the run.
+    func resumeAgent(_ id: RunID, summary: RunSummary, header: JSONValue, store: TraceStore) async throws {
+        if ["triage", "triage-ticket"].contains(header["command"]?.stringValue) {
+            throw TraceError(
+                "run \(id) is part of a triage batch; run the same switchyard triage again: decided tickets are skipped and the rest decided"
+            )
+        }
+        guard header["agent"] != nil else {
+            throw TraceError("run \(id) was recorded by '\(summary.agent)', which resume does not know")
+        }
+        guard summary.status == .interrupted || summary.status == .failed else {
+            throw TraceError("run \(id) is \(summary.status.rawValue); only interrupted or failed runs resume")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let (spec, tools, bindings) = try ReplayCommand.recordedSetup(
+            id, header: header, agent: nil, overrides: settings.overrides,
+            provider: { profile in try profile.chatProvider(environment: environment) })
+        try await store.reopen(id)
+        let effects = try await RecordedEffects(resuming: id, in: store, clock: now)
+        let result: RunResult
+        do {
+            result = try await Orchestrator(
+                spec: spec, profiles: bindings, tools: tools, effects: effects,
+                progress: { event in RunCommand.show(event) }
+            ).run(task: summary.task)
+            try await store.finish(id, status: result.stopReason == "finished" ? .finished : .failed, at: now())
+        } catch let divergence as Divergence {
+            try? await store.finish(id, status: .failed, at: now())
+            throw TraceError(
+                "run \(id) cannot resume: it no longer does what was recorded (has its spec or workspace changed?)\n\(divergence.description)"
+            )
+        } catch {
+            try? await store.finish(id, status: .failed, at: now())
+            throw error
+        }
+        print(result.answer)
+        FileHandle.standardError.write(
+            Data("\n(resumed run \(id) — \(result.stopReason); \(result.steps) steps, \(result.tokens) tokens)\n".utf8))
+        if result.stopReason != "finished" { throw ExitCode(3) }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
+import Subprocess
 import Switchyard
 import SwitchyardTesting
+import SystemPackage
 import Testing
 
 func planCall(_ plan: JSONValue, id: Int) -> ScriptedReply { .openAIPlan(plan, id: id) }
@@ -281,5 +283,73 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(fourth["indexed"] == 0)
         #expect(fourth["unchanged"] == 2)
         #expect(fourth["removed"] == 1)
+    }
+
+    /// A run killed while a model step waits for its answer resumes where it stopped: the
+    /// planner's rounds and the fetch that completed come from the trace (neither server
+    /// hears them again), the unanswered request is asked again, the run finishes in place
+    /// and replays exactly.
+    @Test func aKilledRunResumesWithoutRepeatingWhatCompleted() async throws {
+        let cloud = try ScriptedModelServer()
+        let local = try ScriptedModelServer()
+        let site = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "Release train: Thursday.") }
+        defer { site.stop() }
+        let directory = try TemporaryDirectory("resume")
+        try directory.write(
+            "agents/helper.md",
+            plannedAgent(
+                "helper", local: local, cloud: cloud,
+                tools: [#"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#],
+                prompt: "You help."))
+        let url = "http://127.0.0.1:\(site.port)/schedule"
+        cloud.enqueue(
+            "/v1/chat/completions",
+            planCall(["steps": [["kind": "tool", "tool": "http_fetch", "arguments": ["url": .string(url)]]]], id: 1))
+        cloud.enqueue(
+            "/v1/chat/completions",
+            planCall(["steps": [["kind": "model", "instruction": "When is the release?", "inputs": ["$2"]]]], id: 2))
+        // The model step's answer never comes: the run is killed while it waits.
+        local.enqueue("/v1/chat/completions", ScriptedReply(parts: ["", ""], pause: .seconds(60)))
+        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-cli"])
+        let configuration = Configuration(
+            executable: .path(FilePath(binary)),
+            arguments: ["run", "helper", "When is the release?", "--workspace", directory.path],
+            environment: .custom(
+                Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        let killed = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .discarded) {
+            execution in
+            let deadline = ContinuousClock.now + .seconds(30)
+            while local.requests.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try execution.send(signal: .kill)
+        }
+        #expect(!killed.terminationStatus.isSuccess)
+        #expect(site.requestCount == 1)
+        let listed = try await runProgram(binary, ["trace", "ls", "--json"], environment: environment)
+        let entry = try #require(try JSONValue(parsing: listed.standardOutput).arrayValue?.first)
+        #expect(entry["status"] == "interrupted")
+        let run = try #require(entry["id"]?.stringValue)
+
+        local.enqueue("/v1/chat/completions", answer("On Thursday."))
+        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$3"], id: 3))
+        let resumed = try await runProgram(binary, ["resume", run], environment: environment)
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(resumed.standardOutput.hasPrefix("On Thursday."))
+        #expect(site.requestCount == 1)  // the fetch completed before the kill: not repeated
+        #expect(cloud.requests.count == 3)  // rounds 1 and 2 from the trace, round 3 live
+        #expect(local.requests.count == 2)  // the unanswered request, asked again
+        let after = try JSONValue(
+            parsing: try await runProgram(binary, ["trace", "ls", "--json"], environment: environment).standardOutput)
+        #expect(after.arrayValue?.count == 1)
+        #expect(after.arrayValue?.first?["status"] == "finished")
+        let replay = try await runProgram(binary, ["replay", run], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+        #expect(cloud.requests.count == 3)
+
+        let again = try await runProgram(binary, ["resume", run], environment: environment)
+        #expect(again.status == 1)
+        #expect(again.standardError.contains("only interrupted or failed runs resume"))
     }
 }
