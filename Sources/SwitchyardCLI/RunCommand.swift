@@ -191,15 +191,25 @@ enum AgentSetup {
                     uniqueKeysWithValues: bindings.map {
                         (
                             $0.name,
-                            [
-                                "clearance": .string($0.clearance.description), "destination": .string($0.destination),
-                            ]
+                            profileHeader($0)
                         )
                     })),
             "tools": .array(tools.map(\.name).sorted().map(JSONValue.string)),
             "settings_overrides": .array(overrides.map(JSONValue.string)),
         ]
     }
+}
+
+/// What a run's header records of a profile: how far it is trusted, where its requests go,
+/// and its price (so `trace show` can give costs).
+func profileHeader(_ binding: ProfileBinding) -> JSONValue {
+    var header: [String: JSONValue] = [
+        "clearance": .string(binding.clearance.description), "destination": .string(binding.destination),
+    ]
+    if let price = binding.price {
+        header["price"] = ["input": .number(price.inputPerMillion), "output": .number(price.outputPerMillion)]
+    }
+    return .object(header)
 }
 
 /// Effects that perform and record nothing (`--no-record`).

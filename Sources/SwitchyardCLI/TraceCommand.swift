@@ -128,10 +128,18 @@ struct TraceCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "show", abstract: "Show a run's events as a timeline, and check its hash chain.")
+            commandName: "show", abstract: "Show a run as a tree of its steps, and check its hash chain.",
+            discussion: """
+                Each planner round is shown with the steps it planned under it; for each step, what \
+                it did (the tool call, the instruction), where its model calls were routed and why, \
+                tokens, cost (when the profile has a price), time taken, the labels and size of its \
+                result, and anything refused or failed (marked !). --events shows every recorded \
+                event in order instead (a chat or a tool call is always shown so).
+                """)
 
         @OptionGroup var storeOptions: StoreOptions
         @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Every event in order, with results under their requests.") var events = false
         @Argument(help: "The run id, or its first characters.") var run: String
 
         func run() async throws {
@@ -158,6 +166,16 @@ struct TraceCommand: AsyncParsableCommand {
                         "profile: \(profile["name"]?.stringValue ?? "?") — \(profile["provider"]?.stringValue ?? "?") \(profile["model"]?.stringValue ?? "?") at \(profile["base_url"]?.stringValue ?? "?"), clearance \(profile["clearance"]?.stringValue ?? "?")"
                     )
                 }
+                let outline = RunOutline(events: events, prices: Self.prices(header))
+                // Agent runs and triaged tickets have steps worth a tree; a chat or a tool call
+                // is one effect, shown as its events.
+                if !self.events, header["agent"] != nil, !outline.steps.isEmpty {
+                    show(outline, startedAt: summary.startedAt)
+                    print(
+                        broken.map { "hash chain: BROKEN at event \($0) — the store was edited" }
+                            ?? "hash chain: verified")
+                    return
+                }
                 for event in events {
                     let offset = "+\(formatDuration(event.time - summary.startedAt))".padding(
                         toLength: 9, withPad: " ", startingAt: 0)
@@ -170,6 +188,50 @@ struct TraceCommand: AsyncParsableCommand {
                     broken.map { "hash chain: BROKEN at event \($0) — the store was edited" } ?? "hash chain: verified")
             } catch {
                 throw fail(error)
+            }
+        }
+
+        /// The profiles' prices the run's header recorded.
+        static func prices(_ header: JSONValue) -> [String: ModelProfile.Price] {
+            (header["profiles"]?.objectValue ?? [:]).compactMapValues { profile in
+                guard let input = profile["price"]?["input"]?.doubleValue,
+                    let output = profile["price"]?["output"]?.doubleValue
+                else { return nil }
+                return ModelProfile.Price(inputPerMillion: input, outputPerMillion: output)
+            }
+        }
+
+        func show(_ outline: RunOutline, startedAt: Int64) {
+            func show(_ step: RunOutline.Step, indent: String) {
+                let offset = "+" + formatDuration(step.started - startedAt)
+                let what = step.what.first ?? step.kind ?? (step.modelCalls > 0 ? "model" : "")
+                print("\(indent)\(step.name)  \(offset)  \(what)")
+                let more = indent + String(repeating: " ", count: step.name.count + 2)
+                // An agent step's further tool calls.
+                for call in step.what.dropFirst().prefix(8) { print("\(more)\(call)") }
+                if step.what.count > 9 { print("\(more)… \(step.what.count - 9) more") }
+                var details: [String] = []
+                if let route = step.route {
+                    details.append("→ \(route)")
+                } else if !step.profiles.isEmpty {
+                    details.append(step.profiles.joined(separator: ", "))
+                }
+                if step.modelCalls > 1 { details.append("\(step.modelCalls) model calls") }
+                if step.inputTokens + step.outputTokens > 0 {
+                    details.append("\(step.inputTokens) in / \(step.outputTokens) out")
+                }
+                if let cost = step.costUSD { details.append(String(format: "$%.4f", cost)) }
+                details.append(formatDuration(step.ended - step.started))
+                if let outcome = step.outcome { details.append("result \(outcome)") }
+                print("\(more)\(details.joined(separator: " · "))")
+                for problem in step.problems { print("\(more)! \(clip(problem, 160))") }
+                for child in step.children { show(child, indent: indent + "  ") }
+            }
+            print("")
+            for step in outline.steps { show(step, indent: "") }
+            if let ending = outline.ending {
+                print("")
+                print("\(ending.reason)\(ending.answer.isEmpty ? "" : ": \(clip(ending.answer, 300))")")
             }
         }
 

@@ -82,6 +82,26 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let human = try await runProgram(binary, ["audit", run], environment: environment)
         #expect(human.standardOutput.contains("Nothing above a destination's clearance left the machine."))
 
+        // trace show: each round with the steps it planned, routes, refusals, results.
+        let shown = try await runProgram(binary, ["trace", "show", run], environment: environment)
+        let tree = shown.standardOutput.split(separator: "\n").map(String.init)
+        let round2 = try #require(tree.firstIndex { $0.hasPrefix("plan-2  ") })
+        #expect(tree.contains { $0.hasPrefix("plan-1  ") && $0.hasSuffix("planned 1 step") })
+        #expect(tree.contains { $0.hasPrefix("  $2  ") && $0.hasSuffix(#"read {"path":"notes/secret.txt"}"#) })
+        let fetch = try #require(tree.firstIndex { $0.hasPrefix("  $3  ") })
+        #expect(fetch > round2)
+        #expect(tree[fetch].contains("http_fetch"))
+        // The guard's refusal, once (the tool's error and the step's failure quote it).
+        #expect(tree[fetch + 2].contains("! refused http to http://127.0.0.1:"), "\(shown.standardOutput)")
+        #expect(tree.filter { $0.contains("private content may not go") }.count == 1)
+        let model = try #require(tree.firstIndex { $0.hasPrefix("  $4  ") })
+        #expect(tree[model].hasSuffix("model: When does it close? reading $2"))
+        #expect(tree[model + 1].contains("→ local ("))
+        #expect(tree[model + 1].contains("result private/"))
+        #expect(tree.contains("finished: It closes in May."))
+        let timeline = try await runProgram(binary, ["trace", "show", run, "--events"], environment: environment)
+        #expect(timeline.standardOutput.contains("  └ tool.result"))
+
         // The run replays exactly, and no server hears of it.
         let asked = cloud.requests.count + local.requests.count
         let replay = try await runProgram(binary, ["replay", run], environment: environment)
