@@ -243,7 +243,8 @@ struct TraceBench: AsyncParsableCommand {
         commandName: "trace",
         abstract: "Trace store append throughput and latency, and the secret scanner's speed.",
         discussion: """
-            Batched: --events appends issued concurrently, committed by group commit. One commit \
+            Batched: --events appends issued concurrently, committed by group commit; posted: \
+            --events posts (no wait each), settled by finishing the run. One commit \
             per event: --commits appends awaited one after the other, with p50/p99 latency. Bytes \
             per event: the database file's size over the events in it. Scanner: MB/s over 100 KB \
             of source-like text with a few planted secrets.
@@ -277,6 +278,16 @@ struct TraceBench: AsyncParsableCommand {
             try await group.waitForAll()
         }
         let batched = clock.now - batchedStart
+
+        // Posted: what a run's decisions use (plans, routes, step ends): no wait per event,
+        // committed in groups, all of them durable once the run is finished.
+        let postedRun = try await store.startRun(agent: "bench", task: "posted", header: [:], at: 0)
+        let postedStart = clock.now
+        for index in 0..<events {
+            try await store.post(run: postedRun, kind: "step.finished", step: "$\(index)", payload: payload, at: 0)
+        }
+        try await store.finish(postedRun, status: .finished, at: 1)
+        let posted = clock.now - postedStart
 
         let burstRun = try await store.startRun(agent: "bench", task: "bursts", header: [:], at: 0)
         let burst = (0..<100).map { index in
@@ -338,10 +349,13 @@ struct TraceBench: AsyncParsableCommand {
             "batched appends: \(events) events in \(format(batched.seconds * 1000)) ms = \(format(Double(events) / batched.seconds / 1000)) k events/s"
         )
         print(
+            "posted (post, then finish): \(events) events in \(format(posted.seconds * 1000)) ms = \(format(Double(events) / posted.seconds / 1000)) k events/s"
+        )
+        print(
             "one commit per event: \(commits) in \(format(single.seconds * 1000)) ms = \(format(Double(commits) / single.seconds)) commits/s; p50 \(format(latencies[latencies.count / 2], digits: 3)) ms, p99 \(format(latencies[latencies.count * 99 / 100], digits: 3)) ms"
         )
         print(
-            "bytes per event: \(format(Double(size) / Double(2 * events + commits + 2 * steps))) (database and WAL, \(size) bytes)"
+            "bytes per event: \(format(Double(size) / Double(3 * events + commits))) (database and WAL, \(size) bytes)"
         )
         print(
             "bursts of 100 (append(run:events:)): \(events) events in \(format(bursts.seconds * 1000)) ms = \(format(Double(events) / bursts.seconds / 1000)) k events/s"

@@ -1,5 +1,6 @@
 import Foundation
 import Switchyard
+import SwitchyardTesting
 import Testing
 
 @Suite struct ProfileTests {
@@ -87,6 +88,7 @@ import Testing
             ("profiles.x.provider=anthropic", "unknown provider 'anthropic'"),
             ("profiles.x.clearance=top", "unknown clearance 'top'"),
             ("profiles.x.options.turbo=true", "unknown option turbo"),
+            ("profiles.x.options.max_output_tokens=lots", "must be a number"),
         ]
         for (override, message) in cases {
             let settings = try settings(
@@ -133,5 +135,22 @@ import Testing
         #expect(local.model == "from-workspace")
         #expect(local.clearance == .secret)
         #expect(Settings.home(["HOME": "/h"]) == "/h/.switchyard")
+    }
+
+    /// `options.max_output_tokens` caps every answer a request does not cap itself: on the
+    /// wire, `max_tokens` (or `max_completion_tokens` for OpenAI's reasoning models).
+    @Test func maxOutputTokensCapsAnswersOnTheWire() async throws {
+        let server = try ScriptedModelServer()
+        let settings = try settings(
+            yaml,
+            overrides: ["profiles.peer.base_url=\(server.baseURL)/v1", "profiles.peer.options.max_output_tokens=64"])
+        let provider = try #require(try ModelProfile.all(from: settings, environment: [:])["peer"])
+            .chatProvider(environment: [:])
+        server.enqueue("/v1/chat/completions", .openAIText("hi"))
+        _ = try await provider.complete(ModelRequest(messages: [.user("Hello")]))
+        #expect(try server.lastBody()["max_tokens"] as? Int == 64)
+        server.enqueue("/v1/chat/completions", .openAIText("hi"))
+        _ = try await provider.complete(ModelRequest(messages: [.user("Hello")], maxOutputTokens: 8))
+        #expect(try server.lastBody()["max_tokens"] as? Int == 8)
     }
 }

@@ -44,7 +44,7 @@ public struct ModelProfile: Sendable, Hashable {
     ]
     static let openAIOptions: Set<String> = [
         "api", "quirks", "structured_output", "parallel_tool_calls", "stream", "stream_usage", "max_completion_tokens",
-        "text_tool_calls", "temperature", "seed",
+        "text_tool_calls", "temperature", "seed", "max_output_tokens",
     ]
 
     /// Every profile the settings define. Unknown keys are errors, not ignored.
@@ -153,7 +153,9 @@ public struct ModelProfile: Sendable, Hashable {
                         "unknown option \(option) for \(kind.rawValue); expected one of \(Self.openAIOptions.sorted().joined(separator: ", "))"
                 )
             }
-            if ["temperature", "seed"].contains(option), kind != .ollama, entry.value.doubleValue == nil {
+            if ["temperature", "seed", "max_output_tokens"].contains(option), kind != .ollama,
+                entry.value.doubleValue == nil
+            {
                 throw ConfigurationError(at: entry.origin, message: "profiles.\(name).\(key) must be a number")
             }
             options[option] = entry.value
@@ -231,6 +233,7 @@ public struct ModelProfile: Sendable, Hashable {
                 retry: retry, provider: kind.rawValue)
             provider.defaultTemperature = options["temperature"]?.doubleValue
             provider.defaultSeed = options["seed"]?.intValue
+            provider.defaultMaxOutputTokens = options["max_output_tokens"]?.intValue
             return provider
         }
     }

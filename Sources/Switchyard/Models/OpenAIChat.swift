@@ -75,6 +75,9 @@ public struct OpenAIChatProvider: ModelProvider {
     /// and `options.seed` (a planner at temperature 0 plans the same way each time).
     public var defaultTemperature: Double?
     public var defaultSeed: Int?
+    /// The most tokens an answer may have when a request does not say: a runaway
+    /// generation (a small model repeating itself under a grammar) stops there.
+    public var defaultMaxOutputTokens: Int?
 
     /// The tool that carries structured output when `quirks.structuredOutput` is `.forcedTool`.
     static let answerTool = "respond"
@@ -128,7 +131,7 @@ public struct OpenAIChatProvider: ModelProvider {
             }
             if quirks.sendsParallelToolCalls { body["parallel_tool_calls"] = true }
         }
-        if let limit = request.maxOutputTokens {
+        if let limit = request.maxOutputTokens ?? defaultMaxOutputTokens {
             body[quirks.usesMaxCompletionTokens ? "max_completion_tokens" : "max_tokens"] = .number(Double(limit))
         }
         if let temperature = request.temperature ?? defaultTemperature { body["temperature"] = .number(temperature) }
