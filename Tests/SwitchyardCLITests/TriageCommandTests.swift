@@ -162,6 +162,9 @@ func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
         #expect(summary["duplicates"] == 1)
         #expect(summary["escalated"] == 1)
         #expect(summary["usage"]?["cloud"]?["calls"] == 1)
+        // The summary request is capped: a model that runs on stops at 300 tokens.
+        let summarising = try #require(fixture.local.requests.first { $0.text.contains("Summarise the text") })
+        #expect(try JSONValue(parsing: summarising.text)["max_tokens"] == 300)
 
         let decisions = try fixture.decisions
         try #require(decisions.map { $0["ticket"]?.stringValue ?? "" } == ["T-1", "T-2", "T-3", "T-4"])

@@ -48,9 +48,11 @@ struct Declassification {
             let route = router.route(Router.Request(inputLabels: labels, role: "summary"))
             try await effects.note("route", step: step, payload: route.json)
             guard !route.profiles.isEmpty else { return try await refuse(route.reason) }
-            let request = ModelRequest(messages: [
-                .system(Self.summaryInstruction), .user((focus.map { "Focus: \($0)\n\n" } ?? "") + text),
-            ])
+            // Three sentences fit in far fewer tokens; the cap ends a model that runs on.
+            let request = ModelRequest(
+                messages: [
+                    .system(Self.summaryInstruction), .user((focus.map { "Focus: \($0)\n\n" } ?? "") + text),
+                ], maxOutputTokens: 300)
             let summary = try await models.callWithFallback(request, order: route.profiles, labels: labels, step: step)
             switch Release.check(summary.text, from: text) {
             case .released(let checked): release = checked
