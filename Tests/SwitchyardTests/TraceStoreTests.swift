@@ -18,6 +18,31 @@ final class ScratchDirectory {
     var path: String { directory.path + "/traces.db" }
     init() throws { directory = try ScratchDirectory() }
 
+    /// Posted events cost no commit each: they go in with the next append, in the order
+    /// posted, or on their own once a batch's worth waits; finishing the run commits the rest.
+    @Test func postedEventsAreCommittedWithTheNextAppendOrInBatches() async throws {
+        let store = try TraceStore(path: path)
+        let reader = try TraceStore(path: path)  // another connection: sees only what is committed
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        for index in 0..<3 { try await store.post(run: run, kind: "note", payload: .number(Double(index)), at: 0) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await reader.events(run).isEmpty)
+        let sequence = try await store.append(run: run, kind: "tool.call", payload: [:], at: 0)
+        #expect(sequence == 4)
+        #expect(try await reader.events(run).map(\.kind) == ["note", "note", "note", "tool.call"])
+        #expect(try await reader.events(run).prefix(3).map(\.payload) == [0, 1, 2])
+
+        for index in 0..<600 { try await store.post(run: run, kind: "note", payload: .number(Double(index)), at: 0) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await reader.events(run).count < 4 + 512, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try await reader.events(run).count >= 4 + 512)
+        try await store.finish(run, status: .finished, at: 1)
+        #expect(try await reader.events(run).count == 604)
+        #expect(try await reader.verify(run) == nil)
+    }
+
     @Test func runsAndEventsRoundTripWithAHashChain() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "triage", task: "sort tickets", header: ["spec": "abc"], at: 1_000)

@@ -259,12 +259,18 @@ public actor TraceStore {
         }
     }
 
+    /// How many posted events wait before they are committed on their own.
+    private static let postBatch = 512
+
     private func enqueue(_ event: PendingEvent) {
         pending.append(event)
-        if !flushScheduled {
-            flushScheduled = true
-            Task { self.flush() }
-        }
+        // An append is committed as soon as the actor is free, with whatever else is pending
+        // (group commit). Posted events wait for the next append, a read or the end of the
+        // run — or until there are enough of them for a batch of their own — so posting
+        // from a loop does not cost a commit each.
+        guard !flushScheduled, event.continuation != nil || pending.count >= Self.postBatch else { return }
+        flushScheduled = true
+        Task { self.flush() }
     }
 
     /// An event to append with `append(run:events:)`.
