@@ -272,10 +272,7 @@ struct TraceCommand: AsyncParsableCommand {
             }
         }
 
-        func clip(_ text: String, _ limit: Int = 100) -> String {
-            let flat = text.replacingOccurrences(of: "\n", with: "⏎")
-            return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
-        }
+        func clip(_ text: String, _ limit: Int = 100) -> String { RunOutline.clip(text, limit) }
     }
 }
 

@@ -44,10 +44,7 @@ import Testing
         let environment = cliEnvironment(home: scratch.path)
 
         // Killed once half the sample is decided.
-        let configuration = Configuration(
-            executable: .path(FilePath(binary)), arguments: Arguments(arguments),
-            environment: .custom(
-                Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        let configuration = processConfiguration(binary, arguments, environment: environment)
         let half = tickets.count / 2
         let killed = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .sequence) {
             execution in

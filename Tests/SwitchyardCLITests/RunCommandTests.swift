@@ -2,7 +2,6 @@ import Foundation
 import Subprocess
 import Switchyard
 import SwitchyardTesting
-import SystemPackage
 import Testing
 
 func planCall(_ plan: JSONValue, id: Int) -> ScriptedReply { .openAIPlan(plan, id: id) }
@@ -331,11 +330,8 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         // The model step's answer never comes: the run is killed while it waits.
         local.enqueue("/v1/chat/completions", ScriptedReply(parts: ["", ""], pause: .seconds(60)))
         let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-cli"])
-        let configuration = Configuration(
-            executable: .path(FilePath(binary)),
-            arguments: ["run", "helper", "When is the release?", "--workspace", directory.path],
-            environment: .custom(
-                Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        let configuration = processConfiguration(
+            binary, ["run", "helper", "When is the release?", "--workspace", directory.path], environment: environment)
         let killed = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .discarded) {
             execution in
             let deadline = ContinuousClock.now + .seconds(30)

@@ -1,5 +1,7 @@
 import Foundation
+import Subprocess
 import SwitchyardTesting
+import SystemPackage
 
 /// The environment a test runs `switchyard` in: this process's PATH, HOME in `home`, and the
 /// trace and vector stores in `switchyardHome` (default `home/home`), plus `extra`.
@@ -31,4 +33,13 @@ func plannedAgent(
     ---
     \(prompt)
     """
+}
+
+/// How to start `binary` with `arguments` in exactly `environment`, for tests that watch or
+/// kill the process while it runs.
+func processConfiguration(_ binary: String, _ arguments: [String], environment: [String: String]) -> Configuration {
+    Configuration(
+        executable: .path(FilePath(binary)), arguments: Arguments(arguments),
+        environment: .custom(
+            Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
 }

@@ -237,11 +237,8 @@ func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
         fixture.embed([0.5, 0.5, 0])
         fixture.local.enqueue(
             "/v1/chat/completions", ScriptedReply(parts: ["", ""], pause: .seconds(60)))
-        let configuration = Configuration(
-            executable: .path(FilePath(fixture.binary)), arguments: Arguments(fixture.arguments),
-            environment: .custom(
-                Dictionary(
-                    uniqueKeysWithValues: fixture.environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        let configuration = processConfiguration(
+            fixture.binary, fixture.arguments, environment: fixture.environment)
         let killed = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .sequence) {
             execution in
             var decided = 0
