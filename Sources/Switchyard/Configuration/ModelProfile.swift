@@ -27,6 +27,11 @@ public struct ModelProfile: Sendable, Hashable {
             self.inputPerMillion = inputPerMillion
             self.outputPerMillion = outputPerMillion
         }
+
+        /// What `usage` costs in USD.
+        public func cost(of usage: Usage) -> Double {
+            (Double(usage.inputTokens) * inputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
+        }
     }
 
     public var name: String
@@ -255,8 +260,6 @@ public struct ModelProfile: Sendable, Hashable {
 
     /// The cost of `usage` in USD, when the profile has a price.
     public func cost(of usage: Usage) -> Double? {
-        guard let price else { return nil }
-        return (Double(usage.inputTokens) * price.inputPerMillion + Double(usage.outputTokens) * price.outputPerMillion)
-            / 1_000_000
+        price?.cost(of: usage)
     }
 }

@@ -68,11 +68,7 @@ public final class ModelGateway: Sendable {
                 entry.inputTokens += reported.inputTokens
                 entry.outputTokens += reported.outputTokens
                 entry.calls += 1
-                if let price = binding.price {
-                    entry.costUSD +=
-                        (Double(reported.inputTokens) * price.inputPerMillion + Double(reported.outputTokens)
-                            * price.outputPerMillion) / 1e6
-                }
+                entry.costUSD += binding.price?.cost(of: reported) ?? 0
                 all[binding.name] = entry
             }
             progress(.tokens(profile: binding.name, input: reported.inputTokens, output: reported.outputTokens))

@@ -108,10 +108,7 @@ public struct RunOutline: Sendable {
             step.inputTokens += input
             step.outputTokens += output
             if let profile = event.parent.flatMap({ profileOfRequest[$0] }), let price = prices[profile] {
-                step.costUSD =
-                    (step.costUSD ?? 0)
-                    + (Double(input) * price.inputPerMillion + Double(output)
-                        * price.outputPerMillion) / 1_000_000
+                step.costUSD = (step.costUSD ?? 0) + price.cost(of: Usage(inputTokens: input, outputTokens: output))
             }
         case "model.error":
             let message = payload["message"]?.stringValue ?? ""
