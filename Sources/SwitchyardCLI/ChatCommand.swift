@@ -44,7 +44,7 @@ struct ChatCommand: AsyncParsableCommand {
             let profile = try ModelProfile.named(self.profile, in: settings.load(), environment: environment)
             let provider = try profile.chatProvider(environment: environment)
             recorded = try await recording.startRun(
-                agent: "chat", task: prompt, profile: profile, workspace: settings.workspace)
+                agent: "chat", task: prompt, profile: profile, settings: settings)
             let printsLive = stream && !json
             let observe: @Sendable (ModelEvent) -> Void = { event in
                 guard printsLive else { return }

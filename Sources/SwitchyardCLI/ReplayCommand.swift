@@ -9,10 +9,11 @@ struct ReplayCommand: AsyncParsableCommand {
         discussion: """
             No model or tool is called: every result comes from the trace. Each request the run \
             makes is compared with the recorded one (as canonical JSON, so key order never \
-            matters); the first difference is reported with its event, field path, and the old \
-            and new values. What-if: for a chat run, --prompt and --profile change its inputs; for an \
-            agent run, --agent FILE replays with an edited spec and --set KEY=VALUE with a changed \
-            setting. --live-from STEP forks an agent or ticket run: recorded effects up to that step \
+            matters), and so is the HTTP body it would send (where it would be sent is not); the \
+            first difference is reported with its event, field path, and the old and new values. \
+            What-if: --set KEY=VALUE replays with a changed setting (a profile's model, an option); \
+            for a chat run, --prompt and --profile change its inputs; for an agent run, --agent \
+            FILE replays with an edited spec. --live-from STEP forks an agent or ticket run: recorded effects up to that step \
             (which must match), live models and tools from it on, all of it recorded as a new run \
             whose parent is this one. Exit status 3 means the run diverged.
             """
@@ -25,7 +26,7 @@ struct ReplayCommand: AsyncParsableCommand {
     var agent: String?
     @Option(
         name: .customLong("set"),
-        help: ArgumentHelp("What-if: replay an agent run with this setting changed.", valueName: "KEY=VALUE"))
+        help: ArgumentHelp("What-if: replay with this setting changed.", valueName: "KEY=VALUE"))
     var overrides: [String] = []
     @Option(
         help: ArgumentHelp(
@@ -69,11 +70,18 @@ struct ReplayCommand: AsyncParsableCommand {
             if let prompt, let last = request.messages.lastIndex(where: { $0.role == .user }) {
                 request.messages[last].content = prompt
             }
-            let profileName = profile ?? intent.payload["profile"]?.stringValue ?? ""
+            let recordedName = intent.payload["profile"]?.stringValue ?? ""
+            let chatProfile = try Self.chatProfile(
+                profile ?? recordedName, header: header, recordedName: recordedName,
+                settings: try Settings.load(
+                    workspace: header["workspace"]?["path"]?.stringValue ?? FileManager.default.currentDirectoryPath,
+                    environment: ProcessInfo.processInfo.environment),
+                overrides: overrides)
             let effects = try await RecordedEffects(replaying: id, in: store)
             do {
                 let response = try await effects.model(
-                    request, profile: profileName, provider: RecordedOnly(), step: intent.step)
+                    request, profile: chatProfile.name,
+                    provider: RecordedOnly(rendering: try chatProfile.chatProvider(apiKey: nil)), step: intent.step)
                 diverged = false
                 outcome = [
                     "run": .string(id.rawValue), "diverged": false, "events": .number(Double(events.count)),
@@ -122,11 +130,32 @@ extension ReplayCommand {
         }
     }
 
+    /// Profile `name` as a chat run with `header` used it: `settings`, with the command-line settings
+    /// the run recorded and then `overrides`; for the profile the run called
+    /// (`recordedName`), with the provider, model and base URL its header recorded, where
+    /// `settings` may have changed since.
+    static func chatProfile(
+        _ name: String, header: JSONValue, recordedName: String, settings: Settings,
+        overrides: [String]
+    ) throws -> ModelProfile {
+        var settings = settings
+        var assignments = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if name == recordedName, let recorded = header["profile"] {
+            for key in ["provider", "model", "base_url"] {
+                if let value = recorded[key]?.stringValue { assignments.append("profiles.\(name).\(key)=\(value)") }
+            }
+        }
+        for assignment in assignments + overrides { try settings.set(assignment) }
+        return try ModelProfile.named(name, in: settings, environment: ProcessInfo.processInfo.environment)
+    }
+
     /// The spec and settings a recorded run was made with (or the what-if ones), and the
-    /// tools and profiles they give, with providers that must never be called.
+    /// tools and profiles they give, with providers that render requests but are never called.
     func recordedSetup(
         _ id: RunID, header: JSONValue, labels: Labels? = nil,
-        provider: (ModelProfile) throws -> any ModelProvider = { _ in RecordedOnly() }
+        provider: (ModelProfile) throws -> any ModelProvider = { profile in
+            RecordedOnly(rendering: try profile.chatProvider(apiKey: nil))
+        }
     ) throws -> (AgentSpec, [any Tool], [ProfileBinding]) {
         try Self.recordedSetup(
             id, header: header, agent: agent, overrides: overrides, labels: labels, provider: provider)
@@ -248,8 +277,13 @@ extension ReplayCommand {
     }
 }
 
-/// The provider a replay hands to its effects: it must never be called.
+/// The provider a replay hands to its effects: it renders what the profile's provider
+/// would send, for the replay to compare with what was sent, and must never be called.
 struct RecordedOnly: ModelProvider {
+    var rendering: any ModelProvider
+
+    func wire(_ request: ModelRequest) -> WireRequest { rendering.wire(request) }
+
     func stream(_ request: ModelRequest) -> ModelEventStream {
         ModelEventStream { _ in
             throw ModelError(code: .badRequest, message: "a replay must not call a model")
@@ -294,15 +328,11 @@ struct ResumeCommand: AsyncParsableCommand {
                 let recordedRequest = intent.payload["request"],
                 let name = intent.payload["profile"]?.stringValue
             else { throw TraceError("run \(id) has no model request") }
-            var assignments: [String] = []
-            for key in ["provider", "model", "base_url"] {
-                if let value = header["profile"]?[key == "provider" ? "provider" : key]?.stringValue {
-                    assignments.append("profiles.\(name).\(key)=\(value)")
-                }
-            }
-            var profileSettings = try settings.load()
-            for assignment in assignments + settings.overrides { try profileSettings.set(assignment) }
-            let profile = try ModelProfile.named(name, in: profileSettings, environment: environment)
+            var recordedSettings = settings
+            recordedSettings.overrides = []
+            let profile = try ReplayCommand.chatProfile(
+                name, header: header, recordedName: name, settings: try recordedSettings.load(),
+                overrides: settings.overrides)
             let provider = try profile.chatProvider(environment: environment)
             try await store.reopen(id)
             let effects = try await RecordedEffects(resuming: id, in: store, clock: now)

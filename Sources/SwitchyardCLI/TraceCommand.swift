@@ -30,19 +30,20 @@ struct RecordingOptions: ParsableArguments {
 
     var path: String { storeOptions.path }
 
-    /// Opens the store and starts a run whose header names the profile, the versions and
-    /// the workspace's git state.
+    /// Opens the store and starts a run whose header names the profile, the settings given
+    /// on the command line, the versions and the workspace's git state.
     func startRun(
-        agent: String, task: String, profile: ModelProfile, workspace: String
+        agent: String, task: String, profile: ModelProfile, settings: SettingsOptions
     ) async throws -> (store: TraceStore, run: RunID)? {
         try await startRun(
-            agent: agent, task: task, workspace: workspace,
+            agent: agent, task: task, workspace: settings.workspace,
             header: [
                 "profile": [
                     "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
                     "model": .string(profile.model), "base_url": .string(profile.baseURL),
                     "clearance": .string(profile.clearance.description),
-                ]
+                ],
+                "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
             ])
     }
 
@@ -242,8 +243,11 @@ struct TraceCommand: AsyncParsableCommand {
                 let messages = request?["messages"]?.arrayValue ?? []
                 let tools = request?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
                 let last = messages.last?["content"]?.stringValue ?? ""
+                let sent = event.payload["wire"].map { wire in
+                    " → \(wire["body"]?["model"]?.stringValue ?? "?") at \(wire["url"]?.stringValue ?? "?")"
+                }
                 return
-                    "\(messages.count) message(s)\(tools.isEmpty ? "" : ", tools: \(tools.joined(separator: ", "))"): \(clip(last))"
+                    "\(messages.count) message(s)\(tools.isEmpty ? "" : ", tools: \(tools.joined(separator: ", "))"): \(clip(last))\(sent ?? "")"
             case "model.response":
                 let payload = event.payload
                 let text = payload["text"]?.stringValue ?? ""

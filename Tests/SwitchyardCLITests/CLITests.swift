@@ -117,6 +117,7 @@ import Testing
         let show = try await runProgram(binary, ["trace", "show", String(id.prefix(10))], environment: environment)
         #expect(show.status == 0, "\(show.standardError)")
         #expect(show.standardOutput.contains("model.response"))
+        #expect(show.standardOutput.contains("→ llama3.2 at \(server.baseURL)/api/chat"))
         #expect(show.standardOutput.contains("finish stop, tokens 4 in / 9 out"))
         #expect(show.standardOutput.contains("hash chain: verified"))
         #expect(show.standardOutput.contains("[REDACTED:openai-key:"))
@@ -136,6 +137,10 @@ import Testing
         #expect(divergence?["path"] == "request.messages[0].content")
         #expect(divergence?["recorded"] == "what is my key?")
         #expect(divergence?["replayed"] == "what is your key?")
+        let otherModel = try await runProgram(
+            binary, ["replay", id, "--set", "profiles.l.model=llama3.1", "--json"], environment: environment)
+        #expect(otherModel.status == 3)
+        #expect(try JSONValue(parsing: otherModel.standardOutput)["divergence"]?["path"] == "wire.body.model")
 
         let export = try await runProgram(binary, ["trace", "export", id, "--jsonl"], environment: environment)
         let lines = export.standardOutput.split(separator: "\n")

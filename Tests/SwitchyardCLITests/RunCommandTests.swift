@@ -118,6 +118,15 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let divergence = try JSONValue(parsing: whatIf.standardOutput)["divergence"]
         #expect(divergence?["step"] == "plan-1")
         #expect(divergence?["path"]?.stringValue?.hasPrefix("request.messages[0].content") == true)
+        // What-if: the same requests sent to another model; the wire body says so.
+        let otherModel = try await runProgram(
+            binary, ["replay", run, "--set", "profiles.cloud.model=gpt-4.1", "--json"], environment: environment)
+        #expect(otherModel.status == 3)
+        let sent = try JSONValue(parsing: otherModel.standardOutput)["divergence"]
+        #expect(sent?["step"] == "plan-1")
+        #expect(sent?["path"] == "wire.body.model")
+        #expect(sent?["recorded"] == "gpt-4.1-mini")
+        #expect(sent?["replayed"] == "gpt-4.1")
     }
 
     /// Without --apply an agent can only propose a change (on a new branch); with it, it may

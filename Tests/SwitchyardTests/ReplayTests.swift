@@ -74,6 +74,99 @@ func scriptedRun(
         #expect(server.requests.count == 2)  // only the live run reached the server
     }
 
+    /// A model request is recorded with what went on the wire: the URL and the body the
+    /// server received.
+    @Test func eachModelRequestIsRecordedAsTheServerReceivedIt() async throws {
+        let (store, run, _) = try await record()
+        let intents = try await store.events(run).filter { $0.kind == "model.request" }
+        #expect(intents.count == 2 && server.requests.count == 2)
+        for (intent, received) in zip(intents, server.requests) {
+            #expect(intent.payload["wire"]?["url"] == .string(server.baseURL + received.path))
+            #expect(intent.payload["wire"]?["body"] == (try JSONValue(parsing: received.body)))
+        }
+    }
+
+    /// The same request sent differently — another model, another option — is a divergence
+    /// at the field of the wire body; where it was sent is not (`offline` is elsewhere).
+    @Test func aChangedModelOrOptionDivergesOnTheWire() async throws {
+        let (store, run, _) = try await record()
+        let otherModel = OllamaProvider(baseURL: "http://127.0.0.1:1", model: "llama3.1", retry: .never)
+        let model = await #expect(throws: Divergence.self) {
+            _ = try await scriptedRun(RecordedEffects(replaying: run, in: store), provider: otherModel)
+        }
+        #expect(model?.sequence == 2)
+        #expect(model?.path == "wire.body.model")
+        #expect(model?.recorded == "llama3.2")
+        #expect(model?.replayed == "llama3.1")
+        let warmer = OllamaProvider(
+            baseURL: "http://127.0.0.1:1", model: "llama3.2", options: ["temperature": 0.9], retry: .never)
+        let option = await #expect(throws: Divergence.self) {
+            _ = try await scriptedRun(RecordedEffects(replaying: run, in: store), provider: warmer)
+        }
+        #expect(option?.path == "wire.body.options")
+        #expect(option?.recorded == nil)
+        #expect(option?.replayed == ["temperature": 0.9])
+    }
+
+    /// Runs recorded before requests were recorded as sent have no wire: they still replay.
+    @Test func aRequestRecordedWithoutItsWireStillReplays() async throws {
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "scripted", task: "an older run", header: [:], at: 1)
+        let request = ModelRequest(messages: [.user("hello")])
+        let intent = try await store.append(
+            run: run, kind: "model.request", step: "$1", payload: ["profile": "local", "request": request.json], at: 2)
+        try await store.append(
+            run: run, kind: "model.response", step: "$1", parent: intent,
+            payload: ["text": "hi", "text_deltas": [2], "tool_calls": [], "finish": "stop"], at: 3)
+        let replay = try await RecordedEffects(replaying: run, in: store)
+        let response = try await replay.model(request, profile: "local", provider: offline, step: "$1")
+        #expect(response.text == "hi")
+        #expect(await replay.isComplete)
+    }
+
+    /// A replay hands the observer the events the live stream did, cut in the same places:
+    /// each text delta, the tool call, the usage and the finish, in their order.
+    @Test func aReplayDeliversTheStreamCutWhereItWasCut() async throws {
+        func chunk(_ delta: String, finish: String? = nil) -> String {
+            #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":"#
+                + delta + #","finish_reason":"# + (finish.map { "\"\($0)\"" } ?? "null") + "}]}"
+        }
+        server.enqueue(
+            "/v1/chat/completions",
+            .sse([
+                chunk(#"{"role":"assistant","content":"Oslo is "}"#),
+                chunk(#"{"content":"cold, "}"#),
+                chunk(#"{"content":"3°C; I will check."}"#),
+                chunk(
+                    #"{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":"}}]}"#
+                ),
+                chunk(#"{"tool_calls":[{"index":0,"function":{"arguments":"\"Oslo\"}"}}]}"#),
+                chunk("{}", finish: "tool_calls"),
+                #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":30,"completion_tokens":12,"total_tokens":42}}"#,
+            ]))
+        let provider = OpenAIChatProvider(baseURL: server.baseURL + "/v1", apiKey: "sk-test", model: "gpt-4o")
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "scripted", task: "weather", header: [:], at: 1)
+        let request = ModelRequest(messages: [.user("Weather in Oslo?")], tools: [weatherTool])
+        let live = Shared<[ModelEvent]>([])
+        _ = try await LiveEffects(store: store, run: run, clock: { 5 }).model(
+            request, profile: "cloud", provider: provider, step: "$1"
+        ) { event in live.update { $0.append(event) } }
+        let replayed = Shared<[ModelEvent]>([])
+        let replay = try await RecordedEffects(replaying: run, in: store)
+        _ = try await replay.model(request, profile: "cloud", provider: provider, step: "$1") { event in
+            replayed.update { $0.append(event) }
+        }
+        #expect(
+            Array(live.value.prefix(3)) == [
+                .textDelta("Oslo is "), .textDelta("cold, "), .textDelta("3°C; I will check."),
+            ]
+        )
+        #expect(live.value.count == 6)
+        #expect(replayed.value == live.value)
+        #expect(server.requests.count == 1)
+    }
+
     @Test func aChangedPromptWordDivergesAtTheFirstModelRequest() async throws {
         let (store, run, _) = try await record()
         let error = await #expect(throws: Divergence.self) {
@@ -208,8 +301,10 @@ func scriptedRun(
             document["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?.arrayValue?.first?["spans"]?.arrayValue ?? []
         #expect(
             spans.map { $0["name"]?.stringValue ?? "" } == [
-                "invoke_agent scripted", "chat local", "execute_tool search", "execute_tool read", "chat local",
+                "invoke_agent scripted", "chat llama3.2", "execute_tool search", "execute_tool read", "chat llama3.2",
             ])
+        let chat = spans[1]["attributes"]?.arrayValue ?? []
+        #expect(chat.contains(["key": "server.address", "value": ["stringValue": "127.0.0.1"]]))
         #expect(Set(spans.compactMap { $0["traceId"]?.stringValue }).count == 1)
         #expect(Set(spans.compactMap { $0["spanId"]?.stringValue }).count == 5)
         #expect(!document.canonicalText.contains("src/server.rs"))  // no content unless asked
@@ -244,6 +339,30 @@ func scriptedRun(
         response.toolCalls = [call]
         response.usage = Usage(inputTokens: 5, outputTokens: 4)
         response.finishReason = .toolCalls
-        #expect(ModelResponse(recorded: response.recorded(deltas: [])) == response)
+        var shape = StreamShape()
+        [
+            ModelEvent.textDelta("It is "), .textDelta("cold."), .toolCall(call), .usage(response.usage!),
+            .finish(.toolCalls),
+        ]
+        .forEach { shape.append($0) }
+        let recorded = response.recorded(stream: shape)
+        #expect(ModelResponse(recorded: recorded) == response)
+        #expect(recorded["stream"] == "t6 t5 c u f")
+        #expect(StreamShape(recorded: "t6 t5 c u f") == shape)
+        #expect(StreamShape(recorded: "t6 x c") == nil)
+    }
+
+    /// Where a secret was redacted the recorded text has another length than its deltas
+    /// add up to: the last delta takes what is left, and no cut falls inside a character.
+    @Test func aStreamShapeCutsRedactedTextAtCharacters() throws {
+        var response = ModelResponse()
+        response.text = "é[secret:1a2b]é"  // 2 + 13 + 2 bytes; the deltas were 3, 4 and 4
+        let shape = try #require(StreamShape(recorded: "t3 t4 t4 f"))
+        response.finishReason = .stop
+        let events = shape.events(of: response)
+        #expect(events == [.textDelta("é["), .textDelta("secr"), .textDelta("et:1a2b]é"), .finish(.stop)])
+        let cutInside = try #require(StreamShape(recorded: "t1 t1"))
+        response.text = "éa"
+        #expect(cutInside.events(of: response) == [.textDelta("é"), .textDelta("a")])
     }
 }

@@ -213,9 +213,17 @@ public struct ModelProfile: Sendable, Hashable {
         return quirks
     }
 
-    /// The provider this profile describes.
+    /// The provider this profile describes, with its API key from `environment`.
     public func chatProvider(
         environment: [String: String], client: HTTPClient = .shared, retry: RetryPolicy = .default
+    ) throws(ConfigurationError) -> any ModelProvider {
+        try chatProvider(apiKey: try apiKey(environment), client: client, retry: retry)
+    }
+
+    /// The provider this profile describes, with `apiKey` (nil for one that is only asked
+    /// what it would send, as in a replay).
+    public func chatProvider(
+        apiKey: String?, client: HTTPClient = .shared, retry: RetryPolicy = .default
     ) throws(ConfigurationError) -> any ModelProvider {
         switch kind {
         case .ollama:
@@ -227,14 +235,14 @@ public struct ModelProfile: Sendable, Hashable {
                 keepAlive: keepAlive.map { value in
                     if case .string(let text) = value { text } else { value.canonicalText }
                 }, parsesToolCallsInText: textCalls == .bool(true), client: client, retry: retry,
-                apiKey: try apiKey(environment))
+                apiKey: apiKey)
         case .openAI, .openAICompatible:
             if options["api"] == "responses" {
                 return OpenAIResponsesProvider(
-                    baseURL: baseURL, apiKey: try apiKey(environment), model: model, client: client, retry: retry)
+                    baseURL: baseURL, apiKey: apiKey, model: model, client: client, retry: retry)
             }
             var provider = OpenAIChatProvider(
-                baseURL: baseURL, apiKey: try apiKey(environment), model: model, quirks: try quirks(), client: client,
+                baseURL: baseURL, apiKey: apiKey, model: model, quirks: try quirks(), client: client,
                 retry: retry, provider: kind.rawValue)
             provider.defaultTemperature = options["temperature"]?.doubleValue
             provider.defaultSeed = options["seed"]?.intValue

@@ -82,12 +82,16 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         return .object(wire)
     }
 
+    public func wire(_ request: ModelRequest) -> WireRequest {
+        endpoint.wire("/api/chat", body: chatBody(request))
+    }
+
     public func stream(_ request: ModelRequest) -> ModelEventStream {
-        let body = chatBody(request)
+        let wire = wire(request)
         let offered = Self.offeredTools(request)
         let holdsText = parsesToolCallsInText && !offered.isEmpty
         return ModelEventStream { [endpoint] batch in
-            try await endpoint.post("/api/chat", body: body) { response, delivered in
+            try await endpoint.post(wire) { response, delivered in
                 var decoder = OllamaChatDecoder(holdsText: holdsText, offered: offered)
                 var lines = response.body.lines.makeAsyncIterator()
                 while let line = try await lines.next(beforeWaiting: { batch.flush() }) {

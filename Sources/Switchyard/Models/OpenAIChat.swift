@@ -180,8 +180,12 @@ public struct OpenAIChatProvider: ModelProvider {
         return .object(wire)
     }
 
+    public func wire(_ request: ModelRequest) -> WireRequest {
+        endpoint.wire("/chat/completions", body: body(request))
+    }
+
     public func stream(_ request: ModelRequest) -> ModelEventStream {
-        let body = body(request)
+        let wire = wire(request)
         let offered = request.tools
         let structured: Bool
         if case .jsonSchema = request.responseFormat, quirks.structuredOutput == .forcedTool {
@@ -192,7 +196,7 @@ public struct OpenAIChatProvider: ModelProvider {
         let holdsText = quirks.parsesToolCallsInText && !offered.isEmpty && !structured
         let streams = streams(request)
         return ModelEventStream { [endpoint] batch in
-            try await endpoint.post("/chat/completions", body: body) { response, delivered in
+            try await endpoint.post(wire) { response, delivered in
                 var decoder = ChatCompletionsDecoder(
                     structuredThroughTool: structured ? Self.answerTool : nil, holdsText: holdsText,
                     offered: offered, provider: endpoint.provider)

@@ -70,10 +70,14 @@ public struct OpenAIResponsesProvider: ModelProvider {
         return .object(body)
     }
 
+    public func wire(_ request: ModelRequest) -> WireRequest {
+        endpoint.wire("/responses", body: body(request))
+    }
+
     public func stream(_ request: ModelRequest) -> ModelEventStream {
-        let body = body(request)
+        let wire = wire(request)
         return ModelEventStream { [endpoint] batch in
-            try await endpoint.post("/responses", body: body) { response, delivered in
+            try await endpoint.post(wire) { response, delivered in
                 var decoder = ResponsesDecoder(provider: endpoint.provider)
                 var records = response.body.serverSentEvents.makeAsyncIterator()
                 while let record = try await records.next(beforeWaiting: { batch.flush() }) {

@@ -24,18 +24,22 @@ public struct ProviderEndpoint: Sendable {
         self.retry = retry
     }
 
-    /// POSTs `body` as JSON to `path` and hands a successful response to `consume`.
+    /// The POST of `body` to `path`.
+    func wire(_ path: String, body: JSONValue) -> WireRequest {
+        WireRequest(url: baseURL + path, body: body)
+    }
+
+    /// POSTs the wire request's body as JSON and hands a successful response to `consume`.
     ///
     /// Retryable failures are retried under `retry` until `consume` reports, through
     /// `delivered`, that it passed something on; after that a failure is final. Every
     /// failure comes out as a `ModelError`.
     func post<Result>(
-        _ path: String, body: JSONValue, timeouts: HTTPTimeouts? = nil,
+        _ wire: WireRequest, timeouts: HTTPTimeouts? = nil,
         consume: (StreamingResponse, _ delivered: @escaping @Sendable () -> Void) async throws -> Result
     ) async throws -> Result {
         var request = HTTPRequest(
-            method: .post, url: baseURL + path, headers: headers, body: body.requestBytes,
-            timeouts: timeouts)
+            method: .post, url: wire.url, headers: headers, body: wire.body.requestBytes, timeouts: timeouts)
         request.headers.set("Content-Type", "application/json")
         let label = "\(provider) \(request.url)"
         var retriesTaken = 0
@@ -71,7 +75,7 @@ public struct ProviderEndpoint: Sendable {
 
     /// POSTs `body` and decodes the whole JSON reply as `Reply`.
     func postJSON<Reply: Decodable>(_ path: String, body: JSONValue, as: Reply.Type) async throws -> Reply {
-        try await post(path, body: body) { response, _ in
+        try await post(wire(path, body: body)) { response, _ in
             let bytes = try await response.body.collect(upTo: 256 << 20)
             return try decode(Reply.self, from: bytes, what: path)
         }

@@ -202,6 +202,24 @@ public struct ModelResponse: Sendable, Hashable {
 public protocol ModelProvider: Sendable {
     /// Streams the model's answer. Errors are `ModelError`s.
     func stream(_ request: ModelRequest) -> ModelEventStream
+    /// What `stream(request)` sends, rendered without sending it: a trace records it with
+    /// the request, and a replay renders it again to compare.
+    func wire(_ request: ModelRequest) -> WireRequest
+}
+
+/// An HTTP request to a model server as a trace records it: where it goes and its JSON
+/// body. The headers are not part of it: they carry the content type and the credentials,
+/// and credentials never reach a trace.
+public struct WireRequest: Sendable, Hashable {
+    public var url: String
+    public var body: JSONValue
+
+    public init(url: String, body: JSONValue) {
+        self.url = url
+        self.body = body
+    }
+
+    public var json: JSONValue { ["url": .string(url), "body": body] }
 }
 
 /// A model's answer as it arrives. Cancelling the consuming task cancels the request.

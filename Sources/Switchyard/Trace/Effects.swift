@@ -47,8 +47,7 @@ public struct LiveEffects: Effects {
     ) async throws -> ModelResponse {
         let intent = try await store.append(
             run: run, kind: "model.request", step: step,
-            payload: ["profile": .string(profile), "request": request.json],
-            at: clock())
+            payload: modelRequestPayload(request, profile: profile, provider: provider), at: clock())
         return try await performModel(request, provider: provider, step: step, intent: intent, observe: observe)
     }
 
@@ -58,12 +57,12 @@ public struct LiveEffects: Effects {
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
         var response = ModelResponse()
-        var deltas: [JSONValue] = []
+        var shape = StreamShape()
         do {
             for try await event in provider.stream(request) {
                 observe(event)
                 response.apply(event)
-                if case .textDelta(let text) = event { deltas.append(.number(Double(text.utf8.count))) }
+                shape.append(event)
             }
         } catch {
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
@@ -73,7 +72,7 @@ public struct LiveEffects: Effects {
         }
         try await store.append(
             run: run, kind: "model.response", step: step, parent: intent,
-            payload: response.recorded(deltas: deltas), at: clock())
+            payload: response.recorded(stream: shape), at: clock())
         return response
     }
 
@@ -113,6 +112,12 @@ public struct LiveEffects: Effects {
         try await store.post(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
+}
+
+/// What a model request is recorded as: the profile it went to, the request, and the HTTP
+/// request the provider sent for it (its URL and body).
+func modelRequestPayload(_ request: ModelRequest, profile: String, provider: any ModelProvider) -> JSONValue {
+    ["profile": .string(profile), "request": request.json, "wire": provider.wire(request).json]
 }
 
 /// The tool call being performed on this task, if any: an event recorded during it is its
@@ -223,7 +228,10 @@ public actor RecordedEffects: Effects {
                 recorded: ["kind": .string(recorded.kind), "payload": recorded.payload],
                 replayed: ["kind": .string(kind), "payload": replayed])
         }
-        if comparing, let difference = recorded.payload.firstDifference(from: replayed) {
+        if comparing,
+            let difference = Self.compared(recorded.payload).firstDifference(
+                from: Self.compared(replayed, recorded: recorded.payload))
+        {
             throw Divergence(
                 sequence: recorded.sequence, kind: kind, step: recorded.step, path: difference.path,
                 recorded: difference.mine, replayed: difference.theirs)
@@ -245,21 +253,37 @@ public actor RecordedEffects: Effects {
         return (recorded, result)
     }
 
+    /// What of a payload a replay compares: all of it but where a model request was sent
+    /// (`wire.url`: a run resumed against a server that moved still matches), and the
+    /// wire only if the recorded run has it (runs recorded before requests were recorded
+    /// as sent do not).
+    private static func compared(_ payload: JSONValue, recorded: JSONValue? = nil) -> JSONValue {
+        guard case .object(var object) = payload, case .object(var wire)? = object["wire"] else { return payload }
+        if let recorded, recorded["wire"] == nil {
+            object["wire"] = nil
+        } else {
+            wire["url"] = nil
+            object["wire"] = .object(wire)
+        }
+        return .object(object)
+    }
+
     public func model(
         _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
         guard
             let matched = try await match(
-                "model.request", step: step, payload: ["profile": .string(profile), "request": request.json])
+                "model.request", step: step,
+                payload: modelRequestPayload(request, profile: profile, provider: provider))
         else {
             return try await live!.model(request, profile: profile, provider: provider, step: step, observe: observe)
         }
         switch (matched.result?.kind, live) {
         case ("model.response", _):
-            let response = ModelResponse(recorded: matched.result!.payload)
-            response.events.forEach(observe)
-            return response
+            let payload = matched.result!.payload
+            ModelResponse.events(recorded: payload).forEach(observe)
+            return ModelResponse(recorded: payload)
         case (nil, _?) where copy != nil:
             throw TraceError(
                 "event #\(matched.intent.sequence): the model request was never answered in the recorded run; fork from an earlier step"
@@ -309,94 +333,10 @@ public actor RecordedEffects: Effects {
     }
 }
 
-extension ModelResponse {
-    /// The form a response is recorded in: text whole (so a secret split across deltas
-    /// is still one secret to redact), with the sizes of the deltas it arrived in.
-    public func recorded(deltas: [JSONValue]) -> JSONValue {
-        var payload: [String: JSONValue] = [
-            "text": .string(text), "text_deltas": .array(deltas), "tool_calls": .array(toolCalls.map(\.json)),
-            "finish": finishReason.map { .string($0.wireName) } ?? .null,
-        ]
-        if !reasoning.isEmpty { payload["reasoning"] = .string(reasoning) }
-        if let usage {
-            payload["usage"] = [
-                "input": .number(Double(usage.inputTokens)), "output": .number(Double(usage.outputTokens)),
-            ]
-        }
-        return .object(payload)
-    }
-
-    /// A response rebuilt from its recorded form.
-    public init(recorded payload: JSONValue) {
-        self.init()
-        text = payload["text"]?.stringValue ?? ""
-        reasoning = payload["reasoning"]?.stringValue ?? ""
-        toolCalls = (payload["tool_calls"]?.arrayValue ?? []).map { call in
-            ToolCall(
-                id: call["id"]?.stringValue ?? "", name: call["name"]?.stringValue ?? "",
-                arguments: call["arguments"]?.stringValue ?? "")
-        }
-        finishReason = payload["finish"]?.stringValue.map(FinishReason.init(wire:))
-        if let usage = payload["usage"] {
-            self.usage = Usage(inputTokens: usage["input"]?.intValue ?? 0, outputTokens: usage["output"]?.intValue ?? 0)
-        }
-    }
-}
-
 extension Effects {
     public func model(
         _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?
     ) async throws -> ModelResponse {
         try await model(request, profile: profile, provider: provider, step: step, observe: { _ in })
-    }
-}
-
-extension ModelResponse {
-    /// The response as events, text in one piece.
-    public var events: [ModelEvent] {
-        var events: [ModelEvent] = []
-        if !reasoning.isEmpty { events.append(.reasoningDelta(reasoning)) }
-        if !text.isEmpty { events.append(.textDelta(text)) }
-        events += toolCalls.map(ModelEvent.toolCall)
-        if let usage { events.append(.usage(usage)) }
-        if let finishReason { events.append(.finish(finishReason)) }
-        return events
-    }
-}
-
-extension ModelRequest {
-    /// A request rebuilt from its recorded form.
-    public init(recorded json: JSONValue) {
-        let messages = (json["messages"]?.arrayValue ?? []).map { message in
-            ChatMessage(
-                role: ChatMessage.Role(rawValue: message["role"]?.stringValue ?? "user") ?? .user,
-                content: message["content"]?.stringValue ?? "",
-                toolCalls: (message["tool_calls"]?.arrayValue ?? []).map { call in
-                    ToolCall(
-                        id: call["id"]?.stringValue ?? "", name: call["name"]?.stringValue ?? "",
-                        arguments: call["arguments"]?.stringValue ?? "")
-                }, toolCallID: message["tool_call_id"]?.stringValue, toolName: message["tool_name"]?.stringValue)
-        }
-        let tools = (json["tools"]?.arrayValue ?? []).map { tool in
-            ToolSpec(
-                name: tool["name"]?.stringValue ?? "", description: tool["description"]?.stringValue ?? "",
-                parameters: tool["parameters"] ?? ["type": "object"])
-        }
-        let choice: ToolChoice =
-            switch json["tool_choice"] {
-            case .string("none")?: .none
-            case .string("required")?: .required
-            case .object(let object)?: .tool(object["tool"]?.stringValue ?? "")
-            default: .auto
-            }
-        var format = ResponseFormat.text
-        if let response = json["response_format"] {
-            format = .jsonSchema(name: response["name"]?.stringValue ?? "answer", schema: response["schema"] ?? [:])
-        }
-        self.init(
-            messages: messages, tools: tools, toolChoice: choice, responseFormat: format,
-            maxOutputTokens: json["max_output_tokens"]?.intValue, temperature: json["temperature"]?.doubleValue,
-            seed: json["seed"]?.intValue, stop: (json["stop"]?.arrayValue ?? []).compactMap(\.stringValue),
-            reasoning: json["reasoning"]?.boolValue ?? false)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hashing
 
 /// A run as an OTLP/JSON trace (`ExportTraceServiceRequest`), with the OpenTelemetry
@@ -33,11 +34,18 @@ public enum OTLPExport {
             switch event.kind {
             case "model.request":
                 let result = results[event.sequence]
-                let name = model ?? event.payload["profile"]?.stringValue ?? "model"
+                // The model the request named on the wire; for a run recorded without it, the profile's.
+                let wire = event.payload["wire"]
+                let name =
+                    wire?["body"]?["model"]?.stringValue ?? model ?? event.payload["profile"]?.stringValue ?? "model"
                 var attributes: [(String, JSONValue)] = [
                     ("gen_ai.operation.name", "chat"), ("gen_ai.request.model", .string(name)),
                 ]
                 if let provider { attributes.append(("gen_ai.provider.name", .string(provider))) }
+                if let server = wire?["url"]?.stringValue.flatMap(URLComponents.init(string:)), let host = server.host {
+                    attributes.append(("server.address", .string(host)))
+                    if let port = server.port { attributes.append(("server.port", .number(Double(port)))) }
+                }
                 if let step = event.step { attributes.append(("switchyard.step", .string(step))) }
                 if let usage = result?.payload["usage"] {
                     attributes.append(("gen_ai.usage.input_tokens", usage["input"] ?? 0))
