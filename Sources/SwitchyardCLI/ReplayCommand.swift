@@ -62,7 +62,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 try report(id, events: summary.eventCount, divergence: divergence, answer: result?.answer ?? "")
                 return
             }
-            let events = try await store.events(id)
+            let events = try await store.events(id, resolvingBlobs: true)
             guard let intent = events.first(where: { $0.kind == "model.request" }),
                 let recordedRequest = intent.payload["request"]
             else { throw TraceError("run \(id) has no model request to replay") }
@@ -324,7 +324,10 @@ struct ResumeCommand: AsyncParsableCommand {
                 try await resumeAgent(id, summary: summary, header: header, store: store)
                 return
             }
-            guard let intent = try await store.events(id).first(where: { $0.kind == "model.request" }),
+            guard
+                let intent = try await store.events(id, resolvingBlobs: true).first(where: {
+                    $0.kind == "model.request"
+                }),
                 let recordedRequest = intent.payload["request"],
                 let name = intent.payload["profile"]?.stringValue
             else { throw TraceError("run \(id) has no model request") }

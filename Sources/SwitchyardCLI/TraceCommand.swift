@@ -148,7 +148,7 @@ struct TraceCommand: AsyncParsableCommand {
                 let (store, summary) = try await storeOptions.open(run)
                 let id = summary.id
                 let header = try await store.header(id)
-                let events = try await store.events(id)
+                let events = try await store.events(id, resolvingBlobs: true)
                 let broken = try await store.verify(id)
                 if json {
                     printJSON([
@@ -308,7 +308,8 @@ extension TraceCommand {
                 let id = summary.id
                 if otlp {
                     let document = OTLPExport.document(
-                        run: summary, header: try await store.header(id), events: try await store.events(id),
+                        run: summary, header: try await store.header(id),
+                        events: try await store.events(id, resolvingBlobs: true),
                         includeContent: content)
                     print(document.canonicalText)
                     return
@@ -319,7 +320,7 @@ extension TraceCommand {
                     header = .object(object)
                 }
                 print(header.canonicalText)
-                for event in try await store.events(id) { print(event.json.canonicalText) }
+                for event in try await store.events(id, resolvingBlobs: true) { print(event.json.canonicalText) }
             } catch {
                 throw fail(error)
             }
@@ -340,8 +341,8 @@ extension TraceCommand {
             let divergence: Divergence?
             do {
                 let store = try TraceStore(path: path)
-                let a = try await store.events(try await store.resolve(first))
-                let b = try await store.events(try await store.resolve(second))
+                let a = try await store.events(try await store.resolve(first), resolvingBlobs: true)
+                let b = try await store.events(try await store.resolve(second), resolvingBlobs: true)
                 divergence = Self.firstDifference(a, b)
             } catch {
                 throw fail(error)

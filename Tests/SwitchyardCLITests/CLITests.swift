@@ -182,6 +182,41 @@ import Testing
         #expect(try JSONValue(parsing: after.standardOutput).arrayValue?.count == 1)
     }
 
+    /// A prompt past the store's inline limit is kept as a blob; replay, export and diff
+    /// see it whole.
+    @Test func aLongPromptReplaysAndExportsWhole() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"Long."},"done":true,"done_reason":"stop","prompt_eval_count":9000,"eval_count":2}"#
+            ]))
+        let prompt = (1...13_000).map { "w\($0)" }.joined(separator: " ")  // 79 KB
+        #expect(prompt.utf8.count > 64 * 1024)
+        let chat = try await runProgram(
+            binary,
+            [
+                "chat", "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama3.2", "--set",
+                "profiles.l.base_url=\(server.baseURL)", "--profile", "l", prompt,
+            ], environment: environment)
+        #expect(chat.status == 0, "\(chat.standardError)")
+        let runs = try JSONValue(
+            parsing: try await runProgram(binary, ["trace", "ls", "--json"], environment: environment).standardOutput)
+        let id = try #require(runs.arrayValue?.first?["id"]?.stringValue)
+        let replay = try await runProgram(binary, ["replay", id], environment: environment)
+        #expect(replay.status == 0, "\(replay.standardOutput.prefix(300))\(replay.standardError)")
+        #expect(replay.standardOutput.contains("no divergence"))
+        let export = try await runProgram(binary, ["trace", "export", id, "--jsonl"], environment: environment)
+        let request = try #require(export.standardOutput.split(separator: "\n").dropFirst().first)
+        let payload = try JSONValue(parsing: String(request))["payload"]
+        // (Compared apart from #expect, which would print 79 KB on a failure.)
+        let requestIsWhole = payload?["request"]?["messages"]?.arrayValue?.first?["content"] == .string(prompt)
+        let wireIsWhole = payload?["wire"]?["body"]?["messages"]?.arrayValue?.first?["content"] == .string(prompt)
+        #expect(requestIsWhole)
+        #expect(wireIsWhole)
+    }
+
     @Test func chatAgainstAnOllamaFake() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()

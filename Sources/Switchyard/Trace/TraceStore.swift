@@ -467,16 +467,19 @@ public actor TraceStore {
             endedAt: row.int64(6), eventCount: row.int(7) ?? 0)
     }
 
-    public func events(_ run: RunID) throws -> [TraceEvent] {
+    /// A run's events in order, payloads as recorded: large strings as blob references,
+    /// unless `resolvingBlobs` (what a person or an export should see).
+    public func events(_ run: RunID, resolvingBlobs: Bool = false) throws -> [TraceEvent] {
         try settlePosts()
         return try database.rows(
             "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
             run.rawValue
         ).map { row in
-            TraceEvent(
+            let payload = (try? JSONValue(parsing: row.string(5) ?? "null")) ?? .null
+            return TraceEvent(
                 run: run, sequence: row.int(0) ?? 0, parent: row.int(1), kind: row.string(2) ?? "",
                 step: row.string(3), time: row.int64(4) ?? 0,
-                payload: (try? JSONValue(parsing: row.string(5) ?? "null")) ?? .null, hash: row.string(6) ?? "")
+                payload: resolvingBlobs ? try self.resolvingBlobs(payload) : payload, hash: row.string(6) ?? "")
         }
     }
 
