@@ -361,11 +361,56 @@ struct TraceBench: AsyncParsableCommand {
             "bursts of 100 (append(run:events:)): \(events) events in \(format(bursts.seconds * 1000)) ms = \(format(Double(events) / bursts.seconds / 1000)) k events/s"
         )
         print("replay of a \(steps)-step run (\(2 * steps) events): \(format(replayed.seconds * 1000)) ms")
+        for limit in [64 * 1024, 4 * 1024] {
+            let size = try await plannerRunSize(
+                in: directory.appendingPathComponent("planner-\(limit).db").path, inlineLimit: limit)
+            print(
+                "a planner run of \(plannerRounds) rounds (16 KB prompt, 6 KB read per round; requests with their wire bodies), strings over \(limit / 1024) KB stored once: \(size / 1024) KB on disk"
+            )
+        }
         print(
             "secret scanner: 100 KB in \(format(scan.seconds * 1000, digits: 3)) ms = \(format(Double(text.utf8.count) / scan.seconds / 1e6)) MB/s"
         )
     }
 
+}
+
+extension TraceBench {
+    var plannerRounds: Int { 12 }
+
+    /// The bytes on disk (database and WAL) of a store holding one planner-shaped run: each
+    /// round sends the same system prompt and the whole history, which grows by a plan and a
+    /// file read per round.
+    func plannerRunSize(in path: String, inlineLimit: Int) async throws -> Int {
+        let store = try TraceStore(path: path, inlineLimit: inlineLimit)
+        let run = try await store.startRun(agent: "bench", task: "planner", header: [:], at: 0)
+        let effects = LiveEffects(store: store, run: run, clock: { 0 })
+        let prompt = String(repeating: "You plan steps for a code assistant; cite files and lines. ", count: 280)
+        var messages: [ChatMessage] = [.system(prompt), .user("Where is the retry policy applied?")]
+        for round in 1...plannerRounds {
+            let plan = try await effects.model(
+                ModelRequest(messages: messages), profile: "cloud", provider: CannedModel(), step: "plan-\(round)")
+            let read = (1...120).map { "\(round * 1000 + $0)    let policy = RetryPolicy.default // line \($0)" }
+            messages += [.assistant(plan.text), .user(read.joined(separator: "\n"))]
+        }
+        try await store.finish(run, status: .finished, at: 1)
+        return [path, path + "-wal"].reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+        }
+    }
+}
+
+/// A model that answers at once, and renders its requests as Chat Completions would.
+struct CannedModel: ModelProvider {
+    let rendering = OpenAIChatProvider(baseURL: "http://127.0.0.1:9/v1", apiKey: nil, model: "gpt-4.1-mini")
+
+    func wire(_ request: ModelRequest) -> WireRequest { rendering.wire(request) }
+
+    func stream(_ request: ModelRequest) -> ModelEventStream {
+        ModelEventStream { batch in
+            batch.append(contentsOf: [.textDelta(#"{"steps": [{"kind": "tool", "tool": "read"}]}"#), .finish(.stop)])
+        }
+    }
 }
 
 /// A writer for crash tests: appends events one commit at a time and prints each

@@ -276,6 +276,61 @@ func scriptedRun(
         #expect(error?.message.contains("is not repeated") == true)
     }
 
+    /// A prompt sent in every round, in the request and in its wire body, is stored once.
+    @Test func aRepeatedLongPromptIsStoredOnce() async throws {
+        server.enqueue("/api/chat", .ndjson([#"{"message":{"role":"assistant","content":"one"},"done":true}"#]))
+        server.enqueue("/api/chat", .ndjson([#"{"message":{"role":"assistant","content":"two"},"done":true}"#]))
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "planner", task: "t", header: [:], at: 0)
+        let live = LiveEffects(store: store, run: run, clock: { 0 })
+        let provider = OllamaProvider(baseURL: server.baseURL, model: "llama3.2")
+        let prompt = String(repeating: "Plan the steps; cite files. ", count: 300)  // 8.4 KB
+        for round in 1...2 {
+            _ = try await live.model(
+                ModelRequest(messages: [.system(prompt), .user("round \(round)")]), profile: "local",
+                provider: provider, step: "plan-\(round)")
+        }
+        let stored = try await store.events(run).filter { $0.kind == "model.request" }.flatMap { event in
+            [
+                event.payload["request"]?["messages"]?.arrayValue?.first?["content"],
+                event.payload["wire"]?["body"]?["messages"]?.arrayValue?.first?["content"],
+            ].compactMap { $0?["$blob"]?.stringValue }
+        }
+        #expect(stored.count == 4)
+        #expect(Set(stored).count == 1)
+        let replay = try await RecordedEffects(replaying: run, in: store)
+        for round in 1...2 {
+            _ = try await replay.model(
+                ModelRequest(messages: [.system(prompt), .user("round \(round)")]), profile: "local",
+                provider: offline, step: "plan-\(round)")
+        }
+        #expect(await replay.isComplete)
+    }
+
+    /// A run recorded when long strings stayed inline replays against a store that keeps
+    /// them as blobs.
+    @Test func aRunRecordedWithALargerInlineLimitStillReplays() async throws {
+        server.enqueue("/api/chat", .ndjson([#"{"message":{"role":"assistant","content":"ok"},"done":true}"#]))
+        let path = directory.path + "/traces.db"
+        let prompt = String(repeating: "Plan the steps; cite files. ", count: 300)
+        let request = ModelRequest(messages: [.system(prompt), .user("go")])
+        let run: RunID
+        do {
+            let store = try TraceStore(path: path, inlineLimit: 64 * 1024)
+            run = try await store.startRun(agent: "planner", task: "t", header: [:], at: 0)
+            let provider = OllamaProvider(baseURL: server.baseURL, model: "llama3.2")
+            _ = try await LiveEffects(store: store, run: run, clock: { 0 }).model(
+                request, profile: "local", provider: provider, step: "plan-1")
+            try await store.finish(run, status: .finished, at: 1)
+            let inline = try await store.events(run).first?.payload["request"]?["messages"]?.arrayValue?.first?[
+                "content"]
+            #expect(inline == .string(prompt))
+        }
+        let replay = try await RecordedEffects(replaying: run, in: try TraceStore(path: path))
+        let response = try await replay.model(request, profile: "local", provider: offline, step: "plan-1")
+        #expect(response.text == "ok")
+    }
+
     /// A result too large to keep inline is stored as a blob; a replay serves it whole.
     @Test func aLargeResultReplaysWhole() async throws {
         let store = try TraceStore(path: directory.path + "/large.db", inlineLimit: 1024)

@@ -229,7 +229,7 @@ public actor RecordedEffects: Effects {
                 replayed: ["kind": .string(kind), "payload": replayed])
         }
         if comparing,
-            let difference = Self.compared(recorded.payload).firstDifference(
+            let difference = Self.compared(await store.currentForm(ofRecorded: recorded.payload)).firstDifference(
                 from: Self.compared(replayed, recorded: recorded.payload))
         {
             throw Divergence(

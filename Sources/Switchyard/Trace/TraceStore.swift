@@ -147,7 +147,11 @@ public actor TraceStore {
 
     /// Opens (or creates) the store at `path` and marks runs whose writer process is gone
     /// as `interrupted`. The redaction key lives beside it, in `path.key`, never inside.
-    public init(path: String, inlineLimit: Int = 64 * 1024) throws {
+    ///
+    /// Strings longer than `inlineLimit` bytes are stored once, by hash: an agent's requests
+    /// repeat its prompt and every earlier message in each round, so a long run's trace grows
+    /// with what it read rather than with the square of its rounds.
+    public init(path: String, inlineLimit: Int = 4 * 1024) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -534,6 +538,19 @@ public actor TraceStore {
             return ["$blob": .string(SHA256.hex(Array(redacted.utf8))), "size": .number(Double(redacted.utf8.count))]
         case .array(let values): return .array(values.map(recordedForm))
         case .object(let object): return .object(object.mapValues(recordedForm))
+        default: return payload
+        }
+    }
+
+    /// A recorded payload as this store would record it now: inline strings longer than the
+    /// inline limit as blob references, as they are when the run was recorded with a larger
+    /// limit. What a replay compares a recorded payload in.
+    public func currentForm(ofRecorded payload: JSONValue) -> JSONValue {
+        switch payload {
+        case .string(let text) where text.utf8.count > inlineLimit:
+            return ["$blob": .string(SHA256.hex(Array(text.utf8))), "size": .number(Double(text.utf8.count))]
+        case .array(let values): return .array(values.map(currentForm(ofRecorded:)))
+        case .object(let object): return .object(object.mapValues(currentForm(ofRecorded:)))
         default: return payload
         }
     }
