@@ -252,7 +252,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (store, summary) = try await storeOptions.open(run)
-        let events = try await store.events(summary.id)
+        let events = try await store.events(summary.id, resolvingBlobs: true)
         let profiles = try await store.header(summary.id)["profiles"]?.objectValue ?? [:]
         var rows: [JSONValue] = []
         var leaked = false
@@ -272,7 +272,9 @@ struct AuditCommand: AsyncParsableCommand {
                     row["destination_clearance"]?.stringValue.flatMap(Confidentiality.init(name:)) ?? .public
                 if row["decision"]?.stringValue == "allow", labels.confidentiality > clearance { leaked = true }
             case "model.request":
-                let bytes = JSONValue.number(Double(event.payload["request"]?.canonicalBytes.count ?? 0))
+                // The body sent; for a run recorded without it, the request's size.
+                let sent = event.payload["wire"]?["body"]?.requestBytes ?? event.payload["request"]?.canonicalBytes
+                let bytes = JSONValue.number(Double(sent?.count ?? 0))
                 if let index = undecidedRequests[step]?.first, case .object(var row) = rows[index] {
                     undecidedRequests[step]?.removeFirst()
                     row["bytes"] = bytes

@@ -74,7 +74,10 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(report["above_clearance"] == false)
         let egress = report["egress"]?.arrayValue ?? []
         #expect(egress.filter { $0["kind"]?.stringValue == "model" }.count == 4)
-        #expect(egress.filter { $0["kind"]?.stringValue == "model" }.allSatisfy { ($0["bytes"]?.intValue ?? 0) > 0 })
+        // Each model request's bytes are those its server received.
+        #expect(
+            egress.filter { $0["kind"]?.stringValue == "model" }.compactMap { $0["bytes"]?.intValue }.sorted()
+                == (cloud.requests + local.requests).map(\.body.count).sorted())
         let refused = try #require(egress.first { $0["decision"]?.stringValue == "refuse" })
         #expect(refused["kind"] == "http")
         #expect(refused["labels"]?["confidentiality"] == "private")
@@ -127,6 +130,19 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(sent?["path"] == "wire.body.model")
         #expect(sent?["recorded"] == "gpt-4.1-mini")
         #expect(sent?["replayed"] == "gpt-4.1")
+
+        // A fork from $4 copies what came before it, the guard's refusal inside the fetch too.
+        local.enqueue("/v1/chat/completions", answer("In May."))
+        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$4"], id: 4))
+        let fork = try await runProgram(
+            binary, ["replay", run, "--live-from", "$4", "--json"], environment: environment)
+        #expect(fork.status == 0, "\(fork.standardError)")
+        let child = try #require(try JSONValue(parsing: fork.standardOutput)["fork"]?.stringValue)
+        let childAudit = try JSONValue(
+            parsing: try await runProgram(binary, ["audit", child, "--json"], environment: environment).standardOutput)
+        let childRefusals = (childAudit["egress"]?.arrayValue ?? []).filter { $0["decision"] == "refuse" }
+        #expect(childRefusals.map { $0["kind"] } == ["http"])
+        #expect(childRefusals.first?["reason"] == refused["reason"])
     }
 
     /// Without --apply an agent can only propose a change (on a new branch); with it, it may

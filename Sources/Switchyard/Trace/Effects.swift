@@ -145,7 +145,9 @@ public actor RecordedEffects: Effects {
     private var queues: [String: [Int]] = [:]
     /// The result recorded for each event, by the event's sequence number.
     private var results: [Int: Int] = [:]
-    private var used = 0
+    /// What was recorded while each effect ran (a guard decision inside a tool call), by the
+    /// effect's sequence number: a fork copies it with the effect.
+    private var during: [Int: [Int]] = [:]
     /// Where effects go once the record is used up; `nil` when replaying.
     private let live: LiveEffects?
     /// Forking: the new run, which gets a copy of every effect served.
@@ -162,8 +164,9 @@ public actor RecordedEffects: Effects {
             store: store, events: store.events(run), live: LiveEffects(store: store, run: run, clock: clock))
     }
 
-    /// Forks `run` at `step`: effects before the step's first event are served from the
-    /// record, the rest performed; all of them are recorded in `child`.
+    /// Forks `run` at `step`: effects begun before the step's first event are served from
+    /// the record — whole, with what a concurrent step recorded during them or as their result
+    /// after that event — the rest performed; all of them are recorded in `child`.
     public init(
         forking run: RunID, at step: String, into child: RunID, in store: TraceStore,
         clock: @escaping @Sendable () -> Int64
@@ -175,7 +178,8 @@ public actor RecordedEffects: Effects {
                 "run \(run) has no step \(step); its steps are \(steps.prefix(40).joined(separator: ", "))")
         }
         let live = LiveEffects(store: store, run: child, clock: clock)
-        self.init(store: store, events: events.filter { $0.sequence < cut.sequence }, live: live, copy: live)
+        let served = events.filter { $0.sequence < cut.sequence || ($0.parent ?? .max) < cut.sequence }
+        self.init(store: store, events: served, live: live, copy: live)
     }
 
     private init(store: TraceStore, events: [TraceEvent], live: LiveEffects?, copy: LiveEffects? = nil) {
@@ -185,7 +189,11 @@ public actor RecordedEffects: Effects {
         self.copy = copy
         for (index, event) in events.enumerated() {
             if let parent = event.parent {
-                if Self.resultKinds.contains(event.kind) { results[parent] = index }
+                if Self.resultKinds.contains(event.kind) {
+                    results[parent] = index
+                } else {
+                    during[parent, default: []].append(index)
+                }
             } else {
                 queues[event.step ?? "", default: []].append(index)
             }
@@ -243,6 +251,11 @@ public actor RecordedEffects: Effects {
             let intent = try await store.append(
                 run: copy.run, kind: recorded.kind, step: recorded.step, parent: EnclosingEffect.intent,
                 payload: recorded.payload, at: recorded.time)
+            for event in (during[recorded.sequence] ?? []).map({ events[$0] }) {
+                try await store.append(
+                    run: copy.run, kind: event.kind, step: event.step, parent: intent, payload: event.payload,
+                    at: event.time)
+            }
             if let served = result {
                 try await store.append(
                     run: copy.run, kind: served.kind, step: served.step, parent: intent, payload: served.payload,
