@@ -400,19 +400,6 @@ extension TraceBench {
     }
 }
 
-/// A model that answers at once, and renders its requests as Chat Completions would.
-struct CannedModel: ModelProvider {
-    let rendering = OpenAIChatProvider(baseURL: "http://127.0.0.1:9/v1", apiKey: nil, model: "gpt-4.1-mini")
-
-    func wire(_ request: ModelRequest) -> WireRequest { rendering.wire(request) }
-
-    func stream(_ request: ModelRequest) -> ModelEventStream {
-        ModelEventStream { batch in
-            batch.append(contentsOf: [.textDelta(#"{"steps": [{"kind": "tool", "tool": "read"}]}"#), .finish(.stop)])
-        }
-    }
-}
-
 /// A writer for crash tests: appends events one commit at a time and prints each
 /// sequence number once it is acknowledged, until it is killed.
 struct TraceWriter: AsyncParsableCommand {
@@ -422,11 +409,28 @@ struct TraceWriter: AsyncParsableCommand {
 
     @Option(help: "The trace store.") var store: String
     @Option(help: "Events to write.") var events = 1_000
+    @Flag(
+        help:
+            "Make model calls through the effects boundary (a request and its answer, from a CannedModel taking 1 ms, each), printing each call once it is answered."
+    )
+    var effects = false
 
     func run() async throws {
         let store = try TraceStore(path: store)
         let run = try await store.startRun(agent: "crash-test", task: "write", header: [:], at: 0)
         emit("run \(run) \(getpid())")
+        if effects {
+            let live = LiveEffects(store: store, run: run, clock: { 0 })
+            for index in 1...(events / 2) {
+                _ = try await live.model(
+                    CannedModel.request(index), profile: "canned", provider: CannedModel(delay: .milliseconds(1)),
+                    step: "$\(index)")
+                emit("ack \(index)")
+            }
+            try await store.finish(run, status: .finished, at: 1)
+            emit("done")
+            return
+        }
         for index in 1...events {
             let sequence = try await store.append(
                 run: run, kind: "tool.result", step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)
