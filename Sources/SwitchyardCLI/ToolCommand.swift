@@ -147,9 +147,8 @@ enum Toolbox {
     /// The tools for a workspace (all of them, or those in `only`), configured by the settings.
     /// With `readOnly`, the tools may not change the work tree or the checked-out branch:
     /// `edit`, `git_apply` and `git_commit` of work-tree paths refuse, saying `readOnly`, and
-    /// `git_commit` never commits on the checked-out branch. (The shell keeps the mount its
-    /// options give, so that builds and tests can write their products; `tools.shell.workspace:
-    /// read-only` closes that too.)
+    /// `git_commit` never commits on the checked-out branch, and the shell mounts the work
+    /// tree read-only but for its `writable` directories (where builds put their products).
     static func make(
         workspacePath: String, settings: Settings, labels: Labels? = nil, only: Set<String>? = nil,
         readOnly: String? = nil

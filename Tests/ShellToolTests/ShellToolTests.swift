@@ -188,6 +188,33 @@ func processAlive(_ marker: String) -> Bool {
         #expect(FileManager.default.fileExists(atPath: directory.path + "/asked"))
     }
 
+    /// In a run that may not change the work tree (no --apply) the mount is read-only but for
+    /// the directories the policy keeps writable, made if missing; outside its sandbox the
+    /// shell could not keep it so, and does not run.
+    @Test func aReadOnlyRunKeepsTheWorkTreeButItsWritableDirectories() async throws {
+        let directory = try TemporaryDirectory("read-only-run")
+        try directory.write("Sources/main.swift", "print(1)\n")
+        var workspace = try Workspace(path: directory.path)
+        workspace.readOnlyReason = "the work tree is read-only in this run"
+        let tool = ShellTool(workspace: workspace, policy: permissive { $0.writablePaths = [".build"] })
+        let output = try await tool.invoke([
+            "command": "echo 2 > Sources/main.swift; echo made > .build/product; cat .build/product"
+        ])
+        #expect(try directory.read("Sources/main.swift") == "print(1)\n")
+        #expect(output.text.contains("Read-only file system"))
+        #expect(try directory.read(".build/product") == "made\n")
+        // The same policy in a run that may change the work tree writes where it is told.
+        let applying = ShellTool(workspace: try Workspace(path: directory.path), policy: permissive())
+        _ = try await applying.invoke(["command": "echo 2 > Sources/main.swift"])
+        #expect(try directory.read("Sources/main.swift") == "2\n")
+        await #expect {
+            _ = try await ShellTool(workspace: workspace, policy: permissive { $0.sandbox = .none }, bubblewrap: nil)
+                .invoke(["command": "true"])
+        } throws: { error in
+            (error as? ToolError)?.rule == "read-only"
+        }
+    }
+
     @Test func withoutBubblewrapTheShellRefusesUnlessTheSpecSaysNone() async throws {
         let directory = try TemporaryDirectory("nobwrap")
         let workspace = try Workspace(path: directory.path)
@@ -223,6 +250,13 @@ func processAlive(_ marker: String) -> Bool {
         }
         #expect(throws: ConfigurationError.self) {
             try ShellPolicy(options: ToolOptions(["sandbox": "docker"], location: "tools.shell"))
+        }
+        #expect(
+            try ShellPolicy(options: ToolOptions(["writable": [".build"]], location: "t")).writablePaths == [".build"])
+        for outside in ["/tmp", "../sibling", ".build/../../x"] {
+            #expect(throws: ConfigurationError.self) {
+                try ShellPolicy(options: ToolOptions(["writable": .array([.string(outside)])], location: "tools.shell"))
+            }
         }
     }
 

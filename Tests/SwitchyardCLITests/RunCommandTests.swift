@@ -155,7 +155,9 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         try directory.write("README.md", "Teh project.\n")
         try directory.write(
             "agents/fixer.md",
-            plannedAgent("fixer", local: local, cloud: cloud, tools: ["edit: {}"], prompt: "You fix typos."))
+            plannedAgent(
+                "fixer", local: local, cloud: cloud,
+                tools: ["edit: {}", "shell: { otherwise: allow, writable: [.build] }"], prompt: "You fix typos."))
         cloud.enqueue(
             "/v1/chat/completions",
             planCall(
@@ -164,7 +166,13 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
                         [
                             "kind": "tool", "tool": "edit",
                             "arguments": ["path": "README.md", "old_string": "Teh", "new_string": "The"],
-                        ]
+                        ],
+                        [
+                            "kind": "tool", "tool": "shell",
+                            "arguments": [
+                                "command": "mkdir -p .build; echo built > .build/product; echo shell >> NOTES"
+                            ],
+                        ],
                     ]
                 ], id: 1))
         cloud.enqueue("/v1/chat/completions", planCall(["answer": "$2"], id: 2))
@@ -174,10 +182,14 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
             environment: cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-apply"]))
         #expect(result.status == 0, "\(result.standardError)")
         let answer = try JSONValue(parsing: result.standardOutput)["answer"]?.stringValue ?? ""
+        // A build's products land in the shell's writable directory either way.
+        #expect(try directory.read(".build/product") == "built\n")
         if apply {
             #expect(try directory.read("README.md") == "The project.\n")
+            #expect(try directory.read("NOTES") == "shell\n")
         } else {
             #expect(try directory.read("README.md") == "Teh project.\n")
+            #expect(!FileManager.default.fileExists(atPath: directory.path + "/NOTES"))
             #expect(answer.contains("the work tree is read-only in this run"), "\(answer)")
         }
     }

@@ -24,8 +24,11 @@ public struct ShellPolicy: Sendable, Hashable {
     public var otherwise: Decision = .ask
     /// Whether commands may use the network (the sandbox shares the host's network).
     public var network = false
-    /// Whether the workspace is mounted writable.
+    /// Whether the workspace is mounted writable (when the run may change the work tree).
     public var writableWorkspace = true
+    /// Directories in the workspace that stay writable when the work tree is read-only (a
+    /// run without `--apply`): where builds and tests put what they make, such as `.build`.
+    public var writablePaths: [String] = []
     public var sandbox: Sandbox = .bubblewrap
     /// The longest a command may run, and the default when the call does not say.
     public var timeout: Duration = .seconds(120)
@@ -37,8 +40,8 @@ public struct ShellPolicy: Sendable, Hashable {
     public init() {}
 
     /// Reads `allow`, `deny`, `otherwise`, `network`, `workspace` (`read-write` or
-    /// `read-only`), `sandbox` (`bubblewrap` or `none`), `timeout` (seconds) and
-    /// `environment`.
+    /// `read-only`), `writable` (directories), `sandbox` (`bubblewrap` or `none`), `timeout`
+    /// (seconds) and `environment`.
     public init(options: ToolOptions) throws(ConfigurationError) {
         var options = options
         allow = try options.strings("allow") ?? []
@@ -57,6 +60,11 @@ public struct ShellPolicy: Sendable, Hashable {
         case let other:
             throw ConfigurationError(
                 at: options.location, message: "workspace: expected read-write or read-only, got '\(other)'")
+        }
+        writablePaths = try options.strings("writable") ?? []
+        if let path = writablePaths.first(where: { $0.hasPrefix("/") || $0.split(separator: "/").contains("..") }) {
+            throw ConfigurationError(
+                at: options.location, message: "writable: '\(path)' is not a directory inside the workspace")
         }
         if let text = try options.string("sandbox") {
             guard let sandbox = Sandbox(rawValue: text) else {

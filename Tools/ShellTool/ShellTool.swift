@@ -11,6 +11,8 @@ public import Switchyard
 /// `shell`: runs a command with `/bin/sh` inside a bubblewrap sandbox — the workspace
 /// mounted, the rest of the file system read-only, a private `/tmp`, no network unless the
 /// policy allows it, an environment allowlist, and a timeout that kills the whole process tree.
+/// When the work tree is read-only (`Workspace.readOnlyReason`: a run without `--apply`), so
+/// is the workspace's mount, but for the policy's `writable` directories.
 public struct ShellTool: Tool {
     public let workspace: Workspace
     public let policy: ShellPolicy
@@ -148,8 +150,17 @@ public struct ShellTool: Tool {
                 )
             }
             executable = bubblewrap
-            arguments = sandboxArguments(directory: directory) + ["/bin/sh", "-c", command]
+            arguments =
+                sandboxArguments(directory: directory, writable: try writableDirectories()) + [
+                    "/bin/sh", "-c", command,
+                ]
         case .none:
+            if let reason = workspace.readOnlyReason {
+                throw ToolError(
+                    .refused, tool: name,
+                    "\(reason); outside its sandbox (sandbox: none) the shell could change it, so it does not run",
+                    rule: "read-only")
+            }
             executable = "/bin/sh"
             arguments = ["-c", command]
         }
@@ -233,10 +244,26 @@ public struct ShellTool: Tool {
         case gaveUp
     }
 
+    /// The directories to mount writable in a read-only workspace: the policy's `writable`
+    /// ones, made if missing, and only those that really are inside the workspace.
+    func writableDirectories() throws(ToolError) -> [String] {
+        guard workspace.readOnlyReason != nil else { return [] }
+        return try policy.writablePaths.map { (path: String) throws(ToolError) -> String in
+            let target = (workspace.root.isEmpty ? "" : workspace.root) + "/" + path
+            try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            let resolved = try workspace.resolve(path, for: .read, tool: name)
+            guard resolved.isDirectory else {
+                throw ToolError(.invalidArguments, tool: name, "tools.shell.writable: \(path) is not a directory")
+            }
+            return resolved.absolute
+        }
+    }
+
     /// bubblewrap's arguments: the host read-only, fresh `/dev`, `/proc`, `/tmp` and `/run`,
-    /// the workspace bound (writable or not), every namespace unshared (the network too,
+    /// the workspace bound — writable unless the policy or the run says otherwise, and then
+    /// with `writable` bound writable inside it — every namespace unshared (the network too,
     /// unless allowed), and the sandbox killed with its parent.
-    func sandboxArguments(directory: String) -> [String] {
+    func sandboxArguments(directory: String, writable: [String] = []) -> [String] {
         var arguments = [
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--unshare-all", "--die-with-parent", "--new-session",
@@ -248,7 +275,10 @@ public struct ShellTool: Tool {
             arguments += ["--tmpfs", "/run"]
         }
         let root = workspace.root.isEmpty ? "/" : workspace.root
-        arguments += [policy.writableWorkspace ? "--bind" : "--ro-bind", root, root, "--chdir", directory]
+        let writableTree = policy.writableWorkspace && workspace.readOnlyReason == nil
+        arguments += [writableTree ? "--bind" : "--ro-bind", root, root]
+        for path in writable { arguments += ["--bind", path, path] }
+        arguments += ["--chdir", directory]
         return arguments
     }
 
