@@ -13,9 +13,10 @@ struct ReplayCommand: AsyncParsableCommand {
             first difference is reported with its event, field path, and the old and new values. \
             What-if: --set KEY=VALUE replays with a changed setting (a profile's model, an option); \
             for a chat run, --prompt and --profile change its inputs; for an agent run, --agent \
-            FILE replays with an edited spec. --live-from STEP forks an agent or ticket run: recorded effects up to that step \
-            (which must match), live models and tools from it on, all of it recorded as a new run \
-            whose parent is this one. Exit status 3 means the run diverged.
+            FILE replays with an edited spec. --live-from STEP forks an agent or ticket run: \
+            recorded effects up to that step (which must match), live models and tools from it on, \
+            all of it recorded as a new run whose parent is this one. Exit status 3 means the run \
+            diverged.
             """
     )
 
@@ -130,10 +131,10 @@ extension ReplayCommand {
         }
     }
 
-    /// Profile `name` as a chat run with `header` used it: `settings`, with the command-line settings
-    /// the run recorded and then `overrides`; for the profile the run called
-    /// (`recordedName`), with the provider, model and base URL its header recorded, where
-    /// `settings` may have changed since.
+    /// Profile `name` as the chat run with `header` saw it: `settings` with the run's `--set`
+    /// assignments, then — for the profile it called, `recordedName` — the provider, model
+    /// and base URL its header recorded (the settings file may have changed since), then
+    /// `overrides`.
     static func chatProfile(
         _ name: String, header: JSONValue, recordedName: String, settings: Settings,
         overrides: [String]
@@ -331,10 +332,10 @@ struct ResumeCommand: AsyncParsableCommand {
                 let recordedRequest = intent.payload["request"],
                 let name = intent.payload["profile"]?.stringValue
             else { throw TraceError("run \(id) has no model request") }
-            var recordedSettings = settings
-            recordedSettings.overrides = []
+            var fileSettings = settings
+            fileSettings.overrides = []  // applied after the recorded ones, by chatProfile
             let profile = try ReplayCommand.chatProfile(
-                name, header: header, recordedName: name, settings: try recordedSettings.load(),
+                name, header: header, recordedName: name, settings: try fileSettings.load(),
                 overrides: settings.overrides)
             let provider = try profile.chatProvider(environment: environment)
             try await store.reopen(id)

@@ -405,6 +405,7 @@ func scriptedRun(
         #expect(recorded["stream"] == "t6 t5 c u f")
         #expect(StreamShape(recorded: "t6 t5 c u f") == shape)
         #expect(StreamShape(recorded: "t6 x c") == nil)
+        #expect(StreamShape(recorded: "t-1 f") == nil)
     }
 
     /// Where a secret was redacted the recorded text has another length than its deltas

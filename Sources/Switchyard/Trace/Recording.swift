@@ -133,8 +133,8 @@ public struct StreamShape: Sendable, Hashable {
     public init?(recorded: String) {
         for word in recorded.split(separator: " ") {
             switch (word.first, Int(word.dropFirst())) {
-            case ("t", let size?): pieces.append(.text(size))
-            case ("r", let size?): pieces.append(.reasoning(size))
+            case ("t", let size?) where size >= 0: pieces.append(.text(size))
+            case ("r", let size?) where size >= 0: pieces.append(.reasoning(size))
             case ("c", nil) where word.count == 1: pieces.append(.toolCall)
             case ("u", nil) where word.count == 1: pieces.append(.usage)
             case ("f", nil) where word.count == 1: pieces.append(.finish)
