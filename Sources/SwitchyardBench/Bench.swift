@@ -411,9 +411,13 @@ struct TraceWriter: AsyncParsableCommand {
     @Option(help: "Events to write.") var events = 1_000
     @Flag(
         help:
-            "Make model calls through the effects boundary (a request and its answer, from a CannedModel taking 1 ms, each), printing each call once it is answered."
+            "Make model calls through the effects boundary (a request and its answer, from a CannedModel taking 5 ms, each), printing each call once it is answered."
     )
     var effects = false
+    @Flag(
+        help: "Keep the run open after the last event until killed, so that a slow killer still kills a running writer."
+    )
+    var hold = false
 
     func run() async throws {
         let store = try TraceStore(path: store)
@@ -423,18 +427,20 @@ struct TraceWriter: AsyncParsableCommand {
             let live = LiveEffects(store: store, run: run, clock: { 0 })
             for index in 1...(events / 2) {
                 _ = try await live.model(
-                    CannedModel.request(index), profile: "canned", provider: CannedModel(delay: .milliseconds(1)),
+                    CannedModel.request(index), profile: "canned", provider: CannedModel(delay: .milliseconds(5)),
                     step: "$\(index)")
                 emit("ack \(index)")
             }
-            try await store.finish(run, status: .finished, at: 1)
-            emit("done")
-            return
+        } else {
+            for index in 1...events {
+                let sequence = try await store.append(
+                    run: run, kind: "tool.result", step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)
+                emit("ack \(sequence)")
+            }
         }
-        for index in 1...events {
-            let sequence = try await store.append(
-                run: run, kind: "tool.result", step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)
-            emit("ack \(sequence)")
+        if hold {
+            emit("holding")
+            while true { try await Task.sleep(for: .seconds(3600)) }
         }
         try await store.finish(run, status: .finished, at: 1)
         emit("done")
