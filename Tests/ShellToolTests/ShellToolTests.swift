@@ -213,6 +213,16 @@ func processAlive(_ marker: String) -> Bool {
         } throws: { error in
             (error as? ToolError)?.rule == "read-only"
         }
+        // A writable directory behind a symlink out of the workspace is refused, and nothing is made there.
+        let outside = try TemporaryDirectory("outside")
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/out", withDestinationPath: outside.path)
+        let escaping = ShellTool(workspace: workspace, policy: permissive { $0.writablePaths = ["out/products"] })
+        await #expect {
+            _ = try await escaping.invoke(["command": "true"])
+        } throws: { error in
+            (error as? ToolError)?.rule == "symlink-escape"
+        }
+        #expect(!FileManager.default.fileExists(atPath: outside.path + "/products"))
     }
 
     @Test func withoutBubblewrapTheShellRefusesUnlessTheSpecSaysNone() async throws {

@@ -245,12 +245,21 @@ public struct ShellTool: Tool {
     }
 
     /// The directories to mount writable in a read-only workspace: the policy's `writable`
-    /// ones, made if missing, and only those that really are inside the workspace.
+    /// ones, made if missing, and only those that really are inside the workspace. They are
+    /// made one level at a time, each parent checked first, so that a symlink cannot lead the
+    /// making out of the workspace.
     func writableDirectories() throws(ToolError) -> [String] {
         guard workspace.readOnlyReason != nil else { return [] }
         return try policy.writablePaths.map { (path: String) throws(ToolError) -> String in
-            let target = (workspace.root.isEmpty ? "" : workspace.root) + "/" + path
-            try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            var made = "."
+            for component in path.split(separator: "/") where component != "." {
+                let parent = try workspace.resolve(made, for: .read, tool: name)
+                let target = parent.absolute + "/" + component
+                if !FileManager.default.fileExists(atPath: target) {
+                    try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+                }
+                made += "/" + component
+            }
             let resolved = try workspace.resolve(path, for: .read, tool: name)
             guard resolved.isDirectory else {
                 throw ToolError(.invalidArguments, tool: name, "tools.shell.writable: \(path) is not a directory")
