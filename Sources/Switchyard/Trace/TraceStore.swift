@@ -393,17 +393,29 @@ public actor TraceStore {
     /// The payload as stored: every string redacted, and strings longer than the inline
     /// limit moved to the blob table, `{"$blob": sha256, "size": bytes}` in their place.
     private func record(_ value: JSONValue) throws -> JSONValue {
-        switch value {
-        case .string(let text):
-            let redacted = scanner.redact(text)
-            guard redacted.utf8.count > inlineLimit else { return .string(redacted) }
-            let bytes = Array(redacted.utf8)
-            let digest = SHA256.hex(bytes)
+        try referencingLongStrings(value, redacting: true) { digest, bytes in
             try database.execute(
                 "INSERT OR IGNORE INTO blobs(sha256, size, data) VALUES (?, ?, ?)", digest, bytes.count, bytes)
+        }
+    }
+
+    /// `value` with each string (redacted first, when `redacting`) longer than the inline
+    /// limit replaced by a reference to its blob, which `keep` is given to store.
+    private func referencingLongStrings(
+        _ value: JSONValue, redacting: Bool, keep: (_ digest: String, _ bytes: [UInt8]) throws -> Void
+    ) rethrows -> JSONValue {
+        switch value {
+        case .string(let text):
+            let stored = redacting ? scanner.redact(text) : text
+            guard stored.utf8.count > inlineLimit else { return .string(stored) }
+            let bytes = Array(stored.utf8)
+            let digest = SHA256.hex(bytes)
+            try keep(digest, bytes)
             return ["$blob": .string(digest), "size": .number(Double(bytes.count))]
-        case .array(let values): return .array(try values.map(record))
-        case .object(let object): return .object(try object.mapValues(record))
+        case .array(let values):
+            return .array(try values.map { try referencingLongStrings($0, redacting: redacting, keep: keep) })
+        case .object(let object):
+            return .object(try object.mapValues { try referencingLongStrings($0, redacting: redacting, keep: keep) })
         default: return value
         }
     }
@@ -531,28 +543,14 @@ public actor TraceStore {
     /// `payload` as the store would record it — redacted, large strings as blob
     /// references — without writing anything: what a replay compares with.
     public func recordedForm(_ payload: JSONValue) -> JSONValue {
-        switch payload {
-        case .string(let text):
-            let redacted = scanner.redact(text)
-            guard redacted.utf8.count > inlineLimit else { return .string(redacted) }
-            return ["$blob": .string(SHA256.hex(Array(redacted.utf8))), "size": .number(Double(redacted.utf8.count))]
-        case .array(let values): return .array(values.map(recordedForm))
-        case .object(let object): return .object(object.mapValues(recordedForm))
-        default: return payload
-        }
+        referencingLongStrings(payload, redacting: true) { _, _ in }
     }
 
     /// A recorded payload as this store would record it now: inline strings longer than the
     /// inline limit as blob references, as they are when the run was recorded with a larger
     /// limit. What a replay compares a recorded payload in.
     public func currentForm(ofRecorded payload: JSONValue) -> JSONValue {
-        switch payload {
-        case .string(let text) where text.utf8.count > inlineLimit:
-            return ["$blob": .string(SHA256.hex(Array(text.utf8))), "size": .number(Double(text.utf8.count))]
-        case .array(let values): return .array(values.map(currentForm(ofRecorded:)))
-        case .object(let object): return .object(object.mapValues(currentForm(ofRecorded:)))
-        default: return payload
-        }
+        referencingLongStrings(payload, redacting: false) { _, _ in }
     }
 
     /// Redacts text the way the store does, for callers that show what would be recorded.
