@@ -206,9 +206,7 @@ func profileHeader(_ binding: ProfileBinding) -> JSONValue {
     var header: [String: JSONValue] = [
         "clearance": .string(binding.clearance.description), "destination": .string(binding.destination),
     ]
-    if let price = binding.price {
-        header["price"] = ["input": .number(price.inputPerMillion), "output": .number(price.outputPerMillion)]
-    }
+    if let price = binding.price { header["price"] = price.json }
     return .object(header)
 }
 

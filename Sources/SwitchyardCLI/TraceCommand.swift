@@ -194,12 +194,7 @@ struct TraceCommand: AsyncParsableCommand {
 
         /// The profiles' prices the run's header recorded.
         static func prices(_ header: JSONValue) -> [String: ModelProfile.Price] {
-            (header["profiles"]?.objectValue ?? [:]).compactMapValues { profile in
-                guard let input = profile["price"]?["input"]?.doubleValue,
-                    let output = profile["price"]?["output"]?.doubleValue
-                else { return nil }
-                return ModelProfile.Price(inputPerMillion: input, outputPerMillion: output)
-            }
+            (header["profiles"]?.objectValue ?? [:]).compactMapValues { ModelProfile.Price(recorded: $0["price"]) }
         }
 
         func show(_ outline: RunOutline, startedAt: Int64) {

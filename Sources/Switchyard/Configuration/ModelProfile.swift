@@ -32,6 +32,15 @@ public struct ModelProfile: Sendable, Hashable {
         public func cost(of usage: Usage) -> Double {
             (Double(usage.inputTokens) * inputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
         }
+
+        /// As a run's header records it: `{"input": …, "output": …}`, USD per million tokens.
+        public var json: JSONValue { ["input": .number(inputPerMillion), "output": .number(outputPerMillion)] }
+
+        /// A price as a run's header recorded it.
+        public init?(recorded json: JSONValue?) {
+            guard let input = json?["input"]?.doubleValue, let output = json?["output"]?.doubleValue else { return nil }
+            self.init(inputPerMillion: input, outputPerMillion: output)
+        }
     }
 
     public var name: String
