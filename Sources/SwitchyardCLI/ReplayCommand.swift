@@ -71,13 +71,8 @@ struct ReplayCommand: AsyncParsableCommand {
             if let prompt, let last = request.messages.lastIndex(where: { $0.role == .user }) {
                 request.messages[last].content = prompt
             }
-            let recordedName = intent.payload["profile"]?.stringValue ?? ""
             let chatProfile = try Self.chatProfile(
-                profile ?? recordedName, header: header, recordedName: recordedName,
-                settings: try Settings.load(
-                    workspace: header["workspace"]?["path"]?.stringValue ?? FileManager.default.currentDirectoryPath,
-                    environment: ProcessInfo.processInfo.environment),
-                overrides: overrides)
+                profile ?? intent.payload["profile"]?.stringValue ?? "", header: header, overrides: overrides)
             let effects = try await RecordedEffects(replaying: id, in: store)
             do {
                 let response = try await effects.model(
@@ -131,23 +126,23 @@ extension ReplayCommand {
         }
     }
 
-    /// Profile `name` as the chat run with `header` saw it: `settings` with the run's `--set`
-    /// assignments, then — for the profile it called, `recordedName` — the provider, model
-    /// and base URL its header recorded (the settings file may have changed since), then
-    /// `overrides`.
-    static func chatProfile(
-        _ name: String, header: JSONValue, recordedName: String, settings: Settings,
-        overrides: [String]
-    ) throws -> ModelProfile {
-        var settings = settings
+    /// Profile `name` as the chat run with `header` saw it: the settings of the run's
+    /// workspace with the run's `--set` assignments, then — for the profile it called — the
+    /// provider, model and base URL its header recorded (the settings file may have changed
+    /// since), then `overrides`.
+    static func chatProfile(_ name: String, header: JSONValue, overrides: [String]) throws -> ModelProfile {
+        let environment = ProcessInfo.processInfo.environment
+        var settings = try Settings.load(
+            workspace: header["workspace"]?["path"]?.stringValue ?? FileManager.default.currentDirectoryPath,
+            environment: environment)
         var assignments = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if name == recordedName, let recorded = header["profile"] {
+        if let recorded = header["profile"], recorded["name"]?.stringValue == name {
             for key in ["provider", "model", "base_url"] {
                 if let value = recorded[key]?.stringValue { assignments.append("profiles.\(name).\(key)=\(value)") }
             }
         }
         for assignment in assignments + overrides { try settings.set(assignment) }
-        return try ModelProfile.named(name, in: settings, environment: ProcessInfo.processInfo.environment)
+        return try ModelProfile.named(name, in: settings, environment: environment)
     }
 
     /// The spec and settings a recorded run was made with (or the what-if ones), and the
@@ -302,9 +297,9 @@ struct ResumeCommand: AsyncParsableCommand {
             and performs the rest, appending to the same run. A model request made but never \
             answered is made again; a tool call that began but has no recorded result is not \
             repeated (tools are not assumed idempotent) and stops the resume.
-            Chat runs and agent runs (switchyard run) resume; the agent's spec, settings and \
-            workspace come from the run's header, and --set can change a profile (say, a moved \
-            base_url). The wall-time budget counts from the run's start, time it was down \
+            Chat runs and agent runs (switchyard run) resume; the workspace, its settings, the \
+            run's --set assignments and an agent's spec come from the run's header (--workspace \
+            is not used), and --set can change a profile (say, a moved base_url). The wall-time budget counts from the run's start, time it was down \
             included. A triage batch resumes by running triage again: decided tickets are skipped.
             """
     )
@@ -332,11 +327,7 @@ struct ResumeCommand: AsyncParsableCommand {
                 let recordedRequest = intent.payload["request"],
                 let name = intent.payload["profile"]?.stringValue
             else { throw TraceError("run \(id) has no model request") }
-            var fileSettings = settings
-            fileSettings.overrides = []  // applied after the recorded ones, by chatProfile
-            let profile = try ReplayCommand.chatProfile(
-                name, header: header, recordedName: name, settings: try fileSettings.load(),
-                overrides: settings.overrides)
+            let profile = try ReplayCommand.chatProfile(name, header: header, overrides: settings.overrides)
             let provider = try profile.chatProvider(environment: environment)
             try await store.reopen(id)
             let effects = try await RecordedEffects(resuming: id, in: store, clock: now)
