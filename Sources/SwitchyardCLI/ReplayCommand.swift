@@ -77,7 +77,7 @@ struct ReplayCommand: AsyncParsableCommand {
             do {
                 let response = try await effects.model(
                     request, profile: chatProfile.name,
-                    provider: RecordedOnly(rendering: try chatProfile.chatProvider(apiKey: nil)), step: intent.step)
+                    provider: try RecordedOnly(chatProfile), step: intent.step)
                 diverged = false
                 outcome = [
                     "run": .string(id.rawValue), "diverged": false, "events": .number(Double(events.count)),
@@ -149,9 +149,7 @@ extension ReplayCommand {
     /// tools and profiles they give, with providers that render requests but are never called.
     func recordedSetup(
         _ id: RunID, header: JSONValue, labels: Labels? = nil,
-        provider: (ModelProfile) throws -> any ModelProvider = { profile in
-            RecordedOnly(rendering: try profile.chatProvider(apiKey: nil))
-        }
+        provider: (ModelProfile) throws -> any ModelProvider = RecordedOnly.init
     ) throws -> (AgentSpec, [any Tool], [ProfileBinding]) {
         try Self.recordedSetup(
             id, header: header, agent: agent, overrides: overrides, labels: labels, provider: provider)
@@ -277,6 +275,11 @@ extension ReplayCommand {
 /// would send, for the replay to compare with what was sent, and must never be called.
 struct RecordedOnly: ModelProvider {
     var rendering: any ModelProvider
+
+    /// Renders as `profile`'s provider would, without its API key.
+    init(_ profile: ModelProfile) throws {
+        rendering = try profile.chatProvider(apiKey: nil)
+    }
 
     func wire(_ request: ModelRequest) -> WireRequest { rendering.wire(request) }
 
