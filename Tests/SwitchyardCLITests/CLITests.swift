@@ -98,10 +98,7 @@ import Testing
                 #"{"message":{"role":"assistant","content":"your key is sk-AbCdEfGhIjKl"},"done":false}"#,
                 #"{"message":{"role":"assistant","content":"MnOpQrStUvWxYz012345."},"done":true,"done_reason":"stop","prompt_eval_count":4,"eval_count":9}"#,
             ]))
-        let profile = [
-            "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama3.2", "--set",
-            "profiles.l.base_url=\(server.baseURL)", "--profile", "l",
-        ]
+        let profile = ollamaProfile("l", at: server.baseURL)
         let chat = try await runProgram(binary, ["chat"] + profile + ["what is my key?"], environment: environment)
         #expect(chat.status == 0, "\(chat.standardError)")
         #expect(chat.standardOutput.contains("sk-AbCdEfGhIjKlMnOpQrStUvWxYz012345"))  // the user sees it
@@ -195,11 +192,7 @@ import Testing
         let prompt = (1...13_000).map { "w\($0)" }.joined(separator: " ")  // 79 KB
         #expect(prompt.utf8.count > 64 * 1024)
         let chat = try await runProgram(
-            binary,
-            [
-                "chat", "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama3.2", "--set",
-                "profiles.l.base_url=\(server.baseURL)", "--profile", "l", prompt,
-            ], environment: environment)
+            binary, ["chat"] + ollamaProfile("l", at: server.baseURL) + [prompt], environment: environment)
         #expect(chat.status == 0, "\(chat.standardError)")
         let runs = try JSONValue(
             parsing: try await runProgram(binary, ["trace", "ls", "--json"], environment: environment).standardOutput)
@@ -227,11 +220,7 @@ import Testing
                 #"{"message":{"role":"assistant","content":" world"},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":2}"#,
             ]))
         let result = try await runProgram(
-            binary,
-            [
-                "chat", "--set", "profiles.local.provider=ollama", "--set", "profiles.local.model=llama3.2", "--set",
-                "profiles.local.base_url=\(server.baseURL)", "--profile", "local", "--json", "hi",
-            ], environment: environment)
+            binary, ["chat"] + ollamaProfile("local", at: server.baseURL) + ["--json", "hi"], environment: environment)
         #expect(result.status == 0, "\(result.standardError)")
         let report = try JSONValue(parsing: result.standardOutput)
         #expect(report["text"] == "Hello world")
@@ -244,11 +233,8 @@ import Testing
         let server = try ScriptedModelServer()
         server.enqueue("/api/chat", .json(status: 404, #"{"error":"model 'llama9' not found"}"#))
         let result = try await runProgram(
-            binary,
-            [
-                "chat", "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama9", "--set",
-                "profiles.l.base_url=\(server.baseURL)", "--profile", "l", "hi",
-            ], environment: environment)
+            binary, ["chat"] + ollamaProfile("l", model: "llama9", at: server.baseURL) + ["hi"],
+            environment: environment)
         #expect(result.status == 1)
         #expect(
             result.standardError.hasPrefix("switchyard: model: model-not-found (HTTP 404): model 'llama9' not found"))
@@ -366,14 +352,10 @@ import Testing
                 text: #"{"message":{"role":"assistant","content":"resumed answer"},"done":true,"done_reason":"stop"}"#
                     + "\n")
         }
-        let configuration = Configuration(
-            executable: .path(FilePath(BuiltProducts.executable("switchyard"))),
-            arguments: [
-                "chat", "--set", "profiles.l.provider=ollama", "--set", "profiles.l.model=llama3.2", "--set",
-                "profiles.l.base_url=\(server.baseURL)", "--profile", "l", "say something",
-            ],
-            environment: .custom(
-                Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
+        let configuration = processConfiguration(
+            BuiltProducts.executable("switchyard"),
+            ["chat"] + ollamaProfile("l", at: server.baseURL) + ["say something"],
+            environment: environment)
         _ = try await Subprocess.run(configuration, input: .none, output: .discarded, error: .discarded) { execution in
             let deadline = ContinuousClock.now + .seconds(20)
             while requests.value == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }

@@ -43,3 +43,11 @@ func processConfiguration(_ binary: String, _ arguments: [String], environment: 
         environment: .custom(
             Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })))
 }
+
+/// `--set` options that make `name` an Ollama profile for `model` at `baseURL`, and `--profile name`.
+func ollamaProfile(_ name: String, model: String = "llama3.2", at baseURL: String) -> [String] {
+    [
+        "--set", "profiles.\(name).provider=ollama", "--set", "profiles.\(name).model=\(model)", "--set",
+        "profiles.\(name).base_url=\(baseURL)", "--profile", name,
+    ]
+}
