@@ -21,6 +21,7 @@ struct OrchestratorBench: AsyncParsableCommand {
 
     struct Echo: Tool {
         var name: String { "echo" }
+        var reads: Labels { Labels(.internal, .trusted) }
         var description: String { "Echo a text." }
         var parameters: JSONValue { ["type": "object", "properties": ["text": ["type": "string"]]] }
         func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {

@@ -189,7 +189,7 @@ enum Toolbox {
             embedder = Unavailable(reason: "\(error)")
         }
         return [
-            VectorSearchTool(store: store, collection: collection, embedder: embedder),
+            VectorSearchTool(store: store, collection: collection, embedder: embedder, labels: workspace.labels),
             VectorUpsertTool(
                 store: store, collection: collection, embedder: embedder, embedderID: embedderID,
                 labels: workspace.labels),

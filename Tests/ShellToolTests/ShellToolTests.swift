@@ -24,6 +24,24 @@ func processAlive(_ marker: String) -> Bool {
 }
 
 @Suite struct SandboxTests {
+    /// The sandbox shows the host's files read-only, so what a command prints can be any of
+    /// them: its output is private even in a public workspace, and so is its failure.
+    @Test func outputCarriesTheLabelsOfEverythingTheSandboxCanRead() async throws {
+        // Outside /tmp, which the sandbox replaces with its own.
+        let host = "/var/tmp/switchyard-host-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        try "CANARY-4242 from another repository\n".write(
+            toFile: host + "/secret.txt", atomically: true, encoding: .utf8)
+        let directory = try TemporaryDirectory("public")
+        let tool = ShellTool(
+            workspace: try Workspace(path: directory.path, labels: Labels(.public, .trusted)), policy: permissive())
+        #expect(tool.reads == Labels(.private, .trusted))
+        let output = try await tool.invoke(["command": .string("cat \(host)/secret.txt")])
+        #expect(output.text.contains("CANARY-4242"))
+        #expect(output.labels == Labels(.private, .trusted))
+    }
+
     @Test func aServerOnTheHostIsUnreachableFromInsideButReachableWhenAllowed() async throws {
         let server = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "hello from the host") }
         defer { server.stop() }
@@ -336,7 +354,8 @@ func processAlive(_ marker: String) -> Bool {
             effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
         let result = try await orchestrator.run(task: "t")
         #expect(FileManager.default.fileExists(atPath: directory.path + "/ran") == allowed)
-        #expect(result.artifacts.last?.kind == (allowed ? "tool:shell" : "error"))
+        #expect(result.artifacts.last?.kind == "tool:shell")
+        #expect(result.artifacts.last?.failed == !allowed)
         let decision = try #require(
             try await store.events(run).last { $0.kind == "guard" && $0.payload["kind"]?.stringValue == "shell" })
         #expect(decision.payload["decision"]?.stringValue == (allowed ? "allow" : "refuse"))

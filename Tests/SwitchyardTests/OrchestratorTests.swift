@@ -7,6 +7,7 @@ import Testing
 /// A tool over the user's private notes: real `Tool` conformance, private output.
 struct NoteTool: Tool {
     var name: String { "note" }
+    var reads: Labels { Labels(.private, .trusted) }
     var description: String { "Read one of the user's private notes by name." }
     var parameters: JSONValue {
         [
@@ -154,7 +155,7 @@ struct OrchestratorFixture {
             ["steps": [["kind": "tool", "tool": "teleport", "arguments": [:]]]],
             ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "x"]]]], ["answer": "Read $3 after $2"])
         let (result, _) = try await fixture.run()
-        #expect(result.artifacts[1].kind == "error")
+        #expect(result.artifacts[1].failed)
         #expect(result.artifacts[1].text.contains("no tool is called teleport"))
         #expect(fixture.cloud.requests[1].text.contains("no tool is called teleport"))
         #expect(result.stopReason == "finished")
@@ -179,7 +180,7 @@ struct OrchestratorFixture {
             ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]]],
             ["steps": [["kind": "model", "instruction": "When?", "inputs": ["$2"]]]], ["answer": "Could not: $3"])
         let (result, _) = try await fixture.run(localURL: "http://127.0.0.1:1")
-        #expect(result.artifacts[2].kind == "error")
+        #expect(result.artifacts[2].failed)
         #expect(result.artifacts[2].text.contains("no cleared profile answered"))
         #expect(fixture.cloud.requests.count == 3)
         #expect(!fixture.cloudBodies.contains("CANARY-7731"))
@@ -249,6 +250,44 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(result.stopReason.hasPrefix("stopped: the token budget (800) is spent"))
         #expect(fixture.local.requests.count == 2)
     }
+
+    /// Every call is a step: a turn asking for thirty runs only what the budget has left.
+    @Test func aTurnRunsNoMoreToolCallsThanTheStepBudgetHasLeft() async throws {
+        let fixture = try await OrchestratorFixture()
+        let calls = (1...30).map { ("note", JSONValue.object(["name": .string("n\($0)")])) }
+        fixture.local.enqueue("/v1/chat/completions", toolCallReply(calls, id: 1))
+        fixture.local.enqueue("/v1/chat/completions", textReply("Done."))
+        let (result, run) = try await fixture.run(try spec("{ steps: 5 }"), task: "Read every note")
+        let ran = try await fixture.store.events(run).filter { $0.kind == "tool.call" }
+        // The turn itself was one step; four were left.
+        #expect(ran.count == 4)
+        #expect(result.stopReason == "stopped: the step budget (5) is spent")
+        #expect(fixture.local.requests.count == 1)
+    }
+
+    /// A call the token budget cannot cover is not made at all.
+    @Test func aCallBeyondTheTokenBudgetIsNotSent() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.local.enqueue("/v1/chat/completions", textReply("Done."))
+        let task = String(repeating: "Read the notes and say what they hold. ", count: 20)
+        let (result, _) = try await fixture.run(try spec("{ tokens: 100 }"), task: task)
+        #expect(result.stopReason.hasPrefix("stopped: the token budget (100) is spent"), "\(result.stopReason)")
+        #expect(fixture.local.requests.isEmpty)
+    }
+
+    /// A planner's round of thirty steps under a budget of five runs four: the round is a step.
+    @Test func aRoundRunsNoMoreStepsThanTheBudgetHasLeft() async throws {
+        let fixture = try await OrchestratorFixture()
+        let step: JSONValue = ["kind": "tool", "tool": "note", "arguments": ["name": "launch"]]
+        fixture.plan(["steps": .array(Array(repeating: step, count: 30))], ["answer": "done"])
+        let (result, run) = try await fixture.run(budget: 5)
+        let events = try await fixture.store.events(run)
+        #expect(events.filter { $0.kind == "tool.call" }.count == 4)
+        let budget = try #require(events.first { $0.kind == "budget" })
+        #expect(budget.payload["planned"] == 30 && budget.payload["run"] == 4)
+        #expect(result.stopReason == "stopped: the step budget (5) is spent")
+        #expect(fixture.cloud.requests.count == 1)
+    }
 }
 
 @Suite struct DeclassifyTests {
@@ -270,16 +309,15 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         script(fixture)
         fixture.local.enqueue(
             "/v1/chat/completions",
-            textReply("A note about a product launch date. Key sk-proj-abcdefghijklmnopqrstuvwxyz123456 was in it."))
+            textReply("A note about a product launch date, with the day it happens."))
         let (result, run) = try await run(policy: "redacted-summary", fixture: fixture)
         #expect(result.artifacts[2].kind == "declassified")
         #expect(result.artifacts[2].labels == Labels(.internal, .trusted))
         let released = try #require(
             try await fixture.store.events(run).first { $0.kind == "declassify" }?.payload["released"]?.stringValue)
-        #expect(released.hasPrefix("A note about a product launch date."))
-        #expect(!released.contains("sk-proj-abcdefghijklmnopqrstuvwxyz123456"))
+        #expect(released == "A note about a product launch date, with the day it happens.")
         // The planner read the summary, never the note.
-        #expect(fixture.cloud.requests[2].text.contains("A note about a product launch date."))
+        #expect(fixture.cloud.requests[2].text.contains("A note about a product launch date, with the day it happens."))
         #expect(!fixture.cloudBodies.contains("CANARY-7731"))
         #expect(!fixture.cloudBodies.contains("sk-proj-abcdefghijklmnopqrstuvwxyz123456"))
     }
@@ -295,11 +333,11 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.local.enqueue(
             "/v1/chat/completions", textReply("A launch note; ask ana@example.com or +44 20 7946 0958, ref 884213."))
         let (result, run) = try await run(policy: "redacted-summary", fixture: fixture)
-        let outcomes = result.artifacts[2...3].map(\.kind).sorted()
-        #expect(outcomes == ["declassified", "error"])
+        let outcomes = result.artifacts[2...3].map { $0.failed ? "refused" : $0.kind }.sorted()
+        #expect(outcomes == ["declassified", "refused"])
         let events = try await fixture.store.events(run).filter { $0.kind == "declassify" }
         let refused = try #require(events.first { $0.payload["released"] == .null })
-        #expect(refused.payload["reason"]?.stringValue?.contains("copies the private text word for word") == true)
+        #expect(refused.payload["reason"]?.stringValue?.contains("copies \"CANARY-7731\"") == true)
         let texts = events.compactMap { $0.payload["released"]?.stringValue }
         let released = try #require(texts.first)
         #expect(released == "A launch note; ask [email] or [number], ref [number].")
@@ -311,7 +349,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         let fixture = try await OrchestratorFixture()
         script(fixture)
         let (result, run) = try await run(policy: "never", fixture: fixture)
-        #expect(result.artifacts[2].kind == "error")
+        #expect(result.artifacts[2].failed)
         #expect(result.artifacts[2].text.contains("does not allow declassification"))
         let event = try #require(try await fixture.store.events(run).first { $0.kind == "declassify" })
         #expect(event.payload["released"] == .null)
@@ -324,6 +362,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
 struct SendTool: Tool {
     let sent = Shared<[String]>([])
     var name: String { "send" }
+    var reads: Labels { Labels(.public, .untrusted) }
     var description: String { "Send a URL." }
     var parameters: JSONValue { ["type": "object", "properties": ["url": ["type": "string"]], "required": ["url"]] }
     func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
@@ -353,7 +392,7 @@ struct SendTool: Tool {
             file: "agents/helper.md", hash: "h")
         let (result, run) = try await fixture.run(spec, tools: [NoteTool(), send], task: "t")
         #expect(send.sent.value.isEmpty)
-        #expect(result.artifacts[2].kind == "error")
+        #expect(result.artifacts[2].failed)
         #expect(result.guardDecisions.contains { !$0.allowed && $0.labels.confidentiality == .private })
         let recorded = try await fixture.store.events(run).filter {
             $0.kind == "guard" && $0.payload["kind"]?.stringValue == "http"
@@ -366,6 +405,7 @@ struct SendTool: Tool {
 /// A web page someone else wrote: public, untrusted, with instructions planted in it.
 struct PageTool: Tool {
     var name: String { "page" }
+    var reads: Labels { Labels(.public, .untrusted) }
     var description: String { "Fetch the project's status page." }
     var parameters: JSONValue { ["type": "object", "properties": [:]] }
     func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {

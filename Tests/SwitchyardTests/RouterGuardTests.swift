@@ -82,11 +82,12 @@ import Testing
         let strict = RunGuard(allowExfiltration: false, workspace: Labels(.private, .trusted))
         let refused = strict.check(command, carrying: .userInput, destinationClearance: .public)
         #expect(!refused.allowed)
-        #expect(refused.reason.contains("can read the private workspace"))
+        #expect(refused.reason.contains("can read private files"))
         #expect(refused.json["may_read"]?["confidentiality"] == "private")
-        // A public workspace, or a spec that allows it, lets the command out.
+        // A public workspace does not let it out either: the sandbox shows the host's files.
         let open = RunGuard(allowExfiltration: false, workspace: Labels(.public, .trusted))
-        #expect(open.check(command, carrying: .userInput, destinationClearance: .public).allowed)
+        #expect(!open.check(command, carrying: .userInput, destinationClearance: .public).allowed)
+        // A spec that allows it does.
         let allowing = RunGuard(allowExfiltration: true, workspace: Labels(.private, .trusted))
         #expect(allowing.check(command, carrying: .userInput, destinationClearance: .public).allowed)
         // Senders that cannot read the workspace are judged by what they carry.
@@ -106,9 +107,46 @@ import Testing
         #expect(task.view(clearance: .internal)["content"] == "Where is the parser?")
         let withheld = code.view(clearance: .internal)
         #expect(withheld["content"] == nil)
-        #expect(withheld["metadata"]?["lines"] == 2)
         #expect(!withheld.canonicalText.contains("apiKey"))
         #expect(code.view(clearance: .secret)["content"] != nil)
+        // Coarse metadata, when asked for: powers of two, never the exact size.
+        #expect(code.view(clearance: .internal, metadata: true)["metadata"]?["bytes_at_most"] == 32)
+    }
+
+    /// What a reader may not see looks the same whatever it holds: a short note, a long one,
+    /// a failure. Nothing of the view depends on the content unless coarse metadata is asked for.
+    @Test func aWithheldViewIsTheSameForEveryContentAndForAFailure() {
+        let labels = Labels(.private, .trusted)
+        let views = [
+            Artifact(handle: "$2", kind: "tool:read", labels: labels, text: "a"),
+            Artifact(
+                handle: "$2", kind: "tool:read", labels: labels, text: String(repeating: "line\n", count: 900),
+                data: ["lines": .array(Array(repeating: "x", count: 900)), "status": 1]),
+            Artifact(handle: "$2", kind: "tool:read", labels: labels, text: "tool:read step failed: no", failed: true),
+        ].map { $0.view(clearance: .internal).canonicalText }
+        #expect(Set(views).count == 1, "\(views)")
+        let coarse = Artifact(handle: "$2", kind: "tool:read", labels: labels, text: "x", failed: true)
+        #expect(coarse.view(clearance: .internal, metadata: true)["metadata"]?["status"] == "failed")
+    }
+
+    /// One grammar: whatever is substituted for a handle is among the handles found, in any
+    /// spelling a planner tries.
+    @Test(arguments: ["$2", "$+2", "$02", "$2.0", " $2", "$٢", "$-2", "$2 ", "$0", "$99999999999"])
+    func everythingSubstitutedIsAHandleTheLabelsCounted(spelling: String) {
+        var store = ArtifactStore()
+        store.add(kind: "task", labels: .userInput, text: "t")
+        store.add(kind: "tool:read", labels: Labels(.private, .trusted), text: "CANARY")
+        let substituted = store.substitute(["value": .string(spelling)])
+        let mentioned = ArtifactHandle.mentions(in: ["value": .string(spelling)])
+        if substituted.canonicalText.contains("CANARY") {
+            #expect(mentioned.contains(ArtifactHandle(index: 2)), "\(spelling)")
+        }
+        // Only the exact spelling is substituted.
+        #expect(substituted.canonicalText.contains("CANARY") == (spelling == "$2"), "\(spelling)")
+        // And a spelling with the digit 2 after a `$` is counted, whatever surrounds it.
+        if spelling.contains("$2") || spelling.contains("$02") {
+            #expect(mentioned.contains(ArtifactHandle(index: 2)), "\(spelling)")
+        }
     }
 
     @Test func derivedContentGetsTheJoinOfItsInputs() throws {
@@ -116,8 +154,9 @@ import Testing
         store.add(kind: "task", labels: .userInput, text: "t")
         store.add(kind: "tool:http_fetch", labels: Labels(.public, .untrusted), text: "page")
         store.add(kind: "tool:read", labels: Labels(.private, .trusted), text: "code")
-        #expect(try store.labels(of: ["$2", "$3"]) == Labels(.private, .untrusted))
-        #expect(ArtifactStore.handles(in: ["query": "compare $2 with $3", "n": 1, "list": ["$2"]]) == ["$2", "$3"])
-        #expect(throws: PlanError.self) { try store.labels(of: ["$9"]) }
+        let handles = ArtifactHandle.mentions(in: ["query": "compare $2 with $3", "n": 1, "list": ["$2"]])
+        #expect(handles == [ArtifactHandle(index: 2), ArtifactHandle(index: 3)])
+        #expect(try store.labels(of: handles) == Labels(.private, .untrusted))
+        #expect(throws: PlanError.self) { try store.labels(of: [ArtifactHandle(index: 9)]) }
     }
 }

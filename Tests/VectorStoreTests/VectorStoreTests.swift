@@ -107,7 +107,7 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
         #expect(hashes.count == 5)
 
         // A query for a known function finds its file.
-        let search = VectorSearchTool(store: store, collection: "version", embedder: embedder)
+        let search = VectorSearchTool(store: store, collection: "version", embedder: embedder, labels: .userInput)
         let output = try await search.invoke([
             "query": "public static func < (lhs: Version, rhs: Version) -> Bool", "k": 5,
         ])
@@ -124,15 +124,31 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
         ])
         _ = try await upsert.invoke(["id": "ticket-8", "text": "Add dark mode to the settings screen"])
         // A collection nobody made yet has nothing in it; the query is not even embedded.
-        let none = try await VectorSearchTool(store: store, collection: "nothing-yet", embedder: Refusing()).invoke([
+        let none = try await VectorSearchTool(
+            store: store, collection: "nothing-yet", embedder: Refusing(), labels: .userInput
+        ).invoke([
             "query": "anything"
         ])
         #expect(none.data["hits"] == [])
         #expect(none.text.contains("there is no collection nothing-yet yet"))
-        let notes = VectorSearchTool(store: store, collection: "notes", embedder: embedder)
+        let notes = VectorSearchTool(store: store, collection: "notes", embedder: embedder, labels: .userInput)
         let found = try await notes.invoke(["query": "The login page times out after 30 seconds", "k": 1])
         #expect(found.data["hits"]?.arrayValue?.first?["id"] == "ticket-7")
         #expect(found.labels == Labels(.internal, .trusted))
+
+        // A text made from private content is stored with its labels: every search after
+        // carries them, also one whose best hit is an older, internal note (the labels of the
+        // hits alone would say which matched).
+        let stored = try await upsert.invoke(
+            ["id": "summary-1", "text": "CANARY-3141 the merger closes in May"],
+            context: ToolContext(inputLabels: Labels(.private, .trusted)))
+        #expect(stored.labels == Labels(.private, .trusted))
+        let after = try await notes.invoke(["query": "The login page times out after 30 seconds", "k": 1])
+        #expect(after.data["hits"]?.arrayValue?.first?["id"] == "ticket-7")
+        #expect(after.labels == Labels(.private, .trusted))
+        let canary = try await notes.invoke(["query": "CANARY-3141 the merger closes in May", "k": 1])
+        #expect(canary.data["hits"]?.arrayValue?.first?["id"] == "summary-1")
+        #expect(canary.labels == Labels(.private, .trusted))
     }
 }
 

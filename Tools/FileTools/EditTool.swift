@@ -14,6 +14,7 @@ public struct EditTool: Tool {
     }
 
     public var name: String { "edit" }
+    public var reads: Labels { workspace.labels }
     public var description: String {
         "Change a file: replace old_string with new_string (old_string must occur exactly once unless replace_all is true; an empty old_string creates a new file), or apply a unified diff given as patch. Returns the resulting diff."
     }

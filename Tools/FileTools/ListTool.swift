@@ -11,6 +11,7 @@ public struct ListTool: Tool {
     }
 
     public var name: String { "list" }
+    public var reads: Labels { workspace.labels }
     public var description: String {
         "List the files and directories of the workspace (or of a directory in it) as a tree. Files ignored by .gitignore are left out; symlinks are shown, not followed."
     }

@@ -14,6 +14,7 @@ public struct ReadTool: Tool {
     }
 
     public var name: String { "read" }
+    public var reads: Labels { workspace.labels }
     public var description: String {
         "Read a text file of the workspace, numbered by line. Use start_line and end_line for a part of a long file."
     }

@@ -22,6 +22,7 @@ public struct SearchTool: Tool {
     }
 
     public var name: String { "search" }
+    public var reads: Labels { workspace.labels }
     public var description: String {
         "Search the workspace's files for a regular expression (or literal text) with ripgrep. Files ignored by .gitignore are skipped. Returns path:line:column: text for each match."
     }

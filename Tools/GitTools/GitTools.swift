@@ -45,6 +45,7 @@ protocol GitTool: Tool {
 }
 
 extension GitTool {
+    public var reads: Labels { workspace.labels }
     var limit: OutputLimit { OutputLimit() }
 
     /// The repository whose work tree is the workspace.

@@ -74,6 +74,7 @@ public struct HTTPFetchTool: Tool {
     }
 
     public var name: String { "http_fetch" }
+    public var reads: Labels { policy.labels }
     public var description: String {
         let hosts = policy.allowHosts.isEmpty ? "none are allowed yet" : policy.allowHosts.joined(separator: ", ")
         return
@@ -118,7 +119,9 @@ public struct HTTPFetchTool: Tool {
 
         var hops: [String] = []
         for _ in 0...policy.maximumRedirects {
-            let target = try await check(url, body: body ?? [], context: context)
+            // What leaves besides the URL: the header fields given, then the body.
+            let sent = headers.fields.flatMap { Array("\($0.name): \($0.value)\r\n".utf8) } + (body ?? [])
+            let target = try await check(url, body: sent, context: context)
             hops.append(target.parts.url)
             var request = HTTPRequest(method: method, url: target.parts.url, headers: headers, body: body)
             request.timeouts = HTTPTimeouts(connect: .seconds(10), idle: policy.timeout, total: policy.timeout)

@@ -32,6 +32,13 @@ public struct ShellTool: Tool {
     }
 
     public var name: String { "shell" }
+    /// The workspace, and the host's files the sandbox shows (taken as private until the
+    /// sandbox shows only the workspace); with the network, anything a server sends.
+    public var reads: Labels {
+        var labels = workspace.labels.join(Workspace.host)
+        if policy.network { labels = labels.join(Labels(.public, .untrusted)) }
+        return labels
+    }
     public var description: String {
         var text = "Run a shell command (/bin/sh -c) in the workspace"
         text += policy.sandbox == .bubblewrap ? ", inside a sandbox" : ""
@@ -121,9 +128,7 @@ public struct ShellTool: Tool {
             if !text.hasSuffix("\n") { text += "\n" }
             text += "--- stderr ---\n" + outcome.standardError.text
         }
-        var labels = workspace.labels
-        // With the network, output can carry anything a server sent.
-        if policy.network { labels = labels.join(Labels(.public, .untrusted)) }
+        let labels = reads
         let seconds =
             Double(outcome.duration.components.seconds) + Double(outcome.duration.components.attoseconds) / 1e18
         return ToolOutput(

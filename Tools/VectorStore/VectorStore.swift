@@ -252,6 +252,14 @@ public actor VectorStore {
         return ids
     }
 
+    /// The join of the labels of every item a search with `filter` weighs: which items come
+    /// out on top depends on all of them, so a search's result carries all their labels.
+    public func labels(searchedIn name: String, filter: [String: JSONValue] = [:]) throws -> Labels {
+        let loaded = try load(name)
+        return loaded.labels.indices.filter { filter.isEmpty || Self.matches(loaded.metadata[$0], filter) }
+            .reduce(Labels.userInput) { $0.join(loaded.labels[$1]) }
+    }
+
     /// The `k` items most similar to `vector`; `filter` keeps only items whose metadata has
     /// those values (`path_prefix` matches the start of `path`).
     public func search(

@@ -6,14 +6,20 @@ public struct VectorSearchTool: Tool {
     public let store: VectorStore
     public let collection: String
     public let embedder: any EmbeddingProvider
+    /// The labels of the workspace whose index it searches.
+    public let labels: Labels
 
-    public init(store: VectorStore, collection: String, embedder: any EmbeddingProvider) {
+    public init(store: VectorStore, collection: String, embedder: any EmbeddingProvider, labels: Labels) {
         self.store = store
         self.collection = collection
         self.embedder = embedder
+        self.labels = labels
     }
 
     public var name: String { "vector_search" }
+    /// At least the labels of what the workspace index holds; a search reads every stored
+    /// item, so its results carry the labels of all of them (see `call`).
+    public var reads: Labels { labels }
     public var description: String {
         "Find the passages of the indexed workspace closest in meaning to a query (semantic search). Returns path, lines and score for each, best first."
     }
@@ -33,6 +39,7 @@ public struct VectorSearchTool: Tool {
     public func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
         let query = arguments.string("query") ?? ""
         let hits: [VectorStore.Hit]
+        let read: Labels
         do {
             // Nothing stored yet: nothing found (and nothing to embed the query for).
             guard try await store.collection(collection) != nil else {
@@ -47,6 +54,7 @@ public struct VectorSearchTool: Tool {
             var filter: [String: JSONValue] = [:]
             if let prefix = arguments.string("path_prefix") { filter["path_prefix"] = .string(prefix) }
             hits = try await store.search(vector, in: collection, k: arguments.int("k") ?? 5, filter: filter)
+            read = try await store.labels(searchedIn: collection, filter: filter)
         } catch let error as ToolError {
             throw error
         } catch {
@@ -64,8 +72,9 @@ public struct VectorSearchTool: Tool {
                 .joined()
         }
         let capped = OutputLimit().apply(to: text, hint: "ask for fewer passages with k, or read the files")
-        // The result is as secret as the most secret passage in it; an empty result reveals nothing.
-        let labels = hits.map(\.labels).reduce(Labels(.public, .trusted)) { $0.join($1) }
+        // Which passages come out on top depends on every stored one: the result carries all
+        // their labels (the hits' alone would tell, by the labels, what matched).
+        let labels = self.labels.join(read)
         return ToolOutput(
             text: capped.text,
             data: [
@@ -87,7 +96,8 @@ public struct VectorUpsertTool: Tool {
     public let collection: String
     public let embedder: any EmbeddingProvider
     public let embedderID: String
-    /// The labels stored texts get: what the caller's inputs carry at least.
+    /// The labels stored texts get at least; they also get the labels of what the arguments
+    /// carry (`ToolContext.inputLabels`).
     public let labels: Labels
 
     public init(
@@ -101,6 +111,7 @@ public struct VectorUpsertTool: Tool {
     }
 
     public var name: String { "vector_upsert" }
+    public var reads: Labels { labels }
     public var description: String {
         "Store a text under an id (replacing what that id held) so that vector_search can find it later."
     }
@@ -120,13 +131,17 @@ public struct VectorUpsertTool: Tool {
     public func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
         let id = arguments.string("id") ?? ""
         let text = arguments.string("text") ?? ""
+        // What is stored keeps the labels of what it was made from, so a search finds it as
+        // secret as it was.
+        let stored = labels.join(context.inputLabels)
         do {
             guard let vector = try await embedder.embed([text]).first else {
                 throw ToolError(.failed, tool: name, "the embedder returned no vector")
             }
             try await store.prepareCollection(collection, embedder: embedderID, dimension: vector.count)
             let item = VectorStore.Item(
-                id: id, text: text, metadata: arguments["metadata"]?.objectValue ?? [:], labels: labels, vector: vector)
+                id: id, text: text, metadata: arguments["metadata"]?.objectValue ?? [:], labels: stored,
+                vector: vector)
             try await store.upsert([item], into: collection)
         } catch let error as ToolError {
             throw error
@@ -135,6 +150,6 @@ public struct VectorUpsertTool: Tool {
         }
         return ToolOutput(
             text: "Stored \(id) in \(collection).\n", data: ["id": .string(id), "collection": .string(collection)],
-            labels: labels)
+            labels: stored)
     }
 }

@@ -25,6 +25,7 @@ import Hashing
 ///   workspace: { confidentiality: private, integrity: trusted }
 ///   declassify: redacted-summary  # never | redacted-summary | allow
 ///   allow_exfiltration: false
+///   planner_metadata: none          # none | coarse
 /// budgets: { steps: 30, tokens: 200000, cost_usd: 0.5, wall_seconds: 600 }
 /// ---
 /// You are a careful code assistant…
@@ -101,6 +102,16 @@ public struct AgentSpec: Sendable {
         /// Whether a run that holds private data and has read untrusted content may still
         /// use exfiltration-capable tools (the "lethal trifecta"); off unless the spec says so.
         public var allowExfiltration = false
+        /// What a planner learns about results it may not read. `none` (the default): their
+        /// handle and planned kind, which the plan alone decides. `coarse`: also whether the
+        /// step failed and its size and item count rounded up to powers of two, each a release
+        /// counted in bits for `audit`.
+        public var plannerMetadata: PlannerMetadata = .none
+
+        public enum PlannerMetadata: String, Sendable, Hashable, CaseIterable {
+            case none
+            case coarse
+        }
     }
 
     public struct Budgets: Sendable, Hashable {
@@ -315,11 +326,16 @@ public struct AgentSpec: Sendable {
                     throw ConfigurationError(at: entry.origin, message: "allow_exfiltration: expected true or false")
                 }
                 privacy.allowExfiltration = flag
+            case "planner_metadata":
+                guard let policy = entry.value.stringValue.flatMap(Privacy.PlannerMetadata.init(rawValue:)) else {
+                    throw ConfigurationError(at: entry.origin, message: "planner_metadata: expected none or coarse")
+                }
+                privacy.plannerMetadata = policy
             default:
                 throw ConfigurationError(
                     at: entry.origin,
                     message:
-                        "unknown key privacy.\(key); privacy has workspace.confidentiality, workspace.integrity, declassify, allow_exfiltration"
+                        "unknown key privacy.\(key); privacy has workspace.confidentiality, workspace.integrity, declassify, allow_exfiltration, planner_metadata"
                 )
             }
         }

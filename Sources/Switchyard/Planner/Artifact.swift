@@ -2,53 +2,166 @@
 public struct Artifact: Sendable, Hashable {
     /// `$1`, `$2`, … in the order the run made them.
     public var handle: String
-    /// What made it: `task`, `tool:search`, `model`, `agent`, `declassified`.
+    /// What made it, as it was planned: `task`, `tool:search`, `model`, `agent`, `declassify`.
+    /// A failed step keeps the kind it was planned as, so a reader who may not see its content
+    /// cannot tell a failure from a success.
     public var kind: String
     public var labels: Labels
-    /// What a model reads.
+    /// What a model reads; for a failed step, why it failed.
     public var text: String
     /// The structured result, when there is one.
     public var data: JSONValue
+    /// Whether the step failed (then `text` says why).
+    public var failed: Bool
 
-    public init(handle: String, kind: String, labels: Labels, text: String, data: JSONValue = .null) {
+    public init(
+        handle: String, kind: String, labels: Labels, text: String, data: JSONValue = .null, failed: Bool = false
+    ) {
         self.handle = handle
         self.kind = kind
         self.labels = labels
         self.text = text
         self.data = data
+        self.failed = failed
     }
 
-    /// Metadata that reveals nothing of the content: its size and shape.
-    public var safeMetadata: JSONValue {
-        var metadata: [String: JSONValue] = [
-            "bytes": .number(Double(text.utf8.count)),
-            "lines": .number(
-                Double(
-                    text.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-                        + (text.isEmpty || text.hasSuffix("\n") ? 0 : 1))),
-        ]
-        if let items = data["lines"]?.arrayValue ?? data["hits"]?.arrayValue ?? data["commits"]?.arrayValue {
-            metadata["items"] = .number(Double(items.count))
+    /// What `privacy.planner_metadata: coarse` shows of a withheld artifact: whether the step
+    /// failed, its size rounded up to a power of two, and its item count likewise. Each of
+    /// these is decided by the content, so each is a release; ``Metadata/bits`` says how much.
+    public var coarseMetadata: Metadata {
+        let items = data["lines"]?.arrayValue ?? data["hits"]?.arrayValue ?? data["commits"]?.arrayValue
+        return Metadata(
+            failed: failed, bytesAtMost: Metadata.bucket(text.utf8.count),
+            itemsAtMost: items.map { Metadata.bucket($0.count) }
+        )
+    }
+
+    /// Coarse, content-dependent facts about a withheld artifact.
+    public struct Metadata: Sendable, Hashable {
+        public var failed: Bool
+        public var bytesAtMost: Int
+        public var itemsAtMost: Int?
+
+        /// The smallest power of two at or above `count` (0 for 0).
+        static func bucket(_ count: Int) -> Int {
+            count <= 0 ? 0 : 1 << (Int.bitWidth - (count - 1).leadingZeroBitCount)
         }
-        if let status = data["status"] { metadata["status"] = status }
-        return .object(metadata)
+
+        /// An upper bound on what these facts tell about the content, in bits: one for
+        /// success or failure, and for each size the logarithm of how many buckets it could
+        /// fall in (sizes up to 2^32).
+        public var bits: Double {
+            let sizeBits = 5.04  // log2(33 buckets: 0, 1, 2, 4, …, 2^32)
+            return 1 + sizeBits + (itemsAtMost == nil ? 0 : sizeBits)
+        }
+
+        public var json: JSONValue {
+            var json: [String: JSONValue] = [
+                "status": .string(failed ? "failed" : "ok"), "bytes_at_most": .number(Double(bytesAtMost)),
+            ]
+            if let itemsAtMost { json["items_at_most"] = .number(Double(itemsAtMost)) }
+            return .object(json)
+        }
     }
 
     /// The artifact as a reader cleared for `clearance` may see it: whole when its labels
-    /// fit, otherwise the handle, kind, labels and safe metadata only.
-    public func view(clearance: Confidentiality) -> JSONValue {
-        var view: [String: JSONValue] = [
-            "handle": .string(handle), "kind": .string(kind), "labels": labels.json,
-        ]
+    /// fit; otherwise its handle and planned kind only — the same for every content, a
+    /// failure included — and with `metadata` the coarse facts above.
+    public func view(clearance: Confidentiality, metadata: Bool = false) -> JSONValue {
+        var view: [String: JSONValue] = ["handle": .string(handle), "kind": .string(kind)]
         if labels.confidentiality <= clearance {
+            view["labels"] = labels.json
+            if failed { view["failed"] = true }
             view["content"] = .string(text)
         } else {
-            view["withheld"] = .string("\(labels.confidentiality) content; refer to it as \(handle)")
-            view["metadata"] = safeMetadata
+            view["withheld"] = .string("above your clearance; refer to it as \(handle)")
+            if metadata { view["metadata"] = coarseMetadata.json }
         }
         return .object(view)
     }
 }
+
+/// A handle, `$N`: one grammar for finding handles in what a model wrote and for
+/// substituting them, so nothing is substituted that the labels did not count.
+public struct ArtifactHandle: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// 1 for `$1`.
+    public let index: Int
+
+    public init(index: Int) { self.index = index }
+
+    /// `text` as a handle when it is exactly one: `$`, then ASCII digits with no sign and
+    /// no leading zero (`$2`, not `$+2`, `$02` or `$٢`).
+    public init?(_ text: some StringProtocol) {
+        let digits = text.utf8.dropFirst()
+        guard text.utf8.first == UInt8(ascii: "$"), let first = digits.first, first != UInt8(ascii: "0"),
+            digits.count <= 9, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        index = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    }
+
+    /// Every handle `text` mentions: each `$` followed by ASCII digits, whatever follows
+    /// them, leading zeros read as the number they spell. A superset of what
+    /// ``init(_:)`` accepts, so labels never count less than is substituted.
+    public static func mentions(in text: String) -> [ArtifactHandle] {
+        var found: [ArtifactHandle] = []
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            defer { index += 1 }
+            guard bytes[index] == UInt8(ascii: "$") else { continue }
+            var value = 0
+            var end = index + 1
+            while end < bytes.count, bytes[end] >= UInt8(ascii: "0"), bytes[end] <= UInt8(ascii: "9") {
+                // Past nine digits no run has that many results; it still names the last one it could.
+                value = min(value * 10 + Int(bytes[end] - UInt8(ascii: "0")), 999_999_999)
+                end += 1
+            }
+            if end > index + 1, !found.contains(ArtifactHandle(index: value)) {
+                found.append(ArtifactHandle(index: value))
+            }
+        }
+        return found
+    }
+
+    /// Every handle mentioned in a JSON value's strings (object keys included).
+    public static func mentions(in value: JSONValue) -> [ArtifactHandle] {
+        var found: [ArtifactHandle] = []
+        func visit(_ value: JSONValue) {
+            switch value {
+            case .string(let text):
+                for handle in mentions(in: text) where !found.contains(handle) { found.append(handle) }
+            case .array(let items): items.forEach(visit)
+            case .object(let object):
+                for key in object.keys.sorted() {
+                    visit(.string(key))
+                    visit(object[key]!)
+                }
+            default: break
+            }
+        }
+        visit(value)
+        return found
+    }
+
+    public var description: String { "$\(index)" }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.index < rhs.index }
+}
+
+/// A value with the labels of everything it was derived from: what a model wrote carries
+/// what that model could read; an error carries what the failing call touched.
+public struct Labelled<Value: Sendable>: Sendable {
+    public var value: Value
+    public var labels: Labels
+
+    public init(_ value: Value, _ labels: Labels) {
+        self.value = value
+        self.labels = labels
+    }
+}
+
+extension Labelled: Equatable where Value: Equatable {}
+extension Labelled: Hashable where Value: Hashable {}
 
 /// The artifacts of a run, in order; derived content gets the join of its inputs' labels.
 public struct ArtifactStore: Sendable {
@@ -58,23 +171,27 @@ public struct ArtifactStore: Sendable {
 
     /// Adds a result and returns its handle.
     @discardableResult
-    public mutating func add(kind: String, labels: Labels, text: String, data: JSONValue = .null) -> Artifact {
-        let artifact = Artifact(handle: "$\(artifacts.count + 1)", kind: kind, labels: labels, text: text, data: data)
+    public mutating func add(
+        kind: String, labels: Labels, text: String, data: JSONValue = .null, failed: Bool = false
+    ) -> Artifact {
+        let artifact = Artifact(
+            handle: "$\(artifacts.count + 1)", kind: kind, labels: labels, text: text, data: data, failed: failed)
         artifacts.append(artifact)
         return artifact
     }
 
+    public subscript(handle: ArtifactHandle) -> Artifact? {
+        handle.index >= 1 && handle.index <= artifacts.count ? artifacts[handle.index - 1] : nil
+    }
+
     public subscript(handle: String) -> Artifact? {
-        guard handle.hasPrefix("$"), let index = Int(handle.dropFirst()), index >= 1, index <= artifacts.count else {
-            return nil
-        }
-        return artifacts[index - 1]
+        ArtifactHandle(handle).flatMap { self[$0] }
     }
 
     /// The join of the labels of `handles` (public and trusted for none); unknown handles are
     /// an error, so a step cannot launder content through a handle that does not exist.
-    public func labels(of handles: [String]) throws(PlanError) -> Labels {
-        var labels = Labels(.public, .trusted)
+    public func labels(of handles: [ArtifactHandle]) throws(PlanError) -> Labels {
+        var labels = Labels.userInput
         for handle in handles {
             guard let artifact = self[handle] else { throw PlanError("there is no artifact \(handle)") }
             labels = labels.join(artifact.labels)
@@ -82,26 +199,22 @@ public struct ArtifactStore: Sendable {
         return labels
     }
 
-    /// Every handle (`$N`) mentioned in a JSON value's strings: what a tool step's arguments
-    /// draw on, whose labels its result inherits.
-    public static func handles(in value: JSONValue) -> [String] {
-        var found: [String] = []
-        func visit(_ value: JSONValue) {
-            switch value {
-            case .string(let text):
-                var index = text.startIndex
-                while let dollar = text[index...].firstIndex(of: "$") {
-                    let digits = text[text.index(after: dollar)...].prefix { $0.isASCII && $0.isNumber }
-                    if !digits.isEmpty, !found.contains("$\(digits)") { found.append("$\(digits)") }
-                    index = text.index(after: dollar)
-                }
-            case .array(let items): items.forEach(visit)
-            case .object(let object): object.keys.sorted().forEach { visit(object[$0]!) }
-            default: break
-            }
+    /// The join of the labels of the handles that exist among `handles`: what a failure's
+    /// message may echo.
+    public func knownLabels(of handles: [ArtifactHandle]) -> Labels {
+        handles.compactMap { self[$0]?.labels }.reduce(Labels.userInput) { $0.join($1) }
+    }
+
+    /// `value` with every string that is exactly a handle replaced by that result's text.
+    public func substitute(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            if let handle = ArtifactHandle(text), let artifact = self[handle] { return .string(artifact.text) }
+            return value
+        case .array(let items): return .array(items.map(substitute))
+        case .object(let object): return .object(object.mapValues(substitute))
+        default: return value
         }
-        visit(value)
-        return found
     }
 }
 

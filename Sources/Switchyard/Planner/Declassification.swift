@@ -20,22 +20,25 @@ struct Declassification {
         "Summarise the text for someone who may not see it: say what kind of content it is and what it is about, in at most three sentences. Leave out names, numbers, dates, identifiers, credentials, quotes and code."
 
     /// Releases a version of `text` (labelled `labels`, called `source` in the record) for
-    /// `destination`, cleared for `clearance`; `focus` steers a summary.
+    /// `destination`, cleared for `clearance`; `focus` steers a summary, and what is released
+    /// carries its labels too (a summary says what its focus asked). A refusal's reason quotes
+    /// nothing of the text: the record keeps the whole reason.
     func release(
         _ text: String, labels: Labels, source: String, to destination: String?, clearance: Confidentiality,
-        focus: String? = nil, step: String
+        focus: Labelled<String>? = nil, step: String
     ) async throws -> Outcome {
-        let released = Labels(min(labels.confidentiality, clearance), labels.integrity)
+        var released = Labels(min(labels.confidentiality, clearance), labels.integrity)
+        if let focus { released = released.join(focus.labels) }
         var record: [String: JSONValue] = [
             "source": .string(source), "source_labels": labels.json, "policy": .string(policy.rawValue),
             "to": destination.map(JSONValue.string) ?? .null,
         ]
         // A refusal releases nothing, so it carries no labels of its own: `audit` shows the source's.
-        func refuse(_ reason: String) async throws -> Outcome {
+        func refuse(_ reason: String, told: String? = nil) async throws -> Outcome {
             record["released"] = .null
             record["reason"] = .string(reason)
             try await effects.record("declassify", step: step, payload: .object(record))
-            return .refused(reason: reason)
+            return .refused(reason: told ?? reason)
         }
         let release: String
         switch policy {
@@ -51,12 +54,15 @@ struct Declassification {
             // Three sentences fit in far fewer tokens; the cap ends a model that runs on.
             let request = ModelRequest(
                 messages: [
-                    .system(Self.summaryInstruction), .user((focus.map { "Focus: \($0)\n\n" } ?? "") + text),
+                    .system(Self.summaryInstruction), .user((focus.map { "Focus: \($0.value)\n\n" } ?? "") + text),
                 ], maxOutputTokens: 300)
             let summary = try await models.callWithFallback(request, order: route.profiles, labels: labels, step: step)
             switch Release.check(summary.text, from: text) {
             case .released(let checked): release = checked
-            case .refused(let reason): return try await refuse("the summary was not released: \(reason)")
+            case .refused(let reason):
+                return try await refuse(
+                    "the summary was not released: \(reason)",
+                    told: "the summary was not released: it kept details of the text (the trace records which)")
             }
         }
         record["released"] = .string(release)

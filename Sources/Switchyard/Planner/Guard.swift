@@ -15,7 +15,8 @@ public final class RunGuard: Sendable {
         /// The labels of what the egress carries.
         public var labels: Labels
         public var destinationClearance: Confidentiality
-        /// The workspace's labels, when the sender can read the workspace itself.
+        /// What the sender can read on its own (the workspace, the host's files the shell's
+        /// sandbox shows), when it can.
         public var mayRead: Labels?
         /// The join of everything the run had read when it was decided.
         public var held: Labels
@@ -33,6 +34,11 @@ public final class RunGuard: Sendable {
                 "decision": .string(allowed ? "allow" : "refuse"), "reason": .string(reason),
             ]
             if let mayRead { json["may_read"] = mayRead.json }
+            // What a model request carries is recorded with the request; anything else sent is
+            // recorded here, so `audit` can check the bytes, not only the labels.
+            if egress.kind != .model, !egress.payload.isEmpty {
+                json["sent"] = .string(String(decoding: egress.payload, as: UTF8.self))
+            }
             json["run_held"] = held.json
             return .object(json)
         }
@@ -72,14 +78,14 @@ public final class RunGuard: Sendable {
         state.withLock { state in
             var allowed = true
             var reason = "\(labels.confidentiality) content to a destination cleared for \(clearance)"
-            let mayRead = egress.readsWorkspace ? workspace : nil
+            let mayRead = egress.readsWorkspace ? workspace.join(Workspace.host) : nil
             if labels.confidentiality > clearance {
                 allowed = false
                 reason = "\(labels.confidentiality) content may not go to a destination cleared only for \(clearance)"
             } else if let mayRead, mayRead.confidentiality > clearance, !allowExfiltration {
                 allowed = false
                 reason =
-                    "a \(egress.kind.rawValue) egress can read the \(mayRead.confidentiality) workspace and send it to a destination cleared only for \(clearance); it needs privacy.allow_exfiltration in the spec"
+                    "a \(egress.kind.rawValue) egress can read \(mayRead.confidentiality) files (the workspace's, and the host's its sandbox shows) and send them to a destination cleared only for \(clearance); it needs privacy.allow_exfiltration in the spec"
             } else if egress.kind != .model, state.held.confidentiality >= .private, state.held.integrity == .untrusted,
                 !allowExfiltration
             {

@@ -1,4 +1,8 @@
+import Foundation
 import Synchronization
+
+/// A model's usage report, named apart from the gateway's own tally (`ModelGateway.Usage`).
+typealias TokenUsage = Usage
 
 /// The way a run calls models: every request decided by the run's guard and recorded before
 /// it goes out, fallbacks tried within clearance, and usage counted against the budgets.
@@ -24,29 +28,72 @@ public final class ModelGateway: Sendable {
         }
     }
 
+    /// The tokens and cost a run may spend; every call is checked against what remains.
+    public struct Allowance: Sendable, Hashable {
+        public var tokens: Int
+        public var costUSD: Double
+
+        public init(tokens: Int, costUSD: Double) {
+            self.tokens = tokens
+            self.costUSD = costUSD
+        }
+    }
+
+    private struct Ledger {
+        var usage: [String: Usage] = [:]
+        /// The input tokens of the calls under way, estimated: what they will spend at least.
+        var reserved = 0
+
+        var total: Usage { usage.values.reduce(into: Usage()) { $0.add($1) } }
+    }
+
     public let profiles: [String: ProfileBinding]
     public let runGuard: RunGuard
     private let effects: any Effects
     private let progress: @Sendable (RunProgress) -> Void
-    private let usage = Mutex<[String: Usage]>([:])
+    private let allowance: Allowance?
+    private let ledger = Mutex(Ledger())
 
     public init(
-        profiles: [ProfileBinding], runGuard: RunGuard, effects: any Effects,
+        profiles: [ProfileBinding], runGuard: RunGuard, effects: any Effects, allowance: Allowance? = nil,
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) {
         self.profiles = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0) })
         self.runGuard = runGuard
         self.effects = effects
+        self.allowance = allowance
         self.progress = progress
     }
 
     /// Usage so far, by profile.
-    public var usageByProfile: [String: Usage] { usage.withLock { $0 } }
+    public var usageByProfile: [String: Usage] { ledger.withLock { $0.usage } }
 
     /// Every profile's usage added up.
-    public var total: Usage {
-        usage.withLock { all in
-            all.values.reduce(into: Usage()) { $0.add($1) }
+    public var total: Usage { ledger.withLock { $0.total } }
+
+    /// Reserves the estimated input of `request` against the allowance, or says why it is
+    /// spent. Calls that run at once each see the others' reservations, so a round of
+    /// concurrent steps cannot each spend what only one of them may.
+    private func reserve(_ request: ModelRequest, binding: ProfileBinding) throws(BudgetSpent) -> Int {
+        let estimate = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4 + 1
+        return try ledger.withLock { ledger throws(BudgetSpent) in
+            if let allowance {
+                let used = ledger.total
+                if used.tokens + ledger.reserved + estimate > allowance.tokens {
+                    throw BudgetSpent(
+                        reason:
+                            "the token budget (\(allowance.tokens)) is spent: \(used.tokens) used, \(ledger.reserved) in calls under way, this call needs about \(estimate)"
+                    )
+                }
+                let cost = binding.price?.cost(of: TokenUsage(inputTokens: estimate, outputTokens: 0)) ?? 0
+                if used.costUSD + cost >= allowance.costUSD {
+                    throw BudgetSpent(
+                        reason: String(
+                            format: "the cost budget ($%.2f) is spent ($%.4f used)", allowance.costUSD, used.costUSD))
+                }
+            }
+            ledger.reserved += estimate
+            return estimate
         }
     }
 
@@ -60,20 +107,28 @@ public final class ModelGateway: Sendable {
         let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
         try await effects.note("guard", step: step, payload: decision.json)
         guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
-        let response = try await effects.model(
-            request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
-        if let reported = response.usage {
-            usage.withLock { all in
-                var entry = all[binding.name] ?? Usage()
+        let reservation = try reserve(request, binding: binding)
+        let response: ModelResponse
+        do {
+            response = try await effects.model(
+                request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
+        } catch {
+            ledger.withLock { $0.reserved -= reservation }
+            throw error
+        }
+        ledger.withLock { ledger in
+            ledger.reserved -= reservation
+            var entry = ledger.usage[binding.name] ?? Usage()
+            entry.calls += 1
+            if let reported = response.usage {
                 entry.inputTokens += reported.inputTokens
                 entry.outputTokens += reported.outputTokens
-                entry.calls += 1
                 entry.costUSD += binding.price?.cost(of: reported) ?? 0
-                all[binding.name] = entry
             }
+            ledger.usage[binding.name] = entry
+        }
+        if let reported = response.usage {
             progress(.tokens(profile: binding.name, input: reported.inputTokens, output: reported.outputTokens))
-        } else {
-            usage.withLock { $0[binding.name, default: Usage()].calls += 1 }
         }
         return response
     }
@@ -96,6 +151,12 @@ public final class ModelGateway: Sendable {
         }
         throw PlanError("no cleared profile answered (\(failures.joined(separator: "; ")))")
     }
+}
+
+/// A model call was not made: the run's token or cost budget does not cover it.
+public struct BudgetSpent: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
 }
 
 /// The guard refused a model request.

@@ -69,6 +69,8 @@ public actor Orchestrator {
     private let models: ModelGateway
     private var steps = 0
     private var started: Int64 = 0
+    /// The withheld results whose coarse metadata the planner has been shown (each once).
+    private var metadataShown: Set<String> = []
 
     public init(
         spec: AgentSpec, profiles: [ProfileBinding], tools: [any Tool], effects: any Effects,
@@ -82,7 +84,9 @@ public actor Orchestrator {
         self.progress = progress
         self.router = Router(profiles: profiles, routing: spec.routing, defaultProfile: spec.model)
         self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
-        self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
+        self.models = ModelGateway(
+            profiles: profiles, runGuard: runGuard, effects: effects,
+            allowance: .init(tokens: spec.budgets.tokens, costUSD: spec.budgets.costUSD), progress: progress)
     }
 
     /// The planner's answer: steps to run next, or the answer. Each step kind is its own
@@ -158,7 +162,7 @@ public actor Orchestrator {
             return try await planLoop(planner: planner)
         }
         let (answer, reason) = try await agentStep(
-            handle: "$2", instruction: task, inputs: [], toolNames: Array(tools.keys).sorted())
+            handle: "$2", instruction: task, inputs: [], toolNames: Array(tools.keys).sorted(), written: .userInput)
         return try await finish(answer: answer.text, reason: reason)
     }
 
@@ -181,10 +185,13 @@ public actor Orchestrator {
                 .system(spec.systemPrompt + "\n\n" + plannerInstructions()),
                 .user("Task ($1): \(artifacts["$1"]!.text)"),
             ]
-            if artifacts.artifacts.count > 1 { messages.append(.user(observations(clearance: binding.clearance))) }
+            if artifacts.artifacts.count > 1 {
+                messages.append(.user(try await observations(clearance: binding.clearance, step: step)))
+            }
             if let correction { messages.append(.user(correction)) }
             correction = nil
-            // What the planner reads in full, and so what its request carries.
+            // What the planner reads in full, and so what its request carries — and what
+            // everything it writes back carries too.
             let labels = artifacts.artifacts.filter { $0.labels.confidentiality <= binding.clearance }
                 .reduce(Labels.userInput) { $0.join($1.labels) }
             // Until a step has run, the planner is asked for steps.
@@ -194,6 +201,8 @@ public actor Orchestrator {
             do {
                 response = try await models.call(request, binding: binding, labels: labels, step: step)
             } catch let error as RefusedEgress {
+                return try await finish(answer: "", reason: "stopped: \(error.reason)")
+            } catch let error as BudgetSpent {
                 return try await finish(answer: "", reason: "stopped: \(error.reason)")
             }
             steps += 1
@@ -212,29 +221,48 @@ public actor Orchestrator {
                 correction = "Your last plan had no steps and no answer."
                 continue
             }
+            // A round runs no more steps than the budget has left.
+            let granted = reserveSteps(planned.count)
+            if granted < planned.count {
+                try await effects.note(
+                    "budget", step: step,
+                    payload: [
+                        "planned": .number(Double(planned.count)), "run": .number(Double(granted)),
+                        "reason": .string("the step budget (\(spec.budgets.steps)) has \(granted) steps left"),
+                    ])
+            }
             // Handles are given in plan order, before anything runs, so they do not depend on
             // which step finishes first.
             let first = artifacts.artifacts.count + 1
             let outcomes = await withTaskGroup(of: (Int, Artifact).self) { group in
-                for (offset, item) in planned.enumerated() {
+                for (offset, item) in planned.prefix(granted).enumerated() {
                     let handle = "$\(first + offset)"
-                    group.addTask { (offset, await self.execute(item, handle: handle)) }
+                    group.addTask { (offset, await self.execute(item, written: labels, handle: handle)) }
                 }
                 var collected: [(Int, Artifact)] = []
                 for await outcome in group { collected.append(outcome) }
                 return collected.sorted { $0.0 < $1.0 }.map(\.1)
             }
             for outcome in outcomes {
-                artifacts.add(kind: outcome.kind, labels: outcome.labels, text: outcome.text, data: outcome.data)
+                artifacts.add(
+                    kind: outcome.kind, labels: outcome.labels, text: outcome.text, data: outcome.data,
+                    failed: outcome.failed)
                 runGuard.observe(outcome.labels)
-                steps += 1
             }
         }
     }
 
+    /// Takes up to `wanted` steps from the budget; how many it gave.
+    private func reserveSteps(_ wanted: Int) -> Int {
+        let granted = max(0, min(wanted, spec.budgets.steps - steps))
+        steps += granted
+        return granted
+    }
+
     /// The results so far as the planner may see them: the most recent in full (within its
-    /// clearance), older ones by handle, kind and size.
-    private func observations(clearance: Confidentiality) -> String {
+    /// clearance), older ones by handle and kind. Nothing about a withheld result depends on
+    /// its content unless the spec opts in to coarse metadata, whose every release is recorded.
+    private func observations(clearance: Confidentiality, step: String) async throws -> String {
         let all = artifacts.artifacts.dropFirst()
         let recent = all.suffix(Self.recentResults)
         let older = all.prefix(all.count - recent.count)
@@ -247,11 +275,21 @@ public actor Orchestrator {
             lines.append("\(first.handle)–\(last.handle): \(older.count - listed.count) older results (\(summary))")
         }
         for artifact in listed {
-            lines.append(
-                "\(artifact.handle) \(artifact.kind), \(artifact.text.utf8.count) bytes (older; pass the handle on to read it)"
-            )
+            lines.append("\(artifact.handle) \(artifact.kind) (older; pass the handle on to read it)")
         }
-        for artifact in recent { lines.append(artifact.view(clearance: clearance).canonicalText) }
+        let coarse = spec.privacy.plannerMetadata == .coarse
+        for artifact in recent {
+            let view = artifact.view(clearance: clearance, metadata: coarse)
+            if coarse, view["metadata"] != nil, metadataShown.insert(artifact.handle).inserted {
+                let metadata = artifact.coarseMetadata
+                try await effects.note(
+                    "planner.metadata", step: step,
+                    payload: [
+                        "handle": .string(artifact.handle), "metadata": metadata.json, "bits": .number(metadata.bits),
+                    ])
+            }
+            lines.append(view.canonicalText)
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -269,7 +307,7 @@ public actor Orchestrator {
             for a model, reading inputs by handle), agent (a sub-task a model works through with some tools), \
             declassify (ask for a releasable version of one withheld input, if the spec allows it). \
             Every result gets a handle ($1 is the task, then $2, $3, … in order); refer to results by handle. \
-            Results you are not cleared to read are shown as their handle, kind and size only: pass the handle on \
+            Results you are not cleared to read are shown as their handle and kind only: pass the handle on \
             to a model or agent step instead of asking for the content.
             Tools:
             \(catalog)
@@ -278,75 +316,98 @@ public actor Orchestrator {
 
     // MARK: Steps
 
-    /// Runs one planned step; whatever happens becomes an artifact (a failure too).
-    private func execute(_ item: JSONValue, handle: String) async -> Artifact {
-        let kind = item["kind"]?.stringValue ?? ""
-        let inputs = item["inputs"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        // What a failure's message may echo: the step's inputs, and results named in its arguments.
-        let sources = inputs + ArtifactStore.handles(in: item["arguments"] ?? .null)
+    /// Runs one planned step, written by a planner that had read `written`; whatever happens
+    /// becomes an artifact. A failure is labelled like the result it did not produce — by what
+    /// the step read and what its tools can read — since its message may quote any of it.
+    private func execute(_ item: JSONValue, written: Labels, handle: String) async -> Artifact {
+        let step: PlannedStep
         do {
-            switch kind {
-            case "tool":
-                guard let name = item["tool"]?.stringValue else { throw PlanError("a tool step needs a tool") }
-                return try await toolStep(handle: handle, name: name, arguments: item["arguments"] ?? [:])
-            case "model":
-                guard let instruction = item["instruction"]?.stringValue else {
-                    throw PlanError("a model step needs an instruction")
-                }
+            step = try PlannedStep(parsing: item, written: written)
+        } catch {
+            let labels = written.join(artifacts.knownLabels(of: ArtifactHandle.mentions(in: item)))
+            return await failure(
+                handle: handle, kind: PlannedStep.plannedKind(of: item), labels: labels, error: error)
+        }
+        do {
+            switch step.action {
+            case .tool(let name, let arguments):
+                return try await toolStep(handle: handle, name: name, arguments: arguments, written: written)
+            case .model(let instruction, let inputs, let role):
                 return try await modelStep(
-                    handle: handle, instruction: instruction, inputs: inputs, role: item["role"]?.stringValue)
-            case "declassify":
-                guard let input = inputs.first else { throw PlanError("a declassify step needs one input") }
-                return try await declassifyStep(
-                    handle: handle, input: input, instruction: item["instruction"]?.stringValue)
-            case "agent":
-                guard let instruction = item["instruction"]?.stringValue else {
-                    throw PlanError("an agent step needs an instruction")
-                }
-                let names = item["tools"]?.arrayValue?.compactMap(\.stringValue) ?? Array(tools.keys).sorted()
-                return try await agentStep(handle: handle, instruction: instruction, inputs: inputs, toolNames: names).0
-            default:
-                throw PlanError("unknown step kind '\(kind)'; use tool, model, agent or declassify")
+                    handle: handle, instruction: instruction, inputs: step.mentions, shown: inputs, role: role,
+                    written: written)
+            case .declassify(let input, let focus):
+                return try await declassifyStep(handle: handle, input: input, focus: focus, written: written)
+            case .agent(let instruction, let inputs, let names):
+                return try await agentStep(
+                    handle: handle, instruction: instruction, inputs: step.mentions, shown: inputs,
+                    toolNames: names ?? Array(tools.keys).sorted(), written: written
+                ).0
             }
         } catch {
-            let labels = sources.compactMap { artifacts[$0]?.labels }.reduce(Labels.userInput) { $0.join($1) }
-            let artifact = Artifact(
-                handle: handle, kind: "error", labels: labels, text: "\(kind) step failed: \(error)")
-            // Recorded like any result, so `trace show` says why; a failure to record it
-            // surfaces as the run's error on the next effect.
-            try? await effects.note(
-                "step.failed", step: handle,
-                payload: ["kind": .string(kind), "labels": labels.json, "error": .string("\(error)")])
-            progress(.failed(handle: handle, reason: "\(error)", labels: labels))
-            return artifact
+            return await failure(handle: handle, kind: step.kind, labels: failureLabels(of: step), error: error)
         }
     }
 
-    private func toolStep(handle: String, name: String, arguments: JSONValue) async throws -> Artifact {
+    /// The labels of what `step` would have produced: what it was written from, what it
+    /// names, and what its tools can read.
+    private func failureLabels(of step: PlannedStep) -> Labels {
+        var labels = step.written.join(artifacts.knownLabels(of: step.mentions))
+        switch step.action {
+        case .tool(let name, _):
+            labels = labels.join(tools[name]?.reads ?? .userInput)
+        case .agent(_, _, let names):
+            for name in names ?? Array(tools.keys) { labels = labels.join(tools[name]?.reads ?? .userInput) }
+        case .model, .declassify:
+            break
+        }
+        return labels
+    }
+
+    private func failure(handle: String, kind: String, labels: Labels, error: any Error) async -> Artifact {
+        // Recorded like any result, so `trace show` says why; a failure to record it
+        // surfaces as the run's error on the next effect.
+        try? await effects.note(
+            "step.failed", step: handle,
+            payload: ["kind": .string(kind), "labels": labels.json, "error": .string("\(error)")])
+        progress(.failed(handle: handle, reason: "\(error)", labels: labels))
+        return Artifact(
+            handle: handle, kind: kind, labels: labels, text: "\(kind) step failed: \(error)", failed: true)
+    }
+
+    private func toolStep(handle: String, name: String, arguments: JSONValue, written: Labels) async throws
+        -> Artifact
+    {
         guard let tool = tools[name] else {
             throw PlanError("no tool is called \(name); the tools are \(tools.keys.sorted().joined(separator: ", "))")
         }
-        let inputs = ArtifactStore.handles(in: arguments)
-        let labels = try artifacts.labels(of: inputs)
-        let resolved = substitute(arguments)
+        // What the arguments carry: what their author read, and every result they name.
+        let labels = written.join(artifacts.knownLabels(of: ArtifactHandle.mentions(in: arguments)))
+        let resolved = artifacts.substitute(arguments)
         progress(.step(handle: handle, kind: "tool:\(name)", detail: resolved.canonicalText))
-        let context = ToolContext(egressGuard: runGuard.forStep(carrying: labels, recordingIn: effects, step: handle))
+        let context = ToolContext(
+            egressGuard: runGuard.forStep(carrying: labels, recordingIn: effects, step: handle), inputLabels: labels)
         let output = try await effects.tool(name, arguments: resolved, step: handle) {
             try await tool.invoke(resolved, context: context).json
         }
         let artifact = Artifact(
-            handle: handle, kind: "tool:\(name)", labels: Labels(recorded: output["labels"]).join(labels),
+            handle: handle, kind: "tool:\(name)",
+            labels: Labels(recorded: output["labels"]).join(tool.reads).join(labels),
             text: output["text"]?.stringValue ?? "", data: output["data"] ?? .null)
         try await recordFinished(artifact)
         return artifact
     }
 
-    private func modelStep(handle: String, instruction: String, inputs: [String], role: String?) async throws
-        -> Artifact
-    {
-        let labels = try artifacts.labels(of: inputs)
+    /// A model step: `inputs` are every result it draws on (its labels), `shown` the ones
+    /// whose text its prompt carries.
+    private func modelStep(
+        handle: String, instruction: String, inputs: [ArtifactHandle], shown: [ArtifactHandle], role: String?,
+        written: Labels
+    ) async throws -> Artifact {
+        // The inputs must exist; other handles the instruction mentions add what they name.
+        let labels = written.join(try artifacts.labels(of: shown)).join(artifacts.knownLabels(of: inputs))
         var prompt = instruction
-        for input in inputs {
+        for input in shown {
             let artifact = artifacts[input]!
             prompt += "\n\n\(input) (\(artifact.kind)):\n\(artifact.text)"
         }
@@ -364,18 +425,24 @@ public actor Orchestrator {
     }
 
     /// Releases a version of a withheld artifact the planner may read, as the spec's policy
-    /// says (see `Declassification`).
-    private func declassifyStep(handle: String, input: String, instruction: String?) async throws -> Artifact {
+    /// says (see `Declassification`). The focus is the planner's, labelled like it; a refusal
+    /// tells the planner only that nothing was released (its recorded reason may quote the
+    /// source), and is itself a release of that one bit, recorded.
+    private func declassifyStep(handle: String, input: ArtifactHandle, focus: String?, written: Labels) async throws
+        -> Artifact
+    {
         guard let source = artifacts[input] else { throw PlanError("there is no artifact \(input)") }
         let planner = spec.planner.flatMap { models.profiles[$0] }
+        let clearance = planner?.clearance ?? .internal
         let declassification = Declassification(
             policy: spec.privacy.declassify, router: router, models: models, effects: effects)
         switch try await declassification.release(
-            source.text, labels: source.labels, source: input, to: planner?.name,
-            clearance: planner?.clearance ?? .internal, focus: instruction, step: handle)
+            source.text, labels: source.labels, source: input.description, to: planner?.name,
+            clearance: clearance, focus: focus.map { Labelled($0, written) }, step: handle)
         {
         case .refused(let reason):
-            throw PlanError(reason)
+            let labels = Labels(min(source.labels.confidentiality, clearance), source.labels.integrity).join(written)
+            return await failure(handle: handle, kind: "declassify", labels: labels, error: PlanError(reason))
         case .released(let text, let labels):
             let artifact = Artifact(handle: handle, kind: "declassified", labels: labels, text: text)
             try await recordFinished(artifact)
@@ -384,16 +451,17 @@ public actor Orchestrator {
     }
 
     /// A sub-task as a tool-calling loop on one model: the calls of each turn run at once,
-    /// until the model answers or the step budget ends.
-    private func agentStep(handle: String, instruction: String, inputs: [String], toolNames: [String]) async throws
-        -> (Artifact, String)
-    {
+    /// until the model answers or the step budget ends. What it writes carries everything it
+    /// could read: its inputs, its instruction's author, and whatever its tools can read.
+    private func agentStep(
+        handle: String, instruction: String, inputs: [ArtifactHandle], shown: [ArtifactHandle]? = nil,
+        toolNames: [String], written: Labels
+    ) async throws -> (Artifact, String) {
         let offered = toolNames.compactMap { tools[$0] }
-        // The model will read what the tools return: route for the workspace's labels too.
-        var labels = try artifacts.labels(of: inputs)
-        if !offered.isEmpty { labels = labels.join(spec.privacy.workspace) }
+        var labels = written.join(try artifacts.labels(of: shown ?? inputs)).join(artifacts.knownLabels(of: inputs))
+        for tool in offered { labels = labels.join(tool.reads) }
         var prompt = instruction
-        for input in inputs {
+        for input in shown ?? inputs {
             prompt += "\n\n\(input) (\(artifacts[input]!.kind)):\n\(artifacts[input]!.text)"
         }
         let order = try await route(
@@ -412,7 +480,13 @@ public actor Orchestrator {
             turn += 1
             let request = ModelRequest(messages: messages, tools: offered.map(\.spec))
             progress(.step(handle: handle, kind: "agent", detail: "turn \(turn)"))
-            let response = try await models.callWithFallback(request, order: order, labels: seen, step: handle)
+            let response: ModelResponse
+            do {
+                response = try await models.callWithFallback(request, order: order, labels: seen, step: handle)
+            } catch let error as BudgetSpent {
+                let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: messages.last?.content ?? "")
+                return (artifact, "stopped: \(error.reason)")
+            }
             steps += 1
             if response.toolCalls.isEmpty {
                 let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: response.text)
@@ -420,13 +494,18 @@ public actor Orchestrator {
                 return (artifact, "finished")
             }
             messages.append(ChatMessage(role: .assistant, content: response.text, toolCalls: response.toolCalls))
+            // Every call is a step: a turn runs no more of them than the budget has left.
             let calls = response.toolCalls
+            let granted = reserveSteps(calls.count)
             let currentTurn = turn
             let seenSoFar = seen
             let results = await withTaskGroup(of: (Int, String, Labels).self) { group in
                 for (index, call) in calls.enumerated() {
                     let step = "\(handle).\(currentTurn).\(index + 1)"
                     group.addTask {
+                        guard index < granted else {
+                            return (index, "error: not run: the step budget is spent", Labels.userInput)
+                        }
                         let outcome = await self.agentToolCall(call, allowed: toolNames, seen: seenSoFar, step: step)
                         return (index, outcome.0, outcome.1)
                     }
@@ -452,22 +531,25 @@ public actor Orchestrator {
     }
 
     /// One tool call of an agent's turn; its arguments may carry anything the agent has
-    /// `seen`, so that is what the guard weighs.
+    /// `seen`, so that is what the guard weighs. An error is labelled like the tool's output.
     private func agentToolCall(_ call: ToolCall, allowed: [String], seen: Labels, step: String) async -> (
         String, Labels
     ) {
         guard allowed.contains(call.name), let tool = tools[call.name] else {
             return ("error: no tool \(call.name) in this step", Labels.userInput)
         }
-        let arguments = (try? JSONValue(parsing: call.arguments)) ?? .object([:])
-        let context = ToolContext(egressGuard: runGuard.forStep(carrying: seen, recordingIn: effects, step: step))
+        guard let arguments = try? JSONValue(parsing: call.arguments.isEmpty ? "{}" : call.arguments) else {
+            return ("error: the arguments of \(call.name) are not valid JSON; call it again with a JSON object", seen)
+        }
+        let context = ToolContext(
+            egressGuard: runGuard.forStep(carrying: seen, recordingIn: effects, step: step), inputLabels: seen)
         do {
             let output = try await effects.tool(call.name, arguments: arguments, step: step) {
                 try await tool.invoke(arguments, context: context).json
             }
-            return (output["text"]?.stringValue ?? "", Labels(recorded: output["labels"]))
+            return (output["text"]?.stringValue ?? "", Labels(recorded: output["labels"]).join(tool.reads))
         } catch {
-            return ("error: \(error)", Labels.userInput)
+            return ("error: \(error)", tool.reads)
         }
     }
 
@@ -506,18 +588,6 @@ public actor Orchestrator {
                 "bytes": .number(Double(artifact.text.utf8.count)),
             ])
         progress(.finished(handle: artifact.handle, kind: artifact.kind, labels: artifact.labels))
-    }
-
-    /// Arguments with every string that is exactly a handle replaced by that result's text.
-    private func substitute(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .string(let text):
-            if let artifact = artifacts[text] { return .string(artifact.text) }
-            return value
-        case .array(let items): return .array(items.map(substitute))
-        case .object(let object): return .object(object.mapValues(substitute))
-        default: return value
-        }
     }
 
     private func finish(answer: String, reason: String) async throws -> RunResult {

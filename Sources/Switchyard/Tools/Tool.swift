@@ -10,6 +10,10 @@ public protocol Tool: Sendable {
     var description: String { get }
     /// A JSON Schema (an object schema) of the arguments.
     var parameters: JSONValue { get }
+    /// The labels of everything the tool can read. Its results carry them, and so do its
+    /// errors, which may quote what it read: a failure is labelled like the output it did
+    /// not produce, so a reader who may not see one cannot tell the two apart.
+    var reads: Labels { get }
 
     func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput
 }
@@ -58,10 +62,16 @@ public struct ToolContext: Sendable {
     /// Asked before anything leaves the machine (an HTTP request, each redirect too); `nil`
     /// lets the tool's own policy decide alone.
     public var egressGuard: (any EgressGuard)?
+    /// The labels of what the arguments carry: what a tool that stores its input (such as
+    /// `vector_upsert`) must store it with.
+    public var inputLabels: Labels
 
-    public init(approver: (any Approver)? = nil, egressGuard: (any EgressGuard)? = nil) {
+    public init(
+        approver: (any Approver)? = nil, egressGuard: (any EgressGuard)? = nil, inputLabels: Labels = .userInput
+    ) {
         self.approver = approver
         self.egressGuard = egressGuard
+        self.inputLabels = inputLabels
     }
 }
 
@@ -74,7 +84,8 @@ public struct Egress: Sendable, Hashable {
     public var kind: Kind
     /// Where it goes: a URL, a provider's endpoint, a command line.
     public var destination: String
-    /// What is sent along (a request body), for the guard to inspect.
+    /// What is sent along besides the destination (an HTTP request's header fields and body),
+    /// for the guard to inspect and `audit` to check.
     public var payload: [UInt8]
     /// The tool or step sending it.
     public var source: String

@@ -84,7 +84,7 @@ public struct Triager: Sendable {
         var decidedBy = spec.model
         var escalated = false
         if isUnsure(decision), let profile = policy.escalateTo {
-            if let second = try await escalate(ticket, to: profile, first: .object(decision)) {
+            if let second = try await escalate(ticket, to: profile) {
                 for key in ["component", "labels", "priority", "confidence"] { decision[key] = second[key] }
                 decidedBy = profile
                 escalated = true
@@ -222,8 +222,9 @@ public struct Triager: Sendable {
     }
 
     /// A second opinion from `profile`, which sees only a redacted summary — if the spec lets
-    /// one be released; otherwise `nil` and the ticket is left for review.
-    private func escalate(_ ticket: Ticket, to profile: String, first: JSONValue) async throws -> JSONValue? {
+    /// one be released; otherwise `nil` and the ticket is left for review. Nothing else of the
+    /// first reading goes with it: its confidence was read from the ticket.
+    private func escalate(_ ticket: Ticket, to profile: String) async throws -> JSONValue? {
         guard let target = models.profiles[profile] else { return nil }
         try checkBudgets(ticket)
         let declassification = Declassification(
@@ -242,7 +243,7 @@ public struct Triager: Sendable {
             messages: [
                 .system(spec.systemPrompt),
                 .user(
-                    "A ticket, summarised without its private details (a first reading was \(String(format: "%.2f", first["confidence"]?.doubleValue ?? 0)) confident):\n\n\(released)"
+                    "A ticket, summarised without its private details (a first reading was not confident enough):\n\n\(released)"
                 ),
             ], responseFormat: .jsonSchema(name: "triage_decision", schema: schema), maxOutputTokens: 200)
         try checkBudgets(ticket)
