@@ -195,6 +195,8 @@ enum AgentSetup {
                         )
                     })),
             "tools": .array(tools.map(\.name).sorted().map(JSONValue.string)),
+            // What each tool can read: `audit` labels what it returned by this, whatever the run said.
+            "tool_labels": .object(Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0.reads.json) })),
             "settings_overrides": .array(overrides.map(JSONValue.string)),
         ]
     }
@@ -238,9 +240,14 @@ struct AuditCommand: AsyncParsableCommand {
         abstract: "What left the machine in a run: every egress, its labels, the decision and why.",
         discussion: """
             Lists every egress the run's guard decided — model requests, HTTP requests, networked \
-            shell commands — and every declassification released to the planner, with its destination, bytes, the labels of what it carried, the \
-            destination's clearance, the decision and the reason, and says whether anything above a \
-            destination's clearance left. Exit status 0 when nothing did, 4 when something did.
+            shell commands — and every declassification released to the planner, with its destination, \
+            bytes, the labels of what it carried, the destination's clearance, the decision and the \
+            reason. Then checks the bytes, not only the labels: every body and URL sent is searched \
+            for text the run held above that destination's clearance (runs of 32 characters and \
+            identifier-like tokens, as written, URL-escaped, base64 or hex), and each hit is listed \
+            as a leak. With privacy.planner_metadata: coarse, it also says how many bits the \
+            planner was shown about results it could not read.
+            Exit status 0 when nothing above a destination's clearance left, 4 when something did.
             """
     )
 
@@ -251,86 +258,44 @@ struct AuditCommand: AsyncParsableCommand {
     func run() async throws {
         let (store, summary) = try await storeOptions.open(run)
         let events = try await store.events(summary.id, resolvingBlobs: true)
-        let profiles = try await store.header(summary.id)["profiles"]?.objectValue ?? [:]
-        var rows: [JSONValue] = []
-        var leaked = false
-        // A model request comes after the guard's decision on it, in the same step.
-        var undecidedRequests: [String: [Int]] = [:]
-        for event in events {
-            let step = event.step ?? ""
-            switch event.kind {
-            case "guard":
-                var row = event.payload.objectValue ?? [:]
-                row["sequence"] = .number(Double(event.sequence))
-                row["step"] = .string(step)
-                if row["kind"]?.stringValue == "model" { undecidedRequests[step, default: []].append(rows.count) }
-                rows.append(.object(row))
-                let labels = Labels(recorded: row["labels"])
-                let clearance =
-                    row["destination_clearance"]?.stringValue.flatMap(Confidentiality.init(name:)) ?? .public
-                if row["decision"]?.stringValue == "allow", labels.confidentiality > clearance { leaked = true }
-            case "model.request":
-                // The body sent; for a run recorded without it, the request's size.
-                let sent = event.payload["wire"]?["body"]?.requestBytes ?? event.payload["request"]?.canonicalBytes
-                let bytes = JSONValue.number(Double(sent?.count ?? 0))
-                if let index = undecidedRequests[step]?.first, case .object(var row) = rows[index] {
-                    undecidedRequests[step]?.removeFirst()
-                    row["bytes"] = bytes
-                    rows[index] = .object(row)
-                    continue
-                }
-                // A request no guard decided on (a chat run): shown with what its profile may see.
-                let profile = event.payload["profile"]?.stringValue ?? "?"
-                rows.append([
-                    "sequence": .number(Double(event.sequence)), "kind": "model", "step": .string(step),
-                    "destination": profiles[profile]?["destination"] ?? .string(profile),
-                    "destination_clearance": profiles[profile]?["clearance"] ?? "unknown", "bytes": bytes,
-                    "labels": .null, "decision": "unguarded", "reason": "a direct model call; no run guard decided it",
-                ])
-            case "declassify":
-                // A release to the planner: text it could not read before now reaches it.
-                let to = event.payload["to"]?.stringValue
-                let released = event.payload["released"]?.stringValue
-                rows.append([
-                    "sequence": .number(Double(event.sequence)), "kind": "declassify", "step": .string(step),
-                    "destination": to.flatMap { profiles[$0]?["destination"] } ?? .string(to ?? "the planner"),
-                    "destination_clearance": to.flatMap { profiles[$0]?["clearance"] } ?? "unknown",
-                    "bytes": .number(Double(released?.utf8.count ?? 0)),
-                    "labels": event.payload["labels"] ?? event.payload["source_labels"] ?? .null,
-                    "decision": released == nil ? "refuse" : "allow",
-                    "reason": .string(
-                        released == nil
-                            ? "declassification of \(event.payload["source"]?.stringValue ?? "?") refused: \(event.payload["reason"]?.stringValue ?? "privacy.declassify is never")"
-                            : "\(event.payload["source"]?.stringValue ?? "?") released as the spec's privacy.declassify (\(event.payload["policy"]?.stringValue ?? "?")) allows, secret-scanned"
-                    ),
-                ])
-            default: break
-            }
-        }
+        let header = try await store.header(summary.id).objectValue ?? [:]
+        let audit = Audit(events: events, task: summary.task, header: header)
         if json {
             printJSON([
-                "run": .string(summary.id.description), "egress": .array(rows), "above_clearance": .bool(leaked),
+                "run": .string(summary.id.description), "egress": .array(audit.egress),
+                "above_clearance": .bool(!audit.clean), "leaks": .array(audit.leaks.map(\.json)),
+                "metadata_bits": .number(audit.releasedBits),
             ])
         } else {
             print("Egress of run \(summary.id) (\(summary.agent)):")
-            for row in rows {
+            for row in audit.egress {
                 let decision = row["decision"]?.stringValue ?? "?"
                 var labels =
                     row["labels"].map {
                         "\($0["confidentiality"]?.stringValue ?? "?")/\($0["integrity"]?.stringValue ?? "?")"
                     } ?? "-"
                 if let mayRead = row["may_read"]?["confidentiality"]?.stringValue {
-                    labels += ", may read \(mayRead) workspace"
+                    labels += ", may read \(mayRead) files"
                 }
                 print(
                     "#\(row["sequence"]?.canonicalText ?? "") \(row["step"]?.stringValue ?? "") \(row["kind"]?.stringValue ?? "") → \(row["destination"]?.stringValue ?? "") [\(labels)] \(decision): \(row["reason"]?.stringValue ?? "")"
                 )
             }
+            for leak in audit.leaks {
+                print(
+                    "LEAK #\(leak.sequence) \(leak.step) → \(leak.destination) (cleared for \(leak.clearance)): sent \(leak.held) text of event #\(leak.heldIn) (\(leak.encoding)): \"\(leak.evidence)\""
+                )
+            }
+            if audit.releasedBits > 0 {
+                print(
+                    "The planner was shown \(String(format: "%.1f", audit.releasedBits)) bits about results it could not read (privacy.planner_metadata: coarse)."
+                )
+            }
             print(
-                leaked
-                    ? "Something above a destination's clearance left the machine."
-                    : "Nothing above a destination's clearance left the machine.")
+                audit.clean
+                    ? "Nothing above a destination's clearance left the machine: by the guard's decisions and by the bytes sent."
+                    : "Something above a destination's clearance left the machine.")
         }
-        if leaked { throw ExitCode(4) }
+        if !audit.clean { throw ExitCode(4) }
     }
 }

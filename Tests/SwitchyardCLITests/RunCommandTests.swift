@@ -82,7 +82,10 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(refused["kind"] == "http")
         #expect(refused["labels"]?["confidentiality"] == "private")
         let human = try await runProgram(binary, ["audit", run], environment: environment)
-        #expect(human.standardOutput.contains("Nothing above a destination's clearance left the machine."))
+        #expect(
+            human.standardOutput.contains(
+                "Nothing above a destination's clearance left the machine: by the guard's decisions and by the bytes sent."
+            ))
 
         // trace show: each round with the steps it planned, routes, refusals, results.
         let shown = try await runProgram(binary, ["trace", "show", run], environment: environment)

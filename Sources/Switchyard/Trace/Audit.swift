@@ -1,0 +1,366 @@
+import Foundation
+
+/// What left the machine in a recorded run, and whether anything should not have.
+///
+/// Two checks, so that a label bug cannot make a leak invisible. The *decisions*: every
+/// egress the guard decided (model requests, HTTP, networked shell) and every release to the
+/// planner, with the labels it carried and the destination's clearance. The *content*: every
+/// body and URL that was sent is searched for the text the run held above that destination's
+/// clearance before it was sent — runs of ``window`` characters, identifier-like tokens —
+/// as written, URL-escaped, base64- or hex-encoded. What was held is what the run's tools and
+/// models produced, labelled by what their steps recorded; the task and the released
+/// (declassified) texts are the only text known to be free to go anywhere. A hit is a leak,
+/// whatever the labels said.
+public struct Audit: Sendable {
+    /// One egress as `audit` lists it (`kind`, `destination`, `bytes`, `labels`,
+    /// `destination_clearance`, `decision`, `reason`, `sequence`, `step`).
+    public var egress: [JSONValue] = []
+    /// Text held above a destination's clearance found in what was sent there.
+    public var leaks: [Leak] = []
+    /// An egress the guard allowed although its labels were above the destination's clearance.
+    public var allowedAboveClearance = false
+    /// Content-dependent facts about withheld results the planner was shown
+    /// (`privacy.planner_metadata: coarse`), in bits: an upper bound on what they told.
+    public var releasedBits = 0.0
+
+    /// Nothing above a destination's clearance left: by the decisions and by the bytes.
+    public var clean: Bool { !allowedAboveClearance && leaks.isEmpty }
+
+    public struct Leak: Sendable, Hashable {
+        /// The event that sent it, and its step.
+        public var sequence: Int
+        public var step: String
+        public var destination: String
+        public var clearance: Confidentiality
+        /// The event whose text was found, and that text's labels.
+        public var heldIn: Int
+        public var held: Confidentiality
+        /// What matched (clipped), and how it was spelled in what was sent.
+        public var evidence: String
+        public var encoding: String
+
+        public var json: JSONValue {
+            [
+                "sequence": .number(Double(sequence)), "step": .string(step), "destination": .string(destination),
+                "destination_clearance": .string(clearance.description), "held_in": .number(Double(heldIn)),
+                "held": .string(held.description), "evidence": .string(evidence), "encoding": .string(encoding),
+            ]
+        }
+    }
+
+    /// Characters in a row (case and runs of space aside) that make a match.
+    public static let window = 32
+
+    /// Audits `events` (blobs resolved) of a run on `task` with `header`.
+    public init(events: [TraceEvent], task: String, header: [String: JSONValue]) {
+        let profiles = header["profiles"]?.objectValue ?? [:]
+        var held = HeldText()
+        held.allow(task)
+        // The names the planner is given with every request.
+        for tool in header["tools"]?.arrayValue ?? [] { held.allow(tool.stringValue ?? "") }
+        // The labels of each step's result, as the run settled them, and at least what the
+        // header says its tool can read (so a labelling bug in the run does not lower them).
+        let toolLabels = (header["tool_labels"]?.objectValue ?? [:]).mapValues { Labels(recorded: $0) }
+        var stepLabels: [String: Labels] = [:]
+        for event in events {
+            guard let step = event.step else { continue }
+            switch event.kind {
+            case "step.finished", "step.failed":
+                var labels = Labels(recorded: event.payload["labels"])
+                if let kind = event.payload["kind"]?.stringValue, kind.hasPrefix("tool:"),
+                    let reads = toolLabels[String(kind.dropFirst(5))]
+                {
+                    labels = labels.join(reads)
+                }
+                stepLabels[step] = stepLabels[step].map { $0.join(labels) } ?? labels
+            case "tool.call":
+                if let name = event.payload["name"]?.stringValue, let reads = toolLabels[name] {
+                    stepLabels[step] = stepLabels[step].map { $0.join(reads) } ?? reads
+                }
+            default: break
+            }
+        }
+        // The labels each model request carried, by step: its answer carries them too.
+        var requestLabels: [String: Labels] = [:]
+        var undecidedRequests: [String: [Int]] = [:]
+        var decidedClearance: [String: [Confidentiality]] = [:]
+        for event in events {
+            let step = event.step ?? ""
+            switch event.kind {
+            case "guard":
+                var row = event.payload.objectValue ?? [:]
+                row["sequence"] = .number(Double(event.sequence))
+                row["step"] = .string(step)
+                row.removeValue(forKey: "sent")
+                let labels = Labels(recorded: event.payload["labels"])
+                let clearance = Confidentiality(recorded: event.payload["destination_clearance"]) ?? .public
+                let allowed = event.payload["decision"]?.stringValue == "allow"
+                if event.payload["kind"]?.stringValue == "model" {
+                    undecidedRequests[step, default: []].append(egress.count)
+                    decidedClearance[step, default: []].append(clearance)
+                    requestLabels[step] = labels
+                } else if allowed {
+                    let sent = [
+                        event.payload["destination"]?.stringValue ?? "", event.payload["sent"]?.stringValue ?? "",
+                    ]
+                    check(
+                        sent, sentIn: event, destination: event.payload["destination"]?.stringValue ?? "",
+                        clearance: clearance, held: held)
+                }
+                egress.append(.object(row))
+                if allowed, labels.confidentiality > clearance { allowedAboveClearance = true }
+            case "model.request":
+                // The body sent; for a run recorded without it, the request's size.
+                let wire = event.payload["wire"]
+                let sent = wire?["body"]?.requestBytes ?? event.payload["request"]?.canonicalBytes
+                let bytes = JSONValue.number(Double(sent?.count ?? 0))
+                let profile = event.payload["profile"]?.stringValue ?? "?"
+                var destination = wire?["url"]?.stringValue ?? profiles[profile]?["destination"]?.stringValue ?? profile
+                var clearance = Confidentiality(recorded: profiles[profile]?["clearance"]) ?? .public
+                if let index = undecidedRequests[step]?.first, case .object(var row) = egress[index] {
+                    undecidedRequests[step]?.removeFirst()
+                    clearance = decidedClearance[step]?.removeFirst() ?? clearance
+                    destination = row["destination"]?.stringValue ?? destination
+                    row["bytes"] = bytes
+                    egress[index] = .object(row)
+                } else {
+                    // A request no guard decided on (a chat run): shown with what its profile may see.
+                    egress.append([
+                        "sequence": .number(Double(event.sequence)), "kind": "model", "step": .string(step),
+                        "destination": profiles[profile]?["destination"] ?? .string(profile),
+                        "destination_clearance": profiles[profile]?["clearance"] ?? "unknown", "bytes": bytes,
+                        "labels": .null, "decision": "unguarded",
+                        "reason": "a direct model call; no run guard decided it",
+                    ])
+                }
+                // What the run wrote into the request; the system prompt and the tools' schemas
+                // come from the spec, the URL from the profile.
+                let body = wire?["body"] ?? event.payload["request"] ?? .null
+                check(
+                    Self.writtenParts(of: body), sentIn: event, destination: destination, clearance: clearance,
+                    held: held)
+            case "model.response":
+                let labels = requestLabels[step] ?? stepLabels[step] ?? Labels(.secret, .untrusted)
+                held.add(Self.strings(in: event.payload), labels: labels, at: event.sequence)
+            case "tool.result":
+                let output = event.payload["output"] ?? .null
+                var labels = Labels(recorded: output["labels"])
+                if let settled = stepLabels[step] { labels = labels.join(settled) }
+                held.add(Self.strings(in: output), labels: labels, at: event.sequence)
+            case "tool.error", "step.failed":
+                // An agent's tool call (`$3.1.2`) is labelled like its tool, or else its agent step.
+                let enclosing = String(step.prefix { $0 != "." })
+                let labels = stepLabels[step] ?? stepLabels[enclosing] ?? Labels(.secret, .untrusted)
+                held.add(Self.strings(in: event.payload), labels: labels, at: event.sequence)
+            case "declassify":
+                let released = event.payload["released"]?.stringValue
+                if let released { held.allow(released) }
+                let to = event.payload["to"]?.stringValue
+                egress.append([
+                    "sequence": .number(Double(event.sequence)), "kind": "declassify", "step": .string(step),
+                    "destination": to.flatMap { profiles[$0]?["destination"] } ?? .string(to ?? "the planner"),
+                    "destination_clearance": to.flatMap { profiles[$0]?["clearance"] } ?? "unknown",
+                    "bytes": .number(Double(released?.utf8.count ?? 0)),
+                    "labels": event.payload["labels"] ?? event.payload["source_labels"] ?? .null,
+                    "decision": released == nil ? "refuse" : "allow",
+                    "reason": .string(
+                        released == nil
+                            ? "declassification of \(event.payload["source"]?.stringValue ?? "?") refused: \(event.payload["reason"]?.stringValue ?? "privacy.declassify is never")"
+                            : "\(event.payload["source"]?.stringValue ?? "?") released as the spec's privacy.declassify (\(event.payload["policy"]?.stringValue ?? "?")) allows, secret-scanned"
+                    ),
+                ])
+            case "planner.metadata":
+                releasedBits += event.payload["bits"]?.doubleValue ?? 0
+            default: break
+            }
+        }
+    }
+
+    /// Searches what `event` sent to a destination cleared for `clearance` for text held
+    /// above it, and records the first match.
+    private mutating func check(
+        _ parts: [String], sentIn event: TraceEvent, destination: String, clearance: Confidentiality,
+        held: HeldText
+    ) {
+        guard clearance < .secret else { return }
+        for part in parts where !part.isEmpty {
+            for (text, encoding) in Self.decodings(of: part) {
+                if let match = held.match(in: text, above: clearance, before: event.sequence) {
+                    leaks.append(
+                        Leak(
+                            sequence: event.sequence, step: event.step ?? "", destination: destination,
+                            clearance: clearance, heldIn: match.sequence, held: match.level,
+                            evidence: String(match.text.prefix(48)), encoding: encoding))
+                    return
+                }
+            }
+        }
+    }
+
+    /// The strings of a model request's body that the run wrote: every message but the
+    /// system prompt, and the tool calls in them; not the tools' schemas.
+    static func writtenParts(of body: JSONValue) -> [String] {
+        var parts: [String] = []
+        for message in body["messages"]?.arrayValue ?? body["input"]?.arrayValue ?? [] {
+            let role = message["role"]?.stringValue
+            if role == "system" || role == "developer" { continue }
+            parts += strings(in: message)
+        }
+        // Everything else the body carries but the tools (an Ollama or Responses body's options, a prompt).
+        for (key, value) in body.objectValue ?? [:] where !["messages", "input", "tools", "instructions"].contains(key)
+        {
+            parts += strings(in: value)
+        }
+        return parts
+    }
+
+    /// Every string in a JSON value (object keys too).
+    static func strings(in value: JSONValue) -> [String] {
+        switch value {
+        case .string(let text): [text]
+        case .array(let items): items.flatMap(strings(in:))
+        case .object(let object): object.flatMap { [$0.key] + strings(in: $0.value) }
+        default: []
+        }
+    }
+
+    /// `text` as sent, and the texts its cheap encodings spell: percent-escapes undone, and
+    /// each run of base64 or hex decoded.
+    static func decodings(of text: String) -> [(String, String)] {
+        var decoded: [(String, String)] = [(text, "plain")]
+        if text.contains("%"), let unescaped = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+            unescaped != text
+        {
+            decoded.append((unescaped, "url-escaped"))
+        }
+        var base64: [String] = []
+        var hex: [String] = []
+        for run in text.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber || "+/=-_".contains($0))) })
+        where run.count >= 16 {
+            if run.allSatisfy(\.isHexDigit), run.count % 2 == 0 {
+                var bytes: [UInt8] = []
+                var index = run.startIndex
+                while index < run.endIndex {
+                    let next = run.index(index, offsetBy: 2)
+                    bytes.append(UInt8(run[index..<next], radix: 16)!)
+                    index = next
+                }
+                hex.append(String(decoding: bytes, as: UTF8.self))
+            }
+            var standard = run.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            standard = standard.trimmingCharacters(in: CharacterSet(charactersIn: "="))
+            // Every alignment, so a run cut out of a longer encoding still decodes.
+            for offset in 0..<4 {
+                var piece = String(standard.dropFirst(offset))
+                piece = String(piece.prefix(piece.count - piece.count % 4))
+                if let data = Data(base64Encoded: piece) {
+                    base64.append(String(decoding: data, as: UTF8.self))
+                }
+            }
+        }
+        decoded += base64.map { ($0, "base64") } + hex.map { ($0, "hex") }
+        return decoded
+    }
+}
+
+/// The text a run held, by confidentiality and when it was first held at each, in the two
+/// forms the audit matches: runs of ``Audit/window`` folded characters (by hash), and identifier-like
+/// tokens. Text known to be free (the task, released texts) is kept apart and never matches.
+struct HeldText {
+    struct Match {
+        var text: String
+        var sequence: Int
+        var level: Confidentiality
+    }
+
+    /// For each window's hash and each level, the first event that held it.
+    private var windows: [UInt64: [Int]] = [:]
+    private var tokens: [String: [Int]] = [:]
+    private var free: Set<UInt64> = []
+    private var freeTokens: Set<String> = []
+
+    mutating func allow(_ text: String) {
+        Self.forEachWindow(of: text) { hash, _ in free.insert(hash) }
+        for token in Self.identifiers(in: text) { freeTokens.insert(token) }
+    }
+
+    mutating func add(_ texts: [String], labels: Labels, at sequence: Int) {
+        let level = labels.confidentiality.rawValue
+        func note(_ first: inout [Int]?) {
+            var levels = first ?? Array(repeating: Int.max, count: Confidentiality.allCases.count)
+            levels[level] = min(levels[level], sequence)
+            first = levels
+        }
+        for text in texts {
+            Self.forEachWindow(of: text) { hash, _ in note(&windows[hash]) }
+            for token in Self.identifiers(in: text) { note(&tokens[token]) }
+        }
+    }
+
+    /// The first text of `sent` that the run held above `clearance` before event `sequence`,
+    /// and held there first: text that was held within the clearance before (a tool's name in
+    /// a plan, a page fetched before a private file said the same) is not taken for a leak;
+    /// text held above it first stays a leak however it is labelled later (a lie).
+    func match(in sent: String, above clearance: Confidentiality, before sequence: Int) -> Match? {
+        func earliest(_ first: [Int]?) -> (Int, Confidentiality)? {
+            guard let first else { return nil }
+            let within = Confidentiality.allCases.filter { $0 <= clearance }.map { first[$0.rawValue] }.min() ?? .max
+            let above = Confidentiality.allCases.filter { $0 > clearance }
+            guard let level = above.min(by: { first[$0.rawValue] < first[$1.rawValue] }) else { return nil }
+            let held = first[level.rawValue]
+            return held < sequence && held < within ? (held, level) : nil
+        }
+        for token in Self.identifiers(in: sent).sorted() where !freeTokens.contains(token) {
+            if let (held, level) = earliest(tokens[token]) { return Match(text: token, sequence: held, level: level) }
+        }
+        var found: Match?
+        Self.forEachWindow(of: sent) { hash, window in
+            guard found == nil, !free.contains(hash), let (held, level) = earliest(windows[hash]) else { return }
+            found = Match(text: window(), sequence: held, level: level)
+        }
+        return found
+    }
+
+    /// The identifier-like tokens of `text`, lower-cased: at least 8 characters, or 6 with
+    /// three digits, in the shapes `Release` refuses to let a summary copy.
+    static func identifiers(in text: String) -> Set<String> {
+        var found: Set<String> = []
+        for token in Release.tokens(text) where token.count >= 6 && Release.isIdentifierLike(token) {
+            if token.count >= 8 || token.filter(\.isNumber).count >= 3 { found.insert(token.lowercased()) }
+        }
+        return found
+    }
+
+    /// Calls `body` with the hash of each run of ``Audit/window`` folded characters that has
+    /// enough letters and digits to mean something, and a way to spell it.
+    static func forEachWindow(of text: String, _ body: (UInt64, () -> String) -> Void) {
+        let folded = Release.folded(text)
+        let width = Audit.window
+        guard folded.count >= width else { return }
+        let bytes = folded.map { character -> UInt64 in
+            var hash: UInt64 = 0
+            for byte in character.utf8 { hash = hash &* 31 &+ UInt64(byte) }
+            return hash
+        }
+        func counts(_ character: Character) -> Bool { character.isLetter || character.isNumber }
+        var alphanumerics = folded.prefix(width).filter(counts).count
+        for start in 0...(folded.count - width) {
+            if start > 0 {
+                if counts(folded[start - 1]) { alphanumerics -= 1 }
+                if counts(folded[start + width - 1]) { alphanumerics += 1 }
+            }
+            guard alphanumerics >= width / 2 else { continue }
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for index in start..<(start + width) { hash = (hash ^ bytes[index]) &* 0x100_0000_01b3 }
+            body(hash) { String(folded[start..<(start + width)]) }
+        }
+    }
+}
+
+extension Confidentiality {
+    /// A level as a record spells it; `nil` when it names none.
+    init?(recorded json: JSONValue?) {
+        guard let name = json?.stringValue, let level = Confidentiality(name: name) else { return nil }
+        self = level
+    }
+}
