@@ -96,3 +96,42 @@ struct LyingTool: Tool {
         #expect(audit.egress.count == 4)
     }
 }
+
+extension AuditTests {
+    /// A ticket no tool read — it was sent to the local model as private — that a later
+    /// request takes to the cloud is a leak, whatever that request's labels said.
+    @Test func whatARequestCarriedIsHeldWithItsLabels() async throws {
+        let directory = try TemporaryDirectory("audit-request")
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "triage", task: "t", header: [:], at: 1)
+        func request(_ text: String, labels: Labels, clearance: Confidentiality, url: String) async throws {
+            try await store.append(
+                run: run, kind: "guard", step: "decide",
+                payload: [
+                    "kind": "model", "destination": .string(url), "labels": labels.json,
+                    "destination_clearance": .string(clearance.description), "decision": "allow", "reason": "r",
+                ], at: 2)
+            try await store.append(
+                run: run, kind: "model.request", step: "decide",
+                payload: [
+                    "profile": "p",
+                    "wire": [
+                        "url": .string(url),
+                        "body": [
+                            "messages": [
+                                ["role": "system", "content": "Decide."], ["role": "user", "content": .string(text)],
+                            ]
+                        ],
+                    ],
+                ], at: 3)
+        }
+        let ticket = "Ticket T-9: my account ACCT-88812 was charged twice for the same order last week."
+        try await request(ticket, labels: Labels(.private, .untrusted), clearance: .secret, url: "http://local/v1")
+        try await request(
+            "Summary: " + ticket, labels: Labels(.internal, .untrusted), clearance: .internal, url: "https://cloud/v1")
+        let audit = Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: [:])
+        let leak = try #require(audit.leaks.first, "\(audit.egress)")
+        #expect(leak.destination == "https://cloud/v1" && leak.held == .private)
+        #expect(!audit.allowedAboveClearance)
+    }
+}

@@ -8,7 +8,8 @@ import Foundation
 /// body and URL that was sent is searched for the text the run held above that destination's
 /// clearance before it was sent — runs of ``window`` characters, identifier-like tokens —
 /// as written, URL-escaped, base64- or hex-encoded. What was held is what the run's tools and
-/// models produced, labelled by what their steps recorded; the task and the released
+/// models produced and what its guarded model requests carried, labelled by what their steps
+/// recorded and what their tools can read; the task and the released
 /// (declassified) texts are the only text known to be free to go anywhere. A hit is a leak,
 /// whatever the labels said.
 public struct Audit: Sendable {
@@ -117,7 +118,9 @@ public struct Audit: Sendable {
                 let profile = event.payload["profile"]?.stringValue ?? "?"
                 var destination = wire?["url"]?.stringValue ?? profiles[profile]?["destination"]?.stringValue ?? profile
                 var clearance = Confidentiality(recorded: profiles[profile]?["clearance"]) ?? .public
+                var carried: Labels?
                 if let index = undecidedRequests[step]?.first, case .object(var row) = egress[index] {
+                    carried = Labels(recorded: row["labels"])
                     undecidedRequests[step]?.removeFirst()
                     clearance = decidedClearance[step]?.removeFirst() ?? clearance
                     destination = row["destination"]?.stringValue ?? destination
@@ -136,9 +139,11 @@ public struct Audit: Sendable {
                 // What the run wrote into the request; the system prompt and the tools' schemas
                 // come from the spec, the URL from the profile.
                 let body = wire?["body"] ?? event.payload["request"] ?? .null
-                check(
-                    Self.writtenParts(of: body), sentIn: event, destination: destination, clearance: clearance,
-                    held: held)
+                let written = Self.writtenParts(of: body)
+                check(written, sentIn: event, destination: destination, clearance: clearance, held: held)
+                // What a request carried is held with its labels from then on: a ticket sent to
+                // the local model is private text, though no tool read it.
+                if let carried { held.add(written, labels: carried, at: event.sequence) }
             case "model.response":
                 let labels = requestLabels[step] ?? stepLabels[step] ?? Labels(.secret, .untrusted)
                 held.add(Self.strings(in: event.payload), labels: labels, at: event.sequence)
@@ -198,28 +203,27 @@ public struct Audit: Sendable {
     }
 
     /// The strings of a model request's body that the run wrote: every message but the
-    /// system prompt, and the tool calls in them; not the tools' schemas.
+    /// system prompt (Chat Completions' and Ollama's `messages`, the Responses API's `input`),
+    /// with the tool calls and results in them. The rest — the tools' schemas, a response
+    /// format's schema, options — comes from the spec and the profile.
     static func writtenParts(of body: JSONValue) -> [String] {
         var parts: [String] = []
         for message in body["messages"]?.arrayValue ?? body["input"]?.arrayValue ?? [] {
             let role = message["role"]?.stringValue
             if role == "system" || role == "developer" { continue }
-            parts += strings(in: message)
+            parts += strings(in: message, keys: false)
         }
-        // Everything else the body carries but the tools (an Ollama or Responses body's options, a prompt).
-        for (key, value) in body.objectValue ?? [:] where !["messages", "input", "tools", "instructions"].contains(key)
-        {
-            parts += strings(in: value)
-        }
+        if let input = body["input"]?.stringValue { parts.append(input) }
         return parts
     }
 
-    /// Every string in a JSON value (object keys too).
-    static func strings(in value: JSONValue) -> [String] {
+    /// Every string in a JSON value, object keys too unless `keys` is false (a message's keys
+    /// are the wire format's, a tool's data may be keyed by content).
+    static func strings(in value: JSONValue, keys: Bool = true) -> [String] {
         switch value {
         case .string(let text): [text]
-        case .array(let items): items.flatMap(strings(in:))
-        case .object(let object): object.flatMap { [$0.key] + strings(in: $0.value) }
+        case .array(let items): items.flatMap { strings(in: $0, keys: keys) }
+        case .object(let object): object.flatMap { (keys ? [$0.key] : []) + strings(in: $0.value, keys: keys) }
         default: []
         }
     }
