@@ -13,7 +13,8 @@ struct OrchestratorBench: AsyncParsableCommand {
             A planned run of --steps rounds: each round the scripted server (OpenAI format, replies \
             ready in advance) plans one tool step, the executor runs it, and everything is recorded \
             in a trace store on disk. Reports the median and p99 time per round (planner request, \
-            response, tool call, trace writes), the whole run, and the process's peak memory.
+            response, tool call, trace writes), the whole run, the process's peak memory, and how \
+            long auditing the run takes.
             """
     )
 
@@ -62,7 +63,7 @@ struct OrchestratorBench: AsyncParsableCommand {
         let orchestrator = Orchestrator(
             spec: spec,
             profiles: [
-                .scripted("cloud", baseURL: server.baseURL, clearance: .secret)
+                .scripted("cloud", baseURL: server.baseURL, clearance: .internal)
             ],
             tools: [Echo()],
             effects: LiveEffects(store: store, run: run, clock: { Int64(Date().timeIntervalSince1970 * 1000) }),
@@ -83,5 +84,13 @@ struct OrchestratorBench: AsyncParsableCommand {
             "per round (plan request + tool step + trace writes): median \(format(rounds[rounds.count / 2], digits: 3)) ms, p99 \(format(rounds[min(rounds.count - 1, rounds.count * 99 / 100)], digits: 3)) ms, first 100 median \(format(Array(rounds.prefix(100)).sorted()[min(49, rounds.count - 1)], digits: 3)) ms"
         )
         print("whole run \(format(total.seconds, digits: 2)) s; peak memory \(usage.ru_maxrss / 1024) MB")
+        // What `switchyard audit` does with the run: both checks, the bytes of every request.
+        let recorded = try await store.events(run, resolvingBlobs: true)
+        let auditStarted = ContinuousClock.now
+        let audit = Audit(events: recorded, task: "bench", header: [:])
+        let auditTime = ContinuousClock.now - auditStarted
+        print(
+            "audit of the run: \(format(auditTime.seconds * 1000, digits: 1)) ms for \(audit.egress.count) egress, \(audit.leaks.count) leaks"
+        )
     }
 }

@@ -49,7 +49,7 @@ public struct Audit: Sendable {
         }
     }
 
-    /// Characters in a row (case and runs of space aside) that make a match.
+    /// Bytes in a row (ASCII case and runs of space aside) that make a match.
     public static let window = 32
 
     /// Audits `events` (blobs resolved) of a run on `task` with `header`.
@@ -239,25 +239,35 @@ public struct Audit: Sendable {
         }
         var base64: [String] = []
         var hex: [String] = []
-        for run in text.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber || "+/=-_".contains($0))) })
-        where run.count >= 16 {
-            if run.allSatisfy(\.isHexDigit), run.count % 2 == 0 {
-                var bytes: [UInt8] = []
-                var index = run.startIndex
-                while index < run.endIndex {
-                    let next = run.index(index, offsetBy: 2)
-                    bytes.append(UInt8(run[index..<next], radix: 16)!)
-                    index = next
+        func isBase64(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
+                || [0x2B, 0x2F, 0x3D, 0x2D, 0x5F].contains(byte)
+        }
+        func isHex(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66)
+        }
+        var bytes = Array(text.utf8)
+        bytes.append(0)  // ends the last run
+        var start = 0
+        for (index, byte) in bytes.enumerated() where !isBase64(byte) {
+            defer { start = index + 1 }
+            let run = bytes[start..<index]
+            guard run.count >= 16 else { continue }
+            if run.count % 2 == 0, run.allSatisfy(isHex) {
+                var decoded: [UInt8] = []
+                var at = run.startIndex
+                while at < run.endIndex {
+                    decoded.append(UInt8(String(decoding: run[at..<(at + 2)], as: UTF8.self), radix: 16)!)
+                    at += 2
                 }
-                hex.append(String(decoding: bytes, as: UTF8.self))
+                hex.append(String(decoding: decoded, as: UTF8.self))
             }
-            var standard = run.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            standard = standard.trimmingCharacters(in: CharacterSet(charactersIn: "="))
-            // Every alignment, so a run cut out of a longer encoding still decodes.
-            for offset in 0..<4 {
-                var piece = String(standard.dropFirst(offset))
-                piece = String(piece.prefix(piece.count - piece.count % 4))
-                if let data = Data(base64Encoded: piece) {
+            // URL-safe letters as standard ones, padding dropped, then every alignment, so a run
+            // cut out of a longer encoding still decodes.
+            let standard = run.map { $0 == 0x2D ? 0x2B : $0 == 0x5F ? 0x2F : $0 }.filter { $0 != 0x3D }
+            for offset in 0..<min(4, standard.count) {
+                let piece = standard.dropFirst(offset)
+                if let data = Data(base64Encoded: Data(piece.prefix(piece.count - piece.count % 4))) {
                     base64.append(String(decoding: data, as: UTF8.self))
                 }
             }
@@ -277,11 +287,12 @@ struct HeldText {
         var level: Confidentiality
     }
 
-    /// For each window's hash and each level, the first event that held it.
-    private var windows: [UInt64: [Int]] = [:]
-    private var tokens: [String: [Int]] = [:]
+    /// For each window's hash and each level (by raw value), the first event that held it.
+    private var windows: [UInt64: SIMD4<Int>] = [:]
+    private var tokens: [String: SIMD4<Int>] = [:]
     private var free: Set<UInt64> = []
     private var freeTokens: Set<String> = []
+    private static let never = SIMD4<Int>(repeating: .max)
 
     mutating func allow(_ text: String) {
         Self.forEachWindow(of: text) { hash, _ in free.insert(hash) }
@@ -290,14 +301,10 @@ struct HeldText {
 
     mutating func add(_ texts: [String], labels: Labels, at sequence: Int) {
         let level = labels.confidentiality.rawValue
-        func note(_ first: inout [Int]?) {
-            var levels = first ?? Array(repeating: Int.max, count: Confidentiality.allCases.count)
-            levels[level] = min(levels[level], sequence)
-            first = levels
-        }
+        func note(_ first: inout SIMD4<Int>) { first[level] = min(first[level], sequence) }
         for text in texts {
-            Self.forEachWindow(of: text) { hash, _ in note(&windows[hash]) }
-            for token in Self.identifiers(in: text) { note(&tokens[token]) }
+            Self.forEachWindow(of: text) { hash, _ in note(&windows[hash, default: Self.never]) }
+            for token in Self.identifiers(in: text) { note(&tokens[token, default: Self.never]) }
         }
     }
 
@@ -306,13 +313,19 @@ struct HeldText {
     /// a plan, a page fetched before a private file said the same) is not taken for a leak;
     /// text held above it first stays a leak however it is labelled later (a lie).
     func match(in sent: String, above clearance: Confidentiality, before sequence: Int) -> Match? {
-        func earliest(_ first: [Int]?) -> (Int, Confidentiality)? {
+        func earliest(_ first: SIMD4<Int>?) -> (Int, Confidentiality)? {
             guard let first else { return nil }
-            let within = Confidentiality.allCases.filter { $0 <= clearance }.map { first[$0.rawValue] }.min() ?? .max
-            let above = Confidentiality.allCases.filter { $0 > clearance }
-            guard let level = above.min(by: { first[$0.rawValue] < first[$1.rawValue] }) else { return nil }
-            let held = first[level.rawValue]
-            return held < sequence && held < within ? (held, level) : nil
+            var within = Int.max
+            var above: (held: Int, level: Int)?
+            for level in 0..<4 {
+                if level <= clearance.rawValue {
+                    within = min(within, first[level])
+                } else if first[level] < (above?.held ?? .max) {
+                    above = (first[level], level)
+                }
+            }
+            guard let above, above.held < sequence, above.held < within else { return nil }
+            return (above.held, Confidentiality(rawValue: above.level)!)
         }
         for token in Self.identifiers(in: sent).sorted() where !freeTokens.contains(token) {
             if let (held, level) = earliest(tokens[token]) { return Match(text: token, sequence: held, level: level) }
@@ -325,38 +338,70 @@ struct HeldText {
         return found
     }
 
-    /// The identifier-like tokens of `text`, lower-cased: at least 8 characters, or 6 with
+    /// The identifier-like tokens of `text`, lower-cased: runs of ASCII letters, digits and
+    /// `_`, `-`, `.` (trimmed of those three at their ends) of at least 8 characters, or 6 with
     /// three digits, in the shapes `Release` refuses to let a summary copy.
     static func identifiers(in text: String) -> Set<String> {
         var found: Set<String> = []
-        for token in Release.tokens(text) where token.count >= 6 && Release.isIdentifierLike(token) {
-            if token.count >= 8 || token.filter(\.isNumber).count >= 3 { found.insert(token.lowercased()) }
+        var utf8 = Array(text.utf8)
+        utf8.append(0)  // ends the last run
+        var start = 0
+        for (index, byte) in utf8.enumerated() where !isTokenByte(byte) {
+            defer { start = index + 1 }
+            var run = utf8[start..<index]
+            while let first = run.first, isPunctuation(first) { run = run.dropFirst() }
+            while let last = run.last, isPunctuation(last) { run = run.dropLast() }
+            guard run.count >= 6 else { continue }
+            let digits = run.count(where: { $0 >= 0x30 && $0 <= 0x39 })
+            guard run.count >= 8 || digits >= 3 else { continue }
+            let token = Substring(decoding: run, as: UTF8.self)
+            if Release.isIdentifierLike(token) { found.insert(token.lowercased()) }
         }
         return found
     }
 
-    /// Calls `body` with the hash of each run of ``Audit/window`` folded characters that has
-    /// enough letters and digits to mean something, and a way to spell it.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || isPunctuation(byte)
+    }
+
+    private static func isPunctuation(_ byte: UInt8) -> Bool { byte == 0x5F || byte == 0x2D || byte == 0x2E }
+
+    /// Calls `body` with the hash of each run of ``Audit/window`` bytes of `text` folded (ASCII
+    /// lower-cased, each run of white space one space) that is at least half letters and digits,
+    /// and a way to spell it. A rolling hash: linear in the text.
     static func forEachWindow(of text: String, _ body: (UInt64, () -> String) -> Void) {
-        let folded = Release.folded(text)
+        var folded: [UInt8] = []
+        folded.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
+                if folded.last != 0x20 { folded.append(0x20) }
+            case 0x41...0x5A: folded.append(byte | 0x20)
+            default: folded.append(byte)
+            }
+        }
         let width = Audit.window
         guard folded.count >= width else { return }
-        let bytes = folded.map { character -> UInt64 in
-            var hash: UInt64 = 0
-            for byte in character.utf8 { hash = hash &* 31 &+ UInt64(byte) }
-            return hash
+        func counts(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) }
+        let base: UInt64 = 1_099_511_628_211
+        var power: UInt64 = 1
+        for _ in 1..<width { power = power &* base }
+        var hash: UInt64 = 0
+        var alphanumerics = 0
+        for index in 0..<width {
+            hash = hash &* base &+ UInt64(folded[index])
+            if counts(folded[index]) { alphanumerics += 1 }
         }
-        func counts(_ character: Character) -> Bool { character.isLetter || character.isNumber }
-        var alphanumerics = folded.prefix(width).filter(counts).count
         for start in 0...(folded.count - width) {
             if start > 0 {
-                if counts(folded[start - 1]) { alphanumerics -= 1 }
-                if counts(folded[start + width - 1]) { alphanumerics += 1 }
+                let leaving = folded[start - 1]
+                let entering = folded[start + width - 1]
+                hash = (hash &- UInt64(leaving) &* power) &* base &+ UInt64(entering)
+                if counts(leaving) { alphanumerics -= 1 }
+                if counts(entering) { alphanumerics += 1 }
             }
             guard alphanumerics >= width / 2 else { continue }
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for index in start..<(start + width) { hash = (hash ^ bytes[index]) &* 0x100_0000_01b3 }
-            body(hash) { String(folded[start..<(start + width)]) }
+            body(hash) { String(decoding: folded[start..<(start + width)], as: UTF8.self) }
         }
     }
 }
