@@ -55,7 +55,7 @@ bench: deps .build/bench-venv/bin/python
 	.build/bench-venv/bin/pip install --quiet numpy sqlite-vec apsw
 
 format:
-	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tools Tests
 
 lint:
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tools Tests
