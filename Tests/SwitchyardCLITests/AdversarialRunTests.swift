@@ -419,3 +419,73 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         #expect(report["above_clearance"] == false)
     }
 }
+
+/// A round trip through the vector store keeps labels: what the shell read from the host is
+/// private, stored with that label, and every search after is private too, so the planner that
+/// asked for the search sees only its handle.
+@Suite struct StoreRoundTripTests {
+    let binary = BuiltProducts.executable("switchyard")
+
+    @Test func privateTextStoredThenSearchedStaysWithheld() async throws {
+        let cloud = try ScriptedModelServer()
+        let local = try ScriptedModelServer()
+        let directory = try TemporaryDirectory("round-trip")
+        // The host's file, outside the (public) workspace and outside /tmp, which the sandbox replaces.
+        let host = "/var/tmp/switchyard-round-trip-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        try "CANARY-2718 the host's private note\n".write(toFile: host + "/note.txt", atomically: true, encoding: .utf8)
+        try directory.write(
+            "agents/keeper.md",
+            plannedAgent(
+                "keeper", local: local, cloud: cloud,
+                tools: ["shell: { otherwise: allow, timeout: 20 }", "vector_upsert: {}", "vector_search: {}"],
+                rest: "privacy: { workspace.confidentiality: public }\nbudgets: { steps: 12 }",
+                prompt: "You keep notes."
+            )
+            // The embedder is the local server too.
+            .replacing(
+                "profiles:\n",
+                with:
+                    "profiles:\n  embed: { provider: openai-compatible, base_url: \"\(local.baseURL)/v1\", model: e }\n"
+            ))
+        func tool(_ name: String, _ arguments: JSONValue) -> JSONValue {
+            ["steps": [["kind": "tool", "tool": .string(name), "arguments": arguments]]]
+        }
+        let rounds: [JSONValue] = [
+            tool("shell", ["command": .string("cat \(host)/note.txt")]),
+            tool("vector_upsert", ["id": "note", "text": "$2"]),
+            tool("vector_search", ["query": "private note", "k": 1]),
+            ["answer": "done"],
+        ]
+        for (index, round) in rounds.enumerated() {
+            cloud.enqueue("/v1/chat/completions", .openAIPlan(round, id: index + 1))
+        }
+        for _ in 0..<2 {
+            local.enqueue(
+                "/v1/embeddings",
+                .json(
+                    #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"e","usage":{"prompt_tokens":5,"total_tokens":5}}"#
+                ))
+        }
+        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-round-trip"])
+        let result = try await runProgram(
+            binary, ["run", "keeper", "Keep my note.", "--workspace", directory.path, "--json", "--no-index"],
+            environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)
+        #expect(cloud.requests.count == rounds.count)
+        #expect(!cloud.requests.contains { $0.text.contains("CANARY-2718") })
+        // The search did find the note: the stored text came back, to the run, not the planner.
+        let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
+        let events = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
+        let search = try #require(events.first { $0["kind"] == "step.finished" && $0["step"] == "$4" })
+        #expect(search["payload"]?["labels"]?["confidentiality"] == "private")
+        #expect(
+            events.contains {
+                $0["kind"] == "tool.result" && $0["step"] == "$4" && $0.canonicalText.contains("CANARY-2718")
+            })
+        let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
+        #expect(audit.status == 0, "\(audit.standardOutput)")
+    }
+}
