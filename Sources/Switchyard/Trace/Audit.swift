@@ -217,6 +217,18 @@ public struct Audit: Sendable {
         return parts
     }
 
+    /// The maximal runs of the bytes of `text` that `belongs` accepts.
+    static func runs(of text: String, where belongs: (UInt8) -> Bool) -> [ArraySlice<UInt8>] {
+        let bytes = Array(text.utf8)
+        var runs: [ArraySlice<UInt8>] = []
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || !belongs(bytes[index]) {
+            if index > start { runs.append(bytes[start..<index]) }
+            start = index + 1
+        }
+        return runs
+    }
+
     /// Every string in a JSON value, object keys too unless `keys` is false (a message's keys
     /// are the wire format's, a tool's data may be keyed by content).
     static func strings(in value: JSONValue, keys: Bool = true) -> [String] {
@@ -246,13 +258,7 @@ public struct Audit: Sendable {
         func isHex(_ byte: UInt8) -> Bool {
             (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66)
         }
-        var bytes = Array(text.utf8)
-        bytes.append(0)  // ends the last run
-        var start = 0
-        for (index, byte) in bytes.enumerated() where !isBase64(byte) {
-            defer { start = index + 1 }
-            let run = bytes[start..<index]
-            guard run.count >= 16 else { continue }
+        for run in runs(of: text, where: isBase64) where run.count >= 16 {
             if run.count % 2 == 0, run.allSatisfy(isHex) {
                 var decoded: [UInt8] = []
                 var at = run.startIndex
@@ -343,12 +349,7 @@ struct HeldText {
     /// three digits, in the shapes `Release` refuses to let a summary copy.
     static func identifiers(in text: String) -> Set<String> {
         var found: Set<String> = []
-        var utf8 = Array(text.utf8)
-        utf8.append(0)  // ends the last run
-        var start = 0
-        for (index, byte) in utf8.enumerated() where !isTokenByte(byte) {
-            defer { start = index + 1 }
-            var run = utf8[start..<index]
+        for var run in Audit.runs(of: text, where: isTokenByte) {
             while let first = run.first, isPunctuation(first) { run = run.dropFirst() }
             while let last = run.last, isPunctuation(last) { run = run.dropLast() }
             guard run.count >= 6 else { continue }
