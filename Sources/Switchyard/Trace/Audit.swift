@@ -217,16 +217,17 @@ public struct Audit: Sendable {
         return parts
     }
 
-    /// The maximal runs of the bytes of `text` that `belongs` accepts.
-    static func runs(of text: String, where belongs: (UInt8) -> Bool) -> [ArraySlice<UInt8>] {
+    /// Calls `body` with each maximal run of the bytes of `text` that `belongs` accepts.
+    static func forEachRun(
+        of text: String, where belongs: (UInt8) -> Bool, _ body: (ArraySlice<UInt8>) -> Void
+    ) {
         let bytes = Array(text.utf8)
-        var runs: [ArraySlice<UInt8>] = []
         var start = 0
-        for index in 0...bytes.count where index == bytes.count || !belongs(bytes[index]) {
-            if index > start { runs.append(bytes[start..<index]) }
+        for index in bytes.indices where !belongs(bytes[index]) {
+            if index > start { body(bytes[start..<index]) }
             start = index + 1
         }
-        return runs
+        if bytes.count > start { body(bytes[start...]) }
     }
 
     /// Every string in a JSON value, object keys too unless `keys` is false (a message's keys
@@ -258,7 +259,8 @@ public struct Audit: Sendable {
         func isHex(_ byte: UInt8) -> Bool {
             (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66)
         }
-        for run in runs(of: text, where: isBase64) where run.count >= 16 {
+        forEachRun(of: text, where: isBase64) { run in
+            guard run.count >= 16 else { return }
             if run.count % 2 == 0, run.allSatisfy(isHex) {
                 var decoded: [UInt8] = []
                 var at = run.startIndex
@@ -349,14 +351,15 @@ struct HeldText {
     /// three digits, in the shapes `Release` refuses to let a summary copy.
     static func identifiers(in text: String) -> Set<String> {
         var found: Set<String> = []
-        for var run in Audit.runs(of: text, where: isTokenByte) {
+        Audit.forEachRun(of: text, where: isTokenByte) { token in
+            var run = token
             while let first = run.first, isPunctuation(first) { run = run.dropFirst() }
             while let last = run.last, isPunctuation(last) { run = run.dropLast() }
-            guard run.count >= 6 else { continue }
+            guard run.count >= 6 else { return }
             let digits = run.count(where: { $0 >= 0x30 && $0 <= 0x39 })
-            guard run.count >= 8 || digits >= 3 else { continue }
-            let token = Substring(decoding: run, as: UTF8.self)
-            if Release.isIdentifierLike(token) { found.insert(token.lowercased()) }
+            guard run.count >= 8 || digits >= 3 else { return }
+            let identifier = Substring(decoding: run, as: UTF8.self)
+            if Release.isIdentifierLike(identifier) { found.insert(identifier.lowercased()) }
         }
         return found
     }
