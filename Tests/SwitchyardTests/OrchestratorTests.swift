@@ -251,6 +251,22 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(fixture.local.requests.count == 2)
     }
 
+    /// Arguments that are not JSON are not run as `{}`: the model is told, and calls again.
+    @Test func brokenToolArgumentsAreToldToTheModelNotRunEmpty() async throws {
+        let fixture = try await OrchestratorFixture()
+        fixture.local.enqueue(
+            "/v1/chat/completions",
+            .json(
+                #"{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"note","arguments":"{\"name\": "}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}"#
+            ))
+        fixture.local.enqueue("/v1/chat/completions", textReply("I could not read it."))
+        let (result, run) = try await fixture.run(try spec("{ steps: 10 }"), task: "Read the launch note")
+        #expect(result.answer == "I could not read it.")
+        #expect(try await fixture.store.events(run).filter { $0.kind == "tool.call" }.isEmpty)
+        let second = try #require(fixture.local.requests.last?.text)
+        #expect(second.contains("are not valid JSON"))
+    }
+
     /// Every call is a step: a turn asking for thirty runs only what the budget has left.
     @Test func aTurnRunsNoMoreToolCallsThanTheStepBudgetHasLeft() async throws {
         let fixture = try await OrchestratorFixture()
