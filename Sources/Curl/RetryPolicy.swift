@@ -87,11 +87,11 @@ public struct RetryPolicy: Sendable {
     /// as an HTTP date.
     public func retryAfter(_ headers: HTTPHeaders) -> Duration? {
         if let text = headers["retry-after-ms"], let milliseconds = Double(text.trimmingSpaces), milliseconds.isFinite {
-            return .milliseconds(Int64(milliseconds.rounded(.up)))
+            return Self.delay(milliseconds: milliseconds)
         }
         guard let text = headers["retry-after"]?.trimmingSpaces else { return nil }
         if let seconds = Double(text), seconds.isFinite {
-            return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+            return Self.delay(milliseconds: seconds * 1000)
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -99,6 +99,13 @@ public struct RetryPolicy: Sendable {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: text) else { return nil }
         let seconds = date.timeIntervalSince(now())
-        return .milliseconds(Int64((max(seconds, 0) * 1000).rounded(.up)))
+        return Self.delay(milliseconds: seconds * 1000)
+    }
+
+    /// A server's delay as a duration: negative as none, anything past a year (`1e30`) as a
+    /// year — longer than any `maxServerDelay`, so it is not waited for, and never a number
+    /// too large to convert.
+    static func delay(milliseconds: Double) -> Duration {
+        .milliseconds(Int64(min(max(milliseconds, 0), 365 * 86_400_000).rounded(.up)))
     }
 }

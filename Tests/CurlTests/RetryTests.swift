@@ -134,6 +134,15 @@ func recordingPolicy(_ delays: Shared<[Duration]>, maxRetries: Int = 2) -> Retry
         // 1_700_000_000 is Tue, 14 Nov 2023 22:13:20 GMT.
         #expect(policy.retryAfter(["Retry-After": "Tue, 14 Nov 2023 22:13:30 GMT"]) == .seconds(10))
         #expect(policy.retryAfter(["Retry-After": "soon"]) == nil)
+        // A server's absurd numbers are a long delay (not waited for), never a trap.
+        #expect(policy.retryAfter(["Retry-After": "1e30"]) == .seconds(365 * 86_400))
+        #expect(policy.retryAfter(["retry-after-ms": "-5"]) == .zero)
+        guard case .stop(let reason) = policy.decision(status: 429, headers: ["Retry-After": "1e30"], retriesTaken: 0)
+        else {
+            Issue.record("a year's wait was waited for")
+            return
+        }
+        #expect(reason.contains("asks to wait"))
     }
 
     @Test func decisionTable() {

@@ -101,6 +101,19 @@ import Testing
             "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nbudgets:\n  steps: -3\n---\nHi\n",
             "", "agents/helper.md:6: budgets.steps: expected a positive number"
         ),
+        // Numbers too large to count with are refused, not trapped on.
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nbudgets: { steps: 1e30 }\n---\nHi\n",
+            "", "agents/helper.md:5: budgets.steps: expected a positive number up to 1000000"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nbudgets:\n  wall_seconds: 1e30\n---\nHi\n",
+            "", "agents/helper.md:6: budgets.wall_seconds: expected a positive number up to 31536000"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nbudgets:\n  tokens: .inf\n---\nHi\n",
+            "", "agents/helper.md:6: budgets.tokens: expected a positive number"
+        ),
         (
             "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\nprivacy:\n  declassify: sometimes\n---\nHi\n",
             "", "agents/helper.md:6: declassify: expected never, redacted-summary or allow"

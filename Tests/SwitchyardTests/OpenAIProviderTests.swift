@@ -220,6 +220,8 @@ let usageChunk =
                 #"{"error":{"code":400,"message":"request (4170 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4170,"n_ctx":4096}}"#,
                 .contextTooLong
             ),
+            // A code no integer can hold: kept as sent, no trap.
+            (400, #"{"error":{"code":1e30,"message":"bad","type":"invalid_request_error"}}"#, .badRequest),
             (
                 404,
                 #"{"error":{"message":"The model `gpt-4-1106-preview` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,

@@ -343,17 +343,21 @@ public struct AgentSpec: Sendable {
 
         var budgets = Budgets()
         for (key, entry) in settings.children(of: "budgets") {
-            func positive() throws(ConfigurationError) -> Double {
-                guard let number = entry.value.doubleValue, number > 0 else {
-                    throw ConfigurationError(at: entry.origin, message: "budgets.\(key): expected a positive number")
+            // Bounded, so a budget is never a number too large to count with (`1e30`, `.inf`).
+            func positive(atMost limit: Double) throws(ConfigurationError) -> Double {
+                guard let number = entry.value.doubleValue, number > 0, number <= limit else {
+                    throw ConfigurationError(
+                        at: entry.origin,
+                        message:
+                            "budgets.\(key): expected a positive number up to \(JSONValue.number(limit).canonicalText)")
                 }
                 return number
             }
             switch key {
-            case "steps": budgets.steps = Int(try positive())
-            case "tokens": budgets.tokens = Int(try positive())
-            case "cost_usd": budgets.costUSD = try positive()
-            case "wall_seconds": budgets.wallTime = .seconds(try positive())
+            case "steps": budgets.steps = Int(try positive(atMost: 1_000_000))
+            case "tokens": budgets.tokens = Int(try positive(atMost: 1_000_000_000_000))
+            case "cost_usd": budgets.costUSD = try positive(atMost: 1_000_000)
+            case "wall_seconds": budgets.wallTime = .seconds(try positive(atMost: 31_536_000))
             default:
                 throw ConfigurationError(
                     at: entry.origin,

@@ -141,7 +141,7 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         let reply = try await endpoint.postJSON(
             "/api/show", body: ["model": .string(name ?? model)], as: Reply.self)
         let contextLength = reply.model_info?.first { $0.key.hasSuffix(".context_length") }.flatMap { entry in
-            if case .number(let value) = entry.value { Int(value) } else { nil }
+            entry.value.intValue.flatMap { $0 > 0 ? $0 : nil }
         }
         return OllamaModelInfo(capabilities: Set(reply.capabilities ?? []), contextLength: contextLength)
     }

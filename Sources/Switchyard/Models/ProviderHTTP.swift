@@ -153,7 +153,8 @@ struct WireError {
             let code: String? =
                 switch error["code"] {
                 case .string(let text)?: text
-                case .number(let number)?: String(Int(number))
+                // A number as it was sent (llama.cpp sends the status): `1e30` too, without a trap.
+                case .number(let number)?: number.isFinite ? JSONValue.number(number).canonicalText : nil
                 default: nil
                 }
             self.init(
