@@ -286,9 +286,11 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         let fixture = try await OrchestratorFixture()
         fixture.local.enqueue("/v1/chat/completions", textReply("Done."))
         let task = String(repeating: "Read the notes and say what they hold. ", count: 20)
-        let (result, _) = try await fixture.run(try spec("{ tokens: 100 }"), task: task)
+        let (result, run) = try await fixture.run(try spec("{ tokens: 100 }"), task: task)
         #expect(result.stopReason.hasPrefix("stopped: the token budget (100) is spent"), "\(result.stopReason)")
         #expect(fixture.local.requests.isEmpty)
+        // Nor decided on: no allowed egress stands in the trace without its request.
+        #expect(try await fixture.store.events(run).filter { $0.kind == "guard" }.isEmpty)
     }
 
     /// A planner's round of thirty steps under a budget of five runs four: the round is a step.

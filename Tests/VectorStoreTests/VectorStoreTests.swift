@@ -21,19 +21,40 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
                 [item("x", [1, 0, 0]), item("y", [0, 1, 0]), item("z", [0, 0, 1], path: "Sources/z.swift")],
                 into: "notes")
             try await store.upsert([item("y", [0.9, 0.1, 0])], into: "notes")
-            let hits = try await store.search([1, 0, 0], in: "notes", k: 2)
+            let hits = try await store.search([1, 0, 0], in: "notes", k: 2).hits
             #expect(hits.map(\.id) == ["x", "y"])
             #expect(hits[0].text == "text of x")
             #expect(abs(hits[0].score - 1) < 1e-6)
             try await store.delete(ids: ["x"], from: "notes")
         }
         let reopened = try VectorStore(path: path)
-        #expect(try await reopened.search([1, 0, 0], in: "notes", k: 5).map(\.id) == ["y", "z"])
+        #expect(try await reopened.search([1, 0, 0], in: "notes", k: 5).hits.map(\.id) == ["y", "z"])
         #expect(try await reopened.collection("notes")?.count == 2)
         let filtered = try await reopened.search([1, 0, 0], in: "notes", k: 5, filter: ["path_prefix": "Sources/"])
-        #expect(filtered.map(\.id) == ["z"])
+        #expect(filtered.hits.map(\.id) == ["z"])
         #expect(
-            try await reopened.search([1, 0, 0], in: "notes", k: 5, filter: ["path": "a.swift"]).map(\.id) == ["y"])
+            try await reopened.search([1, 0, 0], in: "notes", k: 5, filter: ["path": "a.swift"]).hits.map(\.id) == ["y"]
+        )
+    }
+
+    /// A search carries the labels of every item it weighed — those its filter kept — not
+    /// only of its hits, so its labels do not tell which item matched.
+    @Test func aSearchCarriesTheLabelsOfEverythingItWeighed() async throws {
+        let directory = try TemporaryDirectory("vectors-labels")
+        let store = try VectorStore(path: directory.path + "/vectors.db")
+        try await store.prepareCollection("notes", embedder: "test:unit", dimension: 2)
+        try await store.upsert(
+            [
+                item("near", [1, 0], path: "docs/a.md", labels: Labels(.public, .trusted)),
+                item("far", [0, 1], path: "docs/b.md", labels: Labels(.secret, .trusted)),
+                item("other", [1, 0], path: "src/c.swift", labels: Labels(.private, .untrusted)),
+            ], into: "notes")
+        let found = try await store.search([1, 0], in: "notes", k: 1, filter: ["path_prefix": "docs/"])
+        #expect(found.hits.map(\.id) == ["near"])
+        #expect(found.hits[0].labels == Labels(.public, .trusted))
+        #expect(found.labels == Labels(.secret, .trusted))
+        let all = try await store.search([1, 0], in: "notes", k: 1)
+        #expect(all.labels == Labels(.secret, .untrusted))
     }
 
     @Test func aSecondConnectionsWritesAreSeen() async throws {
@@ -43,9 +64,9 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
         let writer = try VectorStore(path: path)
         try await writer.prepareCollection("c", embedder: "test:unit", dimension: 2)
         try await writer.upsert([item("first", [1, 0])], into: "c")
-        #expect(try await reader.search([1, 0], in: "c", k: 5).map(\.id) == ["first"])
+        #expect(try await reader.search([1, 0], in: "c", k: 5).hits.map(\.id) == ["first"])
         try await writer.upsert([item("second", [0.8, 0.2])], into: "c")
-        #expect(try await reader.search([1, 0], in: "c", k: 5).map(\.id) == ["first", "second"])
+        #expect(try await reader.search([1, 0], in: "c", k: 5).hits.map(\.id) == ["first", "second"])
     }
 
     @Test func mismatchedEmbeddersAndQueriesAreClearErrors() async throws {

@@ -252,12 +252,13 @@ public actor VectorStore {
         return ids
     }
 
-    /// The join of the labels of every item a search with `filter` weighs: which items come
-    /// out on top depends on all of them, so a search's result carries all their labels.
-    public func labels(searchedIn name: String, filter: [String: JSONValue] = [:]) throws -> Labels {
-        let loaded = try load(name)
-        return loaded.labels.indices.filter { filter.isEmpty || Self.matches(loaded.metadata[$0], filter) }
-            .reduce(Labels.userInput) { $0.join(loaded.labels[$1]) }
+    /// What a search found: the best items, and the join of the labels of every item it
+    /// weighed — which items come out on top depends on all of them, so what it returns
+    /// carries all their labels (the hits' alone would tell, by their labels, what matched).
+    /// Both come from one look at the collection, so a write between them cannot lower the labels.
+    public struct Found: Sendable, Hashable {
+        public var hits: [Hit]
+        public var labels: Labels
     }
 
     /// The `k` items most similar to `vector`; `filter` keeps only items whose metadata has
@@ -265,7 +266,7 @@ public actor VectorStore {
     public func search(
         _ vector: [Float], in name: String, k: Int, filter: [String: JSONValue] = [:],
         method: VectorMatrix.Method? = nil
-    ) throws -> [Hit] {
+    ) throws -> Found {
         let loaded = try load(name)
         guard vector.count == loaded.matrix.dimension else {
             throw VectorStoreError(
@@ -275,18 +276,20 @@ public actor VectorStore {
         if !filter.isEmpty {
             rows = loaded.metadata.indices.filter { Self.matches(loaded.metadata[$0], filter) }
         }
+        let weighed = (rows ?? Array(loaded.labels.indices)).reduce(Labels.userInput) { $0.join(loaded.labels[$1]) }
         let method =
             method
             ?? ((rows?.count ?? loaded.matrix.count) >= Self.quantizedThreshold ? .quantized(candidates: 100) : .exact)
         let matches = loaded.matrix.search(vector, k: k, method: method, rows: rows)
         let text = try database.prepare("SELECT text FROM items WHERE collection = ? AND id = ?")
-        return try matches.map { match in
+        let hits = try matches.map { match in
             let id = loaded.ids[match.row]
             let found = try text.rows([name, id]).first?.string(0) ?? ""
             return Hit(
                 id: id, text: found, metadata: loaded.metadata[match.row], labels: loaded.labels[match.row],
                 score: match.score)
         }
+        return Found(hits: hits, labels: weighed)
     }
 
     private static func matches(_ metadata: [String: JSONValue], _ filter: [String: JSONValue]) -> Bool {

@@ -38,8 +38,7 @@ public struct VectorSearchTool: Tool {
 
     public func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
         let query = arguments.string("query") ?? ""
-        let hits: [VectorStore.Hit]
-        let read: Labels
+        let found: VectorStore.Found
         do {
             // Nothing stored yet: nothing found (and nothing to embed the query for).
             guard try await store.collection(collection) != nil else {
@@ -53,13 +52,13 @@ public struct VectorSearchTool: Tool {
             }
             var filter: [String: JSONValue] = [:]
             if let prefix = arguments.string("path_prefix") { filter["path_prefix"] = .string(prefix) }
-            hits = try await store.search(vector, in: collection, k: arguments.int("k") ?? 5, filter: filter)
-            read = try await store.labels(searchedIn: collection, filter: filter)
+            found = try await store.search(vector, in: collection, k: arguments.int("k") ?? 5, filter: filter)
         } catch let error as ToolError {
             throw error
         } catch {
             throw ToolError(.failed, tool: name, "\(error)")
         }
+        let hits = found.hits
         var text = hits.isEmpty ? "No passages (is the collection empty?).\n" : ""
         for hit in hits {
             let path = hit.metadata["path"]?.stringValue ?? hit.id
@@ -72,9 +71,8 @@ public struct VectorSearchTool: Tool {
                 .joined()
         }
         let capped = OutputLimit().apply(to: text, hint: "ask for fewer passages with k, or read the files")
-        // Which passages come out on top depends on every stored one: the result carries all
-        // their labels (the hits' alone would tell, by the labels, what matched).
-        let labels = self.labels.join(read)
+        // Every passage weighed, not only the hits (see `VectorStore.Found`).
+        let labels = self.labels.join(found.labels)
         return ToolOutput(
             text: capped.text,
             data: [

@@ -26,23 +26,20 @@ public final class ModelGateway: Sendable {
             costUSD += other.costUSD
             calls += other.calls
         }
-    }
 
-    /// The tokens and cost a run may spend; every call is checked against what remains.
-    public struct Allowance: Sendable, Hashable {
-        public var tokens: Int
-        public var costUSD: Double
-
-        public init(tokens: Int, costUSD: Double) {
-            self.tokens = tokens
-            self.costUSD = costUSD
+        /// Takes another tally from this one.
+        mutating func subtract(_ other: Usage) {
+            inputTokens -= other.inputTokens
+            outputTokens -= other.outputTokens
+            costUSD -= other.costUSD
+            calls -= other.calls
         }
     }
 
     private struct Ledger {
         var usage: [String: Usage] = [:]
-        /// The input tokens of the calls under way, estimated: what they will spend at least.
-        var reserved = 0
+        /// The estimated input of the calls under way: what they will spend at least.
+        var reserved = Usage()
 
         var total: Usage { usage.values.reduce(into: Usage()) { $0.add($1) } }
     }
@@ -51,17 +48,18 @@ public final class ModelGateway: Sendable {
     public let runGuard: RunGuard
     private let effects: any Effects
     private let progress: @Sendable (RunProgress) -> Void
-    private let allowance: Allowance?
+    /// The tokens and cost the run may spend (of its budgets, only those two are the gateway's).
+    private let budgets: AgentSpec.Budgets?
     private let ledger = Mutex(Ledger())
 
     public init(
-        profiles: [ProfileBinding], runGuard: RunGuard, effects: any Effects, allowance: Allowance? = nil,
+        profiles: [ProfileBinding], runGuard: RunGuard, effects: any Effects, budgets: AgentSpec.Budgets? = nil,
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) {
         self.profiles = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0) })
         self.runGuard = runGuard
         self.effects = effects
-        self.allowance = allowance
+        self.budgets = budgets
         self.progress = progress
     }
 
@@ -71,28 +69,30 @@ public final class ModelGateway: Sendable {
     /// Every profile's usage added up.
     public var total: Usage { ledger.withLock { $0.total } }
 
-    /// Reserves the estimated input of `request` against the allowance, or says why it is
-    /// spent. Calls that run at once each see the others' reservations, so a round of
+    /// Reserves the estimated input of `request` against the budgets, or says why they do not
+    /// cover it. Calls that run at once each see the others' reservations, so a round of
     /// concurrent steps cannot each spend what only one of them may.
-    private func reserve(_ request: ModelRequest, binding: ProfileBinding) throws(BudgetSpent) -> Int {
-        let estimate = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4 + 1
+    private func reserve(_ request: ModelRequest, binding: ProfileBinding) throws(BudgetSpent) -> Usage {
+        let tokens = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4 + 1
+        var estimate = Usage()
+        estimate.inputTokens = tokens
+        estimate.costUSD = binding.price?.cost(of: TokenUsage(inputTokens: tokens, outputTokens: 0)) ?? 0
         return try ledger.withLock { ledger throws(BudgetSpent) in
-            if let allowance {
+            if let budgets {
                 let used = ledger.total
-                if used.tokens + ledger.reserved + estimate > allowance.tokens {
+                if used.tokens + ledger.reserved.tokens + tokens > budgets.tokens {
                     throw BudgetSpent(
                         reason:
-                            "the token budget (\(allowance.tokens)) is spent: \(used.tokens) used, \(ledger.reserved) in calls under way, this call needs about \(estimate)"
+                            "the token budget (\(budgets.tokens)) is spent: \(used.tokens) used, \(ledger.reserved.tokens) in calls under way, this call needs about \(tokens)"
                     )
                 }
-                let cost = binding.price?.cost(of: TokenUsage(inputTokens: estimate, outputTokens: 0)) ?? 0
-                if used.costUSD + cost >= allowance.costUSD {
+                if used.costUSD + ledger.reserved.costUSD + estimate.costUSD >= budgets.costUSD {
                     throw BudgetSpent(
                         reason: String(
-                            format: "the cost budget ($%.2f) is spent ($%.4f used)", allowance.costUSD, used.costUSD))
+                            format: "the cost budget ($%.2f) is spent ($%.4f used)", budgets.costUSD, used.costUSD))
                 }
             }
-            ledger.reserved += estimate
+            ledger.reserved.add(estimate)
             return estimate
         }
     }
@@ -102,22 +102,25 @@ public final class ModelGateway: Sendable {
         -> ModelResponse
     {
         let egress = Egress(kind: .model, destination: binding.destination, source: step)
-        // Every request is decided and recorded, so `audit` knows what each one carried; the
-        // request's intent is committed with the decision, or after it, before it goes out.
-        let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
-        try await effects.note("guard", step: step, payload: decision.json)
-        guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
+        // A call the budgets cannot cover is not decided on either: an allowed decision is
+        // always followed by its request.
         let reservation = try reserve(request, binding: binding)
         let response: ModelResponse
         do {
+            // Every request is decided and recorded, so `audit` knows what each one carried; the
+            // request's intent is committed with the decision, or after it, before it goes out.
+            let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
+            try await effects.note("guard", step: step, payload: decision.json)
+            guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
             response = try await effects.model(
                 request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
         } catch {
-            ledger.withLock { $0.reserved -= reservation }
+            ledger.withLock { $0.reserved.subtract(reservation) }
             throw error
         }
+        // What was reserved becomes what was used, at once.
         ledger.withLock { ledger in
-            ledger.reserved -= reservation
+            ledger.reserved.subtract(reservation)
             var entry = ledger.usage[binding.name] ?? Usage()
             entry.calls += 1
             if let reported = response.usage {

@@ -86,7 +86,7 @@ public actor Orchestrator {
         self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
         self.models = ModelGateway(
             profiles: profiles, runGuard: runGuard, effects: effects,
-            allowance: .init(tokens: spec.budgets.tokens, costUSD: spec.budgets.costUSD), progress: progress)
+            budgets: spec.budgets, progress: progress)
     }
 
     /// The planner's answer: steps to run next, or the answer. Each step kind is its own
