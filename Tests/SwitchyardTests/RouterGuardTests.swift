@@ -129,6 +129,17 @@ import Testing
         #expect(coarse.view(clearance: .internal, metadata: true)["metadata"]?["status"] == "failed")
     }
 
+    /// The answer's handles are found by the same scanner: `$2` ending anywhere is replaced,
+    /// other spellings and handles that name no result are left as written.
+    @Test func theAnswerSubstitutesExactHandlesOnly() {
+        var store = ArtifactStore()
+        store.add(kind: "task", labels: .userInput, text: "t")
+        store.add(kind: "tool:read", labels: Labels(.private, .trusted), text: "NOTE")
+        #expect(
+            store.substitute(inText: "It says $2. Not $02, $20, $+2 or $ 2; $2$2.")
+                == "It says NOTE. Not $02, $20, $+2 or $ 2; NOTENOTE.")
+    }
+
     /// One grammar: whatever is substituted for a handle is among the handles found, in any
     /// spelling a planner tries.
     @Test(arguments: ["$2", "$+2", "$02", "$2.0", " $2", "$٢", "$-2", "$2 ", "$0", "$99999999999"])

@@ -83,20 +83,22 @@ public struct Artifact: Sendable, Hashable {
 
 /// A handle, `$N`: one grammar for finding handles in what a model wrote and for
 /// substituting them, so nothing is substituted that the labels did not count.
-public struct ArtifactHandle: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct ArtifactHandle: Sendable, Hashable, CustomStringConvertible {
     /// 1 for `$1`.
     public let index: Int
 
     public init(index: Int) { self.index = index }
 
     /// `text` as a handle when it is exactly one: `$`, then ASCII digits with no sign and
-    /// no leading zero (`$2`, not `$+2`, `$02` or `$٢`).
+    /// no leading zero (`$2`, not `$+2`, `$02` or `$٢`) — what ``scan(_:_:)`` calls exact.
     public init?(_ text: some StringProtocol) {
-        let digits = text.utf8.dropFirst()
-        guard text.utf8.first == UInt8(ascii: "$"), let first = digits.first, first != UInt8(ascii: "0"),
-            digits.count <= 9, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
-        else { return nil }
-        index = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        let text = String(text)
+        var parsed: ArtifactHandle?
+        Self.scan(text) { handle, range, exact in
+            if exact, range == 0..<text.utf8.count { parsed = handle }
+        }
+        guard let parsed else { return nil }
+        self = parsed
     }
 
     /// Every handle `text` mentions: each `$` followed by ASCII digits, whatever follows
@@ -104,6 +106,14 @@ public struct ArtifactHandle: Sendable, Hashable, Comparable, CustomStringConver
     /// ``init(_:)`` accepts, so labels never count less than is substituted.
     public static func mentions(in text: String) -> [ArtifactHandle] {
         var found: [ArtifactHandle] = []
+        scan(text) { handle, _, _ in if !found.contains(handle) { found.append(handle) } }
+        return found
+    }
+
+    /// Calls `body` with each `$` followed by ASCII digits in `text`: the handle it names, the
+    /// byte range it spans, and whether it is spelled exactly (`$2`, not `$02`). The one scanner
+    /// of handles in text, for counting them and for substituting them.
+    static func scan(_ text: String, _ body: (ArtifactHandle, Range<Int>, _ exact: Bool) -> Void) {
         let bytes = Array(text.utf8)
         var index = 0
         while index < bytes.count {
@@ -116,11 +126,11 @@ public struct ArtifactHandle: Sendable, Hashable, Comparable, CustomStringConver
                 value = min(value * 10 + Int(bytes[end] - UInt8(ascii: "0")), 999_999_999)
                 end += 1
             }
-            if end > index + 1, !found.contains(ArtifactHandle(index: value)) {
-                found.append(ArtifactHandle(index: value))
-            }
+            guard end > index + 1 else { continue }
+            let exact = bytes[index + 1] != UInt8(ascii: "0") && end - index - 1 <= 9
+            body(ArtifactHandle(index: value), index..<end, exact)
+            index = end - 1
         }
-        return found
     }
 
     /// Every handle mentioned in a JSON value's strings (object keys included).
@@ -144,8 +154,6 @@ public struct ArtifactHandle: Sendable, Hashable, Comparable, CustomStringConver
     }
 
     public var description: String { "$\(index)" }
-
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.index < rhs.index }
 }
 
 /// A value with the labels of everything it was derived from: what a model wrote carries
@@ -203,6 +211,21 @@ public struct ArtifactStore: Sendable {
     /// message may echo.
     public func knownLabels(of handles: [ArtifactHandle]) -> Labels {
         handles.compactMap { self[$0]?.labels }.reduce(Labels.userInput) { $0.join($1) }
+    }
+
+    /// `text` with every handle in it, spelled exactly and ending there (`$3` in "see $3.",
+    /// not in `$03` or `$30` when there is no `$30`), replaced by that result's text: the
+    /// final answer's substitution, by the same scanner that counts handles.
+    public func substitute(inText text: String) -> String {
+        var bytes = Array(text.utf8)
+        var replacements: [(Range<Int>, String)] = []
+        ArtifactHandle.scan(text) { handle, range, exact in
+            if exact, let artifact = self[handle] { replacements.append((range, artifact.text)) }
+        }
+        for (range, replacement) in replacements.reversed() {
+            bytes.replaceSubrange(range, with: Array(replacement.utf8))
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `value` with every string that is exactly a handle replaced by that result's text.

@@ -162,7 +162,7 @@ public actor Orchestrator {
             return try await planLoop(planner: planner)
         }
         let (answer, reason) = try await agentStep(
-            handle: "$2", instruction: task, inputs: [], toolNames: Array(tools.keys).sorted(), written: .userInput)
+            handle: "$2", instruction: task, inputs: [], toolNames: Array(tools.keys).sorted(), carrying: .userInput)
         return try await finish(answer: answer.text, reason: reason)
     }
 
@@ -329,19 +329,22 @@ public actor Orchestrator {
                 handle: handle, kind: PlannedStep.plannedKind(of: item), labels: labels, error: error)
         }
         do {
+            // What the step carries into its tool or model: what its author read, and every
+            // result it names (its inputs must exist).
+            let carried = step.written.join(try artifacts.labels(of: step.inputs))
+                .join(artifacts.knownLabels(of: step.mentions))
             switch step.action {
             case .tool(let name, let arguments):
-                return try await toolStep(handle: handle, name: name, arguments: arguments, written: written)
+                return try await toolStep(handle: handle, name: name, arguments: arguments, carrying: carried)
             case .model(let instruction, let inputs, let role):
                 return try await modelStep(
-                    handle: handle, instruction: instruction, inputs: step.mentions, shown: inputs, role: role,
-                    written: written)
+                    handle: handle, instruction: instruction, inputs: inputs, role: role, carrying: carried)
             case .declassify(let input, let focus):
                 return try await declassifyStep(handle: handle, input: input, focus: focus, written: written)
             case .agent(let instruction, let inputs, let names):
                 return try await agentStep(
-                    handle: handle, instruction: instruction, inputs: step.mentions, shown: inputs,
-                    toolNames: names ?? Array(tools.keys).sorted(), written: written
+                    handle: handle, instruction: instruction, inputs: inputs,
+                    toolNames: names ?? Array(tools.keys).sorted(), carrying: carried
                 ).0
             }
         } catch {
@@ -375,14 +378,13 @@ public actor Orchestrator {
             handle: handle, kind: kind, labels: labels, text: "\(kind) step failed: \(error)", failed: true)
     }
 
-    private func toolStep(handle: String, name: String, arguments: JSONValue, written: Labels) async throws
+    /// A tool step whose arguments carry `labels`.
+    private func toolStep(handle: String, name: String, arguments: JSONValue, carrying labels: Labels) async throws
         -> Artifact
     {
         guard let tool = tools[name] else {
             throw PlanError("no tool is called \(name); the tools are \(tools.keys.sorted().joined(separator: ", "))")
         }
-        // What the arguments carry: what their author read, and every result they name.
-        let labels = written.join(artifacts.knownLabels(of: ArtifactHandle.mentions(in: arguments)))
         let resolved = artifacts.substitute(arguments)
         progress(.step(handle: handle, kind: "tool:\(name)", detail: resolved.canonicalText))
         let context = ToolContext(
@@ -398,16 +400,12 @@ public actor Orchestrator {
         return artifact
     }
 
-    /// A model step: `inputs` are every result it draws on (its labels), `shown` the ones
-    /// whose text its prompt carries.
+    /// A model step whose prompt carries `labels`: its instruction, and the text of `inputs`.
     private func modelStep(
-        handle: String, instruction: String, inputs: [ArtifactHandle], shown: [ArtifactHandle], role: String?,
-        written: Labels
+        handle: String, instruction: String, inputs: [ArtifactHandle], role: String?, carrying labels: Labels
     ) async throws -> Artifact {
-        // The inputs must exist; other handles the instruction mentions add what they name.
-        let labels = written.join(try artifacts.labels(of: shown)).join(artifacts.knownLabels(of: inputs))
         var prompt = instruction
-        for input in shown {
+        for input in inputs {
             let artifact = artifacts[input]!
             prompt += "\n\n\(input) (\(artifact.kind)):\n\(artifact.text)"
         }
@@ -454,14 +452,12 @@ public actor Orchestrator {
     /// until the model answers or the step budget ends. What it writes carries everything it
     /// could read: its inputs, its instruction's author, and whatever its tools can read.
     private func agentStep(
-        handle: String, instruction: String, inputs: [ArtifactHandle], shown: [ArtifactHandle]? = nil,
-        toolNames: [String], written: Labels
+        handle: String, instruction: String, inputs: [ArtifactHandle], toolNames: [String], carrying: Labels
     ) async throws -> (Artifact, String) {
         let offered = toolNames.compactMap { tools[$0] }
-        var labels = written.join(try artifacts.labels(of: shown ?? inputs)).join(artifacts.knownLabels(of: inputs))
-        for tool in offered { labels = labels.join(tool.reads) }
+        let labels = offered.reduce(carrying) { $0.join($1.reads) }
         var prompt = instruction
-        for input in shown ?? inputs {
+        for input in inputs {
             prompt += "\n\n\(input) (\(artifacts[input]!.kind)):\n\(artifacts[input]!.text)"
         }
         let order = try await route(
@@ -591,10 +587,7 @@ public actor Orchestrator {
     }
 
     private func finish(answer: String, reason: String) async throws -> RunResult {
-        var text = answer
-        for artifact in artifacts.artifacts.reversed() where text.contains(artifact.handle) {
-            text = text.replacingOccurrences(of: artifact.handle, with: artifact.text)
-        }
+        let text = artifacts.substitute(inText: answer)
         let used = models.total
         try await effects.record(
             "run.finished", step: nil,

@@ -31,16 +31,26 @@ public struct PlannedStep: Sendable, Hashable {
         }
     }
 
-    /// Every earlier result the step draws on: its inputs, and every handle its arguments
-    /// mention in any spelling the substitution could read.
-    public var mentions: [ArtifactHandle] {
+    /// The results the step reads by name (a model's, an agent's, a declassification's
+    /// inputs): they must exist.
+    public var inputs: [ArtifactHandle] {
         switch action {
-        case .tool(_, let arguments): ArtifactHandle.mentions(in: arguments)
-        case .model(let instruction, let inputs, _), .agent(let instruction, let inputs, _):
-            inputs + ArtifactHandle.mentions(in: instruction).filter { !inputs.contains($0) }
-        case .declassify(let input, let focus):
-            [input] + ArtifactHandle.mentions(in: focus ?? "").filter { $0 != input }
+        case .tool: []
+        case .model(_, let inputs, _), .agent(_, let inputs, _): inputs
+        case .declassify(let input, _): [input]
         }
+    }
+
+    /// Every earlier result the step draws on: its inputs, and every handle its arguments,
+    /// instruction or focus mention in any spelling the substitution could read.
+    public var mentions: [ArtifactHandle] {
+        let written: [ArtifactHandle] =
+            switch action {
+            case .tool(_, let arguments): ArtifactHandle.mentions(in: arguments)
+            case .model(let instruction, _, _), .agent(let instruction, _, _): ArtifactHandle.mentions(in: instruction)
+            case .declassify(_, let focus): ArtifactHandle.mentions(in: focus ?? "")
+            }
+        return inputs + written.filter { !inputs.contains($0) }
     }
 
     /// Parses one item of a plan's `steps`, written by a planner that had read `written`.

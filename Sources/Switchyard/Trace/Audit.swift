@@ -81,10 +81,10 @@ public struct Audit: Sendable {
             default: break
             }
         }
-        // The labels each model request carried, by step: its answer carries them too.
-        var requestLabels: [String: Labels] = [:]
-        var undecidedRequests: [String: [Int]] = [:]
-        var decidedClearance: [String: [Confidentiality]] = [:]
+        // An allowed model decision waits, by step, for the request it let out (which follows
+        // it in the same step); the labels a request carried, its answer carries too.
+        var awaitingRequest: [String: [(row: Int, labels: Labels, clearance: Confidentiality)]] = [:]
+        var answerLabels: [String: Labels] = [:]
         for event in events {
             let step = event.step ?? ""
             switch event.kind {
@@ -97,9 +97,7 @@ public struct Audit: Sendable {
                 let clearance = Confidentiality(recorded: event.payload["destination_clearance"]) ?? .public
                 let allowed = event.payload["decision"]?.stringValue == "allow"
                 if event.payload["kind"]?.stringValue == "model" {
-                    undecidedRequests[step, default: []].append(egress.count)
-                    decidedClearance[step, default: []].append(clearance)
-                    requestLabels[step] = labels
+                    if allowed { awaitingRequest[step, default: []].append((egress.count, labels, clearance)) }
                 } else if allowed {
                     let sent = [
                         event.payload["destination"]?.stringValue ?? "", event.payload["sent"]?.stringValue ?? "",
@@ -119,13 +117,14 @@ public struct Audit: Sendable {
                 var destination = wire?["url"]?.stringValue ?? profiles[profile]?["destination"]?.stringValue ?? profile
                 var clearance = Confidentiality(recorded: profiles[profile]?["clearance"]) ?? .public
                 var carried: Labels?
-                if let index = undecidedRequests[step]?.first, case .object(var row) = egress[index] {
-                    carried = Labels(recorded: row["labels"])
-                    undecidedRequests[step]?.removeFirst()
-                    clearance = decidedClearance[step]?.removeFirst() ?? clearance
+                if let decision = awaitingRequest[step]?.first, case .object(var row) = egress[decision.row] {
+                    awaitingRequest[step]?.removeFirst()
+                    carried = decision.labels
+                    answerLabels[step] = decision.labels
+                    clearance = decision.clearance
                     destination = row["destination"]?.stringValue ?? destination
                     row["bytes"] = bytes
-                    egress[index] = .object(row)
+                    egress[decision.row] = .object(row)
                 } else {
                     // A request no guard decided on (a chat run): shown with what its profile may see.
                     egress.append([
@@ -145,7 +144,7 @@ public struct Audit: Sendable {
                 // the local model is private text, though no tool read it.
                 if let carried { held.add(written, labels: carried, at: event.sequence) }
             case "model.response":
-                let labels = requestLabels[step] ?? stepLabels[step] ?? Labels(.secret, .untrusted)
+                let labels = answerLabels[step] ?? stepLabels[step] ?? Labels(.secret, .untrusted)
                 held.add(Self.strings(in: event.payload), labels: labels, at: event.sequence)
             case "tool.result":
                 let output = event.payload["output"] ?? .null
