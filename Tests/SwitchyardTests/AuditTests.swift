@@ -134,4 +134,37 @@ extension AuditTests {
         #expect(leak.destination == "https://cloud/v1" && leak.held == .private)
         #expect(!audit.allowedAboveClearance)
     }
+
+    /// An identifier held in one case and sent in another is the same identifier.
+    @Test func anIdentifierSentInAnotherCaseIsStillALeak() async throws {
+        let directory = try TemporaryDirectory("audit-case")
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "helper", task: "t", header: [:], at: 1)
+        try await store.append(
+            run: run, kind: "tool.result", step: "$2",
+            payload: [
+                "output": [
+                    "text": "The client calls refreshTokenCache() first.",
+                    "labels": Labels(.private, .trusted).json,
+                ]
+            ], at: 2)
+        try await store.append(
+            run: run, kind: "guard", step: "plan-2",
+            payload: [
+                "kind": "model", "destination": "https://cloud/v1", "labels": Labels.userInput.json,
+                "destination_clearance": "internal", "decision": "allow", "reason": "r",
+            ], at: 3)
+        try await store.append(
+            run: run, kind: "model.request", step: "plan-2",
+            payload: [
+                "profile": "cloud",
+                "wire": [
+                    "url": "https://cloud/v1",
+                    "body": ["messages": [["role": "user", "content": "Is REFRESHTOKENCACHE slow?"]]],
+                ],
+            ], at: 4)
+        let audit = Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: [:])
+        let leak = try #require(audit.leaks.first, "\(audit.egress)")
+        #expect(leak.evidence == "refreshtokencache")
+    }
 }

@@ -14,6 +14,7 @@ import Testing
         ("A deploy on db7-east.", "db7-east"),
         ("It refers to ops_4412.", "ops_4412"),
         ("The client calls refreshTokenCache.", "refreshTokenCache"),
+        ("It mentions refreshtokencache, lower-cased.", "refreshtokencache"),
         ("A token a9F3kQ2mZx8Lw1Vb7Rt5 is given.", "a9F3kQ2mZx8Lw1Vb7Rt5"),
     ])
     func aReleaseThatCopiesAnIdentifierIsRefused(summary: String, token: String) {

@@ -216,19 +216,6 @@ public struct Audit: Sendable {
         return parts
     }
 
-    /// Calls `body` with each maximal run of the bytes of `text` that `belongs` accepts.
-    static func forEachRun(
-        of text: String, where belongs: (UInt8) -> Bool, _ body: (ArraySlice<UInt8>) -> Void
-    ) {
-        let bytes = Array(text.utf8)
-        var start = 0
-        for index in bytes.indices where !belongs(bytes[index]) {
-            if index > start { body(bytes[start..<index]) }
-            start = index + 1
-        }
-        if bytes.count > start { body(bytes[start...]) }
-    }
-
     /// Every string in a JSON value, object keys too unless `keys` is false (a message's keys
     /// are the wire format's, a tool's data may be keyed by content).
     static func strings(in value: JSONValue, keys: Bool = true) -> [String] {
@@ -258,7 +245,7 @@ public struct Audit: Sendable {
         func isHex(_ byte: UInt8) -> Bool {
             (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66)
         }
-        forEachRun(of: text, where: isBase64) { run in
+        CopiedText.forEachRun(of: text, where: isBase64) { run in
             guard run.count >= 16 else { return }
             if run.count % 2 == 0, run.allSatisfy(isHex) {
                 var decoded: [UInt8] = []
@@ -285,8 +272,8 @@ public struct Audit: Sendable {
 }
 
 /// The text a run held, by confidentiality and when it was first held at each, in the two
-/// forms the audit matches: runs of ``Audit/window`` folded characters (by hash), and identifier-like
-/// tokens. Text known to be free (the task, released texts) is kept apart and never matches.
+/// forms the audit matches (see `CopiedText`): runs of ``Audit/window`` folded bytes (by
+/// hash), and identifier-like tokens. Text known to be free (the task, released texts) is kept apart and never matches.
 struct HeldText {
     struct Match {
         var text: String
@@ -302,7 +289,7 @@ struct HeldText {
     private static let never = SIMD4<Int>(repeating: .max)
 
     mutating func allow(_ text: String) {
-        Self.forEachWindow(of: text) { hash, _ in free.insert(hash) }
+        CopiedText.forEachWindow(of: text, width: Audit.window) { hash, _ in free.insert(hash) }
         for token in Self.identifiers(in: text) { freeTokens.insert(token) }
     }
 
@@ -310,7 +297,9 @@ struct HeldText {
         let level = labels.confidentiality.rawValue
         func note(_ first: inout SIMD4<Int>) { first[level] = min(first[level], sequence) }
         for text in texts {
-            Self.forEachWindow(of: text) { hash, _ in note(&windows[hash, default: Self.never]) }
+            CopiedText.forEachWindow(of: text, width: Audit.window) { hash, _ in
+                note(&windows[hash, default: Self.never])
+            }
             for token in Self.identifiers(in: text) { note(&tokens[token, default: Self.never]) }
         }
     }
@@ -334,78 +323,26 @@ struct HeldText {
             guard let above, above.held < sequence, above.held < within else { return nil }
             return (above.held, Confidentiality(rawValue: above.level)!)
         }
-        for token in Self.identifiers(in: sent).sorted() where !freeTokens.contains(token) {
+        // Every token sent, in any case: an identifier lower-cased is still the identifier.
+        for token in CopiedText.tokens(in: sent).map({ $0.lowercased() }) where !freeTokens.contains(token) {
             if let (held, level) = earliest(tokens[token]) { return Match(text: token, sequence: held, level: level) }
         }
         var found: Match?
-        Self.forEachWindow(of: sent) { hash, window in
+        CopiedText.forEachWindow(of: sent, width: Audit.window) { hash, window in
             guard found == nil, !free.contains(hash), let (held, level) = earliest(windows[hash]) else { return }
             found = Match(text: window(), sequence: held, level: level)
         }
         return found
     }
 
-    /// The identifier-like tokens of `text`, lower-cased: runs of ASCII letters, digits and
-    /// `_`, `-`, `.` (trimmed of those three at their ends) of at least 8 characters, or 6 with
-    /// three digits, in the shapes `Release` refuses to let a summary copy.
+    /// The identifier-like tokens of `text` the audit holds, lower-cased: at least 8
+    /// characters, or 6 with three digits (shorter ones are too common to be evidence).
     static func identifiers(in text: String) -> Set<String> {
-        var found: Set<String> = []
-        Audit.forEachRun(of: text, where: isTokenByte) { token in
-            var run = token
-            while let first = run.first, isPunctuation(first) { run = run.dropFirst() }
-            while let last = run.last, isPunctuation(last) { run = run.dropLast() }
-            guard run.count >= 6 else { return }
-            let digits = run.count(where: { $0 >= 0x30 && $0 <= 0x39 })
-            guard run.count >= 8 || digits >= 3 else { return }
-            let identifier = Substring(decoding: run, as: UTF8.self)
-            if Release.isIdentifierLike(identifier) { found.insert(identifier.lowercased()) }
-        }
-        return found
-    }
-
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || isPunctuation(byte)
-    }
-
-    private static func isPunctuation(_ byte: UInt8) -> Bool { byte == 0x5F || byte == 0x2D || byte == 0x2E }
-
-    /// Calls `body` with the hash of each run of ``Audit/window`` bytes of `text` folded (ASCII
-    /// lower-cased, each run of white space one space) that is at least half letters and digits,
-    /// and a way to spell it. A rolling hash: linear in the text.
-    static func forEachWindow(of text: String, _ body: (UInt64, () -> String) -> Void) {
-        var folded: [UInt8] = []
-        folded.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
-                if folded.last != 0x20 { folded.append(0x20) }
-            case 0x41...0x5A: folded.append(byte | 0x20)
-            default: folded.append(byte)
-            }
-        }
-        let width = Audit.window
-        guard folded.count >= width else { return }
-        func counts(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x7A) }
-        let base: UInt64 = 1_099_511_628_211
-        var power: UInt64 = 1
-        for _ in 1..<width { power = power &* base }
-        var hash: UInt64 = 0
-        var alphanumerics = 0
-        for index in 0..<width {
-            hash = hash &* base &+ UInt64(folded[index])
-            if counts(folded[index]) { alphanumerics += 1 }
-        }
-        for start in 0...(folded.count - width) {
-            if start > 0 {
-                let leaving = folded[start - 1]
-                let entering = folded[start + width - 1]
-                hash = (hash &- UInt64(leaving) &* power) &* base &+ UInt64(entering)
-                if counts(leaving) { alphanumerics -= 1 }
-                if counts(entering) { alphanumerics += 1 }
-            }
-            guard alphanumerics >= width / 2 else { continue }
-            body(hash) { String(decoding: folded[start..<(start + width)], as: UTF8.self) }
-        }
+        Set(
+            CopiedText.tokens(in: text).filter { token in
+                token.utf8.count >= 6 && (token.utf8.count >= 8 || token.filter(\.isNumber).count >= 3)
+                    && CopiedText.isIdentifierLike(token)
+            }.map { $0.lowercased() })
     }
 }
 

@@ -56,72 +56,22 @@ public enum Release {
         return masked
     }
 
-    /// The tokens of `text`: runs of letters, digits and `_`, `-`, `.` (trimmed of the
-    /// punctuation at their ends).
-    static func tokens(_ text: String) -> [Substring] {
-        text.split { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
-            .map { $0.trimmingCharacters(".-_") }
-            .filter { !$0.isEmpty }
-    }
-
-    /// Whether `token` looks like something a summary has no business repeating: an
-    /// identifier (letters and digits mixed, `snake_case`, `camelCase`, a dotted or hyphenated
-    /// name of 8 characters or more) or a high-entropy string (a key, a hash).
-    static func isIdentifierLike(_ token: Substring) -> Bool {
-        guard token.count >= 4 else { return false }
-        let hasLetter = token.contains(where: \.isLetter)
-        let hasDigit = token.contains(where: \.isNumber)
-        if hasLetter && hasDigit { return true }
-        if token.contains("_") && hasLetter { return true }
-        if zip(token, token.dropFirst()).contains(where: { $0.isLowercase && $1.isUppercase }) { return true }
-        if token.count >= 8, token.contains(where: { $0 == "." || $0 == "-" }) { return true }
-        return token.count >= 16 && entropy(token) >= 3.5
-    }
-
-    /// Shannon entropy in bits per character.
-    static func entropy(_ token: Substring) -> Double {
-        var counts: [Character: Int] = [:]
-        for character in token { counts[character, default: 0] += 1 }
-        let total = Double(token.count)
-        return counts.values.reduce(0) { entropy, count in
-            let p = Double(count) / total
-            return entropy - p * log2(p)
-        }
-    }
-
-    /// The first identifier-like token of `source` that `text` repeats.
+    /// The first identifier-like token of `source` that `text` repeats, in any case.
     static func copiedToken(_ text: String, from source: String) -> String? {
-        let identifiers = Set(tokens(source).filter(isIdentifierLike).map { $0.lowercased() })
+        let identifiers = Set(CopiedText.tokens(in: source).filter(CopiedText.isIdentifierLike).map { $0.lowercased() })
         guard !identifiers.isEmpty else { return nil }
-        return tokens(text).first { identifiers.contains($0.lowercased()) }.map(String.init)
+        return CopiedText.tokens(in: text).first { identifiers.contains($0.lowercased()) }.map(String.init)
     }
 
-    /// Text folded for comparing runs of characters: lower case, each run of white space one space.
-    static func folded(_ text: String) -> [Character] {
-        var folded: [Character] = []
-        for character in text.lowercased() {
-            if character.isWhitespace {
-                if folded.last != " " { folded.append(" ") }
-            } else {
-                folded.append(character)
-            }
-        }
-        return folded
-    }
-
-    /// The first run of ``copiedCharacters`` characters of `text` that also stands in `source`.
+    /// The first run of ``copiedCharacters`` folded characters of `text` that also stands in `source`.
     static func copiedRun(_ text: String, from source: String) -> String? {
-        let source = folded(source)
-        let text = folded(text)
-        let width = copiedCharacters
-        guard source.count >= width, text.count >= width else { return nil }
-        var windows: Set<String> = []
-        for start in 0...(source.count - width) { windows.insert(String(source[start..<(start + width)])) }
-        for start in 0...(text.count - width) {
-            let window = String(text[start..<(start + width)])
-            if windows.contains(window) { return window }
+        var windows: Set<UInt64> = []
+        CopiedText.forEachWindow(of: source, width: copiedCharacters) { hash, _ in windows.insert(hash) }
+        var copied: String?
+        CopiedText.forEachWindow(of: text, width: copiedCharacters) { hash, window in
+            if copied == nil, windows.contains(hash) { copied = window() }
         }
-        return nil
+        return copied
     }
 
     /// The first run of `copiedWords` words of `text` that also stands in `source`.
@@ -142,14 +92,5 @@ public enum Release {
             if shingles.contains(shingle) { return shingle }
         }
         return nil
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(_ set: String) -> Substring {
-        var trimmed = self
-        while let first = trimmed.first, set.contains(first) { trimmed = trimmed.dropFirst() }
-        while let last = trimmed.last, set.contains(last) { trimmed = trimmed.dropLast() }
-        return trimmed
     }
 }
