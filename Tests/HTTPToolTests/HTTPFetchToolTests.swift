@@ -175,6 +175,23 @@ func fetchTool(_ configure: (inout HTTPFetchPolicy) -> Void = { _ in }) -> HTTPF
         #expect(guardian.seen.value.first?.kind == .http)
     }
 
+    /// Header fields leave too: the guard is shown them with the body, and so is `audit`.
+    @Test func theGuardSeesTheHeaderFieldsWithTheBody() async throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        let guardian = Refuse()
+        await #expect {
+            _ = try await fetchTool().invoke(
+                [
+                    "url": .string("http://127.0.0.1:\(server.port)/echo"), "method": "POST", "body": "notes",
+                    "headers": ["X-Data": "CANARY-1212"],
+                ],
+                context: ToolContext(egressGuard: guardian))
+        } throws: { ($0 as? ToolError)?.rule == "guard" }
+        #expect(server.requestCount == 0)
+        #expect(guardian.seen.value.map(\.payload) == [Array("X-Data: CANARY-1212\r\nnotes".utf8)])
+    }
+
     @Test func optionsAreReadStrictly() throws {
         let policy = try HTTPFetchPolicy(
             options: ToolOptions(

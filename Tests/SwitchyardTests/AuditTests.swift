@@ -97,39 +97,59 @@ struct LyingTool: Tool {
     }
 }
 
+/// A run's trace written by hand, for what no orchestrator would record: the events a
+/// labelling bug would leave.
+struct HandWrittenTrace {
+    let store: TraceStore
+    let run: RunID
+    private let directory: TemporaryDirectory
+
+    init() async throws {
+        directory = try TemporaryDirectory("audit-trace")
+        store = try TraceStore(path: directory.path + "/traces.db")
+        run = try await store.startRun(agent: "helper", task: "t", header: [:], at: 1)
+    }
+
+    /// A model request the guard allowed, carrying `labels`, with `text` as its user message.
+    func request(_ text: String, step: String, labels: Labels, clearance: Confidentiality, url: String) async throws {
+        try await store.append(
+            run: run, kind: "guard", step: step,
+            payload: [
+                "kind": "model", "destination": .string(url), "labels": labels.json,
+                "destination_clearance": .string(clearance.description), "decision": "allow", "reason": "r",
+            ], at: 2)
+        try await store.append(
+            run: run, kind: "model.request", step: step,
+            payload: [
+                "profile": "p",
+                "wire": [
+                    "url": .string(url),
+                    "body": [
+                        "messages": [
+                            ["role": "system", "content": "Decide."], ["role": "user", "content": .string(text)],
+                        ]
+                    ],
+                ],
+            ], at: 3)
+    }
+
+    var audit: Audit {
+        get async throws { Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: [:]) }
+    }
+}
+
 extension AuditTests {
     /// A ticket no tool read — it was sent to the local model as private — that a later
     /// request takes to the cloud is a leak, whatever that request's labels said.
     @Test func whatARequestCarriedIsHeldWithItsLabels() async throws {
-        let directory = try TemporaryDirectory("audit-request")
-        let store = try TraceStore(path: directory.path + "/traces.db")
-        let run = try await store.startRun(agent: "triage", task: "t", header: [:], at: 1)
-        func request(_ text: String, labels: Labels, clearance: Confidentiality, url: String) async throws {
-            try await store.append(
-                run: run, kind: "guard", step: "decide",
-                payload: [
-                    "kind": "model", "destination": .string(url), "labels": labels.json,
-                    "destination_clearance": .string(clearance.description), "decision": "allow", "reason": "r",
-                ], at: 2)
-            try await store.append(
-                run: run, kind: "model.request", step: "decide",
-                payload: [
-                    "profile": "p",
-                    "wire": [
-                        "url": .string(url),
-                        "body": [
-                            "messages": [
-                                ["role": "system", "content": "Decide."], ["role": "user", "content": .string(text)],
-                            ]
-                        ],
-                    ],
-                ], at: 3)
-        }
+        let trace = try await HandWrittenTrace()
         let ticket = "Ticket T-9: my account ACCT-88812 was charged twice for the same order last week."
-        try await request(ticket, labels: Labels(.private, .untrusted), clearance: .secret, url: "http://local/v1")
-        try await request(
-            "Summary: " + ticket, labels: Labels(.internal, .untrusted), clearance: .internal, url: "https://cloud/v1")
-        let audit = Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: [:])
+        try await trace.request(
+            ticket, step: "decide", labels: Labels(.private, .untrusted), clearance: .secret, url: "http://local/v1")
+        try await trace.request(
+            "Summary: " + ticket, step: "decide", labels: Labels(.internal, .untrusted), clearance: .internal,
+            url: "https://cloud/v1")
+        let audit = try await trace.audit
         let leak = try #require(audit.leaks.first, "\(audit.egress)")
         #expect(leak.destination == "https://cloud/v1" && leak.held == .private)
         #expect(!audit.allowedAboveClearance)
@@ -137,33 +157,18 @@ extension AuditTests {
 
     /// An identifier held in one case and sent in another is the same identifier.
     @Test func anIdentifierSentInAnotherCaseIsStillALeak() async throws {
-        let directory = try TemporaryDirectory("audit-case")
-        let store = try TraceStore(path: directory.path + "/traces.db")
-        let run = try await store.startRun(agent: "helper", task: "t", header: [:], at: 1)
-        try await store.append(
-            run: run, kind: "tool.result", step: "$2",
+        let trace = try await HandWrittenTrace()
+        try await trace.store.append(
+            run: trace.run, kind: "tool.result", step: "$2",
             payload: [
                 "output": [
-                    "text": "The client calls refreshTokenCache() first.",
-                    "labels": Labels(.private, .trusted).json,
+                    "text": "The client calls refreshTokenCache() first.", "labels": Labels(.private, .trusted).json,
                 ]
             ], at: 2)
-        try await store.append(
-            run: run, kind: "guard", step: "plan-2",
-            payload: [
-                "kind": "model", "destination": "https://cloud/v1", "labels": Labels.userInput.json,
-                "destination_clearance": "internal", "decision": "allow", "reason": "r",
-            ], at: 3)
-        try await store.append(
-            run: run, kind: "model.request", step: "plan-2",
-            payload: [
-                "profile": "cloud",
-                "wire": [
-                    "url": "https://cloud/v1",
-                    "body": ["messages": [["role": "user", "content": "Is REFRESHTOKENCACHE slow?"]]],
-                ],
-            ], at: 4)
-        let audit = Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: [:])
+        try await trace.request(
+            "Is REFRESHTOKENCACHE slow?", step: "plan-2", labels: .userInput, clearance: .internal,
+            url: "https://cloud/v1")
+        let audit = try await trace.audit
         let leak = try #require(audit.leaks.first, "\(audit.egress)")
         #expect(leak.evidence == "refreshtokencache")
     }
