@@ -51,6 +51,9 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
 
+        // openat2(2), which has no glibc wrapper.
+        .target(name: "CBeneath"),
+
         // One idiomatic Swift module per C library; no agent knowledge.
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: swiftSettings),
         .target(name: "Git", dependencies: ["CGit2"], swiftSettings: swiftSettings),
@@ -61,7 +64,8 @@ let package = Package(
         .target(
             name: "Switchyard",
             dependencies: [
-                "Curl", "Git", "SQLite", "Hashing", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
+                "Curl", "Git", "SQLite", "Hashing", "CBeneath", "Yams",
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func aSenderThatReadsThePrivateWorkspaceNeedsAnAllowance() async {
-        let command = Egress(kind: .shell, destination: "make fetch", source: "shell", readsWorkspace: true)
+        let command = Egress(kind: .shell, destination: "make fetch", source: "shell", reach: .workspace)
         let strict = RunGuard(allowExfiltration: false, workspace: Labels(.private, .trusted))
         let refused = strict.check(command, carrying: .userInput, destinationClearance: .public)
         #expect(!refused.allowed)

@@ -53,24 +53,22 @@ public struct EditTool: Tool {
     }
 
     private func replace(in path: String, old: String, new: String, all: Bool) throws(ToolError) -> ToolOutput {
-        let resolved = try workspace.resolve(path, for: .write, tool: name)
-        if resolved.isDirectory { throw ToolError(.invalidArguments, tool: name, "\(path) is a directory") }
+        let file = try workspace.openForWriting(path, tool: name)
         let before: String
-        if !resolved.exists {
+        let existing = try file.contents()
+        if let data = existing {
+            guard ReadTool.binaryReason(data) == nil, let text = String(validating: data, as: UTF8.self) else {
+                throw ToolError(.invalidArguments, tool: name, "\(path) is not UTF-8 text; edit cannot change it")
+            }
+            before = text
+        } else {
             guard old.isEmpty else {
                 throw ToolError(
                     .notFound, tool: name, "\(path) does not exist; to create it, give an empty old_string")
             }
             before = ""
-        } else {
-            guard let data = FileManager.default.contents(atPath: resolved.absolute) else {
-                throw ToolError(.failed, tool: name, "cannot read \(path)")
-            }
-            guard ReadTool.binaryReason(data) == nil, let text = String(validating: data, as: UTF8.self) else {
-                throw ToolError(.invalidArguments, tool: name, "\(path) is not UTF-8 text; edit cannot change it")
-            }
-            before = text
         }
+        let resolved = file.path
         if old == new { throw ToolError(.invalidArguments, tool: name, "old_string and new_string are the same") }
         let after: String
         if old.isEmpty {
@@ -95,12 +93,12 @@ public struct EditTool: Tool {
             }
             after = before.replacing(old, with: new)
         }
-        try AtomicFile.write(Data(after.utf8), to: resolved.absolute, tool: name)
+        try file.write(Data(after.utf8))
         let diff = (try? Repository.unifiedDiff(from: before, to: after, path: resolved.relative)) ?? ""
         let capped = limit.apply(to: diff, hint: "read the file to see the rest")
         return ToolOutput(
             text: capped.text.isEmpty ? "No change.\n" : capped.text,
-            data: ["path": .string(resolved.relative), "created": .bool(!resolved.exists), "diff": .string(diff)],
+            data: ["path": .string(resolved.relative), "created": .bool(existing == nil), "diff": .string(diff)],
             labels: workspace.labels, truncated: capped.truncated)
     }
 
@@ -119,48 +117,5 @@ public struct EditTool: Tool {
         return ToolOutput(
             text: "Applied:\n" + capped.text, data: ["applied": true, "diff": .string(patch)], labels: workspace.labels,
             truncated: capped.truncated)
-    }
-}
-
-/// Writes a file so that readers see the old or the new content, never a mix: a temporary
-/// file beside it, flushed, then renamed over it, keeping its permissions.
-enum AtomicFile {
-    static func write(_ data: Data, to path: String, tool: String) throws(ToolError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ToolError(.failed, tool: tool, "cannot create \(directory): \(error.localizedDescription)")
-        }
-        var info = stat()
-        let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644
-        let temporary =
-            "\(directory)/.\((path as NSString).lastPathComponent).switchyard-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard descriptor >= 0 else {
-            throw ToolError(.failed, tool: tool, "cannot write beside \(path): \(String(cString: strerror(errno)))")
-        }
-        var failure: String?
-        data.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == nil, fchmod(descriptor, mode) != 0 || fsync(descriptor) != 0 {
-            failure = String(cString: strerror(errno))
-        }
-        close(descriptor)
-        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw ToolError(.failed, tool: tool, "cannot write \(path): \(failure)")
-        }
     }
 }

@@ -45,7 +45,7 @@ public struct ListTool: Tool {
         var walk = Walk(
             workspace: workspace, ignores: IgnoreRules(workspace: workspace), depth: arguments.int("depth") ?? 3,
             maximum: arguments.int("max_entries") ?? 500)
-        walk.visit(resolved.absolute, relative: resolved.relative, level: 0)
+        walk.visit(try workspace.openDirectory(resolved, tool: name), relative: resolved.relative, level: 0)
         var text = (resolved.relative.isEmpty ? "." : resolved.relative) + "/\n" + walk.text
         if walk.omitted > 0 {
             text += "[truncated: \(walk.omitted) more entries not shown; list a subdirectory or raise max_entries]\n"
@@ -68,38 +68,35 @@ public struct ListTool: Tool {
         var entries: [JSONValue] = []
         var omitted = 0
 
-        mutating func visit(_ directory: String, relative: String, level: Int) {
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
-            for name in names where name != ".git" {
-                let absolute = directory + "/" + name
+        mutating func visit(_ directory: Descriptor, relative: String, level: Int) {
+            for name in directory.entryNames().sorted() where name != ".git" {
                 let path = relative.isEmpty ? name : relative + "/" + name
-                var info = stat()
-                guard lstat(absolute, &info) == 0 else { continue }
-                let kind = info.st_mode & S_IFMT
-                if ignores.ignores(path, isDirectory: kind == S_IFDIR) { continue }
+                guard let entry = directory.entry(named: name) else { continue }
+                if ignores.ignores(path, isDirectory: entry.kind == .directory) { continue }
                 if entries.count >= maximum {
                     omitted += 1
                     continue
                 }
                 let indent = String(repeating: "  ", count: level + 1)
-                switch kind {
-                case S_IFDIR:
-                    let inside = (try? FileManager.default.contentsOfDirectory(atPath: absolute).count) ?? 0
+                switch entry.kind {
+                case .directory:
+                    let child = directory.openDirectory(named: name)
+                    let inside = child?.entryNames().count ?? 0
                     entries.append(["path": .string(path), "kind": "directory"])
-                    if level + 1 < depth {
+                    if level + 1 < depth, let child {
                         text += "\(indent)\(name)/\n"
-                        visit(absolute, relative: path, level: level + 1)
+                        visit(child, relative: path, level: level + 1)
                     } else {
                         text += "\(indent)\(name)/ (\(inside) entries)\n"
                     }
-                case S_IFLNK:
-                    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: absolute)) ?? "?"
+                case .symlink:
+                    let target = directory.linkTarget(named: name) ?? "?"
                     entries.append(["path": .string(path), "kind": "symlink", "target": .string(target)])
                     text += "\(indent)\(name) -> \(target)\n"
-                case S_IFREG:
-                    entries.append(["path": .string(path), "kind": "file", "bytes": .number(Double(info.st_size))])
-                    text += "\(indent)\(name) (\(Self.size(Int(info.st_size))))\n"
-                default:
+                case .file:
+                    entries.append(["path": .string(path), "kind": "file", "bytes": .number(Double(entry.size))])
+                    text += "\(indent)\(name) (\(Self.size(entry.size)))\n"
+                case .special:
                     entries.append(["path": .string(path), "kind": "special"])
                     text += "\(indent)\(name) (special file)\n"
                 }

@@ -45,12 +45,7 @@ public struct ReadTool: Tool {
         if let end, end < start {
             throw ToolError(.invalidArguments, tool: name, "end_line (\(end)) is before start_line (\(start))")
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: resolved.absolute), options: .alwaysMapped)
-        } catch {
-            throw ToolError(.failed, tool: name, "cannot read \(path): \(error.localizedDescription)")
-        }
+        let data = try workspace.contents(of: resolved, tool: name)
         if let reason = Self.binaryReason(data) {
             return ToolOutput(
                 text: "\(resolved.relative) is a binary file (\(data.count) bytes, \(reason)); not shown.\n",

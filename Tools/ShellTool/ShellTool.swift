@@ -8,11 +8,12 @@ public import Switchyard
     import SystemPackage
 #endif
 
-/// `shell`: runs a command with `/bin/sh` inside a bubblewrap sandbox — the workspace
-/// mounted, the rest of the file system read-only, a private `/tmp`, no network unless the
-/// policy allows it, an environment allowlist, and a timeout that kills the whole process tree.
-/// When the work tree is read-only (`Workspace.readOnlyReason`: a run without `--apply`), so
-/// is the workspace's mount, but for the policy's `writable` directories.
+/// `shell`: runs a command with `/bin/sh` inside a bubblewrap sandbox that shows the
+/// workspace and the system's directories (``SandboxView``) and nothing else of the host, a
+/// private `/tmp`, no network unless the policy allows it, an environment allowlist, and a
+/// timeout that kills the whole process tree. `.git` is read-only in every mode. When the work
+/// tree is read-only (`Workspace.readOnlyReason`: a run without `--apply`), so is the
+/// workspace's mount, but for the policy's `writable` directories.
 public struct ShellTool: Tool {
     public let workspace: Workspace
     public let policy: ShellPolicy
@@ -32,17 +33,23 @@ public struct ShellTool: Tool {
     }
 
     public var name: String { "shell" }
-    /// The workspace, and the host's files the sandbox shows (taken as private until the
-    /// sandbox shows only the workspace); with the network, anything a server sends.
+    /// The workspace (in its sandbox, nothing else of the host's files); with the network,
+    /// anything a server sends; outside any sandbox, the host's files and network too.
     public var reads: Labels {
-        var labels = workspace.labels.join(Workspace.host)
-        if policy.network { labels = labels.join(Labels(.public, .untrusted)) }
+        var labels = workspace.labels
+        if policy.sandbox == .none { labels = labels.join(Workspace.host) }
+        if network { labels = labels.join(Labels(.public, .untrusted)) }
         return labels
     }
+
+    /// Whether commands can reach the network: when the policy allows it, and always outside
+    /// a sandbox.
+    var network: Bool { policy.network || policy.sandbox == .none }
+
     public var description: String {
         var text = "Run a shell command (/bin/sh -c) in the workspace"
         text += policy.sandbox == .bubblewrap ? ", inside a sandbox" : ""
-        text += policy.network ? "" : " without network access"
+        text += network ? "" : " without network access"
         text += ". Returns the exit status, standard output and standard error."
         if !policy.allow.isEmpty { text += " Allowed commands: \(policy.allow.joined(separator: ", "))." }
         return text
@@ -101,12 +108,13 @@ public struct ShellTool: Tool {
         case .allow:
             break
         }
-        // A command that can reach the network is an egress: the guard decides first.
-        if policy.network, let egressGuard = context.egressGuard,
+        // A command that can reach the network is an egress: the guard decides first. Outside a
+        // sandbox it can also read and send any file of the host.
+        if network, let egressGuard = context.egressGuard,
             case .refuse(let reason) = await egressGuard.check(
                 Egress(
                     kind: .shell, destination: command, payload: Array(command.utf8), source: name,
-                    readsWorkspace: true))
+                    reach: policy.sandbox == .none ? .host : .workspace))
         {
             throw ToolError(.refused, tool: name, "the guard refused `\(command)`: \(reason)", rule: "guard")
         }
@@ -156,7 +164,7 @@ public struct ShellTool: Tool {
             }
             executable = bubblewrap
             arguments =
-                sandboxArguments(directory: directory, writable: try writableDirectories()) + [
+                try sandboxArguments(directory: directory, writable: try writableDirectories()) + [
                     "/bin/sh", "-c", command,
                 ]
         case .none:
@@ -250,48 +258,45 @@ public struct ShellTool: Tool {
     }
 
     /// The directories to mount writable in a read-only workspace: the policy's `writable`
-    /// ones, made if missing, and only those that really are inside the workspace. They are
-    /// made one level at a time, each parent checked first, so that a symlink cannot lead the
-    /// making out of the workspace.
+    /// ones, made if missing, under the write rules (never `.git`, never through a symlink:
+    /// each level is looked at, and made, through the descriptor of the one above it).
+    ///
+    /// bubblewrap mounts them by path afterwards. Nothing can move a path between the check
+    /// and the mount: their parents are read-only to every sandboxed command of a read-only
+    /// run, and a writable directory inside another is refused, so no command can make one of
+    /// them a symlink for the next.
     func writableDirectories() throws(ToolError) -> [String] {
         guard workspace.readOnlyReason != nil else { return [] }
-        return try policy.writablePaths.map { (path: String) throws(ToolError) -> String in
-            var made = "."
-            for component in path.split(separator: "/") where component != "." {
-                let parent = try workspace.resolve(made, for: .read, tool: name)
-                let target = parent.absolute + "/" + component
-                if !FileManager.default.fileExists(atPath: target) {
-                    try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
-                }
-                made += "/" + component
-            }
-            let resolved = try workspace.resolve(path, for: .read, tool: name)
-            guard resolved.isDirectory else {
-                throw ToolError(.invalidArguments, tool: name, "tools.shell.writable: \(path) is not a directory")
-            }
-            return resolved.absolute
+        let paths = try policy.writablePaths.map { (path: String) throws(ToolError) -> String in
+            try workspace.makeDirectory(path, tool: name)
         }
+        for path in paths {
+            if let outer = paths.first(where: { $0 != path && path.hasPrefix($0 + "/") }) {
+                throw ToolError(
+                    .refused, tool: name,
+                    "tools.shell.writable: \(path.dropFirst(workspace.root.count + 1)) is inside \(outer.dropFirst(workspace.root.count + 1)), which is writable already; list only the outer one",
+                    rule: "writable-nested")
+            }
+        }
+        return paths
     }
 
-    /// bubblewrap's arguments: the host read-only, fresh `/dev`, `/proc`, `/tmp` and `/run`,
-    /// the workspace bound — writable unless the policy or the run says otherwise, and then
-    /// with `writable` bound writable inside it — every namespace unshared (the network too,
-    /// unless allowed), and the sandbox killed with its parent.
-    func sandboxArguments(directory: String, writable: [String] = []) -> [String] {
-        var arguments = [
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--unshare-all", "--die-with-parent", "--new-session",
-        ]
-        if policy.network {
-            arguments.append("--share-net")
-        } else {
-            // Unix sockets on the host (a Docker or D-Bus socket) would be a way out.
-            arguments += ["--tmpfs", "/run"]
-        }
+    /// bubblewrap's arguments: the system's directories read-only (``SandboxView``), fresh
+    /// `/dev`, `/proc` and `/tmp`, the workspace bound — writable unless the policy or the run
+    /// says otherwise, and then with `writable` bound writable inside it — with its `.git`
+    /// read-only over it, every namespace unshared (the network too, unless allowed), and the
+    /// sandbox killed with its parent.
+    func sandboxArguments(directory: String, writable: [String] = []) throws(ToolError) -> [String] {
         let root = workspace.root.isEmpty ? "/" : workspace.root
+        var arguments = SandboxView.arguments(
+            toolchains: SandboxView.toolchains(
+                path: filteredEnvironment()["PATH"] ?? "", workspace: root, home: hostEnvironment["HOME"]))
+        arguments += ["--unshare-all", "--die-with-parent", "--new-session"]
+        if policy.network { arguments.append("--share-net") }
         let writableTree = policy.writableWorkspace && workspace.readOnlyReason == nil
         arguments += [writableTree ? "--bind" : "--ro-bind", root, root]
         for path in writable { arguments += ["--bind", path, path] }
+        if let git = try workspace.gitDirectoryInside(tool: name) { arguments += ["--ro-bind", git, git] }
         arguments += ["--chdir", directory]
         return arguments
     }

@@ -15,8 +15,8 @@ public final class RunGuard: Sendable {
         /// The labels of what the egress carries.
         public var labels: Labels
         public var destinationClearance: Confidentiality
-        /// What the sender can read on its own (the workspace, the host's files the shell's
-        /// sandbox shows), when it can.
+        /// What the sender can read on its own (the workspace; the host's files too, for a
+        /// command outside any sandbox), when it can.
         public var mayRead: Labels?
         /// The join of everything the run had read when it was decided.
         public var held: Labels
@@ -78,14 +78,19 @@ public final class RunGuard: Sendable {
         state.withLock { state in
             var allowed = true
             var reason = "\(labels.confidentiality) content to a destination cleared for \(clearance)"
-            let mayRead = egress.readsWorkspace ? workspace.join(Workspace.host) : nil
+            let mayRead: Labels? =
+                switch egress.reach {
+                case .payload: nil
+                case .workspace: workspace
+                case .host: workspace.join(Workspace.host)
+                }
             if labels.confidentiality > clearance {
                 allowed = false
                 reason = "\(labels.confidentiality) content may not go to a destination cleared only for \(clearance)"
             } else if let mayRead, mayRead.confidentiality > clearance, !allowExfiltration {
                 allowed = false
                 reason =
-                    "a \(egress.kind.rawValue) egress can read \(mayRead.confidentiality) files (the workspace's, and the host's its sandbox shows) and send them to a destination cleared only for \(clearance); it needs privacy.allow_exfiltration in the spec"
+                    "a \(egress.kind.rawValue) egress can read \(mayRead.confidentiality) files (\(egress.reach == .host ? "the workspace's and the host's, outside any sandbox" : "the workspace's")) and send them to a destination cleared only for \(clearance); it needs privacy.allow_exfiltration in the spec"
             } else if egress.kind != .model, state.held.confidentiality >= .private, state.held.integrity == .untrusted,
                 !allowExfiltration
             {

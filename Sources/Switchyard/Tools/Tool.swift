@@ -89,16 +89,25 @@ public struct Egress: Sendable, Hashable {
     public var payload: [UInt8]
     /// The tool or step sending it.
     public var source: String
-    /// Whether the sender can read the workspace itself (a networked shell command can
-    /// `cat` any file and send it), so that it carries the workspace's labels too.
-    public var readsWorkspace: Bool
+    /// What the sender can read on its own and send besides the payload: a networked shell
+    /// command can `cat` any file of its sandbox, an unsandboxed one any file of the host.
+    public var reach: Reach
 
-    public init(kind: Kind, destination: String, payload: [UInt8] = [], source: String, readsWorkspace: Bool = false) {
+    public enum Reach: Sendable, Hashable {
+        /// Only the payload.
+        case payload
+        /// The workspace (a sandboxed command with the network).
+        case workspace
+        /// The workspace and the host's files (a command outside any sandbox).
+        case host
+    }
+
+    public init(kind: Kind, destination: String, payload: [UInt8] = [], source: String, reach: Reach = .payload) {
         self.kind = kind
         self.destination = destination
         self.payload = payload
         self.source = source
-        self.readsWorkspace = readsWorkspace
+        self.reach = reach
     }
 }
 

@@ -28,8 +28,8 @@ public struct Workspace: Sendable, Hashable {
         self.labels = labels
     }
 
-    /// The labels of the host's files outside the workspace, for what can read them (the
-    /// shell's sandbox shows the host read-only): private, as a user's files are.
+    /// The labels of the host's files outside the workspace, for what can read them (a shell
+    /// command outside any sandbox): private, as a user's files are.
     public static let host = Labels(.private, .trusted)
 
     public enum Access: Sendable { case read, write }
