@@ -9,15 +9,27 @@ public import Switchyard
 #endif
 
 /// `search`: ripgrep over the workspace, `.gitignore` respected, symlinks not followed.
+///
+/// ripgrep opens files by path, so a symlink swapped in while it walks would be followed: it
+/// runs inside a bubblewrap sandbox that shows the workspace (read-only) and the system's
+/// directories and nothing else, so there is nothing outside to be led to. Without
+/// bubblewrap, every file a result names is checked again through ``Workspace/resolve(_:for:tool:)``
+/// before anything is returned — weaker, as a file can be swapped back.
 public struct SearchTool: Tool {
     public let workspace: Workspace
     /// Where `rg` is; `nil` when it is not installed.
     public let ripgrep: String?
+    /// Where `bwrap` is; `nil` when it is not installed.
+    public let bubblewrap: String?
     public var limit: OutputLimit
 
-    public init(workspace: Workspace, ripgrep: String? = findExecutable("rg"), limit: OutputLimit = OutputLimit()) {
+    public init(
+        workspace: Workspace, ripgrep: String? = findExecutable("rg"), bubblewrap: String? = findExecutable("bwrap"),
+        limit: OutputLimit = OutputLimit()
+    ) {
         self.workspace = workspace
         self.ripgrep = ripgrep
+        self.bubblewrap = bubblewrap
         self.limit = limit
     }
 
@@ -108,6 +120,15 @@ public struct SearchTool: Tool {
         }
 
         var search = try await run(ripgrep, rgArguments, maximum: maximum)
+        if bubblewrap == nil {
+            var checked: [String: Bool] = [:]
+            search.lines = search.lines.filter { line in
+                if let inside = checked[line.path] { return inside }
+                let inside = (try? workspace.resolve(line.path, for: .read, tool: name)) != nil
+                checked[line.path] = inside
+                return inside
+            }
+        }
         // ripgrep searches files in parallel; order the files by path, each file's lines in order.
         search.lines = search.lines.enumerated().sorted { a, b in
             a.element.path != b.element.path ? a.element.path < b.element.path : a.offset < b.offset
@@ -156,9 +177,21 @@ public struct SearchTool: Tool {
 
     private func run(_ ripgrep: String, _ arguments: [String], maximum: Int) async throws(ToolError) -> Search {
         do {
+            let root = workspace.root.isEmpty ? "/" : workspace.root
+            var executable = ripgrep
+            var arguments = arguments
+            if let bubblewrap {
+                let home = (ripgrep as NSString).deletingLastPathComponent
+                arguments =
+                    SandboxView.arguments(toolchains: [home], etc: false) + [
+                        "--ro-bind", root, root, "--unshare-all", "--die-with-parent", "--new-session", "--chdir", root,
+                        ripgrep,
+                    ] + arguments
+                executable = bubblewrap
+            }
             let outcome = try await Subprocess.run(
-                .path(FilePath(ripgrep)), arguments: Arguments(arguments),
-                workingDirectory: FilePath(workspace.root.isEmpty ? "/" : workspace.root),
+                .path(FilePath(executable)), arguments: Arguments(arguments),
+                workingDirectory: FilePath(root),
                 input: .none, output: .sequence, error: .string(limit: 64 * 1024)
             ) { execution in
                 var search = Search()
@@ -181,11 +214,19 @@ public struct SearchTool: Tool {
             }
             var search = outcome.closureResult
             // ripgrep exits 1 for "no match" and 2 for errors (a bad pattern, an unreadable file).
+            if bubblewrap != nil, search.matches == 0, outcome.standardError.hasPrefix("bwrap: ") {
+                throw ToolError(
+                    .unavailable, tool: name,
+                    "the sandbox ripgrep runs in could not start: \(outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines))"
+                )
+            }
             if case .exited(2) = outcome.terminationStatus, search.matches == 0 {
                 let message = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
                 search.error = message.isEmpty ? "exit status 2" : message
             }
             return search
+        } catch let error as ToolError {
+            throw error
         } catch {
             throw ToolError(.failed, tool: name, "could not run ripgrep: \(error)")
         }

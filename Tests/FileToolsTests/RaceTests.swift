@@ -1,0 +1,147 @@
+import FileTools
+import Foundation
+import Switchyard
+import SwitchyardTesting
+import Synchronization
+import Testing
+
+/// A thread that keeps swapping a path of the workspace between what belongs there and a
+/// symlink out of it, as a hostile command running beside the tools would: each state held
+/// for about 50 µs, so that a check and the open after it often see different ones.
+final class Swapper: Sendable {
+    private let running = Atomic(true)
+    private let finished = Mutex(false)
+    let swaps = Atomic(0)
+
+    /// Swaps the file `path` between a regular file holding `inside` and a symlink to `target`.
+    static func file(_ path: String, inside: String, target: String) -> Swapper {
+        let swapper = Swapper()
+        Thread.detachNewThread {
+            let spare = path + ".spare"
+            let link = path + ".link"
+            while swapper.running.load(ordering: .relaxed) {
+                _ = FileManager.default.createFile(atPath: spare, contents: Data(inside.utf8))
+                rename(spare, path)
+                usleep(50)
+                symlink(target, link)
+                rename(link, path)
+                usleep(50)
+                swapper.swaps.add(1, ordering: .relaxed)
+            }
+            _ = FileManager.default.createFile(atPath: spare, contents: Data(inside.utf8))
+            rename(spare, path)
+            swapper.finished.withLock { $0 = true }
+        }
+        return swapper
+    }
+
+    /// Swaps the directory `path` between itself and a symlink to `target`.
+    static func directory(_ path: String, target: String) -> Swapper {
+        let swapper = Swapper()
+        Thread.detachNewThread {
+            let away = path + ".away"
+            while swapper.running.load(ordering: .relaxed) {
+                rename(path, away)
+                symlink(target, path)
+                usleep(50)
+                unlink(path)
+                rename(away, path)
+                usleep(50)
+                swapper.swaps.add(1, ordering: .relaxed)
+            }
+            swapper.finished.withLock { $0 = true }
+        }
+        return swapper
+    }
+
+    func stop() async throws {
+        running.store(false, ordering: .relaxed)
+        while !finished.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+    }
+}
+
+/// The tools race a swapping thread and never read, list or write outside the workspace:
+/// checked by what they returned and by what is on disk outside, not by their labels.
+@Suite(.serialized) struct RaceTests {
+    static let calls = 300
+
+    @Test func readNeverReturnsTheFileASymlinkSwappedInPointsAt() async throws {
+        let outside = try TemporaryDirectory("race-outside")
+        try outside.write("secret.txt", "CANARY-5151 outside\n")
+        let directory = try TemporaryDirectory("race-read")
+        try directory.write("notes.txt", "inside\n")
+        let read = ReadTool(workspace: try Workspace(path: directory.path))
+        let swapper = Swapper.file(
+            directory.path + "/notes.txt", inside: "inside\n", target: outside.path + "/secret.txt")
+        var served = 0
+        for _ in 0..<Self.calls {
+            if let output = try? await read.invoke(["path": "notes.txt"]) {
+                #expect(!output.text.contains("CANARY-5151"))
+                served += 1
+            }
+        }
+        try await swapper.stop()
+        #expect(served > 0)
+        #expect(swapper.swaps.load(ordering: .relaxed) > 0)
+    }
+
+    @Test func searchNeverFindsWhatASymlinkSwappedInPointsAt() async throws {
+        let outside = try TemporaryDirectory("race-outside")
+        try outside.write("secret.txt", "CANARY-5252 outside\n")
+        let directory = try TemporaryDirectory("race-search")
+        try directory.write("src/notes.txt", "CANARY-inside\n")
+        let search = SearchTool(workspace: try Workspace(path: directory.path))
+        let swapper = Swapper.directory(directory.path + "/src", target: outside.path)
+        var served = 0
+        for index in 0..<Self.calls / 3 {
+            // The directory named as the path, and the whole workspace.
+            let arguments: JSONValue =
+                index.isMultiple(of: 2) ? ["pattern": "CANARY", "path": "src"] : ["pattern": "CANARY"]
+            if let output = try? await search.invoke(arguments) {
+                #expect(!output.text.contains("CANARY-5252"))
+                served += 1
+            }
+        }
+        try await swapper.stop()
+        #expect(served > 0)
+    }
+
+    @Test func listNeverShowsTheDirectoryASymlinkSwappedInPointsAt() async throws {
+        let outside = try TemporaryDirectory("race-outside")
+        try outside.write("outside-only.txt", "x\n")
+        let directory = try TemporaryDirectory("race-list")
+        try directory.write("src/inside.txt", "x\n")
+        let list = ListTool(workspace: try Workspace(path: directory.path))
+        let swapper = Swapper.directory(directory.path + "/src", target: outside.path)
+        var served = 0
+        for _ in 0..<Self.calls {
+            if let output = try? await list.invoke(["path": "src"]) {
+                #expect(!output.text.contains("outside-only"))
+                served += 1
+            }
+        }
+        try await swapper.stop()
+        #expect(served > 0)
+    }
+
+    /// Creating and changing files below a directory that keeps turning into a symlink to a
+    /// host directory: nothing is ever written there.
+    @Test func editNeverWritesWhereASymlinkSwappedInPointsAt() async throws {
+        let outside = try TemporaryDirectory("race-outside")
+        let directory = try TemporaryDirectory("race-edit")
+        try directory.write("src/file.txt", "one\n")
+        let edit = EditTool(workspace: try Workspace(path: directory.path))
+        let swapper = Swapper.directory(directory.path + "/src", target: outside.path)
+        var written = 0
+        for index in 0..<Self.calls {
+            let arguments: JSONValue =
+                index.isMultiple(of: 2)
+                ? ["path": .string("src/new-\(index).txt"), "old_string": "", "new_string": "owned\n"]
+                : ["path": "src/file.txt", "old_string": "one", "new_string": .string("one\(index)")]
+            if (try? await edit.invoke(arguments)) != nil { written += 1 }
+        }
+        try await swapper.stop()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path) == [])
+        #expect(written > 0)
+    }
+}
