@@ -99,6 +99,10 @@ public final class Repository {
 
     public var isBare: Bool { git_repository_is_bare(handle) == 1 }
 
+    /// The directory shared by all work trees of the repository (the `.git` directory, unless
+    /// this is a linked work tree), with a trailing slash.
+    public var commonDirectory: String { String(cString: git_repository_commondir(handle)) }
+
     public func head() throws -> Head {
         if try check(git_repository_head_unborn(handle), "read HEAD") == 1 {
             var reference: OpaquePointer?

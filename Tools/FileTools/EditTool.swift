@@ -105,8 +105,8 @@ public struct EditTool: Tool {
     private func applyPatch(_ patch: String) throws(ToolError) -> ToolOutput {
         let repository: Repository
         do {
-            repository = try Repository(path: workspace.root)
-        } catch {
+            repository = try workspace.openRepository(tool: name)
+        } catch let error where error.code == .unavailable {
             throw ToolError(
                 .unavailable, tool: name,
                 "patches are applied with git, and the workspace is not the root of a git repository; use old_string/new_string"

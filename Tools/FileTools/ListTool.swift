@@ -118,7 +118,12 @@ struct IgnoreRules {
     private let prefix: String
 
     init(workspace: Workspace) {
-        let repository = try? Repository(path: workspace.root.isEmpty ? "/" : workspace.root, discover: true)
+        // The workspace's own repository only when it stays inside; else the one above it, if any.
+        let own = FileManager.default.fileExists(atPath: workspace.root + "/.git")
+        let repository =
+            own
+            ? try? workspace.openRepository(tool: "list")
+            : try? Repository(path: workspace.root.isEmpty ? "/" : workspace.root, discover: true)
         if let repository, let workdir = repository.workdir, (workspace.root + "/").hasPrefix(workdir) {
             self.repository = repository
             self.prefix = String((workspace.root + "/").dropFirst(workdir.count))

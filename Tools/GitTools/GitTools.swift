@@ -50,12 +50,7 @@ extension GitTool {
 
     /// The repository whose work tree is the workspace.
     func openRepository() throws(ToolError) -> Repository {
-        let repository: Repository
-        do {
-            repository = try Repository(path: workspace.root.isEmpty ? "/" : workspace.root)
-        } catch {
-            throw ToolError(.unavailable, tool: name, "the workspace is not the root of a git repository")
-        }
+        let repository = try workspace.openRepository(tool: name)
         if repository.isBare {
             throw ToolError(.unavailable, tool: name, "the repository is bare: it has no work tree")
         }
