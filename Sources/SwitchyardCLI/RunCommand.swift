@@ -49,7 +49,7 @@ struct RunCommand: AsyncParsableCommand {
             header["apply"] = .bool(apply)
             if spec.tools["vector_search"] != nil, !noIndex {
                 header["index"] = await Self.refreshIndex(
-                    settings: spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
+                    settings: try spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
             }
             recorded = try await recording.startRun(
                 agent: spec.name, task: task, workspace: settings.workspace, header: header)
@@ -152,7 +152,7 @@ enum AgentSetup {
         spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String], labels: Labels? = nil,
         readOnly: String? = nil, provider: (ModelProfile) throws -> any ModelProvider
     ) throws -> ([any Tool], [ProfileBinding]) {
-        let merged = spec.settings.overlaid(by: settings)
+        let merged = try spec.settings.overlaid(by: settings)
         let tools = try Toolbox.make(
             workspacePath: workspace, settings: merged, labels: labels ?? spec.privacy.workspace,
             only: Set(spec.tools.keys), readOnly: readOnly)

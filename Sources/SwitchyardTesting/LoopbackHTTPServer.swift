@@ -32,7 +32,9 @@ public final class LoopbackHTTPServer: Sendable {
     public typealias Handler = @Sendable (Request, ResponseWriter) -> Void
 
     public let port: Int
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// Whether it listens on `::1` instead of `127.0.0.1`.
+    public let ipv6: Bool
+    public var baseURL: String { ipv6 ? "http://[::1]:\(port)" : "http://127.0.0.1:\(port)" }
 
     private let listener: Int32
     private let handler: Handler
@@ -44,41 +46,59 @@ public final class LoopbackHTTPServer: Sendable {
     }
     private let counters = Mutex(Counters())
 
-    /// Starts listening on a free port; `handler` answers every request.
-    public init(handler: @escaping Handler) throws {
+    /// Starts listening on a free port of `127.0.0.1` (or `::1`); `handler` answers every request.
+    public init(ipv6: Bool = false, handler: @escaping Handler) throws {
         signal(SIGPIPE, SIG_IGN)
+        let family = ipv6 ? AF_INET6 : AF_INET
         #if canImport(Glibc)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         #else
-            let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(family, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw ServerError("socket", errno) }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        var bound: Int32
+        var port: UInt16 = 0
+        if ipv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_addr = in6addr_loopback
+            bound = Self.bindAndListen(fd, &address)
+            port = address.sin6_port
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            bound = Self.bindAndListen(fd, &address)
+            port = address.sin_port
         }
-        guard bound == 0, listen(fd, 512) == 0 else {
+        guard bound == 0 else {
             let code = errno
             close(fd)
             throw ServerError("bind/listen", code)
         }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
-        }
+        self.ipv6 = ipv6
+        self.port = Int(UInt16(bigEndian: port))
         self.listener = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
         self.handler = handler
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "loopback-http-accept"
         thread.start()
+    }
+
+    /// Binds `fd` to `address` (port 0: any free one), listens, and reads the port back into it.
+    private static func bindAndListen<Address>(_ fd: Int32, _ address: inout Address) -> Int32 {
+        let size = socklen_t(MemoryLayout<Address>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        guard bound == 0, listen(fd, 512) == 0 else { return -1 }
+        var length = size
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+        }
+        return 0
     }
 
     deinit {

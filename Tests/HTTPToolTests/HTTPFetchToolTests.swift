@@ -113,6 +113,27 @@ func fetchTool(_ configure: (inout HTTPFetchPolicy) -> Void = { _ in }) -> HTTPF
 }
 
 @Suite struct HTTPFetchToolTests {
+    /// An IPv6 literal is refused as what it is (`::1` is the loopback address, not "this
+    /// network"), and fetched when allowed: its URL is not pinned through a malformed entry.
+    @Test func anIPv6LiteralIsNamedRightAndFetchedWhenAllowed() async throws {
+        #expect(IPAddress("::1")?.specialUse == "the loopback address (::1)")
+        #expect(IPAddress("::ffff:127.0.0.1")?.specialUse?.hasPrefix("a loopback address") == true)
+        let server = try LoopbackHTTPServer(ipv6: true) { _, writer in writer.respond(status: 200, text: "over v6") }
+        defer { server.stop() }
+        await #expect {
+            _ = try await HTTPFetchTool(policy: HTTPFetchPolicy(allowHosts: ["::1"])).invoke([
+                "url": .string("\(server.baseURL)/")
+            ])
+        } throws: { error in
+            (error as? ToolError)?.rule == "private-address" && "\(error)".contains("the loopback address (::1)")
+        }
+        var policy = HTTPFetchPolicy(allowHosts: ["::1"])
+        policy.allowAddresses = [AddressRange("::1")!]
+        let output = try await HTTPFetchTool(policy: policy).invoke(["url": .string("\(server.baseURL)/")])
+        #expect(output.text.contains("over v6"))
+        #expect(server.requestCount == 1)
+    }
+
     @Test func anAllowedLoopbackServerAnswersAndHTMLBecomesText() async throws {
         let server = try makeServer()
         defer { server.stop() }

@@ -228,6 +228,30 @@ import Testing
         #expect(report["usage"]?["input_tokens"] == 3)
     }
 
+    /// A local model's traffic (it may be private) never goes through the environment's proxy.
+    @Test func aLocalModelIsReachedDirectlyWhateverTheProxy() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let proxy = try LoopbackHTTPServer { _, writer in writer.respond(status: 502, text: "proxied") }
+        defer { proxy.stop() }
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"direct"},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":1}"#
+            ]))
+        var proxied = environment
+        for name in ["http_proxy", "HTTP_PROXY", "https_proxy", "all_proxy", "ALL_PROXY"] {
+            proxied[name] = proxy.baseURL
+        }
+        let result = try await runProgram(
+            binary, ["chat"] + ollamaProfile("local", at: server.baseURL) + ["--json", "CANARY-9393"],
+            environment: proxied)
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try JSONValue(parsing: result.standardOutput)["text"] == "direct")
+        #expect(proxy.requestCount == 0)
+        #expect(server.requests.count == 1)
+    }
+
     @Test func chatReportsModelErrorsInOneLineAndRecordsThem() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()
@@ -253,6 +277,8 @@ import Testing
         let directory = NSTemporaryDirectory() + "switchyard-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The profiles are the user's own: a workspace's switchyard.yaml may not define one.
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         try """
         profiles:
           peer:
@@ -265,7 +291,7 @@ import Testing
             provider: openai-compatible
             base_url: \(peer.embed)
             model: smollm2
-        """.write(toFile: directory + "/switchyard.yaml", atomically: true, encoding: .utf8)
+        """.write(toFile: home + "/config.yaml", atomically: true, encoding: .utf8)
         try
             #"[{"name":"get_weather","description":"Get the weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]"#
             .write(toFile: directory + "/tools.json", atomically: true, encoding: .utf8)
@@ -313,7 +339,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "profiles:\n  local:\n    provider: olama\n    model: x\n".write(
-            toFile: directory + "/switchyard.yaml", atomically: true, encoding: .utf8)
+            toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
         let result = try await runProgram(
             BuiltProducts.executable("switchyard"), ["doctor", "--workspace", directory, "--timeout", "1"],
             environment: [
@@ -322,7 +348,7 @@ import Testing
             ])
         #expect(result.status == 1)
         #expect(result.standardOutput.contains("FAIL  configuration"))
-        #expect(result.standardOutput.contains("switchyard.yaml:3: unknown provider 'olama'"))
+        #expect(result.standardOutput.contains("config.yaml:3: unknown provider 'olama'"))
     }
 }
 

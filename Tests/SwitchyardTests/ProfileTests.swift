@@ -137,6 +137,27 @@ import Testing
         #expect(Settings.home(["HOME": "/h"]) == "/h/.switchyard")
     }
 
+    /// A profile is local — cleared for secrets by default — because of its address, not its
+    /// spelling: a name that starts with `127.` or `localhost` is a name.
+    @Test func localityIsByAddress() throws {
+        let cases: [(String, Confidentiality)] = [
+            ("http://127.0.0.1:11434", .secret), ("http://127.8.9.10/v1", .secret),
+            ("http://localhost:8080/v1", .secret),
+            ("http://LOCALHOST./v1", .secret), ("http://[::1]:8080/v1", .secret),
+            ("http://[::ffff:127.0.0.1]/v1", .secret),
+            ("http://127.0.0.1.evil.example/v1", .internal), ("http://localhost.evil.example/v1", .internal),
+            ("http://127.0.0.1@evil.example/v1", .internal), ("http://[::2]/v1", .internal),
+            ("http://10.0.0.7:11434", .internal), ("http://[fe80::1]/v1", .internal), ("not a url", .internal),
+        ]
+        for (url, clearance) in cases {
+            var settings = Settings()
+            try settings.set("profiles.p.provider=openai-compatible")
+            try settings.set("profiles.p.model=m")
+            try settings.set("profiles.p.base_url=\(url)")
+            #expect(try ModelProfile.named("p", in: settings, environment: [:]).clearance == clearance, "\(url)")
+        }
+    }
+
     /// `options.max_output_tokens` caps every answer a request does not cap itself: on the
     /// wire, `max_tokens` (or `max_completion_tokens` for OpenAI's reasoning models).
     @Test func maxOutputTokensCapsAnswersOnTheWire() async throws {

@@ -41,10 +41,11 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// Why the address is not on the public internet (loopback, private, link-local and the
     /// cloud metadata service, …), or `nil` when it is.
     public var specialUse: String? {
-        if let inner = embeddedIPv4, let reason = inner.specialUse { return "\(reason) (inside \(self))" }
+        // IPv6's own ranges first: `::1` is the loopback address, not the IPv4-compatible 0.0.0.1.
         for range in bytes.count == 4 ? Self.v4Ranges : Self.v6Ranges where range.contains(bytes) {
             return range.name
         }
+        if let inner = embeddedIPv4, let reason = inner.specialUse { return "\(reason) (inside \(self))" }
         return nil
     }
 

@@ -125,7 +125,7 @@ public struct HTTPFetchTool: Tool {
             hops.append(target.parts.url)
             var request = HTTPRequest(method: method, url: target.parts.url, headers: headers, body: body)
             request.timeouts = HTTPTimeouts(connect: .seconds(10), idle: policy.timeout, total: policy.timeout)
-            request.pinnedAddresses = [target.pin]
+            request.pinnedAddresses = target.pin.map { [$0] } ?? []
             request.protocols = ["http", "https"]
             request.bypassProxy = true
             let fetched = try await fetch(request)
@@ -145,9 +145,9 @@ public struct HTTPFetchTool: Tool {
     }
 
     /// Where a URL may go: an allowed host, resolved to addresses the policy allows, cleared
-    /// by the guard; the address to pin the connection to.
+    /// by the guard; the address to pin the connection to (none for an address literal).
     private func check(_ url: String, body: [UInt8], context: ToolContext) async throws(ToolError) -> (
-        parts: URLParts, pin: String
+        parts: URLParts, pin: String?
     ) {
         if url.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw ToolError(.refused, tool: name, "the URL contains control characters", rule: "url-control-bytes")
@@ -198,6 +198,8 @@ public struct HTTPFetchTool: Tool {
         {
             throw ToolError(.refused, tool: name, "the guard refused \(parts.url): \(reason)", rule: "guard")
         }
+        // An address literal is not looked up, so there is nothing to pin.
+        if IPAddress(host) != nil { return (parts, nil) }
         let literal = first.bytes.count == 16 ? "[\(first)]" : "\(first)"
         return (parts, "\(parts.host):\(parts.port):\(literal)")
     }

@@ -75,6 +75,16 @@ public struct ModelProfile: Sendable, Hashable {
         }
         var profiles: [String: ModelProfile] = [:]
         for (name, entries) in grouped {
+            // Settings from the workspace were checked against what was defined when they were
+            // read; a profile nothing else defines is checked here, so that a command without a
+            // spec does not take a profile the repository made up.
+            var base = Settings()
+            for (key, entry) in entries where entry.trust == .user { base.entries["profiles.\(name).\(key)"] = entry }
+            for (key, entry) in entries.sorted(by: { $0.key < $1.key }) where entry.trust == .workspace {
+                if let rule = WorkspaceTrust.loosening("profiles.\(name).\(key)", entry.value, over: base) {
+                    throw WorkspaceTrust.refusal("profiles.\(name).\(key)", rule, at: entry.origin)
+                }
+            }
             profiles[name] = try ModelProfile(name: name, entries: entries, environment: environment)
         }
         return profiles
@@ -155,7 +165,7 @@ public struct ModelProfile: Sendable, Hashable {
             }
             self.clearance = clearance
         } else {
-            self.clearance = kind == .openAI || !Self.isLoopback(baseURL) ? .internal : .secret
+            self.clearance = kind == .openAI || !Self.isLocal(baseURL) ? .internal : .secret
         }
         var options: [String: JSONValue] = [:]
         for (key, entry) in entries where key.hasPrefix("options.") {
@@ -180,9 +190,22 @@ public struct ModelProfile: Sendable, Hashable {
         price = input == nil && output == nil ? nil : Price(inputPerMillion: input ?? 0, outputPerMillion: output ?? 0)
     }
 
-    static func isLoopback(_ url: String) -> Bool {
-        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
-        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    /// Whether `url` reaches this machine by its address: an IPv4 loopback address
+    /// (127.0.0.0/8, also IPv4-mapped), `::1`, or the name `localhost`, which resolves to
+    /// loopback without asking DNS. A name that only looks like one (`127.0.0.1.evil.example`)
+    /// is a name, and names are not trusted to stay local.
+    public static func isLocal(_ url: String) -> Bool {
+        guard var host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.hasSuffix(".") { host.removeLast() }
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { $0[0] } == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes == Array(repeating: 0, count: 15) + [1] { return true }
+        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
     /// The API key from the environment; an error when the profile needs one that is not set.

@@ -8,16 +8,26 @@ public struct Settings: Sendable {
         public var value: JSONValue
         /// `FILE:LINE` or `--set`.
         public var origin: String
+        /// Whether it came from the workspace's own `switchyard.yaml`, which may only tighten.
+        public var trust: Trust = .user
     }
 
-    public private(set) var entries: [String: Entry] = [:]
+    /// How far a setting is trusted: the user's own configuration and command line may say
+    /// anything; a file inside the workspace (which may be the attacker's) may only tighten
+    /// (``WorkspaceTrust``).
+    public enum Trust: Sendable, Hashable {
+        case user, workspace
+    }
+
+    public internal(set) var entries: [String: Entry] = [:]
 
     public init() {}
 
     /// The files read, lowest precedence first: `$SWITCHYARD_HOME/config.yaml`
-    /// (`SWITCHYARD_HOME` defaults to `~/.switchyard`), then `switchyard.yaml` in the workspace.
-    public static func files(workspace: String, environment: [String: String]) -> [String] {
-        [home(environment) + "/config.yaml", workspace + "/switchyard.yaml"]
+    /// (`SWITCHYARD_HOME` defaults to `~/.switchyard`), the user's own, then `switchyard.yaml`
+    /// in the workspace, which may only tighten.
+    public static func files(workspace: String, environment: [String: String]) -> [(path: String, trust: Trust)] {
+        [(home(environment) + "/config.yaml", .user), (workspace + "/switchyard.yaml", .workspace)]
     }
 
     public static func home(_ environment: [String: String]) -> String {
@@ -30,28 +40,34 @@ public struct Settings: Sendable {
         workspace: String, environment: [String: String], overrides: [String] = []
     ) throws(ConfigurationError) -> Settings {
         var settings = Settings()
-        for file in files(workspace: workspace, environment: environment)
+        for (file, trust) in files(workspace: workspace, environment: environment)
         where FileManager.default.fileExists(atPath: file) {
-            try settings.merge(file: file)
+            var read = Settings()
+            try read.merge(file: file, trust: trust)
+            // A profile the workspace tightens may be the spec's: that is checked when the
+            // spec's settings are overlaid.
+            settings = try settings.overlaid(by: read, specToCome: true)
         }
         for override in overrides { try settings.set(override) }
         return settings
     }
 
     /// Reads a YAML file over the current settings.
-    public mutating func merge(file: String) throws(ConfigurationError) {
+    public mutating func merge(file: String, trust: Trust = .user) throws(ConfigurationError) {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
             throw ConfigurationError(file: file, message: "cannot read the file: \(error.localizedDescription)")
         }
-        try merge(yaml: text, file: file)
+        try merge(yaml: text, file: file, trust: trust)
     }
 
     /// Reads YAML text over the current settings; `lineOffset` is added to line numbers
     /// (for YAML that starts further down a file, as an agent spec's front matter does).
-    public mutating func merge(yaml: String, file: String, lineOffset: Int = 0) throws(ConfigurationError) {
+    public mutating func merge(yaml: String, file: String, lineOffset: Int = 0, trust: Trust = .user)
+        throws(ConfigurationError)
+    {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -63,23 +79,27 @@ public struct Settings: Sendable {
             throw ConfigurationError(
                 file: file, line: node.mark.map { $0.line + lineOffset }, message: "expected a mapping of settings")
         }
-        flatten(node, prefix: "", file: file, lineOffset: lineOffset)
+        flatten(node, prefix: "", file: file, lineOffset: lineOffset, trust: trust)
     }
 
-    private mutating func flatten(_ node: Node, prefix: String, file: String, lineOffset: Int) {
+    private mutating func flatten(_ node: Node, prefix: String, file: String, lineOffset: Int, trust: Trust) {
         let origin = "\(file):\((node.mark?.line ?? 0) + lineOffset)"
         switch node {
         case .mapping(let mapping):
             // An empty mapping (`search: {}`) still says the key is there.
-            if mapping.count == 0, !prefix.isEmpty { entries[prefix] = Entry(value: .object([:]), origin: origin) }
+            if mapping.count == 0, !prefix.isEmpty {
+                entries[prefix] = Entry(value: .object([:]), origin: origin, trust: trust)
+            }
             for (key, value) in mapping {
                 let name = key.string ?? "\(key)"
-                flatten(value, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", file: file, lineOffset: lineOffset)
+                flatten(
+                    value, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", file: file, lineOffset: lineOffset,
+                    trust: trust)
             }
         case .sequence(let sequence):
-            entries[prefix] = Entry(value: .array(sequence.map(Self.value)), origin: origin)
+            entries[prefix] = Entry(value: .array(sequence.map(Self.value)), origin: origin, trust: trust)
         case .scalar, .alias:
-            entries[prefix] = Entry(value: Self.value(node), origin: origin)
+            entries[prefix] = Entry(value: Self.value(node), origin: origin, trust: trust)
         }
     }
 
@@ -122,11 +142,24 @@ public struct Settings: Sendable {
 
     public subscript(key: String) -> Entry? { entries[key] }
 
-    /// These settings with `other`'s laid over them (`other` wins).
-    public func overlaid(by other: Settings) -> Settings {
+    /// These settings with `other`'s laid over them (`other` wins). `other`'s entries from the
+    /// workspace come last and may only tighten what the rest says: one that would loosen is
+    /// an error naming its file, line and rule. With `specToCome`, a setting of a profile not
+    /// defined yet is left for the spec's overlay to check.
+    public func overlaid(by other: Settings, specToCome: Bool = false) throws(ConfigurationError) -> Settings {
         var result = self
-        for (key, entry) in other.entries {
+        for (key, entry) in other.entries where entry.trust == .user {
             result.entries = result.entries.filter { !$0.key.hasPrefix(key + ".") }
+            result.entries[key] = entry
+        }
+        for (key, entry) in other.entries.sorted(by: { $0.key < $1.key }) where entry.trust == .workspace {
+            // A workspace entry never removes what refines it (`tools.shell: {}` over a policy).
+            if result.entries.keys.contains(where: { $0.hasPrefix(key + ".") }) { continue }
+            let undefinedProfile =
+                key.hasPrefix("profiles.") && result["profiles.\(key.split(separator: ".")[1]).provider"] == nil
+            if !(specToCome && undefinedProfile), let rule = WorkspaceTrust.loosening(key, entry.value, over: result) {
+                throw WorkspaceTrust.refusal(key, rule, at: entry.origin)
+            }
             result.entries[key] = entry
         }
         return result

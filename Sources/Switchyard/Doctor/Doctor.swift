@@ -286,7 +286,9 @@ public struct Doctor: Sendable {
     }
 
     private func request(_ url: String) -> HTTPRequest {
-        HTTPRequest(url: url, timeouts: HTTPTimeouts(connect: timeout, idle: timeout, total: timeout * 2))
+        var request = HTTPRequest(url: url, timeouts: HTTPTimeouts(connect: timeout, idle: timeout, total: timeout * 2))
+        request.bypassProxy = ModelProfile.isLocal(url)
+        return request
     }
 
     static func describe(_ error: any Error) -> String {

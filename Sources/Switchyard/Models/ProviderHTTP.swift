@@ -24,6 +24,10 @@ public struct ProviderEndpoint: Sendable {
         self.retry = retry
     }
 
+    /// Whether the endpoint is on this machine: then no proxy ever carries its traffic, which
+    /// may be private (the environment's `http_proxy` is for the outside).
+    var isLocal: Bool { ModelProfile.isLocal(baseURL) }
+
     /// The POST of `body` to `path`.
     func wire(_ path: String, body: JSONValue) -> WireRequest {
         WireRequest(url: baseURL + path, body: body)
@@ -41,6 +45,7 @@ public struct ProviderEndpoint: Sendable {
         var request = HTTPRequest(
             method: .post, url: wire.url, headers: headers, body: wire.body.requestBytes, timeouts: timeouts)
         request.headers.set("Content-Type", "application/json")
+        request.bypassProxy = isLocal
         let label = "\(provider) \(request.url)"
         var retriesTaken = 0
         while true {
@@ -86,8 +91,9 @@ public struct ProviderEndpoint: Sendable {
         let label = "\(provider) \(baseURL + path)"
         let response: HTTPResponse
         do {
-            response = try await client.send(
-                HTTPRequest(url: baseURL + path, headers: headers), maxBodyBytes: 64 << 20, retry: retry)
+            var request = HTTPRequest(url: baseURL + path, headers: headers)
+            request.bypassProxy = isLocal
+            response = try await client.send(request, maxBodyBytes: 64 << 20, retry: retry)
         } catch let error as HTTPError {
             throw ModelError(transport: error, provider: label)
         }
