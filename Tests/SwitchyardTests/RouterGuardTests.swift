@@ -84,9 +84,15 @@ import Testing
         #expect(!refused.allowed)
         #expect(refused.reason.contains("can read private files"))
         #expect(refused.json["may_read"]?["confidentiality"] == "private")
-        // A public workspace does not let it out either: the sandbox shows the host's files.
+        // In a public workspace a sandboxed command can read nothing private and goes ahead; one
+        // outside any sandbox can read the host's files and does not.
         let open = RunGuard(allowExfiltration: false, workspace: Labels(.public, .trusted))
-        #expect(!open.check(command, carrying: .userInput, destinationClearance: .public).allowed)
+        #expect(open.check(command, carrying: .userInput, destinationClearance: .public).allowed)
+        var unsandboxed = command
+        unsandboxed.reach = .host
+        let host = open.check(unsandboxed, carrying: .userInput, destinationClearance: .public)
+        #expect(!host.allowed)
+        #expect(host.reason.contains("the host's"))
         // A spec that allows it does.
         let allowing = RunGuard(allowExfiltration: true, workspace: Labels(.private, .trusted))
         #expect(allowing.check(command, carrying: .userInput, destinationClearance: .public).allowed)

@@ -5,10 +5,15 @@ import Hashing
 /// same token under one key, so a trace still shows that two calls used the same
 /// credential without showing the credential.
 ///
-/// A short literal prefilter (`sk-`, `AKIA`, `ghp_`, `xox`, `-----BEGIN`, `eyJ`,
-/// `bearer`, `password`, …) finds candidate places; rules with distinctive shapes
-/// then confirm them. `password=`-style assignments count only when the value looks
-/// random (Shannon entropy of at least 3 bits a character).
+/// A short literal prefilter (`sk-`, `sk_live_`, `AKIA`, `AIza`, `ghp_`, `glpat-`, `xox`,
+/// `npm_`, `-----BEGIN`, `eyJ`, `bearer`, `://`, `password`, …) finds candidate places; rules
+/// with distinctive shapes then confirm them: cloud keys (AWS, Google), VCS tokens (GitHub,
+/// GitLab, Bitbucket), payment keys (Stripe, Square, Shopify), chat tokens and webhooks (Slack,
+/// Telegram), registry tokens (npm, PyPI, RubyGems, Docker Hub, Hugging Face), SendGrid keys,
+/// JWTs, bearer tokens, private-key blocks, and credentials inside URLs.
+/// `password=`-style assignments count only when the value looks random (Shannon entropy of
+/// at least 3 bits a character); so do runs of base64 of 60 characters or more (4.5 bits),
+/// which is what a private key's body is when it was read without its armour lines.
 public struct SecretScanner: Sendable {
     public struct Finding: Sendable, Hashable {
         public var kind: String
@@ -56,7 +61,9 @@ public struct SecretScanner: Sendable {
         switch value {
         case .string(let text): .string(redact(text))
         case .array(let values): .array(values.map(redact))
-        case .object(let object): .object(object.mapValues(redact))
+        case .object(let object):
+            .object(
+                Dictionary(object.map { (redact($0.key), redact($0.value)) }, uniquingKeysWith: { first, _ in first }))
         default: value
         }
     }
@@ -67,6 +74,44 @@ public struct SecretScanner: Sendable {
     }
 
     func scan(_ buffer: UnsafeBufferPointer<UInt8>) -> [Finding] {
+        let shaped = scanShapes(buffer)
+        let material = scanKeyMaterial(buffer)
+        if material.isEmpty { return shaped }
+        // Both kinds in order; where they overlap, the one that starts first (then the longer).
+        var merged: [Finding] = []
+        for finding in (shaped + material).sorted(by: {
+            $0.range.lowerBound != $1.range.lowerBound
+                ? $0.range.lowerBound < $1.range.lowerBound : $0.range.count > $1.range.count
+        }) where merged.last.map({ $0.range.upperBound <= finding.range.lowerBound }) ?? true {
+            merged.append(finding)
+        }
+        return merged
+    }
+
+    /// Runs of base64 of at least 60 characters that look random (4.5 bits a character or
+    /// more): the body of a private key read without its armour lines (a `read` from line 4),
+    /// an Azure account key, a key pasted into a configuration. Hex digests (4 bits at most)
+    /// and identifiers stay.
+    private func scanKeyMaterial(_ buffer: UnsafeBufferPointer<UInt8>) -> [Finding] {
+        var findings: [Finding] = []
+        var start = 0
+        var index = 0
+        let table = Self.base64Characters
+        while index <= buffer.count {
+            if index < buffer.count, table[Int(buffer[index])] {
+                index += 1
+                continue
+            }
+            if index - start >= 60, Self.entropy(buffer[start..<index]) >= 4.5 {
+                findings.append(Finding(kind: "key-material", range: start..<index))
+            }
+            index += 1
+            start = index
+        }
+        return findings
+    }
+
+    private func scanShapes(_ buffer: UnsafeBufferPointer<UInt8>) -> [Finding] {
         var findings: [Finding] = []
         var index = 0
         let starts = Self.candidateStarts
@@ -96,12 +141,70 @@ public struct SecretScanner: Sendable {
                 let end = run(bytes, from: index + 3, Self.tokenCharacters)
                 if end - index >= 23 { return Finding(kind: "openai-key", range: index..<end) }
             }
+            if let found = prefixed(bytes, index, ["sk_live_", "sk_test_"], Self.alphanumerics, 24, "stripe-key") {
+                return found
+            }
+            if let found = prefixed(bytes, index, ["sq0atp-", "sq0csp-"], Self.tokenCharacters, 22, "square-token") {
+                return found
+            }
+            if let found = prefixed(
+                bytes, index, ["shpat_", "shpss_", "shpca_", "shppa_"], Self.hexCharacters, 32, "shopify-token")
+            {
+                return found
+            }
+        case UInt8(ascii: "r"):
+            if let found = prefixed(bytes, index, ["rk_live_", "rk_test_"], Self.alphanumerics, 24, "stripe-key") {
+                return found
+            }
+            if let found = prefixed(bytes, index, ["rubygems_"], Self.hexCharacters, 48, "rubygems-key") {
+                return found
+            }
         case UInt8(ascii: "A"):
             if has(bytes, index, "AKIA") || has(bytes, index, "ASIA"), wordStart(bytes, index) {
                 let end = run(bytes, from: index + 4, Self.upperAlphanumerics)
                 if end - index == 20 { return Finding(kind: "aws-access-key", range: index..<end) }
             }
+            if let found = prefixed(bytes, index, ["AIza"], Self.tokenCharacters, 35, "google-api-key") {
+                return found
+            }
+            if let found = prefixed(bytes, index, ["ATBB"], Self.alphanumerics, 28, "bitbucket-token") {
+                return found
+            }
+        case UInt8(ascii: "n"):
+            if let found = prefixed(bytes, index, ["npm_"], Self.alphanumerics, 36, "npm-token") { return found }
+        case UInt8(ascii: "p"):
+            if let found = prefixed(bytes, index, ["pypi-AgEIcHlwaS5vcmc"], Self.tokenCharacters, 40, "pypi-token") {
+                return found
+            }
+        case UInt8(ascii: "d"):
+            if let found = prefixed(bytes, index, ["dckr_pat_"], Self.tokenCharacters, 20, "docker-token") {
+                return found
+            }
+        case UInt8(ascii: "h"):
+            if let found = prefixed(bytes, index, ["hf_"], Self.alphanumerics, 30, "huggingface-token") {
+                return found
+            }
+            if let found = prefixed(
+                bytes, index, ["https://hooks.slack.com/services/"], Self.slackWebhookCharacters, 20, "slack-webhook")
+            {
+                return found
+            }
+        case UInt8(ascii: "S"):
+            if has(bytes, index, "SG."), wordStart(bytes, index) {
+                let end = run(bytes, from: index + 3, Self.sendgridCharacters)
+                if end - index >= 60 { return Finding(kind: "sendgrid-key", range: index..<end) }
+            }
+        case UInt8(ascii: ":"):
+            if let credentials = matchURLCredentials(bytes, at: index) { return credentials }
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if let token = matchTelegramToken(bytes, at: index) { return token }
         case UInt8(ascii: "g"):
+            if let found = prefixed(
+                bytes, index, ["glpat-", "gldt-", "glrt-", "glptt-", "glsoat-"], Self.tokenCharacters, 20,
+                "gitlab-token")
+            {
+                return found
+            }
             if has(bytes, index, "github_pat_") {
                 let end = run(bytes, from: index + 11, Self.wordCharacters)
                 if end - index >= 11 + 22 { return Finding(kind: "github-token", range: index..<end) }
@@ -164,6 +267,46 @@ public struct SecretScanner: Sendable {
         return nil
     }
 
+    /// `PREFIX` (one of `prefixes`) at a word start and at least `minimum` characters of
+    /// `table` after it.
+    private func prefixed(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ prefixes: [StaticString], _ table: [Bool],
+        _ minimum: Int, _ kind: String
+    ) -> Finding? {
+        guard wordStart(bytes, index) else { return nil }
+        for prefix in prefixes where has(bytes, index, prefix) {
+            let start = index + prefix.utf8CodeUnitCount
+            let end = run(bytes, from: start, table)
+            if end - start >= minimum { return Finding(kind: kind, range: index..<end) }
+        }
+        return nil
+    }
+
+    /// Credentials inside a URL, `scheme://user:password@host`: the password (or, with no
+    /// colon, a userinfo long enough to be a token, as in `https://TOKEN@host`).
+    private func matchURLCredentials(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Finding? {
+        guard has(bytes, index, "://"), index > 0, Self.alphanumerics[Int(bytes[index - 1])] else { return nil }
+        let start = index + 3
+        let end = run(bytes, from: start, Self.userinfoCharacters)
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "@"), end > start, end - start <= 512 else { return nil }
+        if let colon = bytes[start..<end].firstIndex(of: UInt8(ascii: ":")) {
+            return colon + 1 < end ? Finding(kind: "url-credentials", range: (colon + 1)..<end) : nil
+        }
+        return end - start >= 16 ? Finding(kind: "url-credentials", range: start..<end) : nil
+    }
+
+    /// A Telegram bot token: 8–10 digits, a colon, then 35 characters.
+    private func matchTelegramToken(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Finding? {
+        guard wordStart(bytes, index) else { return nil }
+        let digits = run(bytes, from: index, Self.digitCharacters)
+        guard (8...10).contains(digits - index), digits < bytes.count, bytes[digits] == UInt8(ascii: ":") else {
+            return nil
+        }
+        let end = run(bytes, from: digits + 1, Self.tokenCharacters)
+        guard end - digits - 1 == 35 else { return nil }
+        return Finding(kind: "telegram-token", range: index..<end)
+    }
+
     private func matchJWT(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int? {
         var cursor = index
         for part in 0..<3 {
@@ -189,13 +332,21 @@ public struct SecretScanner: Sendable {
     private static let bearer = Array("bearer ".utf8)
 
     /// Bytes that can begin a secret or an assignment name.
-    private static let candidateStarts = set("sSAgx-eBbpPtTa")
+    private static let candidateStarts = set("sSAgx-eBbpPtTarndh:0123456789")
     private static let assignmentStarts = set("pPsStTaA")
     private static let upperAlphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
     private static let alphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
     private static let wordCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
     private static let tokenCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
     private static let slackCharacters = tokenCharacters
+    private static let hexCharacters = set("0123456789abcdefABCDEF")
+    private static let digitCharacters = set("0123456789")
+    private static let base64Characters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+    private static let sendgridCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+    private static let slackWebhookCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/")
+    /// What a URL's userinfo may hold (RFC 3986's unreserved, sub-delims, `:` and `%`).
+    private static let userinfoCharacters = set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:%")
     private static let base64URLCharacters = tokenCharacters
     private static let bearerCharacters = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
     private static let valueCharacters: [Bool] = {

@@ -415,7 +415,14 @@ public actor TraceStore {
         case .array(let values):
             return .array(try values.map { try referencingLongStrings($0, redacting: redacting, keep: keep) })
         case .object(let object):
-            return .object(try object.mapValues { try referencingLongStrings($0, redacting: redacting, keep: keep) })
+            var stored: [String: JSONValue] = [:]
+            for (key, item) in object {
+                let name = redacting ? scanner.redact(key) : key
+                if stored[name] == nil {
+                    stored[name] = try referencingLongStrings(item, redacting: redacting, keep: keep)
+                }
+            }
+            return .object(stored)
         default: return value
         }
     }
