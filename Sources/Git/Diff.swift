@@ -136,6 +136,68 @@ extension Repository {
         }
     }
 
+    /// A file's content and whether it is executable, as a patch sees it.
+    public struct PatchedFile: Sendable, Hashable {
+        public var content: [UInt8]
+        public var executable: Bool
+
+        public init(content: [UInt8], executable: Bool = false) {
+            self.content = content
+            self.executable = executable
+        }
+    }
+
+    /// What `patch` makes of `files` — the current content of the paths it names, a path left
+    /// out being a file that does not exist — computed in memory: each path the patch names,
+    /// with its new content, or `nil` where the patch deletes it. The work tree and the index
+    /// are not touched (the preimage's blobs go into the object database, as `git add` would
+    /// put them). Throws when a hunk does not apply.
+    public func applying(patch: String, to files: [String: PatchedFile]) throws -> [String: PatchedFile?] {
+        var index: OpaquePointer?
+        try check(git_index_new(&index), "make an index")
+        defer { git_index_free(index) }
+        for (path, file) in files.sorted(by: { $0.key < $1.key }) {
+            var blob = git_oid()
+            _ = try file.content.withUnsafeBytes { bytes in
+                try check(
+                    git_blob_create_from_buffer(&blob, handle, bytes.baseAddress, bytes.count), "store \(path)")
+            }
+            var entry = git_index_entry()
+            entry.mode = file.executable ? 0o100755 : 0o100644
+            entry.id = blob
+            try path.withCString { name in
+                entry.path = name
+                try check(git_index_add(index, &entry), "stage \(path)")
+            }
+        }
+        var treeID = git_oid()
+        try check(git_index_write_tree_to(&treeID, index, handle), "write the preimage")
+        var tree: OpaquePointer?
+        try check(git_tree_lookup(&tree, handle, &treeID), "read the preimage")
+        defer { git_tree_free(tree) }
+        return try withParsedPatch(patch) { diff in
+            var postimage: OpaquePointer?
+            try check(git_apply_to_tree(&postimage, handle, tree, diff, nil), "apply the patch")
+            defer { git_index_free(postimage) }
+            var result: [String: PatchedFile?] = [:]
+            for path in try Self.paths(inPatch: patch) {
+                guard let entry = git_index_get_bypath(postimage, path, 0)?.pointee else {
+                    result[path] = .some(nil)
+                    continue
+                }
+                var id = entry.id
+                var blob: OpaquePointer?
+                try check(git_blob_lookup(&blob, handle, &id), "read the new \(path)")
+                defer { git_blob_free(blob) }
+                let size = Int(git_blob_rawsize(blob))
+                let content =
+                    size == 0 ? [] : Array(UnsafeRawBufferPointer(start: git_blob_rawcontent(blob), count: size))
+                result[path] = PatchedFile(content: content, executable: entry.mode == 0o100755)
+            }
+            return result
+        }
+    }
+
     /// The paths a patch touches (old and new sides), for checking before applying it.
     public static func paths(inPatch patch: String) throws -> [String] {
         _ = libgit2Initialized

@@ -144,4 +144,33 @@ final class Swapper: Sendable {
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path) == [])
         #expect(written > 0)
     }
+
+    /// A patch that creates and changes files below the swapping directory: applied through
+    /// descriptors, it never writes outside.
+    @Test func aPatchNeverWritesWhereASymlinkSwappedInPointsAt() async throws {
+        let outside = try TemporaryDirectory("race-outside")
+        try outside.write("file.txt", "one\n")
+        let directory = try TemporaryDirectory("race-patch")
+        try await GitCommand.initialize(directory.path)
+        try directory.write("src/file.txt", "one\n")
+        let edit = EditTool(workspace: try Workspace(path: directory.path))
+        let swapper = Swapper.directory(directory.path + "/src", target: outside.path)
+        var applied = 0
+        for index in 0..<Self.calls / 3 {
+            let patch = """
+                diff --git a/src/new-\(index).txt b/src/new-\(index).txt
+                new file mode 100644
+                --- /dev/null
+                +++ b/src/new-\(index).txt
+                @@ -0,0 +1 @@
+                +owned
+
+                """
+            if (try? await edit.invoke(["patch": .string(patch)])) != nil { applied += 1 }
+        }
+        try await swapper.stop()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path) == ["file.txt"])
+        #expect(try outside.read("file.txt") == "one\n")
+        #expect(applied > 0)
+    }
 }

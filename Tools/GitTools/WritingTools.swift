@@ -121,12 +121,11 @@ public struct GitApplyTool: GitTool {
         let patch = arguments.string("patch") ?? ""
         let paths = try git { try Repository.paths(inPatch: patch) }
         if arguments.bool("check") == true {
-            for path in paths { _ = try relativePath(path, for: .write) }
             do {
-                try repository.apply(patch: patch, checkOnly: true)
-            } catch {
+                try workspace.apply(patch: patch, to: repository, checkOnly: true, tool: name)
+            } catch let error where error.code == .invalidArguments {
                 return output(
-                    "The patch does not apply: \((error as? GitError)?.message ?? "\(error)")\n",
+                    "The patch does not apply: \(error.message.replacing("the patch does not apply: ", with: ""))\n",
                     data: ["applies": false, "paths": .array(paths.map(JSONValue.string))], hint: "")
             }
             return output(

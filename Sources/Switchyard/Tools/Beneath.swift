@@ -224,6 +224,23 @@ public struct FileForWriting {
         }
     }
 
+    /// Whether the file has its owner's execute bit (a file that does not exist has not).
+    public func isExecutable() throws(ToolError) -> Bool {
+        guard let parent = try parent(creating: false) else { return false }
+        var info = stat()
+        guard fstatat(parent.raw, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+        return info.st_mode & S_IFMT == S_IFREG && info.st_mode & 0o100 != 0
+    }
+
+    /// Removes the file (not a directory; a symlink under its name is removed, not followed).
+    public func remove() throws(ToolError) {
+        guard let parent = try parent(creating: false) else { return }
+        try checkOutsideGit(parent)
+        if unlinkat(parent.raw, name, 0) != 0, errno != ENOENT {
+            throw ToolError(.failed, tool: tool, "cannot remove \(path.relative): \(Errno(errno))")
+        }
+    }
+
     /// The file's bytes, or `nil` when it does not exist.
     public func contents() throws(ToolError) -> Data? {
         guard let parent = try parent(creating: false) else { return nil }
@@ -251,7 +268,9 @@ public struct FileForWriting {
     /// Replaces the file so that readers see the old or the new content, never a mix: a
     /// temporary file beside it, flushed, then renamed over it, keeping its permissions. A
     /// symlink that has appeared under its name is replaced, not followed.
-    public func write(_ data: Data) throws(ToolError) {
+    /// With `executable`, the execute bits are set (or cleared) as it says; without, a new
+    /// file is 0644.
+    public func write(_ data: Data, executable: Bool? = nil) throws(ToolError) {
         guard let parent = try parent(creating: true) else { return }
         try checkOutsideGit(parent)
         var info = stat()
@@ -264,6 +283,8 @@ public struct FileForWriting {
             }
             mode = info.st_mode & 0o7777
         }
+        // Executable: execute where it may be read, as git checks a file out.
+        if let executable { mode = executable ? mode | (mode & 0o444) >> 2 : mode & ~0o111 }
         let temporary = ".\(name).switchyard-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let raw = openat(parent.raw, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard raw >= 0 else {
