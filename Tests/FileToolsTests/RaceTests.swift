@@ -88,6 +88,8 @@ final class Swapper: Sendable {
     @Test func searchNeverFindsWhatASymlinkSwappedInPointsAt() async throws {
         let outside = try TemporaryDirectory("race-outside")
         try outside.write("secret.txt", "CANARY-5252 outside\n")
+        // The same name as the file inside, so that a path checked after the search still exists.
+        try outside.write("notes.txt", "CANARY-5252 outside, same name\n")
         let directory = try TemporaryDirectory("race-search")
         try directory.write("src/notes.txt", "CANARY-inside\n")
         let search = SearchTool(workspace: try Workspace(path: directory.path))

@@ -10,26 +10,21 @@ public import Switchyard
 
 /// `search`: ripgrep over the workspace, `.gitignore` respected, symlinks not followed.
 ///
-/// ripgrep opens files by path, so a symlink swapped in while it walks would be followed: it
-/// runs inside a bubblewrap sandbox that shows the workspace (read-only) and the system's
-/// directories and nothing else, so there is nothing outside to be led to. Without
-/// bubblewrap, every file a result names is checked again through ``Workspace/resolve(_:for:tool:)``
-/// before anything is returned — weaker, as a file can be swapped back.
+/// ripgrep opens files by path, so a symlink swapped in while it walks (a file, or a directory
+/// above one) would be followed out of the workspace. Its results are therefore checked again
+/// through descriptors opened beneath the workspace before anything is returned: every file a
+/// result names is opened that way and must hold each reported line at its byte offset (checked
+/// while ripgrep is still searching). A file that fails is dropped with all its lines and counts. (A sandbox around ripgrep would confine it
+/// too, but starting one costs more than ripgrep's whole search on a mid-sized repository.)
 public struct SearchTool: Tool {
     public let workspace: Workspace
     /// Where `rg` is; `nil` when it is not installed.
     public let ripgrep: String?
-    /// Where `bwrap` is; `nil` when it is not installed.
-    public let bubblewrap: String?
     public var limit: OutputLimit
 
-    public init(
-        workspace: Workspace, ripgrep: String? = findExecutable("rg"), bubblewrap: String? = findExecutable("bwrap"),
-        limit: OutputLimit = OutputLimit()
-    ) {
+    public init(workspace: Workspace, ripgrep: String? = findExecutable("rg"), limit: OutputLimit = OutputLimit()) {
         self.workspace = workspace
         self.ripgrep = ripgrep
-        self.bubblewrap = bubblewrap
         self.limit = limit
     }
 
@@ -83,6 +78,11 @@ public struct SearchTool: Tool {
         /// The 1-based byte column of the first match; `nil` for a context line.
         public var column: Int?
         public var text: String
+        /// Where the line starts in its file, how many bytes it has (without its newline), and
+        /// a digest of them, as ripgrep read it: for checking it again through a descriptor.
+        var offset = 0
+        var length = 0
+        var digest: UInt64 = 0
     }
 
     public func call(_ arguments: ToolArguments, context: ToolContext) async throws(ToolError) -> ToolOutput {
@@ -97,7 +97,7 @@ public struct SearchTool: Tool {
         // Plain output with the path ended by NUL: as cheap to read as ripgrep is to write.
         var rgArguments = [
             "--no-config", "--no-messages", "--no-heading", "--with-filename", "--null", "--line-number", "--column",
-            "--color", "never",
+            "--byte-offset", "--color", "never",
         ]
         if arguments.bool("literal") == true { rgArguments.append("--fixed-strings") }
         switch arguments.string("case") ?? "smart" {
@@ -120,15 +120,6 @@ public struct SearchTool: Tool {
         }
 
         var search = try await run(ripgrep, rgArguments, maximum: maximum)
-        if bubblewrap == nil {
-            var checked: [String: Bool] = [:]
-            search.lines = search.lines.filter { line in
-                if let inside = checked[line.path] { return inside }
-                let inside = (try? workspace.resolve(line.path, for: .read, tool: name)) != nil
-                checked[line.path] = inside
-                return inside
-            }
-        }
         // ripgrep searches files in parallel; order the files by path, each file's lines in order.
         search.lines = search.lines.enumerated().sorted { a, b in
             a.element.path != b.element.path ? a.element.path < b.element.path : a.offset < b.offset
@@ -136,6 +127,10 @@ public struct SearchTool: Tool {
         if let problem = search.error {
             throw ToolError(.invalidArguments, tool: name, "ripgrep refused the search: \(problem)")
         }
+        // A file that was not confirmed is dropped, with its lines and its matches.
+        let unconfirmed = search.lines.filter { !search.confirmed.contains($0.path) }
+        search.matches -= unconfirmed.count { $0.column != nil }
+        if !unconfirmed.isEmpty { search.lines.removeAll { !search.confirmed.contains($0.path) } }
         // Lines up to the output limit go to the model (and into data); the rest are counted.
         var text = ""
         var shown: [JSONValue] = []
@@ -173,67 +168,70 @@ public struct SearchTool: Tool {
         var matches = 0
         var stoppedEarly = false
         var error: String?
+        /// The files whose lines were checked again and found where ripgrep said they are.
+        var confirmed: Set<String> = []
     }
 
+    /// Runs ripgrep and decodes its output. ripgrep writes each file's lines together, so a
+    /// file is complete when the next one starts: it is checked again (``Confirmation``) right
+    /// then, while ripgrep goes on searching.
     private func run(_ ripgrep: String, _ arguments: [String], maximum: Int) async throws(ToolError) -> Search {
+        let confirmation = Confirmation(workspace: workspace, tool: name)
         do {
-            let root = workspace.root.isEmpty ? "/" : workspace.root
-            var executable = ripgrep
-            var arguments = arguments
-            if let bubblewrap {
-                let home = (ripgrep as NSString).deletingLastPathComponent
-                arguments =
-                    SandboxView.arguments(toolchains: [home], etc: false) + [
-                        "--ro-bind", root, root, "--unshare-all", "--die-with-parent", "--new-session", "--chdir", root,
-                        ripgrep,
-                    ] + arguments
-                executable = bubblewrap
-            }
             let outcome = try await Subprocess.run(
-                .path(FilePath(executable)), arguments: Arguments(arguments),
-                workingDirectory: FilePath(root),
+                .path(FilePath(ripgrep)), arguments: Arguments(arguments),
+                workingDirectory: FilePath(workspace.root.isEmpty ? "/" : workspace.root),
                 input: .none, output: .sequence, error: .string(limit: 64 * 1024)
             ) { execution in
-                var search = Search()
-                var pending: [UInt8] = []
-                reading: for try await buffer in execution.standardOutput {
-                    buffer.withUnsafeBytes { pending.append(contentsOf: $0) }
-                    var start = 0
-                    while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                        Self.decode(pending[start..<newline], into: &search)
-                        start = newline + 1
-                        if search.matches >= maximum {
-                            search.stoppedEarly = true
-                            try? execution.send(signal: .kill)
-                            break reading
-                        }
+                try await withThrowingTaskGroup(of: String?.self) { checks in
+                    var search = Search()
+                    var pending: [UInt8] = []
+                    var fileStart = 0
+                    func check(_ lines: ArraySlice<Line>) {
+                        guard let path = lines.first?.path else { return }
+                        let lines = Array(lines)
+                        checks.addTask { confirmation.holds(path, lines) ? path : nil }
                     }
-                    pending.removeSubrange(0..<start)
+                    reading: for try await buffer in execution.standardOutput {
+                        buffer.withUnsafeBytes { pending.append(contentsOf: $0) }
+                        var start = 0
+                        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                            let count = search.lines.count
+                            Self.decode(pending[start..<newline], into: &search)
+                            start = newline + 1
+                            if search.lines.count > count, count > fileStart,
+                                search.lines[count].path != search.lines[fileStart].path
+                            {
+                                check(search.lines[fileStart..<count])
+                                fileStart = count
+                            }
+                            if search.matches >= maximum {
+                                search.stoppedEarly = true
+                                try? execution.send(signal: .kill)
+                                break reading
+                            }
+                        }
+                        pending.removeSubrange(0..<start)
+                    }
+                    check(search.lines[fileStart...])
+                    for try await path in checks { if let path { search.confirmed.insert(path) } }
+                    return search
                 }
-                return search
             }
             var search = outcome.closureResult
             // ripgrep exits 1 for "no match" and 2 for errors (a bad pattern, an unreadable file).
-            if bubblewrap != nil, search.matches == 0, outcome.standardError.hasPrefix("bwrap: ") {
-                throw ToolError(
-                    .unavailable, tool: name,
-                    "the sandbox ripgrep runs in could not start: \(outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines))"
-                )
-            }
             if case .exited(2) = outcome.terminationStatus, search.matches == 0 {
                 let message = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
                 search.error = message.isEmpty ? "exit status 2" : message
             }
             return search
-        } catch let error as ToolError {
-            throw error
         } catch {
             throw ToolError(.failed, tool: name, "could not run ripgrep: \(error)")
         }
     }
 
-    /// Decodes one line of output: `PATH\0LINE:COLUMN:TEXT` for a match, `PATH\0LINE-TEXT`
-    /// for context; `--` between context groups is skipped.
+    /// Decodes one line of output: `PATH\0LINE:COLUMN:OFFSET:TEXT` for a match,
+    /// `PATH\0LINE-OFFSET-TEXT` for context; `--` between context groups is skipped.
     private static func decode(_ bytes: ArraySlice<UInt8>, into search: inout Search) {
         guard let nul = bytes.firstIndex(of: 0) else { return }
         let path = String(decoding: bytes[..<nul], as: UTF8.self)
@@ -241,7 +239,7 @@ public struct SearchTool: Tool {
         func number() -> Int {
             var value = 0
             while index < bytes.endIndex, bytes[index] &- UInt8(ascii: "0") < 10 {
-                value = value * 10 + Int(bytes[index] &- UInt8(ascii: "0"))
+                value = value &* 10 &+ Int(bytes[index] &- UInt8(ascii: "0"))
                 index += 1
             }
             return value
@@ -255,10 +253,57 @@ public struct SearchTool: Tool {
             search.matches += 1
         }
         index += 1
-        var text = String(decoding: bytes[min(index, bytes.endIndex)...], as: UTF8.self)
+        let offset = number()
+        index = min(index + 1, bytes.endIndex)
+        let text = shown(String(decoding: bytes[index...], as: UTF8.self))
+        search.lines.append(
+            Line(
+                path: path.hasPrefix("./") ? String(path.dropFirst(2)) : path, line: line, column: column, text: text,
+                offset: offset, length: bytes.endIndex - index, digest: digest(bytes[index...])))
+    }
+
+    /// FNV-1a over `bytes`: enough to tell a line ripgrep read from the one the file holds.
+    static func digest(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+
+    /// A line as the results show it: without its carriage return, cut at 500 characters.
+    static func shown(_ line: some StringProtocol) -> String {
+        var text = String(line)
         if text.hasSuffix("\r") { text.removeLast() }
         if text.utf8.count > 500 { text = String(text.prefix(500)) + "…[line cut at 500 characters]" }
-        search.lines.append(
-            Line(path: path.hasPrefix("./") ? String(path.dropFirst(2)) : path, line: line, column: column, text: text))
+        return text
+    }
+
+    /// Checks a file ripgrep reported through a descriptor opened beneath the workspace: it
+    /// must be a regular file there that holds every line reported for it, at its offset.
+    private struct Confirmation: Sendable {
+        let workspace: Workspace
+        let tool: String
+        let root: Descriptor?
+
+        init(workspace: Workspace, tool: String) {
+            self.workspace = workspace
+            self.tool = tool
+            self.root = try? workspace.rootDescriptor(tool: tool)
+        }
+
+        func holds(_ path: String, _ lines: [Line]) -> Bool {
+            guard let root, let file = try? workspace.openFile(path, in: root, reading: true, tool: tool),
+                let data = try? file.readAll()
+            else { return false }
+            return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                return lines.allSatisfy { line in
+                    // The line's bytes where ripgrep read them, then a newline or the end.
+                    let end = line.offset + line.length
+                    guard line.offset >= 0, end <= bytes.count else { return false }
+                    if end < bytes.count, bytes[end] != UInt8(ascii: "\n") { return false }
+                    return SearchTool.digest(bytes[line.offset..<end]) == line.digest
+                }
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ public import Foundation
 #endif
 
 /// An open file descriptor, closed with the last reference to it.
-public final class Descriptor {
+public final class Descriptor: Sendable {
     public let raw: Int32
 
     init(_ raw: Int32) { self.raw = raw }
@@ -30,19 +30,39 @@ public final class Descriptor {
         return fstat(raw, &info) == 0 ? info : nil
     }
 
-    /// Every byte from the current offset to the end.
-    func readAll(sizeHint: Int = 0) throws(Errno) -> Data {
-        var data = Data(capacity: max(sizeHint, 0) + 1)
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Every byte from the current offset to the end, read straight into the result (sized by
+    /// `sizeHint`, grown if the file is longer).
+    public func readAll(sizeHint: Int? = nil) throws(Errno) -> Data {
+        let sizeHint = sizeHint ?? status.map { Int($0.st_size) } ?? 0
+        var data = Data(count: max(sizeHint, 0) + 1)
+        var filled = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(raw, $0.baseAddress, $0.count) }
+            if filled == data.count { data.count *= 2 }
+            let count = data.withUnsafeMutableBytes { read(raw, $0.baseAddress! + filled, $0.count - filled) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw Errno(errno)
             }
-            if count == 0 { return data }
-            data.append(contentsOf: buffer[..<count])
+            if count == 0 { break }
+            filled += count
         }
+        data.count = filled
+        return data
+    }
+
+    /// Up to `count` bytes at `offset` (fewer at the end of the file).
+    public func bytes(at offset: Int, count: Int) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let read = buffer.withUnsafeMutableBytes {
+                pread(raw, $0.baseAddress! + filled, count - filled, off_t(offset + filled))
+            }
+            if read < 0, errno == EINTR { continue }
+            if read <= 0 { break }
+            filled += read
+        }
+        return Array(buffer[..<filled])
     }
 
     /// Writes all of `data`.
@@ -155,14 +175,37 @@ extension Workspace {
     /// The bytes of the regular file at `path` (already resolved), read through a descriptor
     /// opened beneath the root.
     public func contents(of path: Path, tool: String) throws(ToolError) -> Data {
-        let file = try open(beneath: path.relative, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, tool: tool)
+        try contents(of: path.relative, tool: tool)
+    }
+
+    /// A descriptor of the root, for opening many files beneath it with
+    /// ``openFile(_:in:reading:tool:)``.
+    public func rootDescriptor(tool: String) throws(ToolError) -> Descriptor { try openRoot(tool: tool) }
+
+    /// The regular file `relative` (below the root, as another program reported it), opened
+    /// beneath `root`: for reading, or with `reading` false only to prove it is there (O_PATH).
+    public func openFile(_ relative: String, in root: Descriptor, reading: Bool, tool: String) throws(ToolError)
+        -> Descriptor
+    {
+        let file = try Self.open(
+            relative, in: root, flags: reading ? O_RDONLY | O_NONBLOCK | O_NOCTTY : sy_o_path(), tool: tool)
         guard let info = file.status, info.st_mode & S_IFMT == S_IFREG else {
-            throw ToolError(.refused, tool: tool, "'\(path.relative)' is not a regular file", rule: "special-file")
+            throw ToolError(.refused, tool: tool, "'\(relative)' is not a regular file", rule: "special-file")
+        }
+        return file
+    }
+
+    /// The bytes of the regular file `relative` (below the root), opened beneath it; for paths
+    /// another program reported, which ``resolve(_:for:tool:)`` has not seen.
+    public func contents(of relative: String, tool: String) throws(ToolError) -> Data {
+        let file = try open(beneath: relative, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, tool: tool)
+        guard let info = file.status, info.st_mode & S_IFMT == S_IFREG else {
+            throw ToolError(.refused, tool: tool, "'\(relative)' is not a regular file", rule: "special-file")
         }
         do {
             return try file.readAll(sizeHint: Int(info.st_size))
         } catch {
-            throw ToolError(.failed, tool: tool, "cannot read \(path.relative): \(error)")
+            throw ToolError(.failed, tool: tool, "cannot read \(relative): \(error)")
         }
     }
 

@@ -25,9 +25,8 @@ public enum SandboxView {
     static let systemDirectories = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
 
     /// bubblewrap's arguments for the system's part of the view, a fresh `/dev`, `/proc` and
-    /// private `/tmp`, and `toolchains` (read-only); `/etc`'s files unless `etc` is false (a
-    /// program that needs no configuration, such as ripgrep).
-    public static func arguments(toolchains: [String] = [], etc: Bool = true) -> [String] {
+    /// private `/tmp`, and `toolchains` (read-only).
+    public static func arguments(toolchains: [String] = []) -> [String] {
         var arguments: [String] = []
         for directory in systemDirectories {
             var info = stat()
@@ -38,7 +37,7 @@ public enum SandboxView {
                 arguments += ["--ro-bind", directory, directory]
             }
         }
-        if etc { for file in systemFiles { arguments += ["--ro-bind-try", file, file] } }
+        for file in systemFiles { arguments += ["--ro-bind-try", file, file] }
         for directory in toolchains where !systemDirectories.contains(where: { covers($0, directory) }) {
             arguments += ["--ro-bind-try", directory, directory]
         }
