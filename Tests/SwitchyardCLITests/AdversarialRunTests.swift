@@ -420,9 +420,9 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
     }
 }
 
-/// A round trip through the vector store keeps labels: what the shell read from the host is
-/// private, stored with that label, and every search after is private too, so the planner that
-/// asked for the search sees only its handle.
+/// A round trip through the vector store keeps labels: what a shell outside any sandbox read
+/// from the host is private (in a public workspace), stored with that label, and every search
+/// after is private too, so the planner that asked for the search sees only its handle.
 @Suite struct StoreRoundTripTests {
     let binary = BuiltProducts.executable("switchyard")
 
@@ -430,7 +430,7 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         let cloud = try ScriptedModelServer()
         let local = try ScriptedModelServer()
         let directory = try TemporaryDirectory("round-trip")
-        // The host's file, outside the (public) workspace and outside /tmp, which the sandbox replaces.
+        // The host's file, outside the (public) workspace: only a shell outside any sandbox sees it.
         let host = "/var/tmp/switchyard-round-trip-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: host) }
@@ -439,8 +439,12 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
             "agents/keeper.md",
             plannedAgent(
                 "keeper", local: local, cloud: cloud,
-                tools: ["shell: { otherwise: allow, timeout: 20 }", "vector_upsert: {}", "vector_search: {}"],
-                rest: "privacy: { workspace.confidentiality: public }\nbudgets: { steps: 12 }",
+                tools: [
+                    "shell: { otherwise: allow, timeout: 20, sandbox: none }", "vector_upsert: {}", "vector_search: {}",
+                ],
+                // An unsandboxed command is an egress that can read the host: the spec allows it.
+                rest:
+                    "privacy: { workspace.confidentiality: public, allow_exfiltration: true }\nbudgets: { steps: 12 }",
                 prompt: "You keep notes."
             )
             // The embedder is the local server too.
@@ -470,7 +474,9 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         }
         let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-round-trip"])
         let result = try await runProgram(
-            binary, ["run", "keeper", "Keep my note.", "--workspace", directory.path, "--json", "--no-index"],
+            // --apply: outside a sandbox the shell runs only where the work tree may change.
+            binary,
+            ["run", "keeper", "Keep my note.", "--workspace", directory.path, "--json", "--no-index", "--apply"],
             environment: environment)
         #expect(result.status == 0, "\(result.standardError)")
         let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)

@@ -109,13 +109,17 @@ public struct WorkspaceIndexer: Sendable {
             pendingChunks = 0
         }
 
+        let root = try? workspace.rootDescriptor(tool: "index")
         for path in paths {
             try Task.checkCancellation()
             state.files += 1
             state.elapsed = ContinuousClock.now - started
             progress(state)
-            guard let data = FileManager.default.contents(atPath: workspace.root + "/" + path),
-                data.count <= largestFile, ReadTool.binaryReason(data) == nil
+            // Read through a descriptor opened beneath the workspace: a path ripgrep listed may
+            // have become a symlink out of it since.
+            guard let root, let file = try? workspace.openFile(path, in: root, reading: true, tool: "index"),
+                (file.size ?? 0) <= largestFile, let data = try? file.readAll(), data.count <= largestFile,
+                ReadTool.binaryReason(data) == nil
             else {
                 summary.skipped += 1
                 continue

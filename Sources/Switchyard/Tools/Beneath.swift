@@ -24,6 +24,9 @@ public final class Descriptor: Sendable {
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The file's size in bytes; `nil` when it cannot be read.
+    public var size: Int? { status.map { Int($0.st_size) } }
+
     /// The file's status; `nil` when it cannot be read.
     var status: stat? {
         var info = stat()
