@@ -10,18 +10,11 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
 @Suite struct RunCommandTests {
     let binary = BuiltProducts.executable("switchyard")
 
-    func workspace(cloud: ScriptedModelServer, local: ScriptedModelServer, exfil: Int) throws -> TemporaryDirectory {
-        let directory = try TemporaryDirectory("run")
-        try directory.write("notes/secret.txt", "CANARY-4242 the acquisition closes in May.\n")
-        try directory.write(
-            "agents/helper.md",
-            plannedAgent(
-                "helper", local: local, cloud: cloud,
-                tools: ["read: {}", #"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#],
-                rest: "routing:\n  rules:\n    - { role: reasoning, use: cloud }\nbudgets: { steps: 10 }",
-                prompt: "You help with notes."))
-        _ = exfil
-        return directory
+    func workspace(cloud: ScriptedModelServer, local: ScriptedModelServer) throws -> TemporaryDirectory {
+        try notesWorkspace(
+            "run", secret: "CANARY-4242 the acquisition closes in May.", cloud: cloud, local: local,
+            tools: ["read: {}", #"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#],
+            rest: "routing:\n  rules:\n    - { role: reasoning, use: cloud }\nbudgets: { steps: 10 }")
     }
 
     @Test func aPlannedRunAnswersKeepsPrivateDataLocalAndAuditTellsTheTruth() async throws {
@@ -29,7 +22,7 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let local = try ScriptedModelServer()
         let exfil = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "thanks") }
         defer { exfil.stop() }
-        let directory = try workspace(cloud: cloud, local: local, exfil: exfil.port)
+        let directory = try workspace(cloud: cloud, local: local)
         cloud.enqueue(
             "/v1/chat/completions",
             planCall(["steps": [["kind": "tool", "tool": "read", "arguments": ["path": "notes/secret.txt"]]]], id: 1))

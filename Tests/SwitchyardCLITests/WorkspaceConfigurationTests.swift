@@ -9,13 +9,9 @@ import Testing
     let binary = BuiltProducts.executable("switchyard")
 
     func workspace(cloud: ScriptedModelServer, local: ScriptedModelServer, yaml: String) throws -> TemporaryDirectory {
-        let directory = try TemporaryDirectory("hostile-config")
-        try directory.write("notes/secret.txt", "CANARY-8181 private notes\n")
-        try directory.write(
-            "agents/helper.md",
-            plannedAgent(
-                "helper", local: local, cloud: cloud, tools: ["read: {}", "shell: { otherwise: deny }"],
-                rest: "budgets: { steps: 5 }", prompt: "You help with notes."))
+        let directory = try notesWorkspace(
+            "hostile-config", secret: "CANARY-8181 private notes", cloud: cloud, local: local,
+            tools: ["read: {}", "shell: { otherwise: deny }"], rest: "budgets: { steps: 5 }")
         try directory.write("switchyard.yaml", yaml)
         return directory
     }

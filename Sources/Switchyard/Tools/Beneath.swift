@@ -89,6 +89,25 @@ public final class Descriptor: Sendable {
 
 private func openPath(_ path: String, _ flags: Int32) -> Int32 { open(path, flags) }
 
+extension Descriptor {
+    /// Refuses a descriptor that is not a regular file's (a directory, a FIFO, a device).
+    func requireRegularFile(_ shown: String, tool: String) throws(ToolError) {
+        guard let info = status, info.st_mode & S_IFMT == S_IFREG else {
+            throw ToolError(.refused, tool: tool, "'\(shown)' is not a regular file", rule: "special-file")
+        }
+    }
+
+    /// Every byte of the regular file, or the tool's error naming it `shown`.
+    func contents(_ shown: String, tool: String) throws(ToolError) -> Data {
+        try requireRegularFile(shown, tool: tool)
+        do {
+            return try readAll()
+        } catch {
+            throw ToolError(.failed, tool: tool, "cannot read \(shown): \(error)")
+        }
+    }
+}
+
 /// A system call's error number.
 public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: Int32
@@ -192,24 +211,14 @@ extension Workspace {
     {
         let file = try Self.open(
             relative, in: root, flags: reading ? O_RDONLY | O_NONBLOCK | O_NOCTTY : sy_o_path(), tool: tool)
-        guard let info = file.status, info.st_mode & S_IFMT == S_IFREG else {
-            throw ToolError(.refused, tool: tool, "'\(relative)' is not a regular file", rule: "special-file")
-        }
+        try file.requireRegularFile(relative, tool: tool)
         return file
     }
 
     /// The bytes of the regular file `relative` (below the root), opened beneath it; for paths
     /// another program reported, which ``resolve(_:for:tool:)`` has not seen.
     public func contents(of relative: String, tool: String) throws(ToolError) -> Data {
-        let file = try open(beneath: relative, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, tool: tool)
-        guard let info = file.status, info.st_mode & S_IFMT == S_IFREG else {
-            throw ToolError(.refused, tool: tool, "'\(relative)' is not a regular file", rule: "special-file")
-        }
-        do {
-            return try file.readAll(sizeHint: Int(info.st_size))
-        } catch {
-            throw ToolError(.failed, tool: tool, "cannot read \(relative): \(error)")
-        }
+        try open(beneath: relative, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, tool: tool).contents(relative, tool: tool)
     }
 
     /// A directory at `path` (already resolved), opened beneath the root for listing.
@@ -300,15 +309,7 @@ public struct FileForWriting {
             }
             throw ToolError(.failed, tool: tool, "cannot read \(path.relative): \(Errno(errno))")
         }
-        let file = Descriptor(raw)
-        guard let info = file.status, info.st_mode & S_IFMT == S_IFREG else {
-            throw ToolError(.refused, tool: tool, "'\(path.relative)' is not a regular file", rule: "special-file")
-        }
-        do {
-            return try file.readAll(sizeHint: Int(info.st_size))
-        } catch {
-            throw ToolError(.failed, tool: tool, "cannot read \(path.relative): \(error)")
-        }
+        return try Descriptor(raw).contents(path.relative, tool: tool)
     }
 
     /// Replaces the file so that readers see the old or the new content, never a mix: a
