@@ -21,6 +21,8 @@ public struct ModelError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A tool call's arguments are not a JSON object.
         public static let malformedToolArguments = Code(rawValue: "malformed-tool-arguments")
         public static let cancelled = Code(rawValue: "cancelled")
+        /// The run's wall-time budget ran out while the model was answering (``ModelDeadline``).
+        public static let deadlineExceeded = Code(rawValue: "deadline-exceeded")
     }
 
     public var code: Code
@@ -60,4 +62,12 @@ public struct ModelError: Error, Sendable, Hashable, CustomStringConvertible {
         if let requestID { text += ", request id \(requestID)" }
         return text
     }
+}
+
+/// When the model calls made in a task must have answered: the end of the run's wall-time
+/// budget. The gateway sets it around each call; the effects that make the call cancel a
+/// stream that outlives it and record a `deadline-exceeded` error, so that a replay takes the
+/// same turn without waiting.
+public enum ModelDeadline {
+    @TaskLocal public static var current: ContinuousClock.Instant?
 }

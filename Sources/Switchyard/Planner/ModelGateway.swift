@@ -50,17 +50,28 @@ public final class ModelGateway: Sendable {
     private let progress: @Sendable (RunProgress) -> Void
     /// The tokens and cost the run may spend (of its budgets, only those two are the gateway's).
     private let budgets: AgentSpec.Budgets?
+    /// The wall time the run may take, counted from the gateway's making, and when it ends:
+    /// every call must have answered by then.
+    private let wallTime: Duration?
+    private let deadline: ContinuousClock.Instant?
     private let ledger = Mutex(Ledger())
 
+    /// `wallTime` (default: the budgets') is the time the calls may take from now on.
     public init(
         profiles: [ProfileBinding], runGuard: RunGuard, effects: any Effects, budgets: AgentSpec.Budgets? = nil,
-        progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
+        wallTime: Duration? = nil, progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) {
         self.profiles = Dictionary(uniqueKeysWithValues: profiles.map { ($0.name, $0) })
         self.runGuard = runGuard
         self.effects = effects
         self.budgets = budgets
+        self.wallTime = wallTime ?? budgets?.wallTime
+        self.deadline = self.wallTime.map { ContinuousClock.now + $0 }
         self.progress = progress
+    }
+
+    private var wallTimeSpent: BudgetSpent {
+        BudgetSpent(reason: "the wall-time budget (\(wallTime?.components.seconds ?? 0) s) is spent")
     }
 
     /// Usage so far, by profile.
@@ -104,6 +115,7 @@ public final class ModelGateway: Sendable {
         let egress = Egress(kind: .model, destination: binding.destination, source: step)
         // A call the budgets cannot cover is not decided on either: an allowed decision is
         // always followed by its request.
+        if let deadline, ContinuousClock.now >= deadline { throw wallTimeSpent }
         let reservation = try reserve(request, binding: binding)
         let response: ModelResponse
         do {
@@ -112,10 +124,14 @@ public final class ModelGateway: Sendable {
             let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
             try await effects.note("guard", step: step, payload: decision.json)
             guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
-            response = try await effects.model(
-                request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
+            response = try await ModelDeadline.$current.withValue(deadline) {
+                try await effects.model(
+                    request, profile: binding.name, provider: binding.provider, step: step, observe: { _ in })
+            }
         } catch {
             ledger.withLock { $0.reserved.subtract(reservation) }
+            // Recorded as the model's error; the run stops for its budget, without a fallback.
+            if let error = error as? ModelError, error.code == .deadlineExceeded { throw wallTimeSpent }
             throw error
         }
         // What was reserved becomes what was used, at once.

@@ -56,13 +56,13 @@ public struct LiveEffects: Effects {
         _ request: ModelRequest, provider: any ModelProvider, step: String?, intent: Int,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
-        var response = ModelResponse()
-        var shape = StreamShape()
+        let response: ModelResponse
+        let shape: StreamShape
         do {
-            for try await event in provider.stream(request) {
-                observe(event)
-                response.apply(event)
-                shape.append(event)
+            // The stream is read in a task of its own (to race the deadline), which ends before
+            // this call returns: `observe` does not outlive it.
+            (response, shape) = try await withoutActuallyEscaping(observe) { observe in
+                try await Self.collect(request, from: provider, before: ModelDeadline.current, observe)
             }
         } catch {
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
@@ -74,6 +74,40 @@ public struct LiveEffects: Effects {
             run: run, kind: "model.response", step: step, parent: intent,
             payload: response.recorded(stream: shape), at: clock())
         return response
+    }
+
+    /// The whole response to `request`, and the shape of the stream it came in; a stream still
+    /// going at `deadline` is cancelled, and that is a `deadline-exceeded` error.
+    static func collect(
+        _ request: ModelRequest, from provider: any ModelProvider, before deadline: ContinuousClock.Instant?,
+        _ observe: @escaping @Sendable (ModelEvent) -> Void
+    ) async throws -> (ModelResponse, StreamShape) {
+        @Sendable func read() async throws -> (ModelResponse, StreamShape) {
+            var response = ModelResponse()
+            var shape = StreamShape()
+            for try await event in provider.stream(request) {
+                observe(event)
+                response.apply(event)
+                shape.append(event)
+            }
+            return (response, shape)
+        }
+        guard let deadline else { return try await read() }
+        return try await withThrowingTaskGroup(of: (ModelResponse, StreamShape)?.self) { group in
+            group.addTask { try await read() }
+            group.addTask {
+                try await Task.sleep(until: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw ModelError(
+                    code: .deadlineExceeded,
+                    message: "the run's wall-time budget ran out while the model was answering; the call was cancelled",
+                    isRetryable: false)
+            }
+            return result
+        }
     }
 
     public func tool(

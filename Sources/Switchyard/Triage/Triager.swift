@@ -68,7 +68,10 @@ public struct Triager: Sendable {
         self.effects = effects
         self.router = Router(profiles: profiles, routing: spec.routing, defaultProfile: spec.model)
         let runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: Ticket.labels)
-        self.models = ModelGateway(profiles: profiles, runGuard: runGuard, effects: effects, progress: progress)
+        // Each ticket has the spec's wall time (a Triager decides one ticket).
+        self.models = ModelGateway(
+            profiles: profiles, runGuard: runGuard, effects: effects, wallTime: spec.budgets.wallTime,
+            progress: progress)
     }
 
     /// Whether `decision` is less sure than a decision must be to stand on its own.
