@@ -252,6 +252,31 @@ import Testing
         #expect(server.requests.count == 1)
     }
 
+    /// …unless its profile names a proxy, which then carries it.
+    @Test func aLocalProfileThatNamesAProxyGoesThroughIt() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let server = try ScriptedModelServer()
+        let proxy = try LoopbackHTTPServer { request, writer in
+            // An absolute-form request target is what a proxy is sent.
+            guard request.target.hasPrefix(server.baseURL) else { return writer.respond(status: 400, text: "") }
+            writer.respond(
+                status: 200, headers: [("Content-Type", "application/x-ndjson")],
+                text:
+                    #"{"message":{"role":"assistant","content":"proxied"},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":1}"#
+                    + "\n")
+        }
+        defer { proxy.stop() }
+        let result = try await runProgram(
+            binary,
+            ["chat"] + ollamaProfile("local", at: server.baseURL) + [
+                "--set", "profiles.local.proxy=\(proxy.baseURL)", "--json", "hi",
+            ], environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try JSONValue(parsing: result.standardOutput)["text"] == "proxied")
+        #expect(proxy.requestCount == 1)
+        #expect(server.requests.isEmpty)
+    }
+
     @Test func chatReportsModelErrorsInOneLineAndRecordsThem() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()

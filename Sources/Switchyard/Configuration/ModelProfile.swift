@@ -4,7 +4,8 @@ import Foundation
 /// A named model setup: which provider, where, which model, and how far it is trusted.
 ///
 /// Keys under `profiles.NAME`: `provider` (`ollama`, `openai`, `openai-compatible`),
-/// `base_url`, `model`, `api_key_env`, `clearance` (`public` … `secret`),
+/// `base_url`, `model`, `api_key_env`, `clearance` (`public` … `secret`), `proxy` (a proxy URL:
+/// without one a local profile connects directly and any other uses the environment's),
 /// `price.input` / `price.output` (USD per million tokens), and `options.*`: for
 /// Ollama its model options (`num_ctx`, `temperature`, …) plus `keep_alive` and
 /// `text_tool_calls`; for the OpenAI kinds `api` (`chat`, `responses`), `quirks`
@@ -52,9 +53,12 @@ public struct ModelProfile: Sendable, Hashable {
     public var clearance: Confidentiality
     public var options: [String: JSONValue]
     public var price: Price?
+    /// The proxy its requests go through; `nil`: none for a local profile, the environment's
+    /// (`https_proxy`, …) for any other.
+    public var proxy: String?
 
     static let keys: Set<String> = [
-        "provider", "base_url", "model", "api_key_env", "clearance", "price.input", "price.output",
+        "provider", "base_url", "model", "api_key_env", "clearance", "price.input", "price.output", "proxy",
     ]
     static let openAIOptions: Set<String> = [
         "api", "quirks", "structured_output", "parallel_tool_calls", "stream", "stream_usage", "max_completion_tokens",
@@ -157,6 +161,7 @@ public struct ModelProfile: Sendable, Hashable {
             baseURL = url
         }
         apiKeyEnvironment = try string("api_key_env") ?? (kind == .openAI ? "OPENAI_API_KEY" : nil)
+        proxy = try string("proxy")
         if let level = try string("clearance") {
             guard let clearance = Confidentiality(name: level) else {
                 throw ConfigurationError(
@@ -257,6 +262,7 @@ public struct ModelProfile: Sendable, Hashable {
     public func chatProvider(
         apiKey: String?, client: HTTPClient = .shared, retry: RetryPolicy = .default
     ) throws(ConfigurationError) -> any ModelProvider {
+        let client = proxied(client)
         switch kind {
         case .ollama:
             var modelOptions = options
@@ -283,10 +289,19 @@ public struct ModelProfile: Sendable, Hashable {
         }
     }
 
+    /// `client`, or one like it that goes through the profile's proxy.
+    private func proxied(_ client: HTTPClient) -> HTTPClient {
+        guard let proxy else { return client }
+        var configuration = client.configuration
+        configuration.proxy = proxy
+        return HTTPClient(configuration: configuration)
+    }
+
     /// The embedding provider this profile describes.
     public func embeddingProvider(
         environment: [String: String], client: HTTPClient = .shared, retry: RetryPolicy = .default
     ) throws(ConfigurationError) -> any EmbeddingProvider {
+        let client = proxied(client)
         switch kind {
         case .ollama:
             return OllamaProvider(

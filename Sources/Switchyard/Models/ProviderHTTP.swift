@@ -24,9 +24,10 @@ public struct ProviderEndpoint: Sendable {
         self.retry = retry
     }
 
-    /// Whether the endpoint is on this machine: then no proxy ever carries its traffic, which
-    /// may be private (the environment's `http_proxy` is for the outside).
-    var isLocal: Bool { ModelProfile.isLocal(baseURL) }
+    /// Whether requests connect directly: to an endpoint on this machine, whose traffic may be
+    /// private, no proxy of the environment's (`http_proxy` is for the outside) carries them —
+    /// only one the profile names.
+    var bypassesProxy: Bool { ModelProfile.isLocal(baseURL) && client.configuration.proxy == nil }
 
     /// The POST of `body` to `path`.
     func wire(_ path: String, body: JSONValue) -> WireRequest {
@@ -45,7 +46,7 @@ public struct ProviderEndpoint: Sendable {
         var request = HTTPRequest(
             method: .post, url: wire.url, headers: headers, body: wire.body.requestBytes, timeouts: timeouts)
         request.headers.set("Content-Type", "application/json")
-        request.bypassProxy = isLocal
+        request.bypassProxy = bypassesProxy
         let label = "\(provider) \(request.url)"
         var retriesTaken = 0
         while true {
@@ -92,7 +93,7 @@ public struct ProviderEndpoint: Sendable {
         let response: HTTPResponse
         do {
             var request = HTTPRequest(url: baseURL + path, headers: headers)
-            request.bypassProxy = isLocal
+            request.bypassProxy = bypassesProxy
             response = try await client.send(request, maxBodyBytes: 64 << 20, retry: retry)
         } catch let error as HTTPError {
             throw ModelError(transport: error, provider: label)
