@@ -1,31 +1,43 @@
 /// Splits a byte stream into lines: on `\n`, with one trailing `\r` stripped.
 ///
 /// Chunks may end anywhere, mid-line or mid-character: a partial line waits for the
-/// next chunk. Lines are bytes; decode UTF-8 only on whole lines.
+/// next chunk. Lines are bytes; decode UTF-8 only on whole lines. The work is linear in the
+/// bytes however long a line is (each chunk is appended once and searched once), and a line
+/// longer than `maximumLineBytes` is an error, not a buffer that grows without end.
 public struct LineSplitter: Sendable {
     private var partial: [UInt8] = []
+    /// The longest line accepted, in bytes.
+    public let maximumLineBytes: Int
 
-    public init() {}
+    public init(maximumLineBytes: Int = 16 << 20) {
+        self.maximumLineBytes = maximumLineBytes
+    }
 
     /// The lines that `chunk` completes, in order.
-    public mutating func push(_ chunk: some Collection<UInt8>) -> [ArraySlice<UInt8>] {
+    public mutating func push(_ chunk: some Collection<UInt8>) throws(LineTooLong) -> [ArraySlice<UInt8>] {
         var lines: [ArraySlice<UInt8>] = []
-        push(chunk) { lines.append($0) }
+        try push(chunk) { lines.append($0) }
         return lines
     }
 
     /// Calls `body` with each line that `chunk` completes.
-    public mutating func push(_ chunk: some Collection<UInt8>, _ body: (ArraySlice<UInt8>) throws -> Void) rethrows {
-        let bytes = partial.isEmpty ? Array(chunk) : partial + chunk
-        partial.removeAll(keepingCapacity: true)
-        var start = bytes.startIndex
-        while let newline = bytes[start...].firstIndex(of: 10) {
+    public mutating func push(_ chunk: some Collection<UInt8>, _ body: (ArraySlice<UInt8>) -> Void)
+        throws(LineTooLong)
+    {
+        // Only the new bytes can hold a newline the partial line has not met yet.
+        var searchFrom = partial.count
+        partial.append(contentsOf: chunk)
+        var start = 0
+        while let newline = partial[searchFrom...].firstIndex(of: 10) {
             var end = newline
-            if end > start, bytes[end - 1] == 13 { end -= 1 }
-            try body(bytes[start..<end])
+            if end > start, partial[end - 1] == 13 { end -= 1 }
+            if end - start > maximumLineBytes { throw LineTooLong(limit: maximumLineBytes) }
+            body(partial[start..<end])
             start = newline + 1
+            searchFrom = start
         }
-        if start < bytes.endIndex { partial.append(contentsOf: bytes[start...]) }
+        if start > 0 { partial.removeSubrange(0..<start) }
+        if partial.count > maximumLineBytes { throw LineTooLong(limit: maximumLineBytes) }
     }
 
     /// The unterminated last line, if the stream ended without a final `\n`.
@@ -36,6 +48,12 @@ public struct LineSplitter: Sendable {
         if line.last == 13 { line = line.dropLast() }
         return line
     }
+}
+
+/// A line of a stream was longer than the splitter accepts.
+public struct LineTooLong: Error, Sendable, CustomStringConvertible {
+    public var limit: Int
+    public var description: String { "a line of the response is longer than \(limit) bytes" }
 }
 
 /// One Server-Sent Event.
@@ -62,17 +80,23 @@ public struct ServerSentEvent: Sendable, Equatable {
 /// `data:` lines join with `\n`, unknown fields are ignored.
 public struct ServerSentEventDecoder: Sendable {
     private var event: String?
-    private var data: String?
+    /// The `data:` lines so far, joined at dispatch (joining as they come is quadratic).
+    private var data: [UInt8]?
     private var id: String?
     private var retry: Int?
+    /// The most `data` one event may gather, in bytes.
+    public let maximumEventBytes: Int
 
-    public init() {}
+    public init(maximumEventBytes: Int = 16 << 20) {
+        self.maximumEventBytes = maximumEventBytes
+    }
 
     /// Feeds one line (without its terminator); returns an event when the line completes one.
-    public mutating func decode(line: ArraySlice<UInt8>) -> ServerSentEvent? {
+    public mutating func decode(line: ArraySlice<UInt8>) throws(LineTooLong) -> ServerSentEvent? {
         if line.isEmpty {
             guard event != nil || data != nil || id != nil || retry != nil else { return nil }
-            let dispatched = ServerSentEvent(event: event, data: data ?? "", id: id, retry: retry)
+            let dispatched = ServerSentEvent(
+                event: event, data: String(decoding: data ?? [], as: UTF8.self), id: id, retry: retry)
             event = nil
             data = nil
             id = nil
@@ -86,8 +110,13 @@ public struct ServerSentEventDecoder: Sendable {
         if valueStart < line.endIndex, line[valueStart] == 32 { valueStart += 1 }
         let value = line[valueStart...]
         if name.elementsEqual("data".utf8) {
-            let text = String(decoding: value, as: UTF8.self)
-            if let existing = data { data = existing + "\n" + text } else { data = text }
+            if data == nil {
+                data = Array(value)
+            } else {
+                data!.append(10)
+                data!.append(contentsOf: value)
+            }
+            if data!.count > maximumEventBytes { throw LineTooLong(limit: maximumEventBytes) }
         } else if name.elementsEqual("event".utf8) {
             event = String(decoding: value, as: UTF8.self)
         } else if name.elementsEqual("id".utf8) {
@@ -132,7 +161,7 @@ public struct ResponseLines: AsyncSequence, Sendable {
                 nextReady = 0
                 beforeWaiting()
                 if let chunk = try await base.next() {
-                    splitter.push(chunk) { ready.append($0) }
+                    try splitter.push(chunk) { ready.append($0) }
                 } else {
                     finished = true
                     if let last = splitter.finish() { ready.append(last) }
@@ -161,7 +190,7 @@ public struct ServerSentEvents: AsyncSequence, Sendable {
         /// The next event; `beforeWaiting` runs each time the body must be read from the network first.
         public mutating func next(beforeWaiting: () -> Void) async throws -> ServerSentEvent? {
             while let line = try await lines.next(beforeWaiting: beforeWaiting) {
-                if let event = decoder.decode(line: line) { return event }
+                if let event = try decoder.decode(line: line) { return event }
             }
             return nil
         }

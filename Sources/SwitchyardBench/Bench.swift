@@ -153,8 +153,20 @@ struct DecodeBench: AsyncParsableCommand {
         let firstRecord = Array(
             (#"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}"#
                 + "\n\n").utf8)
+        // Long lines: 8 MB of SSE as records of 64 KB, and as records of 2 MB.
+        func longRecords(_ size: Int) -> [UInt8] {
+            let record =
+                #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":""#
+                + String(repeating: "x", count: size) + #""},"finish_reason":null}]}"# + "\n\n"
+            return Array((String(repeating: record, count: (8 << 20) / size) + "data: [DONE]\n\n").utf8)
+        }
+        let long = [64 << 10: longRecords(64 << 10), 2 << 20: longRecords(2 << 20)]
         let server = try LoopbackHTTPServer { request, response in
             switch request.path {
+            case "/long/64k/chat/completions":
+                response.respond(status: 200, headers: [("Content-Type", "text/event-stream")], body: long[64 << 10]!)
+            case "/long/2m/chat/completions":
+                response.respond(status: 200, headers: [("Content-Type", "text/event-stream")], body: long[2 << 20]!)
             case "/v1/chat/completions":
                 response.respond(status: 200, headers: [("Content-Type", "text/event-stream")], body: sse)
             case "/api/chat":
@@ -203,6 +215,25 @@ struct DecodeBench: AsyncParsableCommand {
                 "\(name): \(events) records -> \(produced) events in \(format(ours.seconds * 1000)) ms = \(format(rate / 1000)) k events/s; curl -N \(format(curl.seconds * 1000)) ms (\(format(Double(events) / curl.seconds / 1000)) k records/s); time ratio \(format(ours.seconds / curl.seconds, digits: 2))x"
             )
         }
+
+        // Long lines: the time per megabyte must not grow with the line.
+        var perMegabyte: [String: Double] = [:]
+        for (name, path, size) in [("64 KB", "/long/64k", 64 << 10), ("2 MB", "/long/2m", 2 << 20)] {
+            let provider = OpenAIChatProvider(baseURL: server.baseURL + path, apiKey: "k", model: "m", client: client)
+            var best = Duration.seconds(1000)
+            var produced = 0
+            for _ in 0..<rounds {
+                best = min(best, try await time { produced = try await count(provider.stream(request)) })
+            }
+            let megabytes = Double(long[size]!.count) / 1e6
+            perMegabyte[name] = best.seconds / megabytes
+            print(
+                "SSE records of \(name): \(produced) events, \(format(megabytes)) MB in \(format(best.seconds * 1000)) ms = \(format(megabytes / best.seconds)) MB/s, \(format(Double(produced) / best.seconds)) events/s"
+            )
+        }
+        print(
+            "a 2 MB line costs \(format(perMegabyte["2 MB"]! / perMegabyte["64 KB"]!, digits: 2))x a 64 KB line per byte (at most 2x)"
+        )
 
         // Time to first event.
         let probeProvider = OpenAIChatProvider(

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct LineDecodingTests {
     /// Splits `bytes` at every possible point and checks the lines never change.
-    @Test func linesAreTheSameWhereverChunksEnd() {
+    @Test func linesAreTheSameWhereverChunksEnd() throws {
         let text = "first\r\nsecond\n\nthird — ünïcödé\r\nlast-without-newline"
         let bytes = Array(text.utf8)
         let expected = ["first", "second", "", "third — ünïcödé", "last-without-newline"]
@@ -13,7 +13,7 @@ import Testing
                 var splitter = LineSplitter()
                 var lines: [String] = []
                 for part in [bytes[0..<cut], bytes[cut..<secondCut], bytes[secondCut...]] {
-                    lines += splitter.push(part).map { String(decoding: $0, as: UTF8.self) }
+                    lines += try splitter.push(part).map { String(decoding: $0, as: UTF8.self) }
                 }
                 if let last = splitter.finish() { lines.append(String(decoding: last, as: UTF8.self)) }
                 #expect(lines == expected, "cut at \(cut), \(secondCut)")
@@ -21,7 +21,7 @@ import Testing
         }
     }
 
-    @Test func serverSentEventRules() {
+    @Test func serverSentEventRules() throws {
         let stream = """
             : a comment, ignored
             event: response.output_text.delta
@@ -41,10 +41,10 @@ import Testing
         var decoder = ServerSentEventDecoder()
         var splitter = LineSplitter()
         var events: [ServerSentEvent] = []
-        for line in splitter.push(Array(stream.utf8)) {
-            if let event = decoder.decode(line: line) { events.append(event) }
+        for line in try splitter.push(Array(stream.utf8)) {
+            if let event = try decoder.decode(line: line) { events.append(event) }
         }
-        if let last = splitter.finish(), let event = decoder.decode(line: last) { events.append(event) }
+        if let last = splitter.finish(), let event = try decoder.decode(line: last) { events.append(event) }
         #expect(
             events == [
                 ServerSentEvent(event: "response.output_text.delta", data: "{\"delta\":\"Hi\"}"),
@@ -53,12 +53,43 @@ import Testing
             ])
     }
 
-    @Test func commentOnlyBlocksDispatchNothing() {
+    @Test func commentOnlyBlocksDispatchNothing() throws {
         var decoder = ServerSentEventDecoder()
-        #expect(decoder.decode(line: Array(": ping".utf8)[...]) == nil)
-        #expect(decoder.decode(line: []) == nil)
-        #expect(decoder.decode(line: Array("data: [DONE]".utf8)[...]) == nil)
-        #expect(decoder.decode(line: []) == ServerSentEvent(data: "[DONE]"))
+        #expect(try decoder.decode(line: Array(": ping".utf8)[...]) == nil)
+        #expect(try decoder.decode(line: []) == nil)
+        #expect(try decoder.decode(line: Array("data: [DONE]".utf8)[...]) == nil)
+        #expect(try decoder.decode(line: []) == ServerSentEvent(data: "[DONE]"))
+    }
+
+    /// A line past the cap, and an event of many data lines past it, are errors; a 2 MB line in
+    /// 1-byte-to-64-KB pieces is split in time linear in its bytes (the bench times it).
+    @Test func longLinesAreCappedAndManyDataLinesAreNotQuadratic() throws {
+        var small = LineSplitter(maximumLineBytes: 1000)
+        #expect(throws: LineTooLong.self) { _ = try small.push(Array(repeating: UInt8(ascii: "x"), count: 1001)) }
+        var pieces = LineSplitter(maximumLineBytes: 1000)
+        _ = try pieces.push(Array(repeating: UInt8(ascii: "x"), count: 600))
+        #expect(throws: LineTooLong.self) { _ = try pieces.push(Array(repeating: UInt8(ascii: "x"), count: 600)) }
+        // Just under the cap, in two pieces, is a line.
+        var fits = LineSplitter(maximumLineBytes: 1000)
+        _ = try fits.push(Array(repeating: UInt8(ascii: "y"), count: 500))
+        #expect(try fits.push(Array(repeating: UInt8(ascii: "y"), count: 500) + [10]).map(\.count) == [1000])
+
+        var decoder = ServerSentEventDecoder(maximumEventBytes: 10_000)
+        var thrown = false
+        for _ in 0..<2000 {
+            do {
+                _ = try decoder.decode(line: Array("data: 0123456789".utf8)[...])
+            } catch {
+                thrown = true
+                break
+            }
+        }
+        #expect(thrown)
+        // 200,000 one-byte data lines join into one event.
+        var many = ServerSentEventDecoder()
+        for _ in 0..<200_000 { _ = try many.decode(line: Array("data:a".utf8)[...]) }
+        let event = try #require(try many.decode(line: []))
+        #expect(event.data.utf8.count == 399_999)
     }
 
     /// The server writes byte by byte, so every event and line is split across reads.

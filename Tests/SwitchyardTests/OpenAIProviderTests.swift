@@ -507,4 +507,27 @@ let usageChunk =
         #expect(texts == ["first", "second"])
         #expect(!serverGaveUp.value, "the first event waited for the rest of the stream")
     }
+
+    /// A server that sends one endless line (no newline, 20 MB and counting) gets a clear
+    /// error at the cap, from either decoder, not a buffer that grows until memory runs out.
+    @Test(arguments: ["sse", "ndjson"])
+    func oneHugeLineIsAMalformedResponse(format: String) async throws {
+        let server = try LoopbackHTTPServer { _, response in
+            response.writeHead(status: 200, headers: [("Content-Type", "text/event-stream")], contentLength: nil)
+            response.write(format == "sse" ? "data: {\"x\":\"" : "{\"x\":\"")
+            let block = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)
+            for _ in 0..<20 where !response.isBroken { response.write(block) }
+            response.end()
+        }
+        defer { server.stop() }
+        let provider: any ModelProvider =
+            format == "sse"
+            ? OpenAIChatProvider(baseURL: server.baseURL, apiKey: nil, model: "m")
+            : OllamaProvider(baseURL: server.baseURL, model: "m")
+        let error = await #expect(throws: ModelError.self) {
+            _ = try await provider.complete(ModelRequest(messages: [.user("hi")]))
+        }
+        #expect(error?.code == .malformedResponse)
+        #expect(error?.message.contains("longer than 16777216 bytes") == true, "\(String(describing: error))")
+    }
 }

@@ -74,6 +74,8 @@ public struct ProviderEndpoint: Sendable {
                 try await retry.sleep(delay)
             } catch is CancellationError {
                 throw ModelError(code: .cancelled, message: "the request was cancelled", provider: label)
+            } catch let error as LineTooLong {
+                throw ModelError(code: .malformedResponse, message: "\(error)", provider: label, isRetryable: false)
             }
             retriesTaken += 1
         }
