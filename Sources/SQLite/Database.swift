@@ -1,5 +1,11 @@
 internal import CSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A connection to one SQLite database file.
 ///
 /// A connection is not `Sendable`: confine it to one actor or thread. Statements keep
@@ -64,7 +70,19 @@ public final class Database {
             + options.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         sqlite3_busy_timeout(connection, Int32(clamping: milliseconds))
         if !options.readOnly {
-            let mode = try scalarText("PRAGMA journal_mode=\(options.journalMode.rawValue)")
+            // Switching a fresh file to WAL takes an exclusive lock, and SQLite does not wait
+            // for it through the busy handler: two processes opening the same new store at
+            // once must retry, within the busy timeout.
+            let deadline = ContinuousClock.now + options.busyTimeout
+            var mode: String?
+            while true {
+                do {
+                    mode = try scalarText("PRAGMA journal_mode=\(options.journalMode.rawValue)")
+                    break
+                } catch let error as SQLiteError where error.code == SQLITE_BUSY && ContinuousClock.now < deadline {
+                    usleep(5_000)
+                }
+            }
             if mode?.uppercased() != options.journalMode.rawValue, path != ":memory:" {
                 throw SQLiteError(
                     code: SQLITE_ERROR, message: "cannot set journal_mode \(options.journalMode.rawValue) on \(path)")

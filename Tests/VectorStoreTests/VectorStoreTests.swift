@@ -57,6 +57,28 @@ func item(_ id: String, _ vector: [Float], path: String = "a.swift", labels: Lab
         #expect(all.labels == Labels(.secret, .untrusted))
     }
 
+    /// Two batches started together on a fresh home make the same collection at once: both go
+    /// on (no `UNIQUE constraint failed`), and one with another embedder is told why not.
+    @Test func connectionsThatMakeTheSameCollectionAtOnceAllSucceed() async throws {
+        for round in 0..<40 {
+            let directory = try TemporaryDirectory("first-use-\(round)")
+            let path = directory.path + "/vectors.db"
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let store = try VectorStore(path: path)
+                        try await store.prepareCollection("tickets", embedder: "e", dimension: 3)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let other = try VectorStore(path: path)
+            await #expect {
+                try await other.prepareCollection("tickets", embedder: "another", dimension: 3)
+            } throws: { "\($0)".contains("from e, not 3-dimensional ones from another") }
+        }
+    }
+
     @Test func aSecondConnectionsWritesAreSeen() async throws {
         let directory = try TemporaryDirectory("vectors-sync")
         let path = directory.path + "/vectors.db"

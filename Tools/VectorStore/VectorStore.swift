@@ -146,22 +146,21 @@ public actor VectorStore {
 
     /// Creates the collection `name` for `embedder` and `dimension` if it does not exist;
     /// an error when it exists with another embedder or dimension.
+    ///
+    /// Race-free across processes: the row is inserted unless one is there (whoever came
+    /// first), then read back and compared.
     public func prepareCollection(_ name: String, embedder: String, dimension: Int) throws(VectorStoreError) {
         do {
-            if let existing = try database.rows(
-                "SELECT embedder, dimension FROM collections WHERE name = ?", name
-            ).first {
-                let (recorded, size) = (existing.string(0) ?? "", existing.int(1) ?? 0)
-                guard recorded == embedder, size == dimension else {
-                    throw VectorStoreError(
-                        "collection \(name) holds \(size)-dimensional vectors from \(recorded), not \(dimension)-dimensional ones from \(embedder); index into another collection (--collection NAME)"
-                    )
-                }
-                return
-            }
             try database.execute(
-                "INSERT INTO collections (name, embedder, dimension, created_at) VALUES (?, ?, ?, ?)", name, embedder,
-                dimension, Date().timeIntervalSince1970)
+                "INSERT INTO collections (name, embedder, dimension, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                name, embedder, dimension, Date().timeIntervalSince1970)
+            let existing = try database.rows("SELECT embedder, dimension FROM collections WHERE name = ?", name).first
+            let (recorded, size) = (existing?.string(0) ?? "", existing?.int(1) ?? 0)
+            guard recorded == embedder, size == dimension else {
+                throw VectorStoreError(
+                    "collection \(name) holds \(size)-dimensional vectors from \(recorded), not \(dimension)-dimensional ones from \(embedder); index into another collection (--collection NAME)"
+                )
+            }
         } catch let error as VectorStoreError {
             throw error
         } catch {
