@@ -192,55 +192,113 @@ enum TicketFile {
     }
 }
 
-/// The decisions file: JSON Lines, appended one whole line at a time and synced, so a
-/// killed batch leaves every decision it reported and at most one torn line, which the
-/// next run cuts off.
+/// The decisions file of a batch: JSON Lines, appended one whole line at a time and synced, so
+/// a killed batch leaves every decision it reported and at most one torn line, which the next
+/// run cuts off.
+///
+/// It is opened (and made) before the first ticket is sent to a model, so a path that cannot
+/// be one (a directory, a device) fails at once; it is locked for the batch (`flock`), so a
+/// second batch on it refuses at once, naming the process that holds it; and a write that
+/// fails or comes up short is cut back to the last whole line, with the system's own reason.
 actor DecisionsFile {
     let path: String
+    private let descriptor: Int32
+    /// The size of the whole lines written so far.
+    private var size: off_t
     private var decided: [String: JSONValue] = [:]
     private var order: [String] = []
 
     init(path: String) throws {
         self.path = path
-        guard let data = FileManager.default.contents(atPath: path) else { return }
-        var bytes = [UInt8](data)
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0o644)
+        guard descriptor >= 0 else {
+            throw ConfigurationError(file: path, message: "cannot open the decisions file: \(Self.reason(errno))")
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw ConfigurationError(file: path, message: "the decisions file must be a regular file")
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? String(contentsOfFile: path + ".lock", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            close(descriptor)
+            throw ConfigurationError(
+                file: path,
+                message:
+                    "another batch is writing these decisions (\(holder.map { "process \($0)" } ?? "a process that holds the lock")); wait for it or give another --out"
+            )
+        }
+        // Who holds it, for the message another batch gets; the lock itself is the flock.
+        try? "\(getpid())\n".write(toFile: path + ".lock", atomically: true, encoding: .utf8)
+        self.descriptor = descriptor
+        var bytes = [UInt8]((try? FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).readToEnd()) ?? Data())
         if let last = bytes.last, last != UInt8(ascii: "\n") {
             // A line cut off by a kill: never acknowledged, so it is decided again.
             let keep = (bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
             FileHandle.standardError.write(
                 Data("triage: \(path) ends in a partial line (an interrupted run); it is dropped\n".utf8))
             bytes.removeSubrange(keep...)
-            guard truncate(path, off_t(keep)) == 0 else {
-                throw ConfigurationError(file: path, message: "cannot cut off its partial last line")
+            guard ftruncate(descriptor, off_t(keep)) == 0 else {
+                throw ConfigurationError(
+                    file: path, message: "cannot cut off its partial last line: \(Self.reason(errno))")
             }
         }
-        for (index, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated() {
-            guard let decision = try? JSONValue(parsing: String(line)), let ticket = decision["ticket"]?.stringValue
-            else {
+        size = off_t(bytes.count)
+        var lineNumber = 0
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
+            lineNumber += 1
+            var text = String(decoding: line, as: UTF8.self)
+            if text.hasSuffix("\r") { text.removeLast() }
+            guard let decision = try? JSONValue(parsing: text), let ticket = decision["ticket"]?.stringValue else {
                 throw ConfigurationError(
-                    file: path, line: index + 1,
+                    file: path, line: lineNumber,
                     message: "not a decision (a JSON object with a ticket); fix or remove it")
             }
             if decided.updateValue(decision, forKey: ticket) == nil { order.append(ticket) }
         }
     }
 
+    deinit {
+        unlink(path + ".lock")
+        close(descriptor)
+    }
+
     var decidedTickets: Set<String> { Set(decided.keys) }
 
     func all() -> [JSONValue] { order.compactMap { decided[$0] } }
 
+    /// Appends one decision as a whole line, flushed to disk, or nothing at all.
     func append(_ decision: JSONValue) throws {
         guard let ticket = decision["ticket"]?.stringValue else { return }
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        guard descriptor >= 0 else { throw TraceError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
         let line = decision.canonicalBytes + [UInt8(ascii: "\n")]
-        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        guard written == line.count, fsync(descriptor) == 0 else {
-            throw TraceError("cannot write \(path): \(String(cString: strerror(errno)))")
+        var offset = 0
+        var failure: Int32?
+        while offset < line.count {
+            let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                break
+            }
+            if written == 0 {
+                failure = ENOSPC
+                break
+            }
+            offset += written
         }
+        if failure == nil, fsync(descriptor) != 0 { failure = errno }
+        if let failure {
+            // Back to the last whole line, so that the file stays readable and nothing after
+            // this is appended to a fragment.
+            _ = ftruncate(descriptor, size)
+            throw TraceError("cannot write the decision on \(ticket) to \(path): \(Self.reason(failure))")
+        }
+        size += off_t(line.count)
         if decided.updateValue(decision, forKey: ticket) == nil { order.append(ticket) }
     }
+
+    private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
 }
 
 /// Tokens and cost by profile across a batch.

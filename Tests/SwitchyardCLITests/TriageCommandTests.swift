@@ -362,7 +362,61 @@ func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
         #expect(result.status == 1)
         #expect(result.standardError.contains("T-4: FAILED — ticket T-4: the step budget (1) is spent"))
         #expect(fixture.local.requests.filter { $0.path == "/v1/chat/completions" }.count == 1)
-        #expect(!FileManager.default.fileExists(atPath: fixture.directory.path + "/decisions.jsonl"))
+        #expect(try String(contentsOfFile: fixture.directory.path + "/decisions.jsonl", encoding: .utf8) == "")
+    }
+
+    /// A disk that fills while a decision is written (the decisions file on an 8 KB tmpfs, made
+    /// inside a bubblewrap namespace): the short write is cut back to the last whole line, the
+    /// error says why, and the next run reads the file.
+    @Test func aDiskThatFillsMidLineLeavesOnlyWholeLines() async throws {
+        let fixture = try TriageFixture(tickets: [Self.tickets[3]])
+        fixture.embedFirst([0, 0, 1])
+        fixture.decide("api", confidence: 0.9)
+        // Earlier decisions that nearly fill the disk.
+        let filler = String(repeating: "x", count: 150)
+        let seed = (1...45).map { #"{"ticket":"S-\#($0)","note":"\#(filler)"}"# }.joined(separator: "\n") + "\n"
+        try fixture.directory.write("seed.jsonl", seed)
+        let small = fixture.directory.path + "/small"
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        let out = small + "/decisions.jsonl"
+        let arguments = fixture.arguments.map { $0 == fixture.directory.path + "/decisions.jsonl" ? out : $0 }
+        let command =
+            "cp \(fixture.directory.path)/seed.jsonl \(out) && "
+            + "'\(fixture.binary)' \(arguments.map { "'\($0)'" }.joined(separator: " ")); "
+            + "status=$?; cp \(out) \(fixture.directory.path)/after.jsonl; exit $status"
+        let result = try await runProgram(
+            try #require(findExecutable("bwrap")),
+            ["--dev-bind", "/", "/", "--size", "8192", "--tmpfs", small, "/bin/sh", "-c", command],
+            environment: fixture.environment)
+        #expect(result.status == 1, "\(result.standardError)")
+        #expect(result.standardError.contains("No space left on device"), "\(result.standardError)")
+        #expect(!result.standardError.contains("Success"))
+        let after = try fixture.directory.read("after.jsonl")
+        #expect(after == seed)
+    }
+
+    /// The decisions file is opened and locked before the first ticket goes to a model: a
+    /// directory, or a file another batch holds, stops the batch at once with the reason.
+    @Test func aDecisionsFileThatCannotBeWrittenStopsTheBatchBeforeAnyModelCall() async throws {
+        let fixture = try TriageFixture(tickets: [Self.tickets[3]])
+        let out = fixture.directory.path + "/decisions.jsonl"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        let directory = try await fixture.triage()
+        #expect(directory.status == 2, "\(directory.standardError)")
+        #expect(directory.standardError.contains("decisions.jsonl: cannot open the decisions file: Is a directory"))
+        try FileManager.default.removeItem(atPath: out)
+
+        // Another batch holds the file.
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let other = open(out, O_RDWR)
+        defer { close(other) }
+        #expect(flock(other, LOCK_EX) == 0)
+        try "4242\n".write(toFile: out + ".lock", atomically: true, encoding: .utf8)
+        let locked = try await fixture.triage()
+        #expect(locked.status == 2, "\(locked.standardError)")
+        #expect(locked.standardError.contains("another batch is writing these decisions (process 4242)"))
+        #expect(fixture.local.requests.isEmpty)
+        #expect(fixture.cloud.requests.isEmpty)
     }
 
     @Test func badInputIsRefusedWithItsLine() async throws {
