@@ -145,14 +145,15 @@ let package = Package(
         .testTarget(
             name: "SwitchyardTests",
             dependencies: [
-                "Switchyard", "SwitchyardTesting", "SQLite", .product(name: "Subprocess", package: "swift-subprocess"),
+                "Switchyard", "SwitchyardTesting", "SQLite", "Hashing",
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SwitchyardCLITests",
             dependencies: [
-                "Switchyard", "SwitchyardTesting", .product(name: "Subprocess", package: "swift-subprocess"),
+                "Switchyard", "SwitchyardTesting", "SQLite", .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),

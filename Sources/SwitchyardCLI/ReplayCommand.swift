@@ -45,6 +45,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let store = try TraceStore(path: path)
             let id = try await store.resolve(run)
             guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+            try await Self.requireIntact(id, store: store)
             let header = try await store.header(id)
             if let liveFrom {
                 try await fork(id, summary: summary, header: header, at: liveFrom, store: store)
@@ -124,6 +125,13 @@ extension ReplayCommand {
         } else {
             print("replayed \(id): \(events) events, no divergence")
         }
+    }
+
+    /// Refuses a run whose chain does not hold: what would be replayed (or resumed) is not
+    /// what was recorded.
+    static func requireIntact(_ id: RunID, store: TraceStore) async throws {
+        let chain = try await store.verify(id)
+        guard chain.holds else { throw TraceError("run \(id) is not replayed: its hash chain is \(chain)") }
     }
 
     /// Profile `name` as the chat run with `header` saw it: the settings of the run's
@@ -318,6 +326,7 @@ struct ResumeCommand: AsyncParsableCommand {
             let store = try TraceStore(path: path)
             let id = try await store.resolve(run)
             guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
+            try await ReplayCommand.requireIntact(id, store: store)
             let header = try await store.header(id)
             if summary.agent != "chat" {
                 try await resumeAgent(id, summary: summary, header: header, store: store)

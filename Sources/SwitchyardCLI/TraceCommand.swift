@@ -149,13 +149,16 @@ struct TraceCommand: AsyncParsableCommand {
                 let id = summary.id
                 let header = try await store.header(id)
                 let events = try await store.events(id, resolvingBlobs: true)
-                let broken = try await store.verify(id)
+                let chain = try await store.verify(id)
+                // An edited store is shown, and then the command fails: what it showed is not the record.
+                let verdict = "hash chain: \(chain)"
+                defer { if !chain.holds { FileHandle.standardError.write(Data("switchyard: \(verdict)\n".utf8)) } }
                 if json {
                     printJSON([
-                        "run": List.json(summary), "header": header,
-                        "chain": broken.map { .string("broken at event \($0)") } ?? "verified",
-                        "events": .array(events.map(\.json)),
+                        "run": List.json(summary), "header": header, "chain": .string("\(chain)"),
+                        "chain_holds": .bool(chain.holds), "events": .array(events.map(\.json)),
                     ])
+                    if !chain.holds { throw ExitCode(5) }
                     return
                 }
                 print(
@@ -172,9 +175,8 @@ struct TraceCommand: AsyncParsableCommand {
                 // is one effect, shown as its events.
                 if !self.events, header["agent"] != nil, !outline.steps.isEmpty {
                     show(outline, startedAt: summary.startedAt)
-                    print(
-                        broken.map { "hash chain: BROKEN at event \($0) — the store was edited" }
-                            ?? "hash chain: verified")
+                    print(verdict)
+                    if !chain.holds { throw ExitCode(5) }
                     return
                 }
                 for event in events {
@@ -185,8 +187,10 @@ struct TraceCommand: AsyncParsableCommand {
                     let kind = (indent + event.kind).padding(toLength: 19, withPad: " ", startingAt: 0)
                     print("  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(describe(event))")
                 }
-                print(
-                    broken.map { "hash chain: BROKEN at event \($0) — the store was edited" } ?? "hash chain: verified")
+                print(verdict)
+                if !chain.holds { throw ExitCode(5) }
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
                 throw fail(error)
             }

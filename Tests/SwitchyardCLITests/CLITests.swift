@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 import Subprocess
 import Switchyard
 import SwitchyardTesting
@@ -228,6 +229,30 @@ import Testing
         #expect(report["usage"]?["input_tokens"] == 3)
     }
 
+    /// A trace whose last event was cut off is shown as broken and the command fails; replay
+    /// and resume refuse it.
+    @Test func anEditedTraceFailsShowAndIsNotReplayed() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([#"{"message":{"role":"assistant","content":"hi"},"done":true,"done_reason":"stop"}"#]))
+        let chat = try await runProgram(
+            binary, ["chat"] + ollamaProfile("l", at: server.baseURL) + ["--json", "hello"], environment: environment)
+        #expect(chat.status == 0, "\(chat.standardError)")
+        let list = try await runProgram(binary, ["trace", "ls", "--json"], environment: environment)
+        let id = try #require(try JSONValue(parsing: list.standardOutput).arrayValue?.first?["id"]?.stringValue)
+        try Database(path: home + "/traces.db").execute("DELETE FROM events WHERE seq = 2")
+        let show = try await runProgram(binary, ["trace", "show", id], environment: environment)
+        #expect(show.status == 5)
+        #expect(show.standardOutput.contains("hash chain: BROKEN — the seal does not match"), "\(show.standardOutput)")
+        for command in ["replay", "resume"] {
+            let refused = try await runProgram(binary, [command, id], environment: environment)
+            #expect(refused.status != 0, "\(command)")
+            #expect(refused.standardError.contains("is not replayed: its hash chain is BROKEN"), "\(command)")
+        }
+    }
+
     /// A local model's traffic (it may be private) never goes through the environment's proxy.
     @Test func aLocalModelIsReachedDirectlyWhateverTheProxy() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
@@ -431,7 +456,8 @@ import Testing
             BuiltProducts.executable("switchyard"), ["trace", "show", id, "--json"], environment: environment)
         let report = try JSONValue(parsing: show.standardOutput)
         #expect(report["run"]?["status"] == "finished")
-        #expect(report["chain"] == "verified")
+        #expect(report["chain"] == "verified (2 events, keyed and sealed)")
+        #expect(report["chain_holds"] == true)
         #expect(report["events"]?.arrayValue?.map { $0["kind"] } == ["model.request", "model.response"])
         #expect(report["events"]?.arrayValue?.last?["parent"] == 1)
 

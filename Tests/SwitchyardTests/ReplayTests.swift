@@ -226,7 +226,11 @@ func scriptedRun(
     /// from the record and not performed again; the rest runs live and is appended.
     @Test func resumingNeverRepeatsACompletedEffect() async throws {
         let (_, run, answer) = try await record()
-        try Database(path: directory.path + "/traces.db").execute("DELETE FROM events WHERE seq > 5")
+        // Cut short, as a killed writer leaves it: the last events never written, the run
+        // interrupted and so never sealed.
+        let database = try Database(path: directory.path + "/traces.db")
+        try database.execute("DELETE FROM events WHERE seq > 5")
+        try database.execute("UPDATE runs SET status = 'interrupted', ended_at = NULL, seal = NULL")
         server.enqueue(
             "/api/chat",
             .ndjson([#"{"message":{"role":"assistant","content":"It is in src/server.rs."},"done":true}"#]))
@@ -257,7 +261,7 @@ func scriptedRun(
         #expect(performed.value == ["read"])  // search completed before the cut: served, not repeated
         #expect(server.requests.count == 3)  // two live before the cut, one after
         #expect(try await store.events(run).count == 9)
-        #expect(try await store.verify(run) == nil)
+        #expect(try await store.verify(run).holds)
     }
 
     @Test func aToolCallWithoutARecordedResultIsNotRepeated() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Hashing
 import SQLite
 import Switchyard
 import SwitchyardTesting
@@ -40,7 +41,7 @@ final class ScratchDirectory {
         #expect(try await reader.events(run).count >= 4 + 512)
         try await store.finish(run, status: .finished, at: 1)
         #expect(try await reader.events(run).count == 604)
-        #expect(try await reader.verify(run) == nil)
+        #expect(try await reader.verify(run).holds)
     }
 
     @Test func runsAndEventsRoundTripWithAHashChain() async throws {
@@ -57,7 +58,7 @@ final class ScratchDirectory {
         #expect(events.map(\.sequence) == Array(1...20))
         #expect(events[3].payload == ["n": 3])
         #expect(events[3].step == "$3")
-        #expect(try await store.verify(run) == nil)
+        #expect(try await store.verify(run).holds)
         let summary = try #require(try await store.run(run))
         #expect(summary.status == .finished)
         #expect(summary.eventCount == 20)
@@ -78,7 +79,7 @@ final class ScratchDirectory {
             return all
         }
         #expect(sequences.sorted() == Array(1...500))
-        #expect(try await store.verify(run) == nil)
+        #expect(try await store.verify(run).holds)
     }
 
     @Test func burstsCommitTogetherAndInterleaveWithSingleAppends() async throws {
@@ -90,7 +91,7 @@ final class ScratchDirectory {
         }
         #expect(try await store.append(run: run, events: burst) == Array(2...11))
         #expect(try await store.append(run: run, kind: "last", payload: [:], at: 0) == 12)
-        #expect(try await store.verify(run) == nil)
+        #expect(try await store.verify(run).holds)
         #expect(try await store.events(run).map(\.kind) == ["first"] + Array(repeating: "chunk", count: 10) + ["last"])
     }
 
@@ -103,7 +104,74 @@ final class ScratchDirectory {
         try await store.finish(run, status: .finished, at: 1)
         // Behind the store's back, as an attacker or a bug would.
         try Database(path: path).execute("UPDATE events SET payload = '{\"i\":99}' WHERE seq = 3")
-        #expect(try await store.verify(run) == 3)
+        guard case .broken(at: 3, _) = try await store.verify(run) else {
+            Issue.record("an edited event verified")
+            return
+        }
+    }
+
+    /// A finished run of five events, and a hand on its database that edits it behind the
+    /// store's back.
+    func finishedRun() async throws -> (TraceStore, RunID, Database) {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "the real task", header: ["agent": "a"], at: 0)
+        for index in 0..<5 {
+            try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
+        }
+        try await store.finish(run, status: .finished, at: 1)
+        #expect(try await store.verify(run) == .verified(events: 5))
+        return (store, run, try Database(path: path))
+    }
+
+    /// Each edit the issue found unseen is now seen: the last events cut off, the run's own
+    /// record forged, the chain recomputed without the key (also claiming to be an old,
+    /// unkeyed run), the status rewritten.
+    @Test func truncationForgeryAndAnUnkeyedChainNeverVerify() async throws {
+        do {
+            let (store, run, database) = try await finishedRun()
+            try database.execute("DELETE FROM events WHERE run_id = ? AND seq > 3", run.rawValue)
+            guard case .broken(at: 4, let reason) = try await store.verify(run) else {
+                Issue.record("a truncated run verified")
+                return
+            }
+            #expect(reason.contains("cut off the end"))
+        }
+        do {
+            let (store, run, database) = try await finishedRun()
+            try database.execute("UPDATE runs SET task = 'a forged task' WHERE id = ?", run.rawValue)
+            guard case .broken(at: 1, _) = try await store.verify(run) else {
+                Issue.record("a forged task verified")
+                return
+            }
+        }
+        do {
+            let (store, run, database) = try await finishedRun()
+            try database.execute("UPDATE runs SET status = 'failed' WHERE id = ?", run.rawValue)
+            #expect(!(try await store.verify(run)).holds)
+        }
+        for downgrade in [false, true] {
+            let (store, run, database) = try await finishedRun()
+            // Every hash recomputed as a plain SHA-256 chain, as anyone could.
+            var previous = ""
+            for event in try await store.events(run) {
+                let fields = [
+                    previous, String(event.sequence), event.parent.map(String.init) ?? "-", event.kind,
+                    event.step ?? "-", String(event.time), event.payload.canonicalText,
+                ]
+                previous = SHA256.hex(TraceStore.frame(fields))
+                try database.execute(
+                    "UPDATE events SET hash = ? WHERE run_id = ? AND seq = ?", previous, run.rawValue, event.sequence)
+            }
+            if downgrade { try database.execute("UPDATE runs SET chain = 1 WHERE id = ?", run.rawValue) }
+            let check = try await store.verify(run)
+            #expect(check != .verified(events: 5))
+            if downgrade { #expect(check == .unkeyed(events: 5)) } else { #expect(!check.holds) }
+        }
+        // A run that has not finished holds, unsealed.
+        let store = try TraceStore(path: path)
+        let running = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        try await store.append(run: running, kind: "k", payload: [:], at: 0)
+        #expect(try await store.verify(running) == .unsealed(events: 1))
     }
 
     @Test(.usesMuchMemory) func largePayloadsAreStoredOnceAsBlobs() async throws {

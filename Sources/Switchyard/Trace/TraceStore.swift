@@ -91,10 +91,21 @@ public actor TraceStore {
     /// Prepared once, on the first write.
     private var insertEvent: Statement?
     private let scanner: SecretScanner
+    /// Keys the hash chain (derived from the store's key, which never enters the database):
+    /// without it, an edited run cannot be given a chain that verifies.
+    private let chainKey: [UInt8]
     private let inlineLimit: Int
     private var pending: [PendingEvent] = []
     private var flushScheduled = false
-    private var lastHash: [RunID: (sequence: Int, hash: String)] = [:]
+    private var lastHash: [RunID: ChainHead] = [:]
+
+    /// Where a run's chain stands: its last event (0 and the run's own hash before any), and
+    /// how it is computed.
+    private struct ChainHead {
+        var sequence: Int
+        var hash: String
+        var keyed: Bool
+    }
 
     private struct PendingEvent {
         var run: RunID
@@ -137,7 +148,16 @@ public actor TraceStore {
                     PRIMARY KEY (run_id, seq)
                 ) WITHOUT ROWID;
                 CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
-                """)
+                """),
+        // The keyed chain: chain 2 runs start from a hash of their own row and are sealed when
+        // they finish (the last event's hash and the count, under the key). Runs recorded
+        // before keep chain 1, a plain SHA-256 chain, and are reported as unkeyed.
+        Migration(
+            version: 2,
+            sql: """
+                ALTER TABLE runs ADD COLUMN chain INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE runs ADD COLUMN seal TEXT;
+                """),
     ]
 
     /// `$SWITCHYARD_HOME/traces.db`.
@@ -167,7 +187,9 @@ public actor TraceStore {
         self.path = path
         self.database = database
         self.inlineLimit = inlineLimit
-        self.scanner = SecretScanner(key: try Self.redactionKey(for: path))
+        let key = try Self.redactionKey(for: path)
+        self.scanner = SecretScanner(key: key)
+        self.chainKey = HMACSHA256.authenticate(Array("switchyard trace chain".utf8), key: key)
         try Self.markInterrupted(database)
     }
 
@@ -212,13 +234,17 @@ public actor TraceStore {
         agent: String, task: String, header: JSONValue, parent: RunID? = nil, at milliseconds: Int64
     ) throws -> RunID {
         let id = RunID.make(milliseconds: milliseconds, random: secureRandomBytes(10))
+        let (task, header) = (scanner.redact(task), scanner.redact(header).canonicalText)
         try database.transaction {
             try database.execute(
-                "INSERT INTO runs(id, parent_id, agent, task, status, started_at, header, owner_pid) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
-                id.rawValue, parent?.rawValue, agent, scanner.redact(task), milliseconds,
-                scanner.redact(header).canonicalText, Int64(getpid()))
+                "INSERT INTO runs(id, parent_id, agent, task, status, started_at, header, owner_pid, chain) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, 2)",
+                id.rawValue, parent?.rawValue, agent, task, milliseconds, header, Int64(getpid()))
         }
-        lastHash[id] = (0, "")
+        lastHash[id] = ChainHead(
+            sequence: 0,
+            hash: origin(
+                id: id.rawValue, parent: parent?.rawValue, agent: agent, task: task, at: milliseconds, header: header),
+            keyed: true)
         return id
     }
 
@@ -346,48 +372,86 @@ public actor TraceStore {
         let previous = try lastHash[run] ?? chainHead(run)
         let sequence = previous.sequence + 1
         let payload = try record(value).canonicalText
-        let hash = Self.chain(
+        let hash = link(
             previous: previous.hash, sequence: sequence, parent: parent, kind: kind, step: step, time: time,
-            payload: payload)
+            payload: payload, keyed: previous.keyed)
         if insertEvent == nil {
             insertEvent = try database.prepare(
                 "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             )
         }
         try insertEvent?.execute([run.rawValue, sequence, parent, kind, step, time, payload, hash])
-        lastHash[run] = (sequence, hash)
+        lastHash[run] = ChainHead(sequence: sequence, hash: hash, keyed: previous.keyed)
         return sequence
     }
 
-    private func chainHead(_ run: RunID) throws -> (sequence: Int, hash: String) {
+    private func chainHead(_ run: RunID) throws -> ChainHead {
+        guard let origin = try runOrigin(run.rawValue) else { throw TraceError("no run \(run) in \(path)") }
         guard
             let row = try database.rows(
                 "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", run.rawValue
             ).first
-        else {
-            guard try database.scalar("SELECT 1 FROM runs WHERE id = ?", run.rawValue) != nil else {
-                throw TraceError("no run \(run) in \(path)")
-            }
-            return (0, "")
-        }
-        return (row.int(0) ?? 0, row.string(1) ?? "")
+        else { return origin }
+        return ChainHead(sequence: row.int(0) ?? 0, hash: row.string(1) ?? "", keyed: origin.keyed)
     }
 
-    /// SHA-256 over the previous hash and this event's fields, each length-prefixed so
-    /// that no two different events frame to the same bytes.
-    static func chain(
-        previous: String, sequence: Int, parent: Int?, kind: String, step: String?, time: Int64, payload: String
+    /// Where run `id`'s chain starts: a keyed hash of its own row (chain 2), or the empty
+    /// string (chain 1); `nil` when there is no such run.
+    private func runOrigin(_ id: String) throws -> ChainHead? {
+        guard
+            let row = try database.rows(
+                "SELECT parent_id, agent, task, started_at, header, chain FROM runs WHERE id = ?", id
+            ).first
+        else { return nil }
+        guard row.int(5) == 2 else { return ChainHead(sequence: 0, hash: "", keyed: false) }
+        let hash = origin(
+            id: id, parent: row.string(0), agent: row.string(1) ?? "", task: row.string(2) ?? "",
+            at: row.int64(3) ?? 0, header: row.string(4) ?? "")
+        return ChainHead(sequence: 0, hash: hash, keyed: true)
+    }
+
+    /// The keyed hash of a run's own row, which its first event chains from: so that a
+    /// forged task, agent or header breaks the chain.
+    private func origin(id: String, parent: String?, agent: String, task: String, at time: Int64, header: String)
+        -> String
+    {
+        HMACSHA256.authenticate(
+            Self.frame(["run", id, parent ?? "-", agent, task, String(time), header]), key: chainKey
+        ).hexString
+    }
+
+    /// The seal of a finished run: its last hash and its event count under the key, so that
+    /// events cut off the end do not go unseen.
+    private func seal(head: String, events: Int, status: String, endedAt: Int64?) -> String {
+        HMACSHA256.authenticate(
+            Self.frame(["seal", head, String(events), status, endedAt.map(String.init) ?? "-"]), key: chainKey
+        ).hexString
+    }
+
+    /// One event's link: over the previous hash and the event's fields, keyed (chain 2) or
+    /// plain SHA-256 (chain 1).
+    private func link(
+        previous: String, sequence: Int, parent: Int?, kind: String, step: String?, time: Int64, payload: String,
+        keyed: Bool
     ) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(payload.utf8.count + previous.utf8.count + kind.utf8.count + 64)
-        for field in [
+        let fields = [
             previous, String(sequence), parent.map(String.init) ?? "-", kind, step ?? "-", String(time), payload,
-        ] {
+        ]
+        return keyed
+            ? HMACSHA256.authenticate(Self.frame(fields), key: chainKey).hexString : SHA256.hex(Self.frame(fields))
+    }
+
+    /// Fields framed with their lengths, so that no two different lists frame to the same bytes:
+    /// what each hash of the chain is computed over.
+    public static func frame(_ fields: [String]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(fields.reduce(16) { $0 + $1.utf8.count + 8 })
+        for field in fields {
             bytes += String(field.utf8.count).utf8
             bytes.append(UInt8(ascii: ":"))
             bytes += field.utf8
         }
-        return SHA256.hex(bytes)
+        return bytes
     }
 
     /// The payload as stored: every string redacted, and strings longer than the inline
@@ -442,8 +506,13 @@ public actor TraceStore {
     /// Ends a run.
     public func finish(_ run: RunID, status: RunStatus, at milliseconds: Int64) throws {
         try settlePosts()
+        let head = try lastHash[run] ?? chainHead(run)
+        let sealed =
+            head.keyed
+            ? seal(head: head.hash, events: head.sequence, status: status.rawValue, endedAt: milliseconds) : nil
         try database.execute(
-            "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?", status.rawValue, milliseconds, run.rawValue)
+            "UPDATE runs SET status = ?, ended_at = ?, seal = ? WHERE id = ?", status.rawValue, milliseconds, sealed,
+            run.rawValue)
         lastHash[run] = nil
     }
 
@@ -515,22 +584,46 @@ public actor TraceStore {
         return bytes
     }
 
-    /// Recomputes a run's hash chain; returns the first event that does not match, or nil.
-    public func verify(_ run: RunID) throws -> Int? {
+    /// Recomputes a run's chain from its own row through its last event, and checks the seal
+    /// it was given when it finished.
+    public func verify(_ run: RunID) throws -> ChainCheck {
         try settlePosts()
-        var previous = ""
+        guard let origin = try runOrigin(run.rawValue) else { throw TraceError("no run \(run) in \(path)") }
+        var previous = origin.hash
+        var count = 0
         for row in try database.rows(
             "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
             run.rawValue)
         {
             let sequence = row.int(0) ?? 0
-            let expected = Self.chain(
+            guard sequence == count + 1 else {
+                return .broken(at: count + 1, reason: "event \(count + 1) is missing")
+            }
+            let expected = link(
                 previous: previous, sequence: sequence, parent: row.int(1), kind: row.string(2) ?? "",
-                step: row.string(3), time: row.int64(4) ?? 0, payload: row.string(5) ?? "")
-            guard expected == row.string(6) else { return sequence }
+                step: row.string(3), time: row.int64(4) ?? 0, payload: row.string(5) ?? "", keyed: origin.keyed)
+            guard expected == row.string(6) else {
+                return .broken(
+                    at: sequence,
+                    reason: sequence == 1 && origin.keyed
+                        ? "event 1, or the run's own record (its task, agent or header), was edited"
+                        : "event \(sequence) was edited")
+            }
             previous = expected
+            count = sequence
         }
-        return nil
+        guard origin.keyed else { return .unkeyed(events: count) }
+        let row = try database.rows("SELECT status, ended_at, seal FROM runs WHERE id = ?", run.rawValue).first
+        let status = row?.string(0) ?? ""
+        guard let recorded = row?.string(2) else {
+            if status == "running" || status == "interrupted" { return .unsealed(events: count) }
+            return .broken(at: count + 1, reason: "the run is \(status) but has no seal: its end was edited")
+        }
+        guard recorded == seal(head: previous, events: count, status: status, endedAt: row?.int64(1)) else {
+            return .broken(
+                at: count + 1, reason: "the seal does not match: events were cut off the end, or its status was edited")
+        }
+        return .verified(events: count)
     }
 
     /// `payload` with every blob reference replaced by the text it stands for: a recorded
@@ -562,4 +655,33 @@ public actor TraceStore {
 
     /// Redacts text the way the store does, for callers that show what would be recorded.
     public func redact(_ text: String) -> String { scanner.redact(text) }
+}
+
+/// What checking a run's chain found.
+public enum ChainCheck: Sendable, Hashable, CustomStringConvertible {
+    /// Every event chains under the store's key from the run's own record, and the seal the run
+    /// got when it finished names the last of them.
+    case verified(events: Int)
+    /// The events chain, but the run has not finished (running, or interrupted): nothing says
+    /// that none were cut off its end.
+    case unsealed(events: Int)
+    /// Recorded before chains were keyed: the chain holds, but anyone could recompute it.
+    case unkeyed(events: Int)
+    /// The store was edited.
+    case broken(at: Int, reason: String)
+
+    /// Whether nothing was found edited (a verified, unsealed or unkeyed chain).
+    public var holds: Bool {
+        if case .broken = self { return false }
+        return true
+    }
+
+    public var description: String {
+        switch self {
+        case .verified(let events): "verified (\(events) events, keyed and sealed)"
+        case .unsealed(let events): "holds for \(events) events (not sealed: the run did not finish)"
+        case .unkeyed(let events): "holds for \(events) events, but unkeyed (recorded before chains were keyed)"
+        case .broken(_, let reason): "BROKEN — \(reason)"
+        }
+    }
 }
