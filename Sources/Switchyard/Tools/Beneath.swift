@@ -53,21 +53,6 @@ public final class Descriptor: Sendable {
         return data
     }
 
-    /// Up to `count` bytes at `offset` (fewer at the end of the file).
-    public func bytes(at offset: Int, count: Int) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let read = buffer.withUnsafeMutableBytes {
-                pread(raw, $0.baseAddress! + filled, count - filled, off_t(offset + filled))
-            }
-            if read < 0, errno == EINTR { continue }
-            if read <= 0 { break }
-            filled += read
-        }
-        return Array(buffer[..<filled])
-    }
-
     /// Writes all of `data`.
     func writeAll(_ data: Data) throws(Errno) {
         var failure: Int32?
@@ -122,8 +107,9 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
 /// through the path again. On a kernel without `openat2` (before Linux 5.6) every component is
 /// opened with `O_NOFOLLOW`, so that any symlink on the way is refused.
 extension Workspace {
-    /// A descriptor of the root directory itself.
-    func openRoot(tool: String) throws(ToolError) -> Descriptor {
+    /// A descriptor of the root directory itself, for opening many files beneath it with
+    /// ``openFile(_:in:reading:tool:)``.
+    public func rootDescriptor(tool: String) throws(ToolError) -> Descriptor {
         let raw = openPath(root.isEmpty ? "/" : root, sy_o_path() | O_DIRECTORY | O_CLOEXEC)
         guard raw >= 0 else {
             throw ToolError(.failed, tool: tool, "cannot open the workspace \(root): \(Errno(errno))")
@@ -134,7 +120,7 @@ extension Workspace {
     /// Opens `relative` (below the root; `""` is the root) with `flags`, resolved beneath the
     /// root by the kernel.
     func open(beneath relative: String, flags: Int32, tool: String) throws(ToolError) -> Descriptor {
-        try Self.open(relative.isEmpty ? "." : relative, in: try openRoot(tool: tool), flags: flags, tool: tool)
+        try Self.open(relative.isEmpty ? "." : relative, in: try rootDescriptor(tool: tool), flags: flags, tool: tool)
     }
 
     /// Opens `relative` beneath `directory`. `EAGAIN` (a rename raced the lookup) is retried.
@@ -197,12 +183,9 @@ extension Workspace {
     /// The bytes of the regular file at `path` (already resolved), read through a descriptor
     /// opened beneath the root.
     public func contents(of path: Path, tool: String) throws(ToolError) -> Data {
-        try contents(of: path.relative, tool: tool)
+        try open(beneath: path.relative, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, tool: tool)
+            .contents(path.relative, tool: tool)
     }
-
-    /// A descriptor of the root, for opening many files beneath it with
-    /// ``openFile(_:in:reading:tool:)``.
-    public func rootDescriptor(tool: String) throws(ToolError) -> Descriptor { try openRoot(tool: tool) }
 
     /// The regular file `relative` (below the root, as another program reported it), opened
     /// beneath `root`: for reading, or with `reading` false only to prove it is there (O_PATH).
@@ -213,12 +196,6 @@ extension Workspace {
             relative, in: root, flags: reading ? O_RDONLY | O_NONBLOCK | O_NOCTTY : sy_o_path(), tool: tool)
         try file.requireRegularFile(relative, tool: tool)
         return file
-    }
-
-    /// The bytes of the regular file `relative` (below the root), opened beneath it; for paths
-    /// another program reported, which ``resolve(_:for:tool:)`` has not seen.
-    public func contents(of relative: String, tool: String) throws(ToolError) -> Data {
-        try open(beneath: relative, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY, tool: tool).contents(relative, tool: tool)
     }
 
     /// A directory at `path` (already resolved), opened beneath the root for listing.
@@ -236,8 +213,9 @@ extension Workspace {
         }
         var components = resolved.relative.split(separator: "/").map(String.init)
         let name = components.removeLast()
-        let file = FileForWriting(workspace: self, path: resolved, directories: components, name: name, tool: tool)
-        if let parent = try file.parent(creating: false) { try file.checkOutsideGit(parent) }
+        var file = FileForWriting(workspace: self, path: resolved, directories: components, name: name, tool: tool)
+        file.opened = try file.openParent(creating: false)
+        if let parent = file.opened { try file.checkOutsideGit(parent) }
         return file
     }
 }
@@ -250,11 +228,21 @@ public struct FileForWriting {
     let directories: [String]
     let name: String
     let tool: String
+    /// The parent directory, opened once when the file was opened for writing; `nil` when it
+    /// did not exist then (``write(_:executable:)`` makes it).
+    var opened: Descriptor?
 
-    /// The parent directory, opened beneath the root; with `creating`, made first (each level
-    /// opened beneath the one above), or `nil` when it does not exist and is not to be made.
+    /// The parent directory: the one opened with the file, or, when there was none, opened
+    /// (with `creating`, made first) now.
     func parent(creating: Bool) throws(ToolError) -> Descriptor? {
-        var current = try workspace.openRoot(tool: tool)
+        if let opened { return opened }
+        return try openParent(creating: creating)
+    }
+
+    /// Opens the parent directory beneath the root, each level beneath the one above; with
+    /// `creating`, made first, else `nil` when it does not exist.
+    func openParent(creating: Bool) throws(ToolError) -> Descriptor? {
+        var current = try workspace.rootDescriptor(tool: tool)
         for component in directories {
             if creating, mkdirat(current.raw, component, 0o755) != 0, errno != EEXIST {
                 throw ToolError(.failed, tool: tool, "cannot make the directory \(component): \(Errno(errno))")
@@ -417,14 +405,13 @@ extension Workspace {
         func refuse(_ rule: String, _ message: String) -> ToolError {
             ToolError(.refused, tool: tool, message, rule: rule)
         }
-        var current = try openRoot(tool: tool)
+        var current = try rootDescriptor(tool: tool)
         var made: [Substring] = []
+        if path.hasPrefix("/") { throw refuse("parent-escape", "'\(path)' is not a directory inside the workspace") }
         for component in path.split(separator: "/") where component != "." {
             made.append(component)
             let shown = made.joined(separator: "/")
-            if component == ".." || path.hasPrefix("/") {
-                throw refuse("parent-escape", "'\(path)' is not a directory inside the workspace")
-            }
+            if component == ".." { throw refuse("parent-escape", "'\(path)' is not a directory inside the workspace") }
             if component == ".git" {
                 throw refuse("git-directory", "'\(path)' is inside .git/, which is never writable")
             }
