@@ -185,14 +185,8 @@ func processAlive(_ marker: String) -> Bool {
 @Suite struct GitDirectoryTests {
     /// Makes a repository with one commit and returns its `.git/config` and `HEAD` as they are.
     static func repository(_ directory: TemporaryDirectory) async throws -> (config: String, head: String) {
-        for command in [
-            "git init -q -b main .", "git -c user.name=t -c user.email=t@t commit -q --allow-empty -m one",
-        ] {
-            let result = try await runProgram(
-                "/bin/sh", ["-c", command], environment: ["PATH": "/usr/bin:/bin", "HOME": directory.path],
-                in: directory.path)
-            #expect(result.status == 0, "\(result.standardError)")
-        }
+        try await GitCommand.initialize(directory.path)
+        try await GitCommand.run(["commit", "-q", "--allow-empty", "-m", "one"], in: directory.path)
         return (try directory.read(".git/config"), try directory.read(".git/refs/heads/main"))
     }
 
