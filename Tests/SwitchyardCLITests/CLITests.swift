@@ -24,9 +24,21 @@ import Testing
     }
 
     @Test func doctorJSONTellsTheTruthWithoutModelServers() async throws {
-        let ollama = try LoopbackHTTPServer { _, response in response.respond(status: 200) }
-        let ollamaAddress = "127.0.0.1:\(ollama.port)"
-        ollama.stop()
+        // A port bound but not listening refuses every connection, and stays ours while the
+        // test runs (a stopped server's port can be taken by another test's server meanwhile).
+        let closed = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(closed) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(closed, $0, length) == 0 && getsockname(closed, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        let ollamaAddress = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
         let result = try await runProgram(
             binary, ["doctor", "--json", "--timeout", "2"],
             environment: ["PATH": path, "OLLAMA_HOST": ollamaAddress, "OPENAI_BASE_URL": "http://\(ollamaAddress)/v1"])
