@@ -27,11 +27,9 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The name SQLite gives the result code, such as `"database is locked"`.
     public var codeDescription: String { String(cString: sqlite3_errstr(extendedCode)) }
 
-    public var description: String {
-        var text = "SQLite error \(extendedCode) (\(codeDescription)): \(message)"
-        if let sql { text += " — while running: \(sql)" }
-        return text
-    }
+    /// One line: the code and SQLite's message. The statement stays in `sql`, for a debugger:
+    /// it spans lines and says nothing a user can act on.
+    public var description: String { "SQLite error \(extendedCode) (\(codeDescription)): \(message)" }
 
     init(connection: OpaquePointer?, code: Int32, sql: String? = nil) {
         let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))

@@ -30,12 +30,35 @@ func fail(_ error: any Error) -> ExitCode {
     return ExitCode(error is ConfigurationError ? 2 : 1)
 }
 
+/// The bytes of a file named on the command line, or an error that says why not in the
+/// system's words ("No such file or directory", "Is a directory").
+func readFile(_ path: String, what: String) throws(ConfigurationError) -> [UInt8] {
+    func failure() -> ConfigurationError {
+        ConfigurationError(file: path, message: "cannot read \(what): \(String(cString: strerror(errno)))")
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+    guard descriptor >= 0 else { throw failure() }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = read(descriptor, &buffer, buffer.count)
+        if count == 0 { return bytes }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw failure()
+        }
+        bytes += buffer[..<count]
+    }
+}
+
 /// Reads a JSON file given on the command line.
-func readJSON(_ path: String, what: String) throws -> JSONValue {
+func readJSON(_ path: String, what: String) throws(ConfigurationError) -> JSONValue {
+    let bytes = try readFile(path, what: what)
     do {
-        return try JSONValue(parsing: try Data(contentsOf: URL(fileURLWithPath: path)))
+        return try JSONValue(parsing: bytes)
     } catch {
-        throw ValidationError("cannot read \(what) from \(path): \(error.localizedDescription)")
+        throw ConfigurationError(file: path, message: "\(what) is not JSON: \(error)".oneLine)
     }
 }
 

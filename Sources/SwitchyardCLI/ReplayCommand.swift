@@ -38,7 +38,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Argument(help: "The run id, or its first characters.") var run: String
 
     func run() async throws {
-        let path = storeOptions.path
+        let path = try storeOptions.path
         let outcome: JSONValue
         let diverged: Bool
         do {
@@ -321,7 +321,7 @@ struct ResumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let path = storeOptions.path
+        let path = try storeOptions.path
         do {
             let store = try TraceStore(path: path)
             let id = try await store.resolve(run)

@@ -133,7 +133,8 @@ struct RunCommand: AsyncParsableCommand {
     static func locate(_ agent: String, workspace: String, environment: [String: String]) throws -> String {
         if agent.hasSuffix(".md") || agent.contains("/") { return agent }
         let candidates = [
-            "\(workspace)/agents/\(agent).md", "agents/\(agent).md", Settings.home(environment) + "/agents/\(agent).md",
+            "\(workspace)/agents/\(agent).md", "agents/\(agent).md",
+            try Settings.home(environment) + "/agents/\(agent).md",
         ]
         guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             throw ValidationError("no agent '\(agent)': looked for \(candidates.joined(separator: ", "))")
@@ -166,6 +167,9 @@ enum AgentSetup {
                         name: name, provider: try provider(profile), clearance: profile.clearance,
                         destination: profile.baseURL, price: profile.price))
             } catch {
+                // The profiles the agent cannot run without stop it here, saying why; a
+                // router's alternative only warns.
+                if name == spec.model || name == spec.planner { throw error }
                 FileHandle.standardError.write(Data("switchyard: profile \(name) is unavailable: \(error)\n".utf8))
             }
         }

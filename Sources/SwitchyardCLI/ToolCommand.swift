@@ -68,12 +68,15 @@ struct ToolCommand: AsyncParsableCommand {
             printJSON(tool.parameters)
             return
         }
-        let text = args.hasPrefix("@") ? try String(contentsOfFile: String(args.dropFirst()), encoding: .utf8) : args
         let arguments: JSONValue
-        do {
-            arguments = try JSONValue(parsing: text)
-        } catch {
-            throw ValidationError("--args is not JSON: \(error)")
+        if args.hasPrefix("@") {
+            arguments = try readJSON(String(args.dropFirst()), what: "--args")
+        } else {
+            do {
+                arguments = try JSONValue(parsing: args)
+            } catch {
+                throw ValidationError("--args is not JSON: \(error)".oneLine)
+            }
         }
         let context = ToolContext(approver: isatty(STDIN_FILENO) == 1 ? TerminalApprover() : nil)
         do {
@@ -248,7 +251,7 @@ enum Toolbox {
     }
 
     static func vectorStorePath(_ environment: [String: String]) throws -> String {
-        let path = VectorStore.defaultPath(environment: environment)
+        let path = try VectorStore.defaultPath(environment: environment)
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         return path

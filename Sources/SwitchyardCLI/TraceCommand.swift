@@ -10,13 +10,18 @@ struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The trace store (default $SWITCHYARD_HOME/traces.db).", valueName: "PATH"))
     var store: String?
 
-    var path: String { store ?? TraceStore.defaultPath(ProcessInfo.processInfo.environment) }
+    var path: String {
+        get throws(ConfigurationError) {
+            if let store { return store }
+            return try TraceStore.defaultPath(ProcessInfo.processInfo.environment)
+        }
+    }
 
     /// Opens the store and finds the run `prefix` names.
     func open(_ prefix: String) async throws -> (TraceStore, RunSummary) {
         let store = try TraceStore(path: path)
         let id = try await store.resolve(prefix)
-        guard let summary = try await store.run(id) else { throw TraceError("no run \(id) in \(path)") }
+        guard let summary = try await store.run(id) else { throw TraceError("no run \(id) in \(try path)") }
         return (store, summary)
     }
 }
@@ -28,7 +33,9 @@ struct RecordingOptions: ParsableArguments {
     @Flag(help: "Do not record this call as a run.")
     var noRecord = false
 
-    var path: String { storeOptions.path }
+    var path: String {
+        get throws(ConfigurationError) { try storeOptions.path }
+    }
 
     /// Opens the store and starts a run whose header names the profile, the settings given
     /// on the command line, the versions and the workspace's git state.
@@ -93,7 +100,7 @@ struct TraceCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let path = storeOptions.path
+            let path = try storeOptions.path
             let runs: [RunSummary]
             do {
                 runs = try await TraceStore(path: path).runs(limit: limit)
@@ -108,10 +115,16 @@ struct TraceCommand: AsyncParsableCommand {
                 print("No runs recorded in \(path) yet.")
                 return
             }
+            // Columns as wide as their widest entry, two spaces apart.
+            let statusWidth = runs.map(\.status.rawValue.count).max() ?? 0
+            let agentWidth = runs.map(\.agent.count).max() ?? 0
             for run in runs {
                 let duration = run.endedAt.map { " \(formatDuration($0 - run.startedAt))" } ?? ""
+                let status = run.status.rawValue.padding(toLength: statusWidth, withPad: " ", startingAt: 0)
+                let agent = run.agent.padding(toLength: agentWidth, withPad: " ", startingAt: 0)
+                let task = String(run.task.prefix(60)).replacingOccurrences(of: "\n", with: " ")
                 print(
-                    "\(run.id)  \(formatTime(run.startedAt))  \(run.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0))\(run.agent)  \(run.eventCount) events\(duration)  \(String(run.task.prefix(60)).replacingOccurrences(of: "\n", with: " "))"
+                    "\(run.id)  \(formatTime(run.startedAt))  \(status)  \(agent)  \(run.eventCount) events\(duration)  \(task)"
                 )
             }
         }
@@ -336,7 +349,7 @@ extension TraceCommand {
         @Argument(help: "The second run.") var second: String
 
         func run() async throws {
-            let path = storeOptions.path
+            let path = try storeOptions.path
             let divergence: Divergence?
             do {
                 let store = try TraceStore(path: path)

@@ -160,35 +160,56 @@ enum TicketFile {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError(file: path, message: "the tickets file is not UTF-8 text")
         }
-        var tickets: [Ticket] = []
+        // Each ticket with the line it starts on, to name in errors.
+        var tickets: [(ticket: Ticket, line: Int)] = []
         if path.lowercased().hasSuffix(".csv") {
-            let csv: NamedCSV
+            // Rows as they are: the library's own row view pads short rows to the longest.
+            var csv: (header: [String], rows: [[String]]) = ([], [])
             do {
-                csv = try NamedCSV(string: text, delimiter: .comma, loadColumns: false)
+                let parsed = try EnumeratedCSV(string: text, delimiter: .comma, loadColumns: false)
+                csv.header = parsed.header
+                try parsed.enumerateAsArray(startAt: 1, rowLimit: nil) { csv.rows.append($0) }
             } catch {
-                throw ConfigurationError(file: path, message: "not valid CSV: \(error)")
+                throw ConfigurationError(file: path, message: "not valid CSV: \(error)".oneLine)
             }
             guard csv.header.contains("id") else {
                 throw ConfigurationError(file: path, line: 1, message: "the CSV header has no 'id' column")
             }
-            for (index, row) in csv.rows.enumerated() {
-                let record = row.mapValues { JSONValue.string($0) }
-                tickets.append(try Ticket(record: record, origin: "\(path): row \(index + 1)"))
+            // A row starts on the line after the previous one ends; a quoted field may span lines.
+            func lines(_ fields: [String]) -> Int { fields.reduce(1) { $0 + $1.count(where: \.isNewline) } }
+            var line = 1 + lines(csv.header)
+            for row in csv.rows {
+                defer { line += lines(row) }
+                if row == [""] { continue }  // a blank line
+                guard row.count == csv.header.count else {
+                    throw ConfigurationError(
+                        file: path, line: line,
+                        message: "the row has \(row.count) fields, the header \(csv.header.count)")
+                }
+                let record = Dictionary(
+                    zip(csv.header, row.map(JSONValue.string)), uniquingKeysWith: { first, _ in first })
+                tickets.append((try Ticket(record: record, origin: "\(path):\(line)"), line))
             }
         } else {
-            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            // `\r\n` is one Character, and a newline: a file saved with CRLF reads as any other.
+            for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated()
+            {
                 guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
                 guard case .object(let record) = try? JSONValue(parsing: String(line)) else {
                     throw ConfigurationError(file: path, line: index + 1, message: "expected one JSON object a line")
                 }
-                tickets.append(try Ticket(record: record, origin: "\(path):\(index + 1)"))
+                tickets.append((try Ticket(record: record, origin: "\(path):\(index + 1)"), index + 1))
             }
         }
-        var seen: Set<String> = []
-        for ticket in tickets where !seen.insert(ticket.id).inserted {
-            throw ConfigurationError(file: path, message: "ticket id \(ticket.id) appears more than once")
+        var seen: [String: Int] = [:]
+        for (ticket, line) in tickets {
+            if let first = seen[ticket.id] {
+                throw ConfigurationError(
+                    file: path, line: line, message: "ticket id \(ticket.id) is already the id of line \(first)")
+            }
+            seen[ticket.id] = line
         }
-        return tickets
+        return tickets.map(\.ticket)
     }
 }
 

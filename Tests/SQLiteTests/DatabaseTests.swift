@@ -77,6 +77,14 @@ final class TemporaryDirectory {
         let constraint = #expect(throws: SQLiteError.self) { try database.execute("INSERT INTO u VALUES (?)", 1) }
         #expect(constraint?.code == SQLiteError.constraint)
         #expect(constraint?.extendedCode == 2067)  // SQLITE_CONSTRAINT_UNIQUE
+        // What a user reads is one line without the statement, however long it was.
+        let multiline = #expect(throws: SQLiteError.self) {
+            try database.execute("INSERT INTO u\n  VALUES (?)\n  -- a second line", 1)
+        }
+        #expect(
+            multiline.map(String.init(describing:))
+                == "SQLite error 2067 (constraint failed): UNIQUE constraint failed: u.x")
+        #expect(multiline?.sql?.contains("\n") == true)
     }
 
     @Test func transactionRollsBackWhenBodyThrows() throws {

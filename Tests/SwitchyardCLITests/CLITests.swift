@@ -101,6 +101,31 @@ import Testing
         ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "SWITCHYARD_HOME": home]
     }
 
+    /// `trace ls` lines its columns up, whatever the longest status and agent name: an
+    /// interrupted run's status never runs into its agent.
+    @Test func traceListColumnsStayApart() async throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let store = try TraceStore(path: home + "/traces.db")
+        for (agent, status) in [("loop-agent", RunStatus.interrupted), ("a-much-longer-agent-name", .finished)] {
+            let run = try await store.startRun(agent: agent, task: "t", header: [:], at: 1_700_000_000_000)
+            try await store.finish(run, status: status, at: 1_700_000_001_000)
+        }
+        let list = try await runProgram(binary, ["trace", "ls"], environment: environment)
+        #expect(list.status == 0, "\(list.standardError)")
+        let rows = list.standardOutput.split(separator: "\n").map {
+            $0.split(separator: "  ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(rows.count == 2)
+        #expect(Set(rows.map { $0[2] }) == ["interrupted", "finished"], "\(list.standardOutput)")
+        #expect(Set(rows.map { $0[3] }) == ["loop-agent", "a-much-longer-agent-name"], "\(list.standardOutput)")
+        // The agent column starts at the same place on every line.
+        let starts = zip(list.standardOutput.split(separator: "\n"), rows).compactMap { line, row in
+            line.range(of: row[3]).map { line.distance(from: line.startIndex, to: $0.lowerBound) }
+        }
+        #expect(starts.count == 2 && Set(starts).count == 1, "\(list.standardOutput)")
+    }
+
     @Test func chatIsRecordedAsARunWithoutItsSecrets() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()

@@ -204,6 +204,29 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(result.standardError.contains("bad.md:6: unknown tool 'teleport'"))
     }
 
+    /// The agent's own model names a key variable that is not set: the run stops before it
+    /// starts, naming the variable — not later, with a message about clearances.
+    @Test func anUnsetKeyOfTheAgentsModelStopsTheRunSayingWhich() async throws {
+        let server = try ScriptedModelServer()
+        let directory = try TemporaryDirectory("run-key")
+        try directory.write(
+            "agents/keyed.md",
+            "---\nname: keyed\nprofiles:\n  local: { provider: openai-compatible, base_url: \"\(server.baseURL)/v1\", model: m, api_key_env: SWITCHYARD_TEST_NO_SUCH_KEY }\n---\nHi\n"
+        )
+        let result = try await runProgram(
+            binary, ["run", "keyed", "task", "--workspace", directory.path, "--no-record"],
+            environment: [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory.path,
+            ])
+        #expect(result.status == 2)
+        #expect(
+            result.standardError.contains(
+                "profiles.local.api_key_env: SWITCHYARD_TEST_NO_SUCH_KEY is not set; export it to use \(server.baseURL)/v1"
+            ),
+            "\(result.standardError)")
+        #expect(server.requests.isEmpty)
+    }
+
     /// Fork a run at its model step: what came before is served from the record (the tool is
     /// not run again: the file changed since, and the fork still sees the old text), from the
     /// step on models are asked anew, and the fork is a run of its own that replays exactly.

@@ -55,6 +55,20 @@ import Testing
             binary, ["tool", "read", "--workspace", directory.path, "--args", "{path"], environment: environment)
         #expect(notJSON.status != 0)
         #expect(notJSON.standardError.contains("--args is not JSON"))
+        // A file of arguments that is missing, a directory or not JSON: one line that says which.
+        try directory.write("args.json", "{path\n")
+        for (file, reason) in [
+            ("missing.json", "No such file or directory"), (".", "Is a directory"), ("args.json", "is not JSON"),
+        ] {
+            let bad = try await runProgram(
+                binary, ["tool", "read", "--workspace", directory.path, "--args", "@" + directory.path + "/" + file],
+                environment: environment)
+            #expect(bad.status != 0)
+            #expect(bad.standardError.contains("--args"), "\(bad.standardError)")
+            #expect(bad.standardError.contains(reason), "\(bad.standardError)")
+            #expect(!bad.standardError.contains("NSCocoaErrorDomain"))
+            #expect(bad.standardError.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1)
+        }
         let unknown = try await runProgram(
             binary, ["tool", "teleport", "--workspace", directory.path], environment: environment)
         #expect(unknown.standardError.contains("no tool is called 'teleport'"))

@@ -146,12 +146,39 @@ import Testing
             "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntriage:\n  components: [a, a]\n  labels: [bug]\n---\nHi\n",
             "", "triage.components: expected a list of distinct names"
         ),
+        // YAML's own errors: one line, at the file's line (the front matter starts on line 2).
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\ntools:\n  search: {\n---\nHi\n", "",
+            "agents/helper.md:7: not valid YAML: did not find expected node content, while parsing a flow node from line 7"
+        ),
+        (
+            "---\nname: helper\nprofiles:\n  local: { provider: ollama, model: m }\n  bad: x: y\n---\nHi\n", "",
+            "agents/helper.md:5: not valid YAML: mapping values are not allowed in this context"
+        ),
+        (
+            "---\nname: helper\nname: again\nprofiles:\n  local: { provider: ollama, model: m }\n---\nHi\n", "",
+            "agents/helper.md:2: a mapping repeats name"
+        ),
     ])
     func brokenSpecsSayWhereAndWhat(text: String, _: String, expected: String) throws {
         #expect {
             _ = try spec(text)
         } throws: { error in
-            "\(error)".contains(expected)
+            "\(error)".contains(expected) && !"\(error)".contains("\n")
+        }
+    }
+
+    /// A spec saved with CRLF line ends reads as the same spec, and its errors count the same lines.
+    @Test func crlfSpecsReadAsLFSpecs() throws {
+        let crlf = try spec(Self.valid.replacingOccurrences(of: "\n", with: "\r\n"))
+        let lf = try spec(Self.valid)
+        #expect(crlf.settings.entries == lf.settings.entries)
+        #expect(crlf.systemPrompt == "You help.")
+        let broken = "---\r\nname: helper\r\nprofiles:\r\n  local: { provider: olama, model: m }\r\n---\r\nHi\r\n"
+        #expect {
+            _ = try spec(broken)
+        } throws: { error in
+            "\(error)".hasPrefix("agents/helper.md:4: unknown provider 'olama'")
         }
     }
 }

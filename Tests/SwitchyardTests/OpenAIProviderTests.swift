@@ -245,6 +245,57 @@ let usageChunk =
         #expect(server.requests.count == cases.count)
     }
 
+    /// An error that is a proxy's HTML page, a bare text body or a server's whole traceback
+    /// reads as one line: the page's title, the text, the traceback cut short; with the
+    /// status and the request id.
+    @Test func errorBodiesAreSummarisedOnOneLine() async throws {
+        let page = """
+            <!DOCTYPE html>
+            <html>
+            <head>
+              <meta charset="utf-8">
+              <title>502 Bad Gateway</title>
+              <style>body { font-family: sans-serif; }</style>
+            </head>
+            <body>
+              <h1>Bad Gateway</h1>
+              <p>The proxy server received an invalid
+              response from an upstream server.</p>
+              <hr><address>nginx/1.25.3</address>
+            </body>
+            </html>
+            """
+        let traceback = (1...200).map { "  File \"/srv/app.py\", line \($0), in handler" }.joined(separator: "\n")
+        let cases: [(Int, [(String, String)], String, String)] = [
+            (502, [("Content-Type", "text/html")], page, "502 Bad Gateway"),
+            (
+                403, [("Content-Type", "text/html")], "<html><body><h1>Access\n denied</h1></body></html>",
+                "Access denied"
+            ),
+            (500, [("Content-Type", "text/plain")], "upstream\nconnect error\n", "upstream connect error"),
+            (
+                500, [("Content-Type", "application/json")],
+                JSONValue.object(["error": ["message": .string("Traceback:\n" + traceback)]]).canonicalText,
+                "Traceback: File \"/srv/app.py\", line 1, in handler File"
+            ),
+        ]
+        for (status, headers, body, summary) in cases {
+            server.enqueue(
+                "/v1/chat/completions",
+                ScriptedReply(status: status, headers: headers + [("x-request-id", "req_42")], parts: [body]))
+            let error = await #expect(throws: ModelError.self) {
+                let once = OpenAIChatProvider(
+                    baseURL: server.baseURL + "/v1", apiKey: "sk-test", model: "gpt-4o", retry: .never)
+                _ = try await once.complete(ModelRequest(messages: [.user("hi")]))
+            }
+            let text = error.map(String.init(describing:)) ?? ""
+            #expect(!text.contains("\n"), "\(text)")
+            #expect(text.contains(summary), "\(text)")
+            #expect(text.contains("(HTTP \(status))") && text.hasSuffix("request id req_42"), "\(text)")
+            #expect((error?.message.count ?? .max) <= 301, "\(text)")
+        }
+    }
+
     @Test func aStreamCutBeforeDoneIsAnErrorAfterItsText() async throws {
         server.enqueue(
             "/v1/chat/completions",

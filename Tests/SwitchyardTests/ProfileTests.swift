@@ -134,7 +134,36 @@ import Testing
         let local = try ModelProfile.named("local", in: settings, environment: [:])
         #expect(local.model == "from-workspace")
         #expect(local.clearance == .secret)
-        #expect(Settings.home(["HOME": "/h"]) == "/h/.switchyard")
+        #expect(try Settings.home(["HOME": "/h"]) == "/h/.switchyard")
+    }
+
+    /// An empty or relative HOME does not put the stores at `/.switchyard` or under the
+    /// current directory: the user database's home is taken instead.
+    @Test func anEmptyOrRelativeHomeIsNotTaken() throws {
+        let fromDatabase = String(cString: getpwuid(getuid())!.pointee.pw_dir) + "/.switchyard"
+        #expect(try Settings.home(["HOME": ""]) == fromDatabase)
+        #expect(try Settings.home(["HOME": "relative/dir"]) == fromDatabase)
+        #expect(try Settings.home([:]) == fromDatabase)
+        #expect(try Settings.home(["HOME": "", "SWITCHYARD_HOME": "/s"]) == "/s")
+    }
+
+    /// A profile that names its key's variable needs it set, whatever its provider: without it
+    /// the request would go out unauthenticated, or fail at the server for a reason nobody sees.
+    @Test func anUnsetKeyVariableIsAnErrorForEveryProvider() throws {
+        for provider in ["openai", "openai-compatible", "ollama"] {
+            var settings = Settings()
+            for assignment in [
+                "profiles.p.provider=\(provider)", "profiles.p.model=m", "profiles.p.base_url=http://10.1.2.3/v1",
+                "profiles.p.api_key_env=SWITCHYARD_TEST_UNSET_KEY",
+            ] { try settings.set(assignment) }
+            let profile = try ModelProfile.named("p", in: settings, environment: [:])
+            let error = #expect(throws: ConfigurationError.self) { try profile.chatProvider(environment: [:]) }
+            #expect(
+                error?.description
+                    == "profiles.p.api_key_env: SWITCHYARD_TEST_UNSET_KEY is not set; export it to use http://10.1.2.3/v1"
+            )
+            #expect(try profile.apiKey(["SWITCHYARD_TEST_UNSET_KEY": "k"]) == "k")
+        }
     }
 
     /// A profile is local — cleared for secrets by default — because of its address, not its

@@ -116,8 +116,8 @@ public actor VectorStore {
     }
 
     /// The default store: `$SWITCHYARD_HOME/vectors.db`.
-    public static func defaultPath(environment: [String: String]) -> String {
-        Settings.home(environment) + "/vectors.db"
+    public static func defaultPath(environment: [String: String]) throws(ConfigurationError) -> String {
+        try Settings.home(environment) + "/vectors.db"
     }
 
     public func collections() throws -> [Collection] {

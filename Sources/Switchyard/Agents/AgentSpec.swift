@@ -175,7 +175,8 @@ public struct AgentSpec: Sendable {
     }
 
     public init(text: String, file: String, hash: String, overrides: [String] = []) throws(ConfigurationError) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // `\r\n` is one Character, and a newline: a spec saved with CRLF reads as any other.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         guard lines.first?.trimmingCharacters(in: .whitespaces) == "---" else {
             throw ConfigurationError(
                 file: file, line: 1, message: "an agent spec starts with '---' and YAML front matter, then the prompt")

@@ -213,15 +213,14 @@ public struct ModelProfile: Sendable, Hashable {
         return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
-    /// The API key from the environment; an error when the profile needs one that is not set.
+    /// The API key from the environment; an error when the profile names a variable (or, for
+    /// OpenAI, has the default `OPENAI_API_KEY`) that is not set: a request without its key
+    /// would only fail at the server, or go out unauthenticated.
     public func apiKey(_ environment: [String: String]) throws(ConfigurationError) -> String? {
         guard let variable = apiKeyEnvironment else { return nil }
         if let key = environment[variable], !key.isEmpty { return key }
-        if kind == .openAI {
-            throw ConfigurationError(
-                at: "profiles.\(name)", message: "\(variable) is not set; export it to use \(baseURL)")
-        }
-        return nil
+        throw ConfigurationError(
+            at: "profiles.\(name).api_key_env", message: "\(variable) is not set; export it to use \(baseURL)")
     }
 
     func quirks() throws(ConfigurationError) -> CompatibilityQuirks {

@@ -26,13 +26,27 @@ public struct Settings: Sendable {
     /// The files read, lowest precedence first: `$SWITCHYARD_HOME/config.yaml`
     /// (`SWITCHYARD_HOME` defaults to `~/.switchyard`), the user's own, then `switchyard.yaml`
     /// in the workspace, which may only tighten.
-    public static func files(workspace: String, environment: [String: String]) -> [(path: String, trust: Trust)] {
-        [(home(environment) + "/config.yaml", .user), (workspace + "/switchyard.yaml", .workspace)]
+    public static func files(workspace: String, environment: [String: String]) throws(ConfigurationError) -> [(
+        path: String, trust: Trust
+    )] {
+        [(try home(environment) + "/config.yaml", .user), (workspace + "/switchyard.yaml", .workspace)]
     }
 
-    public static func home(_ environment: [String: String]) -> String {
+    /// `$SWITCHYARD_HOME`, or `.switchyard` in the user's home: `$HOME` when it is an absolute
+    /// path, else the one the user database gives. An empty or relative `HOME` would put the
+    /// stores somewhere nobody looks (`/.switchyard`, or under whatever directory a command
+    /// was started in).
+    public static func home(_ environment: [String: String]) throws(ConfigurationError) -> String {
         if let home = environment["SWITCHYARD_HOME"], !home.isEmpty { return home }
-        return (environment["HOME"] ?? NSHomeDirectory()) + "/.switchyard"
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.switchyard" }
+        if let directory = getpwuid(getuid())?.pointee.pw_dir.map({ String(cString: $0) }), directory.hasPrefix("/") {
+            return directory + "/.switchyard"
+        }
+        throw ConfigurationError(
+            at: "HOME",
+            message:
+                "'\(environment["HOME"] ?? "")' is not an absolute path and the user database names no home directory; set HOME or SWITCHYARD_HOME"
+        )
     }
 
     /// Settings from the configuration files that exist, then `overrides` (`KEY=VALUE`).
@@ -40,7 +54,7 @@ public struct Settings: Sendable {
         workspace: String, environment: [String: String], overrides: [String] = []
     ) throws(ConfigurationError) -> Settings {
         var settings = Settings()
-        for (file, trust) in files(workspace: workspace, environment: environment)
+        for (file, trust) in try files(workspace: workspace, environment: environment)
         where FileManager.default.fileExists(atPath: file) {
             var read = Settings()
             try read.merge(file: file, trust: trust)
@@ -72,7 +86,7 @@ public struct Settings: Sendable {
         do {
             node = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigurationError(file: file, message: "not valid YAML: \(error)")
+            throw ConfigurationError(yaml: error, file: file, lineOffset: lineOffset)
         }
         guard let node else { return }
         guard case .mapping = node else {
@@ -192,4 +206,36 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
     }
 
     public var description: String { "\(location): \(message)" }
+
+    /// A YAML parser's error as one line, at the line of the file it is on (`lineOffset`
+    /// lines above the YAML's first).
+    init(yaml error: any Error, file: String, lineOffset: Int) {
+        guard let error = error as? YamlError else {
+            self.init(file: file, message: "not valid YAML: \(error)".oneLine)
+            return
+        }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            // libyaml's context says what it was reading, and where that began.
+            let detail = context.map { "\(problem), \($0.text) from line \($0.mark.line + lineOffset)" } ?? problem
+            self.init(file: file, line: mark.line + lineOffset, message: "not valid YAML: \(detail)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            self.init(
+                file: file, line: context.mark.line + lineOffset,
+                message: "a mapping repeats \(duplicates.joined(separator: ", "))")
+        case .reader(let problem, _, _, _):
+            self.init(file: file, message: "not valid YAML: \(problem)")
+        default:
+            self.init(file: file, message: "not valid YAML: \(error)".oneLine)
+        }
+    }
+}
+
+extension StringProtocol {
+    /// The text on one line: line breaks and the spaces around them become one space.
+    public var oneLine: String {
+        split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
 }

@@ -181,9 +181,8 @@ extension ModelError {
     /// The error an HTTP error status means, read from the body in either API's shape.
     init(status head: HTTPResponseHead, body: [UInt8], provider: String, retry: RetryPolicy) {
         let wire = WireError.parse(body)
-        let message =
-            wire?.message ?? String(decoding: body.prefix(500), as: UTF8.self).trimming(" \n\r\t")
-        let requestID = head.headers["x-request-id"]
+        let message = Self.summary(wire?.message ?? Self.summary(page: body))
+        let requestID = head.headers["x-request-id"] ?? head.headers["request-id"]
         let kind = [wire?.type, wire?.code].compactMap { $0 }
         let lowered = message.lowercased()
         let code: Code
@@ -216,6 +215,33 @@ extension ModelError {
         self.rateLimit = RateLimit(head.headers)
     }
 
+    /// At most this many characters of a server's error message are kept.
+    static let summaryLength = 300
+
+    /// `message` on one line, cut at `summaryLength` (a server may send a whole traceback).
+    static func summary(_ message: String) -> String {
+        let line = message.oneLine
+        return line.count <= summaryLength ? line : line.prefix(summaryLength) + "…"
+    }
+
+    /// What an error body that is not an API error says: an HTML page's title (or first
+    /// heading, or its text), anything else as it is.
+    static func summary(page body: [UInt8]) -> String {
+        let text = String(decoding: body.prefix(64 * 1024), as: UTF8.self)
+        let start = text.prefix(512).lowercased()
+        guard start.contains("<html") || start.contains("<!doctype html") || start.contains("<head") else {
+            return text
+        }
+        for element in [#/(?si)<title[^>]*>(.*?)</title>/#, #/(?si)<h1[^>]*>(.*?)</h1>/#] {
+            if let inner = text.firstMatch(of: element)?.output.1 {
+                let words = inner.replacing(#/<[^>]*>/#, with: " ").oneLine
+                if !words.isEmpty { return words }
+            }
+        }
+        return text.replacing(#/(?si)<script.*?</script>|<style.*?</style>/#, with: " ")
+            .replacing(#/<[^>]*>/#, with: " ")
+    }
+
     init(transport error: HTTPError, provider: String) {
         let code: Code = error.code == .cancelled ? .cancelled : .transport
         self.init(
@@ -224,7 +250,7 @@ extension ModelError {
 
     /// An `{"error": …}` object met inside a 200 stream.
     static func inStream(_ wire: WireError, provider: String) -> ModelError {
-        ModelError(code: .serverError, message: wire.message, provider: provider, isRetryable: false)
+        ModelError(code: .serverError, message: summary(wire.message), provider: provider, isRetryable: false)
     }
 }
 

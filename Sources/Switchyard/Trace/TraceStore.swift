@@ -161,8 +161,8 @@ public actor TraceStore {
     ]
 
     /// `$SWITCHYARD_HOME/traces.db`.
-    public static func defaultPath(_ environment: [String: String]) -> String {
-        Settings.home(environment) + "/traces.db"
+    public static func defaultPath(_ environment: [String: String]) throws(ConfigurationError) -> String {
+        try Settings.home(environment) + "/traces.db"
     }
 
     /// Opens (or creates) the store at `path` and marks runs whose writer process is gone
