@@ -183,9 +183,14 @@ extension ReplayCommand {
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
         // A run recorded without --apply had a read-only work tree; one from before --apply
         // existed could change it.
-        let (tools, bindings) = try AgentSetup.make(
+        var (tools, bindings) = try AgentSetup.make(
             spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels,
             readOnly: header["apply"] == false ? AgentSetup.readOnlyReason : nil, provider: provider)
+        // A window the run asked its server for is the one it had; the settings' own win.
+        for index in bindings.indices where bindings[index].contextWindow == nil {
+            bindings[index].contextWindow = ContextWindow(
+                recorded: header["profiles"]?[bindings[index].name]?["context_window"])
+        }
         return (spec, tools, bindings)
     }
 

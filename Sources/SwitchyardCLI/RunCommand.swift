@@ -41,10 +41,11 @@ struct RunCommand: AsyncParsableCommand {
                 path: try Self.locate(agent, workspace: settings.workspace, environment: environment),
                 overrides: settings.overrides)
             let userSettings = try settings.load()
-            let (tools, bindings) = try AgentSetup.make(
+            let (tools, made) = try AgentSetup.make(
                 spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment,
                 readOnly: apply ? nil : AgentSetup.readOnlyReason
             ) { profile in try profile.chatProvider(environment: environment) }
+            let bindings = await ProfileBinding.askingWindows(made)
             var header = AgentSetup.header(spec: spec, tools: tools, bindings: bindings, overrides: settings.overrides)
             header["apply"] = .bool(apply)
             if spec.tools["vector_search"] != nil, !noIndex {
@@ -165,7 +166,7 @@ enum AgentSetup {
                 bindings.append(
                     ProfileBinding(
                         name: name, provider: try provider(profile), clearance: profile.clearance,
-                        destination: profile.baseURL, price: profile.price))
+                        destination: profile.baseURL, price: profile.price, contextWindow: profile.contextWindow))
             } catch {
                 // The profiles the agent cannot run without stop it here, saying why; a
                 // router's alternative only warns.
@@ -213,7 +214,18 @@ func profileHeader(_ binding: ProfileBinding) -> JSONValue {
         "clearance": .string(binding.clearance.description), "destination": .string(binding.destination),
     ]
     if let price = binding.price { header["price"] = price.json }
+    if let window = binding.contextWindow {
+        header["context_window"] = ["tokens": .number(Double(window.tokens)), "source": .string(window.source)]
+    }
     return .object(header)
+}
+
+extension ContextWindow {
+    /// A window as a run's header recorded it.
+    init?(recorded json: JSONValue?) {
+        guard let tokens = json?["tokens"]?.intValue, let source = json?["source"]?.stringValue else { return nil }
+        self.init(tokens: tokens, source: source)
+    }
 }
 
 /// Effects that perform and record nothing (`--no-record`).

@@ -55,10 +55,11 @@ struct TriageCommand: AsyncParsableCommand {
                 throw ConfigurationError(
                     file: spec.file, message: "\(spec.name) has no triage section, so it cannot triage tickets")
             }
-            let (tools, bindings) = try AgentSetup.make(
+            let (tools, made) = try AgentSetup.make(
                 spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment,
                 labels: Ticket.labels
             ) { profile in try profile.chatProvider(environment: environment) }
+            let bindings = await ProfileBinding.askingWindows(made)
             let decided = await decisions.decidedTickets
             let pending = tickets.filter { !decided.contains($0.id) }
             let store = try TraceStore(path: storeOptions.path)

@@ -225,7 +225,7 @@ import Testing
         server.enqueue(
             "/api/chat",
             .ndjson([
-                #"{"message":{"role":"assistant","content":"Long."},"done":true,"done_reason":"stop","prompt_eval_count":9000,"eval_count":2}"#
+                #"{"message":{"role":"assistant","content":"Long."},"done":true,"done_reason":"stop","prompt_eval_count":26000,"eval_count":2}"#
             ]))
         let prompt = (1...13_000).map { "w\($0)" }.joined(separator: " ")  // 79 KB
         #expect(prompt.utf8.count > 64 * 1024)

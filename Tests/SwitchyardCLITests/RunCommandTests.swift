@@ -204,6 +204,54 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(result.standardError.contains("bad.md:6: unknown tool 'teleport'"))
     }
 
+    /// A llama.cpp server whose window is 1,024 tokens: the agent's first request (its
+    /// tools' schemas alone are larger) is refused before it is sent, with the profile, the
+    /// size and the window the server reported, and the run records the window it was told.
+    @Test func aRequestLargerThanTheServersWindowIsRefusedBeforeItIsSent() async throws {
+        let server = try ScriptedModelServer()
+        server.enqueue("/props", .json(#"{"default_generation_settings":{"n_ctx":1024}}"#))
+        let directory = try TemporaryDirectory("run-window")
+        try directory.write("notes/a.txt", "a\n")
+        try directory.write(
+            "agents/wide.md",
+            """
+            ---
+            name: wide
+            profiles:
+              local: { provider: openai-compatible, base_url: "\(server.baseURL)/v1", model: m, options: { quirks: llama.cpp, stream: false } }
+            tools: { read: {}, list: {}, search: {}, edit: {}, git_status: {}, git_log: {}, git_show: {}, git_diff: {}, git_blame: {}, git_branch: {} }
+            ---
+            You help.
+            """)
+        let environment = cliEnvironment(home: directory.path)
+        let result = try await runProgram(
+            binary, ["run", "wide", "what is in a.txt?", "--workspace", directory.path], environment: environment)
+        #expect(result.status != 0)
+        #expect(
+            result.standardError.contains("profile local's context window is 1024 (\(server.baseURL)/props)"),
+            "\(result.standardError)")
+        #expect(
+            result.standardError.split(separator: "\n").last?.contains("context-too-long: the request is about") == true
+        )
+        #expect(server.requests.map(\.path) == ["/props"])
+        let runs = try JSONValue(
+            parsing: try await runProgram(binary, ["trace", "ls", "--json"], environment: environment).standardOutput)
+        let id = try #require(runs.arrayValue?.first?["id"]?.stringValue)
+        let shown = try JSONValue(
+            parsing: try await runProgram(binary, ["trace", "show", id, "--json"], environment: environment)
+                .standardOutput)
+        #expect(shown["header"]?["profiles"]?["local"]?["context_window"]?["tokens"] == 1024)
+        #expect(shown["events"]?.arrayValue?.contains { $0["kind"] == "model.refused" } == true)
+        // The replay knows the window from the record: it fails the same way, asking no one.
+        let replay = try await runProgram(binary, ["replay", id], environment: environment)
+        #expect(replay.status != 0)
+        #expect(
+            replay.standardError.contains("profile local's context window is 1024 (\(server.baseURL)/props)"),
+            "\(replay.standardOutput)\(replay.standardError)")
+        #expect(!replay.standardError.contains("diverge"))
+        #expect(server.requests.count == 1)
+    }
+
     /// The agent's own model names a key variable that is not set: the run stops before it
     /// starts, naming the variable — not later, with a message about clearances.
     @Test func anUnsetKeyOfTheAgentsModelStopsTheRunSayingWhich() async throws {

@@ -365,6 +365,36 @@ func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
         #expect(try String(contentsOfFile: fixture.directory.path + "/decisions.jsonl", encoding: .utf8) == "")
     }
 
+    /// A ticket far larger than the token budget (2.4 MB against 20,000 tokens) is not sent
+    /// whole: the model, the embedder and the store get it cut, with a marker the model reads,
+    /// and the trace and the decision say how much was kept.
+    @Test func aTicketTooLargeForTheBudgetIsCutWithAMarker() async throws {
+        let body = String(repeating: "The export fails again. ", count: 100_000)
+        let fixture = try TriageFixture(tickets: [["id": "B-1", "title": "Huge", "body": .string(body)]])
+        fixture.embedFirst([1, 0, 0])
+        fixture.decide("api", confidence: 0.9)
+        fixture.embed([1, 0, 0])
+        let result = try await fixture.triage(["--set", "budgets.tokens=20000"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let sent = fixture.local.requests.filter { $0.path == "/v1/chat/completions" }
+        #expect(sent.count == 1)
+        // Half the budget (room for a second try) at four bytes a token, and the JSON around it.
+        #expect(sent.first.map { $0.body.count < 10_000 * 4 + 4_000 } == true, "\(sent.first?.body.count ?? 0)")
+        #expect(sent.first?.text.contains("the rest of this ticket was cut to fit") == true)
+        for embedding in fixture.local.requests.filter({ $0.path == "/v1/embeddings" }) {
+            #expect(embedding.body.count < 10_000 * 4 + 4_000)
+        }
+        let decision = try #require(try fixture.decisions.first)
+        #expect(decision["cut"]?["characters"]?.intValue == "Huge\n\n".count + body.count)
+        let kept = try #require(decision["cut"]?["kept_characters"]?.intValue)
+        #expect(kept > 20_000 && kept < 40_000)
+        let runs = try JSONValue(parsing: try await fixture.run(["trace", "ls", "--json"]).standardOutput)
+        let ticketRun = try #require(runs.arrayValue?.first { $0["task"]?.stringValue?.contains("B-1") == true })
+        let shown = try JSONValue(
+            parsing: try await fixture.run(["trace", "show", ticketRun["id"]!.stringValue!, "--json"]).standardOutput)
+        #expect(shown["events"]?.arrayValue?.contains { $0["kind"] == "triage.cut" } == true)
+    }
+
     /// A disk that fills while a decision is written (the decisions file on an 8 KB tmpfs, made
     /// inside a bubblewrap namespace): the short write is cut back to the last whole line, the
     /// error says why, and the next run reads the file.

@@ -119,6 +119,8 @@ public struct AgentSpec: Sendable {
         public var tokens = 500_000
         public var costUSD: Double = 1.0
         public var wallTime: Duration = .seconds(900)
+
+        public init() {}
     }
 
     /// What a triage decision may say, and when to ask the cloud.

@@ -6,6 +6,7 @@ import Foundation
 /// Keys under `profiles.NAME`: `provider` (`ollama`, `openai`, `openai-compatible`),
 /// `base_url`, `model`, `api_key_env`, `clearance` (`public` … `secret`), `proxy` (a proxy URL:
 /// without one a local profile connects directly and any other uses the environment's),
+/// `context_window` (tokens; without it a run asks the server, where the server says),
 /// `price.input` / `price.output` (USD per million tokens), and `options.*`: for
 /// Ollama its model options (`num_ctx`, `temperature`, …) plus `keep_alive` and
 /// `text_tool_calls`; for the OpenAI kinds `api` (`chat`, `responses`), `quirks`
@@ -56,9 +57,13 @@ public struct ModelProfile: Sendable, Hashable {
     /// The proxy its requests go through; `nil`: none for a local profile, the environment's
     /// (`https_proxy`, …) for any other.
     public var proxy: String?
+    /// The tokens a request may take, when the settings say (`context_window`, or Ollama's
+    /// `options.num_ctx`); otherwise a run asks the server.
+    public var contextWindow: ContextWindow?
 
     static let keys: Set<String> = [
         "provider", "base_url", "model", "api_key_env", "clearance", "price.input", "price.output", "proxy",
+        "context_window",
     ]
     static let openAIOptions: Set<String> = [
         "api", "quirks", "structured_output", "parallel_tool_calls", "stream", "stream_usage", "max_completion_tokens",
@@ -190,6 +195,24 @@ public struct ModelProfile: Sendable, Hashable {
             options[option] = entry.value
         }
         self.options = options
+        // The window the spec gives, or the one Ollama is told to use.
+        func window(_ key: String, _ value: Double?) throws(ConfigurationError) -> ContextWindow? {
+            guard let value else { return nil }
+            guard let tokens = Int(exactly: value), tokens > 0, tokens <= ContextWindow.largest else {
+                throw ConfigurationError(
+                    at: entries[key]?.origin ?? location,
+                    message: "profiles.\(name).\(key): expected a whole number of tokens up to \(ContextWindow.largest)"
+                )
+            }
+            return ContextWindow(tokens: tokens, source: "profiles.\(name).\(key)")
+        }
+        if let configured = try window("context_window", try number("context_window")) {
+            contextWindow = configured
+        } else if kind == .ollama {
+            contextWindow = try window("options.num_ctx", options["num_ctx"]?.doubleValue)
+        } else {
+            contextWindow = nil
+        }
         let input = try number("price.input")
         let output = try number("price.output")
         price = input == nil && output == nil ? nil : Price(inputPerMillion: input ?? 0, outputPerMillion: output ?? 0)
@@ -224,7 +247,8 @@ public struct ModelProfile: Sendable, Hashable {
     }
 
     func quirks() throws(ConfigurationError) -> CompatibilityQuirks {
-        var quirks: CompatibilityQuirks = kind == .openAI ? .openAI : .vllm
+        // A server of no named kind is not asked about itself.
+        var quirks: CompatibilityQuirks = kind == .openAI ? .openAI : CompatibilityQuirks()
         if case .string(let name)? = options["quirks"] {
             guard let named = CompatibilityQuirks.named(name) else {
                 throw ConfigurationError(

@@ -35,6 +35,8 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
             "messages": .array(request.messages.map(Self.wireMessage)),
             "stream": true,
             "think": .bool(request.reasoning),
+            // A prompt longer than the window is an error, not silently cut from the front.
+            "truncate": false,
         ]
         let tools = Self.offeredTools(request)
         if !tools.isEmpty {
@@ -86,13 +88,30 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         endpoint.wire("/api/chat", body: chatBody(request))
     }
 
+    /// The window the server runs the model with, when it is loaded (`GET /api/ps`), else
+    /// the one it was trained with (`POST /api/show`), which the server may run shorter: a
+    /// request is sent with `truncate: false`, so a longer one is an error, not cut.
+    public func contextWindow() async -> ContextWindow? {
+        let ps = endpoint.baseURL + "/api/ps"
+        let loaded = await endpoint.ask(ps)?["models"]?.arrayValue?.first {
+            $0["name"]?.stringValue == model || $0["model"]?.stringValue == model
+        }
+        if let window = ContextWindow(asked: loaded?["context_length"]?.intValue, of: ps) { return window }
+        let show = endpoint.baseURL + "/api/show"
+        let info = await endpoint.ask(show, body: ["model": .string(model)])?["model_info"]?.objectValue
+        let trained = info?.first { $0.key.hasSuffix(".context_length") }?.value.intValue
+        return ContextWindow(asked: trained, of: show)
+    }
+
     public func stream(_ request: ModelRequest) -> ModelEventStream {
         let wire = wire(request)
         let offered = Self.offeredTools(request)
         let holdsText = parsesToolCallsInText && !offered.isEmpty
+        let estimated = request.estimatedInputTokens
         return ModelEventStream { [endpoint] batch in
             try await endpoint.post(wire) { response, delivered in
-                var decoder = OllamaChatDecoder(holdsText: holdsText, offered: offered)
+                var decoder = OllamaChatDecoder(
+                    holdsText: holdsText, offered: offered, estimatedPromptTokens: estimated)
                 var lines = response.body.lines.makeAsyncIterator()
                 while let line = try await lines.next(beforeWaiting: { batch.flush() }) {
                     guard !line.allSatisfy(Self.isSpace) else { continue }
@@ -165,9 +184,22 @@ struct OllamaChatDecoder {
     private var heldText = ""
     private var callCount = 0
 
-    init(holdsText: Bool, offered: [ToolSpec]) {
+    /// What the request was estimated to take (`ModelRequest.estimatedInputTokens`).
+    let estimatedPromptTokens: Int?
+
+    init(holdsText: Bool, offered: [ToolSpec], estimatedPromptTokens: Int? = nil) {
         self.holdsText = holdsText
         self.offered = offered
+        self.estimatedPromptTokens = estimatedPromptTokens
+    }
+
+    /// Whether a server that says it read `read` tokens of a prompt estimated at `estimated`
+    /// cut it. An Ollama that truncates (one that ignores `truncate: false`) keeps at most its
+    /// window, often half of it, and for text and code a tokenizer counts no fewer than two
+    /// thirds of the estimate: reading less than half of a prompt of some size is a cut. A
+    /// count of 0 is a prompt served from the cache (as some versions report it), not a cut.
+    static func wasTruncated(read: Int, estimated: Int) -> Bool {
+        read > 0 && estimated >= 1024 && read * 2 < estimated
     }
 
     mutating func decode(line: ArraySlice<UInt8>, provider: String) throws -> [ModelEvent] {
@@ -214,6 +246,13 @@ struct OllamaChatDecoder {
                 heldText = ""
             }
             let input = chunk["prompt_eval_count"]?.intValue
+            if let input, let estimated = estimatedPromptTokens, Self.wasTruncated(read: input, estimated: estimated) {
+                throw ModelError(
+                    code: .contextTooLong,
+                    message:
+                        "the server read \(input) tokens of a prompt of about \(estimated): it dropped the rest to fit the model's context window; raise options.num_ctx or send less",
+                    provider: provider, isRetryable: false)
+            }
             let output = chunk["eval_count"]?.intValue
             if input != nil || output != nil {
                 events.append(.usage(Usage(inputTokens: input ?? 0, outputTokens: output ?? 0)))

@@ -27,12 +27,23 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     /// (llama-cpp-python answers 200 and then fails: "Automatic streaming tool choice is
     /// not supported"). When false such requests go unstreamed.
     public var streamsWithOptionalTools: Bool
+    /// Where the server says how long a request may be.
+    public var contextWindowEndpoint: ContextWindowEndpoint?
+
+    public enum ContextWindowEndpoint: Sendable, Hashable {
+        /// llama.cpp's `GET /props`: `default_generation_settings.n_ctx`.
+        case props
+        /// vLLM's `GET /v1/models`: the model's `max_model_len`.
+        case models
+    }
 
     public init(
         structuredOutput: StructuredOutput = .jsonSchema, sendsParallelToolCalls: Bool = false,
         usesMaxCompletionTokens: Bool = false, requestsStreamUsage: Bool = true, streams: Bool = true,
-        parsesToolCallsInText: Bool = false, streamsWithOptionalTools: Bool = true
+        parsesToolCallsInText: Bool = false, streamsWithOptionalTools: Bool = true,
+        contextWindowEndpoint: ContextWindowEndpoint? = nil
     ) {
+        self.contextWindowEndpoint = contextWindowEndpoint
         self.structuredOutput = structuredOutput
         self.sendsParallelToolCalls = sendsParallelToolCalls
         self.usesMaxCompletionTokens = usesMaxCompletionTokens
@@ -45,13 +56,14 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     public static let openAI = CompatibilityQuirks(usesMaxCompletionTokens: true)
     /// Ollama's `/v1`: ignores `max_completion_tokens` and `parallel_tool_calls`.
     public static let ollama = CompatibilityQuirks()
-    public static let llamaCpp = CompatibilityQuirks(structuredOutput: .forcedTool, sendsParallelToolCalls: true)
+    public static let llamaCpp = CompatibilityQuirks(
+        structuredOutput: .forcedTool, sendsParallelToolCalls: true, contextWindowEndpoint: .props)
     /// llama-cpp-python: `json_schema` answers 500 (only `json_object` with a schema), and a
     /// stream never reports usage, `stream_options` or not — so it is asked unstreamed, and
     /// token budgets and costs count its tokens.
     public static let llamaCppPython = CompatibilityQuirks(
         structuredOutput: .forcedTool, streams: false, streamsWithOptionalTools: false)
-    public static let vllm = CompatibilityQuirks()
+    public static let vllm = CompatibilityQuirks(contextWindowEndpoint: .models)
 
     /// A named profile: `openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`.
     public static func named(_ name: String) -> CompatibilityQuirks? {
@@ -182,6 +194,22 @@ public struct OpenAIChatProvider: ModelProvider {
 
     public func wire(_ request: ModelRequest) -> WireRequest {
         endpoint.wire("/chat/completions", body: body(request))
+    }
+
+    public func contextWindow() async -> ContextWindow? {
+        switch quirks.contextWindowEndpoint {
+        case .props?:
+            let url = endpoint.root + "/props"
+            let props = await endpoint.ask(url)
+            let tokens = props?["default_generation_settings"]?["n_ctx"]?.intValue ?? props?["n_ctx"]?.intValue
+            return ContextWindow(asked: tokens, of: url)
+        case .models?:
+            let url = endpoint.baseURL + "/models"
+            let entry = await endpoint.ask(url)?["data"]?.arrayValue?.first { $0["id"]?.stringValue == model }
+            return ContextWindow(asked: entry?["max_model_len"]?.intValue, of: url)
+        case nil:
+            return nil
+        }
     }
 
     public func stream(_ request: ModelRequest) -> ModelEventStream {

@@ -108,6 +108,25 @@ public struct ProviderEndpoint: Sendable {
         return try decode(Reply.self, from: response.body, what: path)
     }
 
+    /// The JSON a quick question gets (`GET`, or `POST` of `body`), or nil if the server
+    /// does not answer it within a few seconds with a JSON document: for what a server may
+    /// say of itself, never for what a run needs.
+    func ask(_ url: String, body: JSONValue? = nil) async -> JSONValue? {
+        var request = HTTPRequest(
+            method: body == nil ? .get : .post, url: url, headers: headers,
+            body: body.map { Array($0.canonicalText.utf8) },
+            timeouts: HTTPTimeouts(connect: .seconds(2), idle: .seconds(2), total: .seconds(3)))
+        if body != nil { request.headers.set("Content-Type", "application/json") }
+        request.bypassProxy = bypassesProxy
+        guard let response = try? await client.send(request, maxBodyBytes: 4 << 20, retry: .never),
+            response.isSuccess
+        else { return nil }
+        return try? JSONValue(parsing: response.body)
+    }
+
+    /// The server's root: `baseURL` without a trailing `/v1`.
+    var root: String { baseURL.hasSuffix("/v1") ? String(baseURL.dropLast(3)) : baseURL }
+
     func decode<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8], what: String) throws -> Value {
         do {
             return try JSONDecoder().decode(Value.self, from: Data(bytes))

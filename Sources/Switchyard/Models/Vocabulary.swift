@@ -177,6 +177,49 @@ public struct ModelRequest: Sendable, Hashable {
     }
 }
 
+extension ModelRequest {
+    /// About how many tokens the request's input takes: four bytes a token of everything the
+    /// server renders into the prompt — the messages with their tool calls, the offered
+    /// tools' schemas and the output schema — and a few tokens a message for the template.
+    /// A tokenizer would be exact for one model only; this is what budgets and context
+    /// windows are checked with before a request is sent.
+    public var estimatedInputTokens: Int {
+        var bytes = 0
+        for message in messages {
+            bytes += message.content.utf8.count + 16
+            for call in message.toolCalls { bytes += call.name.utf8.count + call.arguments.utf8.count + 16 }
+        }
+        if toolChoice != .none {
+            for tool in tools {
+                bytes += tool.name.utf8.count + tool.description.utf8.count + tool.parameters.canonicalText.utf8.count
+            }
+        }
+        if case .jsonSchema(_, let schema) = responseFormat { bytes += schema.canonicalText.utf8.count }
+        return bytes / 4 + 1
+    }
+}
+
+/// How many tokens a model can take in one request, and who said so.
+public struct ContextWindow: Sendable, Hashable {
+    public var tokens: Int
+    /// `profiles.NAME.context_window`, `profiles.NAME.options.num_ctx`, `GET /props`, …
+    public var source: String
+
+    public init(tokens: Int, source: String) {
+        self.tokens = tokens
+        self.source = source
+    }
+
+    /// The most a window is taken to be: a server that claims more is not believed.
+    public static let largest = 100_000_000
+
+    /// What a server answered at `url`, if it is a window at all.
+    init?(asked tokens: Int?, of url: String) {
+        guard let tokens, tokens > 0, tokens <= Self.largest else { return nil }
+        self.init(tokens: tokens, source: url)
+    }
+}
+
 /// A model's whole answer: the stream, collected.
 public struct ModelResponse: Sendable, Hashable {
     public var text = ""
@@ -205,6 +248,13 @@ public protocol ModelProvider: Sendable {
     /// What `stream(request)` sends, rendered without sending it: a trace records it with
     /// the request, and a replay renders it again to compare.
     func wire(_ request: ModelRequest) -> WireRequest
+    /// The context window the server says the model has, if it says (a run asks once, at
+    /// its start, and records the answer in its header).
+    func contextWindow() async -> ContextWindow?
+}
+
+extension ModelProvider {
+    public func contextWindow() async -> ContextWindow? { nil }
 }
 
 /// An HTTP request to a model server as a trace records it: where it goes and its JSON

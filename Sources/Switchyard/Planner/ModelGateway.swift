@@ -80,11 +80,10 @@ public final class ModelGateway: Sendable {
     /// Every profile's usage added up.
     public var total: Usage { ledger.withLock { $0.total } }
 
-    /// Reserves the estimated input of `request` against the budgets, or says why they do not
+    /// Reserves the estimated input of a request (`tokens`) against the budgets, or says why they do not
     /// cover it. Calls that run at once each see the others' reservations, so a round of
     /// concurrent steps cannot each spend what only one of them may.
-    private func reserve(_ request: ModelRequest, binding: ProfileBinding) throws(BudgetSpent) -> Usage {
-        let tokens = request.messages.reduce(0) { $0 + $1.content.utf8.count } / 4 + 1
+    private func reserve(_ tokens: Int, binding: ProfileBinding) throws(BudgetSpent) -> Usage {
         var estimate = Usage()
         estimate.inputTokens = tokens
         estimate.costUSD = binding.price?.cost(of: TokenUsage(inputTokens: tokens, outputTokens: 0)) ?? 0
@@ -116,7 +115,22 @@ public final class ModelGateway: Sendable {
         // A call the budgets cannot cover is not decided on either: an allowed decision is
         // always followed by its request.
         if let deadline, ContinuousClock.now >= deadline { throw wallTimeSpent }
-        let reservation = try reserve(request, binding: binding)
+        let tokens = request.estimatedInputTokens
+        if let window = binding.contextWindow, tokens > window.tokens {
+            // Refused here, and said why: a server would answer with an error, or (Ollama)
+            // silently drop the start of the conversation.
+            let message =
+                "the request is about \(tokens) tokens and profile \(binding.name)'s context window is \(window.tokens) (\(window.source))"
+            try await effects.record(
+                "model.refused", step: step,
+                payload: [
+                    "profile": .string(binding.name), "estimated_tokens": .number(Double(tokens)),
+                    "context_window": .number(Double(window.tokens)), "source": .string(window.source),
+                    "message": .string(message),
+                ])
+            throw ModelError(code: .contextTooLong, message: message, provider: binding.name, isRetryable: false)
+        }
+        let reservation = try reserve(tokens, binding: binding)
         let response: ModelResponse
         do {
             // Every request is decided and recorded, so `audit` knows what each one carried; the

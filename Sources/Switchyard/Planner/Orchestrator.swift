@@ -8,16 +8,32 @@ public struct ProfileBinding: Sendable {
     /// Where requests go, for the guard and `audit`.
     public var destination: String
     public var price: ModelProfile.Price?
+    /// The most a request may take: a larger one is refused before it is sent.
+    public var contextWindow: ContextWindow?
 
     public init(
         name: String, provider: any ModelProvider, clearance: Confidentiality, destination: String,
-        price: ModelProfile.Price? = nil
+        price: ModelProfile.Price? = nil, contextWindow: ContextWindow? = nil
     ) {
         self.name = name
         self.provider = provider
         self.clearance = clearance
         self.destination = destination
         self.price = price
+        self.contextWindow = contextWindow
+    }
+
+    /// `bindings`, each with its context window: the one it has, or the one its server says
+    /// (all asked at once; each provider bounds its own questions in time).
+    public static func askingWindows(_ bindings: [ProfileBinding]) async -> [ProfileBinding] {
+        await withTaskGroup(of: (Int, ContextWindow?).self) { group in
+            for (index, binding) in bindings.enumerated() where binding.contextWindow == nil {
+                group.addTask { (index, await binding.provider.contextWindow()) }
+            }
+            var asked = bindings
+            for await (index, window) in group { asked[index].contextWindow = window }
+            return asked
+        }
     }
 }
 

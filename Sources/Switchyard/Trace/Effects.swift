@@ -303,13 +303,18 @@ public actor RecordedEffects: Effects {
     /// What of a payload a replay compares: all of it but where a model request was sent
     /// (`wire.url`: a run resumed against a server that moved still matches), and the
     /// wire only if the recorded run has it (runs recorded before requests were recorded
-    /// as sent do not).
+    /// as sent do not), nor Ollama's `truncate: false` if its request went without (runs
+    /// recorded before it was sent).
     private static func compared(_ payload: JSONValue, recorded: JSONValue? = nil) -> JSONValue {
         guard case .object(var object) = payload, case .object(var wire)? = object["wire"] else { return payload }
         if let recorded, recorded["wire"] == nil {
             object["wire"] = nil
         } else {
             wire["url"] = nil
+            if let recorded, recorded["wire"]?["body"]?["truncate"] == nil, case .object(var body)? = wire["body"] {
+                body["truncate"] = nil
+                wire["body"] = .object(body)
+            }
             object["wire"] = .object(wire)
         }
         return .object(object)

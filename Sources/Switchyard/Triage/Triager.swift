@@ -68,10 +68,9 @@ public struct Triager: Sendable {
         self.effects = effects
         self.router = Router(profiles: profiles, routing: spec.routing, defaultProfile: spec.model)
         let runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: Ticket.labels)
-        // Each ticket has the spec's wall time (a Triager decides one ticket).
+        // Each ticket has the spec's budgets (a Triager decides one ticket).
         self.models = ModelGateway(
-            profiles: profiles, runGuard: runGuard, effects: effects, wallTime: spec.budgets.wallTime,
-            progress: progress)
+            profiles: profiles, runGuard: runGuard, effects: effects, budgets: spec.budgets, progress: progress)
     }
 
     /// Whether `decision` is less sure than a decision must be to stand on its own.
@@ -80,8 +79,9 @@ public struct Triager: Sendable {
     }
 
     /// The decision on `ticket`, as it goes into the decisions file (without the run id).
-    public func decide(_ ticket: Ticket) async throws -> JSONValue {
+    public func decide(_ whole: Ticket) async throws -> JSONValue {
         models.runGuard.observe(Ticket.labels)
+        let (ticket, cut) = try await fitted(whole)
         let candidates = try await duplicates(of: ticket)
         var decision = try await decideLocally(ticket, candidates: candidates).objectValue ?? [:]
         var decidedBy = spec.model
@@ -99,12 +99,41 @@ public struct Triager: Sendable {
         line["decided_by"] = .string(decidedBy)
         line["escalated"] = .bool(escalated)
         line["needs_review"] = .bool(isUnsure(decision))
+        if let cut { line["cut"] = cut }
         let result = JSONValue.object(line)
         try await effects.record("triage.decision", step: "decide", payload: result)
         return result
     }
 
     // MARK: Steps
+
+    /// The longest title a decision request carries whole.
+    static let titleRoom = 1_000
+
+    /// `ticket`, cut (with a marker that says so, and recorded) to what a decision request can
+    /// carry: the token budget leaves room for one second try, and the smallest context
+    /// window of the profiles cleared for tickets holds the prompt, the schema, the
+    /// candidates and the answer beside it. Returns what was cut, if anything.
+    func fitted(_ ticket: Ticket) async throws -> (Ticket, JSONValue?) {
+        let windows = models.profiles.values.filter { $0.clearance >= Ticket.labels.confidentiality }
+            .compactMap(\.contextWindow?.tokens)
+        let overhead =
+            (spec.systemPrompt.utf8.count + schema(candidates: []).canonicalText.utf8.count
+                + policy.duplicateCandidates * 400) / 4 + 400 + 64
+        let tokens = ([spec.budgets.tokens / 2] + windows).min()! - overhead
+        let room = max(tokens, 64) * 4
+        guard ticket.text.utf8.count > room else { return (ticket, nil) }
+        let title = ticket.title.utf8Prefix(Self.titleRoom)
+        let marker = "\n[… the rest of this ticket was cut to fit the model's context window and the token budget]"
+        let body = ticket.body.utf8Prefix(max(room - title.utf8.count - marker.utf8.count, 0)) + marker
+        let cut = Ticket(id: ticket.id, title: title, body: body, record: ticket.record)
+        let note: JSONValue = [
+            "characters": .number(Double(ticket.text.count)), "kept_characters": .number(Double(cut.text.count)),
+            "room_tokens": .number(Double(room / 4)),
+        ]
+        try await effects.record("triage.cut", step: "decide", payload: note)
+        return (cut, note)
+    }
 
     /// Earlier tickets close enough to be duplicates, best first.
     private func duplicates(of ticket: Ticket) async throws -> [(id: String, score: Double, text: String)] {
@@ -288,4 +317,14 @@ public struct TriageError: Error, CustomStringConvertible {
     }
 
     public var description: String { "ticket \(ticket): \(message)" }
+}
+
+extension String {
+    /// As much of the text as fits in `bytes` of UTF-8, cut between characters.
+    func utf8Prefix(_ bytes: Int) -> String {
+        guard utf8.count > bytes else { return self }
+        var end = utf8.index(utf8.startIndex, offsetBy: bytes)
+        while end.samePosition(in: self) == nil { end = utf8.index(before: end) }
+        return String(self[..<end])
+    }
 }
