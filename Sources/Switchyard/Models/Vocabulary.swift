@@ -101,12 +101,19 @@ public struct Usage: Sendable, Hashable, Codable {
     public var cachedInputTokens: Int?
     public var reasoningTokens: Int?
 
+    /// Counts are taken as at least 0 and at most `largestCount`: a server that reports
+    /// negative tokens would hand the run budget back, and one that reports 2^62 would
+    /// overflow the sums.
     public init(inputTokens: Int, outputTokens: Int, cachedInputTokens: Int? = nil, reasoningTokens: Int? = nil) {
-        self.inputTokens = inputTokens
-        self.outputTokens = outputTokens
-        self.cachedInputTokens = cachedInputTokens
-        self.reasoningTokens = reasoningTokens
+        func count(_ value: Int) -> Int { min(max(value, 0), Self.largestCount) }
+        self.inputTokens = count(inputTokens)
+        self.outputTokens = count(outputTokens)
+        self.cachedInputTokens = cachedInputTokens.map(count)
+        self.reasoningTokens = reasoningTokens.map(count)
     }
+
+    /// More tokens than any model is asked for in a run (2^40).
+    public static let largestCount = 1 << 40
 
     public var totalTokens: Int { inputTokens + outputTokens }
 }
