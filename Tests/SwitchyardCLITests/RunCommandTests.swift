@@ -242,6 +242,8 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
                 .standardOutput)
         #expect(shown["header"]?["profiles"]?["local"]?["context_window"]?["tokens"] == 1024)
         #expect(shown["events"]?.arrayValue?.contains { $0["kind"] == "model.refused" } == true)
+        let outline = try await runProgram(binary, ["trace", "show", id], environment: environment)
+        #expect(outline.standardOutput.contains("not sent: the request is about"), "\(outline.standardOutput)")
         // The replay knows the window from the record: it fails the same way, asking no one.
         let replay = try await runProgram(binary, ["replay", id], environment: environment)
         #expect(replay.status != 0)

@@ -393,6 +393,8 @@ func ticket(_ id: String, _ title: String, _ body: String) -> JSONValue {
         let shown = try JSONValue(
             parsing: try await fixture.run(["trace", "show", ticketRun["id"]!.stringValue!, "--json"]).standardOutput)
         #expect(shown["events"]?.arrayValue?.contains { $0["kind"] == "triage.cut" } == true)
+        let outline = try await fixture.run(["trace", "show", ticketRun["id"]!.stringValue!])
+        #expect(outline.standardOutput.contains("ticket cut to \(kept) of"), "\(outline.standardOutput)")
     }
 
     /// A disk that fills while a decision is written (the decisions file on an 8 KB tmpfs, made

@@ -151,9 +151,16 @@ public struct RunOutline: Sendable {
             step.kind = step.kind ?? payload["kind"]?.stringValue
             let error = payload["error"]?.stringValue ?? ""
             step.report("failed: \(error)", cause: error)
+        case "model.refused":
+            let message = payload["message"]?.stringValue ?? ""
+            step.report("not sent: \(message)", cause: message)
         case "triage.invalid":
             let problem = payload["problem"]?.stringValue ?? ""
             step.report("invalid answer: \(problem)", cause: problem)
+        case "triage.cut":
+            step.what.append(
+                "ticket cut to \(payload["kept_characters"]?.intValue ?? 0) of \(payload["characters"]?.intValue ?? 0) characters"
+            )
         case "triage.decision":
             step.outcome = clip(payload.canonicalText, 120)
         default:
