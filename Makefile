@@ -42,12 +42,15 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## bench: each benchmark against its reference tool (curl, rg, git, numpy, sqlite-vec)
-bench: deps .build/bench-venv/bin/python
-	$(SWIFT) run -c release switchyard-bench http
-	$(SWIFT) run -c release switchyard-bench decode
-	$(SWIFT) run -c release switchyard-bench tools
-	$(SWIFT) run -c release switchyard-bench vectors
+## bench: each benchmark against its reference (curl, rg, git, numpy, sqlite-vec, a bare Python loop)
+bench: release .build/bench-venv/bin/python
+	.build/release/switchyard-bench http
+	.build/release/switchyard-bench decode
+	.build/release/switchyard-bench trace
+	.build/release/switchyard-bench tools
+	.build/release/switchyard-bench vectors
+	.build/release/switchyard-bench orchestrator
+	.build/release/switchyard-bench loop
 
 # The Python references of the vector benchmark.
 .build/bench-venv/bin/python:

@@ -11,7 +11,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Release-mode benchmarks, each against a reference tool in the same run.",
         subcommands: [
             HTTPBench.self, DecodeBench.self, TraceBench.self, TraceWriter.self, ToolsBench.self, VectorsBench.self,
-            OrchestratorBench.self, StreamMemory.self,
+            OrchestratorBench.self, LoopBench.self, StreamMemory.self,
         ]
     )
 }
