@@ -95,6 +95,42 @@ final class ScratchDirectory {
         #expect(try await store.events(run).map(\.kind) == ["first"] + Array(repeating: "chunk", count: 10) + ["last"])
     }
 
+    /// A store of the layout before events had rowids (schema 2, WITHOUT ROWID) is moved to
+    /// the new one on open, its runs intact: same events, and their chain still verifies.
+    @Test func anOlderStoreIsMovedWithItsRunsIntact() async throws {
+        let (id, before): (RunID, [TraceEvent]) = try await {
+            let store = try TraceStore(path: path)
+            let run = try await store.startRun(agent: "a", task: "t", header: ["agent": "a"], at: 0)
+            for index in 0..<5 {
+                try await store.append(
+                    run: run, kind: "k",
+                    payload: ["i": .number(Double(index)), "text": .string(String(repeating: "x", count: 3000))],
+                    at: 0)
+            }
+            try await store.finish(run, status: .finished, at: 1)
+            return (run, try await store.events(run))
+        }()
+        // Back to the old layout, as an earlier Switchyard left it.
+        let database = try Database(path: path)
+        try database.execute(
+            """
+            CREATE TABLE old_events(
+                run_id TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, parent_seq INTEGER,
+                kind TEXT NOT NULL, step TEXT, at INTEGER NOT NULL, payload TEXT NOT NULL, hash TEXT NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            ) WITHOUT ROWID;
+            INSERT INTO old_events SELECT * FROM events;
+            DROP TABLE events;
+            ALTER TABLE old_events RENAME TO events;
+            PRAGMA user_version = 2;
+            """)
+        let reopened = try TraceStore(path: path)
+        #expect(try await reopened.events(id) == before)
+        #expect(try await reopened.verify(id) == .verified(events: 5))
+        let schema = try database.rows("SELECT sql FROM sqlite_master WHERE name = 'events'").first?.string(0) ?? ""
+        #expect(!schema.contains("WITHOUT ROWID"))
+    }
+
     @Test func tamperingBreaksTheChainAtTheEditedEvent() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
@@ -233,5 +269,111 @@ final class ScratchDirectory {
         let late = RunID.make(milliseconds: 1_700_000_000_001, random: Array(repeating: 0, count: 10))
         #expect(early < late)
         #expect(early.rawValue.count == 26)
+    }
+}
+
+/// A model request is stored as what it adds to the conversation it continues: a run's trace
+/// grows with its turns, not their square, and reads back whole.
+@Suite struct ConversationStorageTests {
+    let directory: ScratchDirectory
+    var path: String { directory.path + "/traces.db" }
+    init() throws { directory = try ScratchDirectory() }
+
+    static let tools: JSONValue = [
+        [
+            "name": "read", "description": .string(String(repeating: "Reads a file. ", count: 40)),
+            "parameters": ["type": "object"],
+        ]
+    ]
+
+    /// The payload a tool-calling loop records on turn `turns`: the conversation so far, sent
+    /// whole, in the request and in its wire body.
+    static func request(_ messages: [JSONValue]) -> JSONValue {
+        [
+            "profile": "local", "request": ["messages": .array(messages), "tools": tools],
+            "wire": [
+                "url": "http://127.0.0.1/v1/chat/completions", "body": ["messages": .array(messages), "tools": tools],
+            ],
+        ]
+    }
+
+    /// Turn `index`'s tool result: a file of a few hundred bytes, one of them holding a secret.
+    static func result(_ index: Int) -> JSONValue {
+        let text = index == 7 ? "token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB" : "line \(index)\n"
+        return ["role": "tool", "content": .string(String(repeating: text, count: 20))]
+    }
+
+    @Test func aLongLoopStoresEachTurnOnceAndReadsBackWhole() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        var messages: [JSONValue] = [["role": "system", "content": "You read."], ["role": "user", "content": "Go."]]
+        var sent: [JSONValue] = []
+        for turn in 1...200 {
+            messages.append(["role": "assistant", "content": .string("call \(turn)")])
+            messages.append(Self.result(turn))
+            sent.append(Self.request(messages))
+            try await store.append(run: run, kind: "model.request", payload: sent.last!, at: 0)
+            try await store.append(run: run, kind: "model.response", payload: ["text": "ok"], at: 0)
+        }
+        try await store.finish(run, status: .finished, at: 1)
+        #expect(try await store.verify(run) == .verified(events: 400))
+
+        // Each request reads back whole, as the store would record it whole.
+        let requests = try await store.events(run).filter { $0.kind == "model.request" }.map(\.payload)
+        #expect(requests.count == 200)
+        var expected: [JSONValue] = []
+        for payload in sent { expected.append(await store.recordedForm(payload)) }
+        #expect(requests == expected)
+        #expect(requests[150]["request"]?["messages"]?.arrayValue?.count == 2 + 2 * 151)
+
+        // Stored, the last turn is no larger than the first; the secret never reaches the file.
+        let database = try Database(path: path)
+        let sizes = try database.rows(
+            "SELECT length(payload) FROM events WHERE run_id = ? AND kind = 'model.request' ORDER BY seq", run.rawValue
+        ).compactMap { $0.int(0) }
+        #expect(sizes.count == 200)
+        #expect(sizes.last! < sizes.first! * 2, "\(sizes.first!) then \(sizes.last!)")
+        #expect(sizes.reduce(0, +) < 200 * 1_500)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(bytes.range(of: Data("ghp_0123456789abcdef".utf8)) == nil)
+
+        // An edit of a request that later ones continue breaks the chain at that request.
+        try database.execute(
+            "UPDATE events SET payload = replace(payload, 'call 3', 'call X') WHERE run_id = ? AND seq = 5",
+            run.rawValue)
+        guard case .broken(at: 5, _) = try await store.verify(run) else {
+            Issue.record("an edited, continued request verified")
+            return
+        }
+    }
+
+    /// Two conversations that interleave (two agents of one planner round) each continue their
+    /// own; one that starts over (a new planner round) is stored whole; and a request that
+    /// leaves the conversation (a changed earlier message) keeps only what it shares.
+    @Test func interleavedAndDivergingConversationsReadBackExactly() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        var first: [JSONValue] = [["role": "user", "content": "first"]]
+        var second: [JSONValue] = [["role": "user", "content": "second"]]
+        var sent: [JSONValue] = []
+        for turn in 1...6 {
+            first.append(Self.result(turn))
+            second.append(Self.result(turn + 100))
+            sent += [Self.request(first), Self.request(second)]
+        }
+        var edited = first
+        edited[1] = ["role": "tool", "content": "changed"]
+        sent += [Self.request(edited), Self.request([["role": "user", "content": "fresh"]]), Self.request([])]
+        for payload in sent { try await store.append(run: run, kind: "model.request", payload: payload, at: 0) }
+        let read = try await store.events(run).map(\.payload)
+        var expected: [JSONValue] = []
+        for payload in sent { expected.append(await store.recordedForm(payload)) }
+        #expect(read == expected)
+        let stored = try Database(path: path).rows(
+            "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", run.rawValue
+        ).compactMap { $0.string(0) }
+        #expect(stored[2].contains("\"$continues\":1"))  // the first conversation's second turn
+        #expect(stored[3].contains("\"$continues\":2"))
+        #expect(stored[12].contains("\"$kept\":1"))  // the edited one keeps only the first message
     }
 }
