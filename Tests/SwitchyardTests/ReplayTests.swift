@@ -58,6 +58,18 @@ func scriptedRun(
     /// A provider that must never be called: replay works without a network.
     let offline = OllamaProvider(baseURL: "http://127.0.0.1:1", model: "llama3.2", retry: .never)
 
+    /// The wire body a trace records is the body that was sent: each request the server got
+    /// is, byte for byte once parsed, the one recorded for it.
+    @Test func theRecordedBodyIsTheBodySent() async throws {
+        let (store, run, _) = try await record()
+        let recorded = try await store.events(run, resolvingBlobs: true).filter { $0.kind == "model.request" }
+        let received = try server.requests.filter { $0.path == "/api/chat" }.map { try JSONValue(parsing: $0.body) }
+        #expect(received.count == 2)
+        #expect(recorded.map { $0.payload["wire"]?["body"] } == received.map { Optional($0) })
+        #expect(
+            recorded.map { $0.payload["wire"]?["url"] } == received.map { _ in .string(server.baseURL + "/api/chat") })
+    }
+
     @Test func aRecordedRunReplaysExactlyWithoutTheNetwork() async throws {
         let (store, run, answer) = try await record()
         #expect(answer == "It is in src/server.rs.")

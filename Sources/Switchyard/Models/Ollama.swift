@@ -104,7 +104,10 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
     }
 
     public func stream(_ request: ModelRequest) -> ModelEventStream {
-        let wire = wire(request)
+        stream(request, sending: wire(request))
+    }
+
+    public func stream(_ request: ModelRequest, sending wire: WireRequest) -> ModelEventStream {
         let offered = Self.offeredTools(request)
         let holdsText = parsesToolCallsInText && !offered.isEmpty
         let estimated = request.estimatedInputTokens

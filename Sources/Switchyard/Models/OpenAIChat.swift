@@ -213,7 +213,10 @@ public struct OpenAIChatProvider: ModelProvider {
     }
 
     public func stream(_ request: ModelRequest) -> ModelEventStream {
-        let wire = wire(request)
+        stream(request, sending: wire(request))
+    }
+
+    public func stream(_ request: ModelRequest, sending wire: WireRequest) -> ModelEventStream {
         let offered = request.tools
         let structured: Bool
         if case .jsonSchema = request.responseFormat, quirks.structuredOutput == .forcedTool {

@@ -75,7 +75,10 @@ public struct OpenAIResponsesProvider: ModelProvider {
     }
 
     public func stream(_ request: ModelRequest) -> ModelEventStream {
-        let wire = wire(request)
+        stream(request, sending: wire(request))
+    }
+
+    public func stream(_ request: ModelRequest, sending wire: WireRequest) -> ModelEventStream {
         return ModelEventStream { [endpoint] batch in
             try await endpoint.post(wire) { response, delivered in
                 var decoder = ResponsesDecoder(provider: endpoint.provider)

@@ -255,6 +255,9 @@ public protocol ModelProvider: Sendable {
     /// What `stream(request)` sends, rendered without sending it: a trace records it with
     /// the request, and a replay renders it again to compare.
     func wire(_ request: ModelRequest) -> WireRequest
+    /// Streams the answer to `request` by sending `wire`, what `wire(request)` rendered: a
+    /// trace records the very body that is sent, built once.
+    func stream(_ request: ModelRequest, sending wire: WireRequest) -> ModelEventStream
     /// The context window the server says the model has, if it says (a run asks once, at
     /// its start, and records the answer in its header).
     func contextWindow() async -> ContextWindow?
@@ -262,6 +265,9 @@ public protocol ModelProvider: Sendable {
 
 extension ModelProvider {
     public func contextWindow() async -> ContextWindow? { nil }
+
+    /// A provider that renders nothing of its own sends what `stream(request)` sends.
+    public func stream(_ request: ModelRequest, sending wire: WireRequest) -> ModelEventStream { stream(request) }
 }
 
 /// An HTTP request to a model server as a trace records it: where it goes and its JSON

@@ -45,15 +45,19 @@ public struct LiveEffects: Effects {
         _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
+        // The body is rendered once: what is recorded is what is sent.
+        let wire = provider.wire(request)
         let intent = try await store.append(
             run: run, kind: "model.request", step: step,
-            payload: modelRequestPayload(request, profile: profile, provider: provider), at: clock())
-        return try await performModel(request, provider: provider, step: step, intent: intent, observe: observe)
+            payload: modelRequestPayload(request, profile: profile, wire: wire), at: clock())
+        return try await performModel(
+            request, sending: wire, provider: provider, step: step, intent: intent, observe: observe)
     }
 
-    /// Makes the model call whose intent is event `intent`, and records its result.
+    /// Makes the model call whose intent is event `intent` by sending `wire`, and records its
+    /// result.
     func performModel(
-        _ request: ModelRequest, provider: any ModelProvider, step: String?, intent: Int,
+        _ request: ModelRequest, sending wire: WireRequest, provider: any ModelProvider, step: String?, intent: Int,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
         let response: ModelResponse
@@ -62,7 +66,7 @@ public struct LiveEffects: Effects {
             // The stream is read in a task of its own (to race the deadline), which ends before
             // this call returns: `observe` does not outlive it.
             (response, shape) = try await withoutActuallyEscaping(observe) { observe in
-                try await Self.collect(request, from: provider, before: ModelDeadline.current, observe)
+                try await Self.collect(request, sending: wire, from: provider, before: ModelDeadline.current, observe)
             }
         } catch {
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
@@ -79,13 +83,13 @@ public struct LiveEffects: Effects {
     /// The whole response to `request`, and the shape of the stream it came in; a stream still
     /// going at `deadline` is cancelled, and that is a `deadline-exceeded` error.
     static func collect(
-        _ request: ModelRequest, from provider: any ModelProvider, before deadline: ContinuousClock.Instant?,
-        _ observe: @escaping @Sendable (ModelEvent) -> Void
+        _ request: ModelRequest, sending wire: WireRequest, from provider: any ModelProvider,
+        before deadline: ContinuousClock.Instant?, _ observe: @escaping @Sendable (ModelEvent) -> Void
     ) async throws -> (ModelResponse, StreamShape) {
         @Sendable func read() async throws -> (ModelResponse, StreamShape) {
             var response = ModelResponse()
             var shape = StreamShape()
-            for try await event in provider.stream(request) {
+            for try await event in provider.stream(request, sending: wire) {
                 observe(event)
                 response.apply(event)
                 shape.append(event)
@@ -150,8 +154,8 @@ public struct LiveEffects: Effects {
 
 /// What a model request is recorded as: the profile it went to, the request, and the HTTP
 /// request the provider sent for it (its URL and body).
-func modelRequestPayload(_ request: ModelRequest, profile: String, provider: any ModelProvider) -> JSONValue {
-    ["profile": .string(profile), "request": request.json, "wire": provider.wire(request).json]
+func modelRequestPayload(_ request: ModelRequest, profile: String, wire: WireRequest) -> JSONValue {
+    ["profile": .string(profile), "request": request.json, "wire": wire.json]
 }
 
 /// The tool call being performed on this task, if any: an event recorded during it is its
@@ -324,10 +328,10 @@ public actor RecordedEffects: Effects {
         _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
+        let wire = provider.wire(request)
         guard
             let matched = try await match(
-                "model.request", step: step,
-                payload: modelRequestPayload(request, profile: profile, provider: provider))
+                "model.request", step: step, payload: modelRequestPayload(request, profile: profile, wire: wire))
         else {
             return try await live!.model(request, profile: profile, provider: provider, step: step, observe: observe)
         }
@@ -343,7 +347,8 @@ public actor RecordedEffects: Effects {
         case (_, let live?) where copy == nil:
             // Resuming: asked but not answered (or answered with an error): ask again, once.
             return try await live.performModel(
-                request, provider: provider, step: step, intent: matched.intent.sequence, observe: observe)
+                request, sending: wire, provider: provider, step: step, intent: matched.intent.sequence,
+                observe: observe)
         case ("model.error", _):
             let error = matched.result!.payload
             throw ModelError(
