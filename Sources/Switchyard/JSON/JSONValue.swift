@@ -74,26 +74,31 @@ public enum JSONValue: Sendable, Hashable {
             }
             output.append(UInt8(ascii: "]"))
         case .object(let object):
-            Self.write(object, keys: object.keys.sorted(), to: &output, schemaOrder: schemaOrder)
+            // Sorted as pairs: no lookup (and no hashing) per key.
+            Self.write(object.sorted { $0.key < $1.key }, to: &output, schemaOrder: schemaOrder)
         }
     }
 
     private static func write(
-        _ object: [String: JSONValue], keys: [String], to output: inout [UInt8], schemaOrder: Bool
+        _ members: [(key: String, value: JSONValue)], to output: inout [UInt8], schemaOrder: Bool
     ) {
         // In a schema, `properties` is written in the order of `required`.
-        let required = schemaOrder ? object["required"]?.arrayValue?.compactMap(\.stringValue) : nil
+        let required =
+            schemaOrder ? members.first { $0.key == "required" }?.value.arrayValue?.compactMap(\.stringValue) : nil
         output.append(UInt8(ascii: "{"))
-        for (index, key) in keys.enumerated() {
+        for (index, member) in members.enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            writeString(key, to: &output)
+            writeString(member.key, to: &output)
             output.append(UInt8(ascii: ":"))
-            if key == "properties", let required, case .object(let properties) = object[key]! {
-                let first = required.filter { properties[$0] != nil }
-                let rest = properties.keys.filter { !first.contains($0) }.sorted()
-                write(properties, keys: first + rest, to: &output, schemaOrder: true)
+            if member.key == "properties", let required, case .object(let properties) = member.value {
+                var listed: Set<String> = []
+                let first = required.compactMap { name in
+                    listed.insert(name).inserted ? properties[name].map { (key: name, value: $0) } : nil
+                }
+                let rest = properties.filter { !required.contains($0.key) }.sorted { $0.key < $1.key }
+                write(first + rest, to: &output, schemaOrder: true)
             } else {
-                object[key]!.write(to: &output, schemaOrder: schemaOrder)
+                member.value.write(to: &output, schemaOrder: schemaOrder)
             }
         }
         output.append(UInt8(ascii: "}"))
