@@ -114,3 +114,39 @@ import Testing
         #expect(limit.apply(to: text, hint: "more").truncated)
     }
 }
+
+/// A message keeps its renderings (the trace's JSON, each provider's wire form) so a
+/// conversation resent every turn is rendered once a message; a change drops them.
+@Suite struct MessageRenderingTests {
+    @Test func renderingsFollowEveryChangeAndNeverAffectEquality() throws {
+        let call = ToolCall(id: "c1", name: "read", arguments: #"{"path":"a"}"#)
+        var message = ChatMessage.assistant("first", toolCalls: [call])
+        let wire = OpenAIChatProvider(baseURL: "http://127.0.0.1:1/v1", apiKey: nil, model: "m")
+        func sent(_ message: ChatMessage) -> JSONValue? {
+            wire.wire(ModelRequest(messages: [message])).body["messages"]?.arrayValue?.first
+        }
+        #expect(message.json["content"] == "first")
+        #expect(sent(message)?["content"] == "first")
+        let copy = message
+        message.content = "second"
+        #expect(message.json["content"] == "second")
+        #expect(sent(message)?["content"] == "second")
+        #expect(copy.json["content"] == "first")  // the copy kept its own
+        message.toolCalls = []
+        #expect(message.json["tool_calls"] == nil)
+        message.role = .user
+        #expect(sent(message)?["role"] == "user")
+        message.toolCallID = "x"
+        #expect(message.json["tool_call_id"] == "x")
+        message.toolName = "read"
+        #expect(message.json["tool_name"] == "read")
+
+        // Rendered or not, equal messages are equal, hash alike and encode alike.
+        let fresh = ChatMessage(role: .user, content: "second", toolCallID: "x", toolName: "read")
+        #expect(fresh == message)
+        #expect(fresh.hashValue == message.hashValue)
+        let encoded = try JSONEncoder().encode(message)
+        #expect(try JSONDecoder().decode(ChatMessage.self, from: encoded) == message)
+        #expect(!String(decoding: encoded, as: UTF8.self).contains("renderings"))
+    }
+}

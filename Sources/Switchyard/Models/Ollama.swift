@@ -32,7 +32,7 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
     public func chatBody(_ request: ModelRequest) -> JSONValue {
         var body: [String: JSONValue] = [
             "model": .string(model),
-            "messages": .array(request.messages.map(Self.wireMessage)),
+            "messages": .array(request.messages.map { $0.rendered(as: "ollama", Self.wireMessage) }),
             "stream": true,
             "think": .bool(request.reasoning),
             // A prompt longer than the window is an error, not silently cut from the front.

@@ -109,7 +109,7 @@ public struct OpenAIChatProvider: ModelProvider {
     public func body(_ request: ModelRequest) -> JSONValue {
         var body: [String: JSONValue] = [
             "model": .string(model),
-            "messages": .array(request.messages.map(Self.wireMessage)),
+            "messages": .array(request.messages.map { $0.rendered(as: "openai-chat", Self.wireMessage) }),
         ]
         if streams(request) {
             body["stream"] = true

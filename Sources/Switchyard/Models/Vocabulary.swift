@@ -1,17 +1,54 @@
+import Synchronization
+
 /// A message in a conversation with a model, in no provider's dialect.
 public struct ChatMessage: Sendable, Hashable, Codable {
     public enum Role: String, Sendable, Codable {
         case system, user, assistant, tool
     }
 
-    public var role: Role
-    public var content: String
+    public var role: Role { didSet { renderings = Renderings() } }
+    public var content: String { didSet { renderings = Renderings() } }
     /// The calls an assistant message makes.
-    public var toolCalls: [ToolCall]
+    public var toolCalls: [ToolCall] { didSet { renderings = Renderings() } }
     /// For a tool result: the call it answers.
-    public var toolCallID: String?
+    public var toolCallID: String? { didSet { renderings = Renderings() } }
     /// For a tool result: the tool's name (Ollama matches results by name and order).
-    public var toolName: String?
+    public var toolName: String? { didSet { renderings = Renderings() } }
+
+    /// The message as JSON in each form it was rendered in (the trace's, each provider's),
+    /// kept with it: a conversation resent every turn is rendered once a message, and the
+    /// renderings of one message are the same value in every request (which makes
+    /// comparing a request with the one it continues cheap). Any change drops them.
+    private var renderings = Renderings()
+
+    private final class Renderings: Sendable {
+        let forms = Mutex<[String: JSONValue]>([:])
+    }
+
+    /// The message rendered by `render` as the form `name`, rendered once.
+    func rendered(as name: String, _ render: (ChatMessage) -> JSONValue) -> JSONValue {
+        if let form = renderings.forms.withLock({ $0[name] }) { return form }
+        let form = render(self)
+        renderings.forms.withLock { $0[name] = form }
+        return form
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case role, content, toolCalls, toolCallID, toolName
+    }
+
+    public static func == (lhs: ChatMessage, rhs: ChatMessage) -> Bool {
+        lhs.role == rhs.role && lhs.content == rhs.content && lhs.toolCalls == rhs.toolCalls
+            && lhs.toolCallID == rhs.toolCallID && lhs.toolName == rhs.toolName
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(role)
+        hasher.combine(content)
+        hasher.combine(toolCalls)
+        hasher.combine(toolCallID)
+        hasher.combine(toolName)
+    }
 
     public init(
         role: Role, content: String, toolCalls: [ToolCall] = [], toolCallID: String? = nil, toolName: String? = nil

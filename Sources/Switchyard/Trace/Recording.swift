@@ -1,11 +1,15 @@
 /// JSON forms of the model vocabulary, as traces record them.
 extension ChatMessage {
     public var json: JSONValue {
-        var object: [String: JSONValue] = ["role": .string(role.rawValue), "content": .string(content)]
-        if !toolCalls.isEmpty { object["tool_calls"] = .array(toolCalls.map(\.json)) }
-        if let toolCallID { object["tool_call_id"] = .string(toolCallID) }
-        if let toolName { object["tool_name"] = .string(toolName) }
-        return .object(object)
+        rendered(as: "trace") { message in
+            var object: [String: JSONValue] = [
+                "role": .string(message.role.rawValue), "content": .string(message.content),
+            ]
+            if !message.toolCalls.isEmpty { object["tool_calls"] = .array(message.toolCalls.map(\.json)) }
+            if let toolCallID = message.toolCallID { object["tool_call_id"] = .string(toolCallID) }
+            if let toolName = message.toolName { object["tool_name"] = .string(toolName) }
+            return .object(object)
+        }
     }
 }
 
