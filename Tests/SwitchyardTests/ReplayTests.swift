@@ -70,6 +70,50 @@ func scriptedRun(
             recorded.map { $0.payload["wire"]?["url"] } == received.map { _ in .string(server.baseURL + "/api/chat") })
     }
 
+    /// A replay compares only what each turn adds to a conversation it already checked — and
+    /// still finds a change anywhere: in what a turn adds (at its own index) and in what an
+    /// earlier turn had.
+    @Test func aLongConversationReplaysAndEveryChangeIsFound() async throws {
+        let store = try TraceStore(path: directory.path + "/traces.db")
+        let run = try await store.startRun(agent: "loop", task: "t", header: [:], at: 1)
+        let provider = OllamaProvider(baseURL: server.baseURL, model: "llama3.2")
+        func conversation(_ turns: Int, changing change: Int? = nil, content: String = "changed") -> [[ChatMessage]] {
+            var messages: [ChatMessage] = [.system("You read."), .user("Go.")]
+            var requests: [[ChatMessage]] = []
+            for turn in 1...turns {
+                requests.append(messages)
+                messages += [.assistant("turn \(turn)"), .user("result \(turn)")]
+            }
+            if let change {
+                requests = requests.map {
+                    $0.count > change ? $0.enumerated().map { $0.offset == change ? .user(content) : $0.element } : $0
+                }
+            }
+            return requests
+        }
+        let live = LiveEffects(store: store, run: run, clock: { 1 })
+        for messages in conversation(40) {
+            server.enqueue("/api/chat", .ndjson([#"{"message":{"role":"assistant","content":"ok"},"done":true}"#]))
+            _ = try await live.model(ModelRequest(messages: messages), profile: "local", provider: provider, step: "$1")
+        }
+        try await store.finish(run, status: .finished, at: 2)
+        func replay(_ requests: [[ChatMessage]]) async throws {
+            let effects = try await RecordedEffects(replaying: run, in: store)
+            for messages in requests {
+                _ = try await effects.model(
+                    ModelRequest(messages: messages), profile: "local", provider: offline, step: "$1")
+            }
+        }
+        try await replay(conversation(40))
+        // A change in the message turn 30 adds (index 59), seen from that turn on.
+        let added = await #expect(throws: Divergence.self) { try await replay(conversation(40, changing: 59)) }
+        #expect(added?.path.contains("messages[59]") == true, "\(added?.path ?? "")")
+        // A change in a message every later turn repeats (index 3), seen at the first turn that has it.
+        let early = await #expect(throws: Divergence.self) { try await replay(conversation(40, changing: 3)) }
+        #expect(early?.path.contains("messages[3]") == true, "\(early?.path ?? "")")
+        #expect(early?.sequence == 3)  // the second request: the first with four messages
+    }
+
     @Test func aRecordedRunReplaysExactlyWithoutTheNetwork() async throws {
         let (store, run, answer) = try await record()
         #expect(answer == "It is in src/server.rs.")

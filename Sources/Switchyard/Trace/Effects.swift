@@ -190,6 +190,9 @@ public actor RecordedEffects: Effects {
     private let live: LiveEffects?
     /// Forking: the new run, which gets a copy of every effect served.
     private let copy: LiveEffects?
+    /// The latest model requests matched: their growing arrays as replayed (before
+    /// redaction) and as recorded, found equal item by item.
+    private var matchedRequests: [(replayed: [[JSONValue]?], recorded: [[JSONValue]?])] = []
 
     /// Replays `run`: no model or tool is called.
     public init(replaying run: RunID, in store: TraceStore) async throws {
@@ -260,23 +263,24 @@ public actor RecordedEffects: Effects {
     private func match(_ kind: String, step: String?, payload: JSONValue, comparing: Bool = true) async throws -> (
         intent: TraceEvent, result: TraceEvent?
     )? {
-        let replayed = await store.recordedForm(payload)
         guard let index = queues[step ?? ""]?.last else {
             if live != nil { return nil }
             throw Divergence(
                 sequence: (events.last?.sequence ?? 0) + 1, kind: kind, step: step, path: "", recorded: nil,
-                replayed: ["kind": .string(kind), "payload": replayed])
+                replayed: ["kind": .string(kind), "payload": await store.recordedForm(payload)])
         }
         let recorded = events[index]
         guard recorded.kind == kind else {
             throw Divergence(
                 sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: "",
                 recorded: ["kind": .string(recorded.kind), "payload": recorded.payload],
-                replayed: ["kind": .string(kind), "payload": replayed])
+                replayed: ["kind": .string(kind), "payload": await store.recordedForm(payload)])
         }
+        let (mine, theirs) =
+            kind == "model.request" && comparing ? continuing(payload, recorded.payload) : (payload, recorded.payload)
         if comparing,
-            let difference = Self.compared(await store.currentForm(ofRecorded: recorded.payload)).firstDifference(
-                from: Self.compared(replayed, recorded: recorded.payload))
+            let difference = Self.compared(await store.currentForm(ofRecorded: theirs)).firstDifference(
+                from: Self.compared(await store.recordedForm(mine), recorded: theirs))
         {
             throw Divergence(
                 sequence: recorded.sequence, kind: kind, step: recorded.step, path: difference.path,
@@ -302,6 +306,40 @@ public actor RecordedEffects: Effects {
         }
         if let served = result { result?.payload = try await store.resolvingBlobs(served.payload) }
         return (recorded, result)
+    }
+
+    /// A replayed request and the recorded one, with the items of each growing array that
+    /// both share with a request matched before (the same items as replayed then and as
+    /// recorded then, which were found equal) set to null on both sides: only what the turn
+    /// adds is redacted and compared, and a divergence keeps its index. The request is then
+    /// remembered as matched (if it does not match, the replay stops).
+    private func continuing(_ payload: JSONValue, _ recorded: JSONValue) -> (JSONValue, JSONValue) {
+        var (mine, theirs) = (payload, recorded)
+        var matched: (replayed: [[JSONValue]?], recorded: [[JSONValue]?]) = ([], [])
+        for (index, path) in Conversation.growingPaths.enumerated() {
+            guard case .array(let replayed)? = payload[path], case .array(let items)? = recorded[path] else {
+                matched.replayed.append(nil)
+                matched.recorded.append(nil)
+                continue
+            }
+            matched.replayed.append(replayed)
+            matched.recorded.append(items)
+            var shared = 0
+            for earlier in matchedRequests.reversed() {
+                guard let before = earlier.replayed[index], let beforeRecorded = earlier.recorded[index],
+                    before.count == beforeRecorded.count, before.count > shared, before.count <= replayed.count,
+                    before.count <= items.count, replayed.starts(with: before), items.starts(with: beforeRecorded)
+                else { continue }
+                shared = before.count
+            }
+            guard shared > 0 else { continue }
+            let blank = Array(repeating: JSONValue.null, count: shared)
+            mine[path] = .array(blank + replayed[shared...])
+            theirs[path] = .array(blank + items[shared...])
+        }
+        matchedRequests.append(matched)
+        if matchedRequests.count > Conversation.remembered { matchedRequests.removeFirst() }
+        return (mine, theirs)
     }
 
     /// What of a payload a replay compares: all of it but where a model request was sent
