@@ -33,22 +33,10 @@ func fail(_ error: any Error) -> ExitCode {
 /// The bytes of a file named on the command line, or an error that says why not in the
 /// system's words ("No such file or directory", "Is a directory").
 func readFile(_ path: String, what: String) throws(ConfigurationError) -> [UInt8] {
-    func failure() -> ConfigurationError {
-        ConfigurationError(file: path, message: "cannot read \(what): \(String(cString: strerror(errno)))")
-    }
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-    guard descriptor >= 0 else { throw failure() }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        let count = read(descriptor, &buffer, buffer.count)
-        if count == 0 { return bytes }
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw failure()
-        }
-        bytes += buffer[..<count]
+    do {
+        return Array(try Descriptor(reading: path).readAll())
+    } catch {
+        throw ConfigurationError(file: path, message: "cannot read \(what): \(error)")
     }
 }
 

@@ -13,6 +13,14 @@ public final class Descriptor: Sendable {
 
     init(_ raw: Int32) { self.raw = raw }
 
+    /// `path` opened for reading as it is named, not beneath any root: for a file the user
+    /// names on the command line.
+    public convenience init(reading path: String) throws(Errno) {
+        let raw = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard raw >= 0 else { throw Errno(errno) }
+        self.init(raw)
+    }
+
     deinit { close(raw) }
 
     /// Where the descriptor's file is now, as the kernel names it (`/proc/self/fd`), or `nil`
