@@ -98,9 +98,8 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         }
         if let window = ContextWindow(asked: loaded?["context_length"]?.intValue, of: ps) { return window }
         let show = endpoint.baseURL + "/api/show"
-        let info = await endpoint.ask(show, body: ["model": .string(model)])?["model_info"]?.objectValue
-        let trained = info?.first { $0.key.hasSuffix(".context_length") }?.value.intValue
-        return ContextWindow(asked: trained, of: show)
+        guard let reply = await endpoint.ask(show, body: ["model": .string(model)]) else { return nil }
+        return ContextWindow(asked: OllamaModelInfo(show: reply).contextLength, of: show)
     }
 
     public func stream(_ request: ModelRequest) -> ModelEventStream {
@@ -110,11 +109,10 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
     public func stream(_ request: ModelRequest, sending wire: WireRequest) -> ModelEventStream {
         let offered = Self.offeredTools(request)
         let holdsText = parsesToolCallsInText && !offered.isEmpty
-        let estimated = request.estimatedInputTokens
         return ModelEventStream { [endpoint] batch in
             try await endpoint.post(wire) { response, delivered in
                 var decoder = OllamaChatDecoder(
-                    holdsText: holdsText, offered: offered, estimatedPromptTokens: estimated)
+                    holdsText: holdsText, offered: offered, estimatedPromptTokens: { request.estimatedInputTokens })
                 var lines = response.body.lines.makeAsyncIterator()
                 while let line = try await lines.next(beforeWaiting: { batch.flush() }) {
                     guard !line.allSatisfy(Self.isSpace) else { continue }
@@ -156,16 +154,8 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
 
     /// What a model can do (`POST /api/show`): the router needs tools and context length.
     public func modelInfo(_ name: String? = nil) async throws -> OllamaModelInfo {
-        struct Reply: Decodable {
-            var capabilities: [String]?
-            var model_info: [String: JSONValue]?
-        }
-        let reply = try await endpoint.postJSON(
-            "/api/show", body: ["model": .string(name ?? model)], as: Reply.self)
-        let contextLength = reply.model_info?.first { $0.key.hasSuffix(".context_length") }.flatMap { entry in
-            entry.value.intValue.flatMap { $0 > 0 ? $0 : nil }
-        }
-        return OllamaModelInfo(capabilities: Set(reply.capabilities ?? []), contextLength: contextLength)
+        OllamaModelInfo(
+            show: try await endpoint.postJSON("/api/show", body: ["model": .string(name ?? model)], as: JSONValue.self))
     }
 }
 
@@ -176,6 +166,13 @@ public struct OllamaModelInfo: Sendable, Hashable {
     public var contextLength: Int?
 
     public var supportsTools: Bool { capabilities.contains("tools") }
+
+    /// What an answer of `POST /api/show` says.
+    init(show reply: JSONValue) {
+        capabilities = Set(reply["capabilities"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        contextLength = reply["model_info"]?.objectValue?.first { $0.key.hasSuffix(".context_length") }?.value
+            .intValue.flatMap { $0 > 0 ? $0 : nil }
+    }
 }
 
 /// Turns `/api/chat` NDJSON lines into model events.
@@ -187,10 +184,11 @@ struct OllamaChatDecoder {
     private var heldText = ""
     private var callCount = 0
 
-    /// What the request was estimated to take (`ModelRequest.estimatedInputTokens`).
-    let estimatedPromptTokens: Int?
+    /// What the request was estimated to take (`ModelRequest.estimatedInputTokens`), worked
+    /// out only if the server says how much it read.
+    let estimatedPromptTokens: (() -> Int)?
 
-    init(holdsText: Bool, offered: [ToolSpec], estimatedPromptTokens: Int? = nil) {
+    init(holdsText: Bool, offered: [ToolSpec], estimatedPromptTokens: (() -> Int)? = nil) {
         self.holdsText = holdsText
         self.offered = offered
         self.estimatedPromptTokens = estimatedPromptTokens
@@ -249,7 +247,8 @@ struct OllamaChatDecoder {
                 heldText = ""
             }
             let input = chunk["prompt_eval_count"]?.intValue
-            if let input, let estimated = estimatedPromptTokens, Self.wasTruncated(read: input, estimated: estimated) {
+            if let input, let estimated = estimatedPromptTokens?(), Self.wasTruncated(read: input, estimated: estimated)
+            {
                 throw ModelError(
                     code: .contextTooLong,
                     message:
