@@ -123,9 +123,11 @@ public struct Triager: Sendable {
         let tokens = ([spec.budgets.tokens / 2] + windows).min()! - overhead
         let room = max(tokens, 64) * 4
         guard ticket.text.utf8.count > room else { return (ticket, nil) }
-        let title = ticket.title.utf8Prefix(Self.titleRoom)
+        // Whole lines where they fit, as a tool's output is cut.
+        let title = String(OutputLimit(bytes: Self.titleRoom, lines: .max).prefix(of: ticket.title))
         let marker = "\n[… the rest of this ticket was cut to fit the model's context window and the token budget]"
-        let body = ticket.body.utf8Prefix(max(room - title.utf8.count - marker.utf8.count, 0)) + marker
+        let bodyRoom = max(room - title.utf8.count - marker.utf8.count, 0)
+        let body = String(OutputLimit(bytes: bodyRoom, lines: .max).prefix(of: ticket.body)) + marker
         let cut = Ticket(id: ticket.id, title: title, body: body, record: ticket.record)
         let note: JSONValue = [
             "characters": .number(Double(ticket.text.count)), "kept_characters": .number(Double(cut.text.count)),
@@ -228,20 +230,13 @@ public struct Triager: Sendable {
         throw TriageError(ticket: ticket.id, "the model gave no valid decision in two tries")
     }
 
-    /// The spec's budgets hold for each ticket: its model calls (steps), tokens and cost.
+    /// The spec's budgets hold for each ticket: its model calls (steps) here, its tokens and
+    /// cost in the gateway, which checks each call against what is left before it is made.
     private func checkBudgets(_ ticket: Ticket) throws {
         let budgets = spec.budgets
         let used = models.total
         if used.calls >= budgets.steps {
             throw TriageError(ticket: ticket.id, "the step budget (\(budgets.steps)) is spent")
-        }
-        if used.tokens >= budgets.tokens {
-            throw TriageError(ticket: ticket.id, "the token budget (\(budgets.tokens)) is spent (\(used.tokens) used)")
-        }
-        if used.costUSD >= budgets.costUSD {
-            throw TriageError(
-                ticket: ticket.id,
-                String(format: "the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, used.costUSD))
         }
     }
 
@@ -317,14 +312,4 @@ public struct TriageError: Error, CustomStringConvertible {
     }
 
     public var description: String { "ticket \(ticket): \(message)" }
-}
-
-extension String {
-    /// As much of the text as fits in `bytes` of UTF-8, cut between characters.
-    func utf8Prefix(_ bytes: Int) -> String {
-        guard utf8.count > bytes else { return self }
-        var end = utf8.index(utf8.startIndex, offsetBy: bytes)
-        while end.samePosition(in: self) == nil { end = utf8.index(before: end) }
-        return String(self[..<end])
-    }
 }
