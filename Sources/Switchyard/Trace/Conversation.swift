@@ -45,24 +45,32 @@ enum Conversation {
                 continue
             }
             arrays.append(items)
-            // The earlier request that shares the longest start with this one.
-            var best: (sequence: Int, kept: Int)?
-            for earlier in recent.reversed() {
-                guard let previous = earlier.arrays[index], previous.count > (best?.kept ?? 0),
-                    previous.count <= items.count, items.starts(with: previous)
-                else { continue }
-                best = (earlier.sequence, previous.count)
-            }
-            if let best {
+            if let (earlier, kept) = longestStart(of: items, among: recent.map { $0.arrays[index] }) {
                 stored[path] = [
-                    "$continues": .number(Double(best.sequence)), "$kept": .number(Double(best.kept)),
-                    "$added": .array(Array(items[best.kept...])),
+                    "$continues": .number(Double(recent[earlier].sequence)), "$kept": .number(Double(kept)),
+                    "$added": .array(Array(items[kept...])),
                 ]
             }
         }
         recent.append(Recorded(sequence: sequence, arrays: arrays))
         if recent.count > remembered { recent.removeFirst(recent.count - remembered) }
         return stored
+    }
+
+    /// Which of `earlier` (latest last) is the longest whole start of `items`, and its length;
+    /// only those `accepted` (by index) count. A conversation's turns share its start: a
+    /// request continues the one before it in its conversation.
+    static func longestStart(
+        of items: [JSONValue], among earlier: [[JSONValue]?], accepted: (Int) -> Bool = { _ in true }
+    ) -> (index: Int, count: Int)? {
+        var best: (index: Int, count: Int)?
+        for (index, previous) in earlier.enumerated().reversed() {
+            guard let previous, previous.count > (best?.count ?? 0), previous.count <= items.count,
+                items.starts(with: previous), accepted(index)
+            else { continue }
+            best = (index, previous.count)
+        }
+        return best
     }
 
     /// Reads a run's model requests back whole, in order.

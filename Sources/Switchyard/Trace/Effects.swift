@@ -324,15 +324,16 @@ public actor RecordedEffects: Effects {
             }
             matched.replayed.append(replayed)
             matched.recorded.append(items)
-            var shared = 0
-            for earlier in matchedRequests.reversed() {
-                guard let before = earlier.replayed[index], let beforeRecorded = earlier.recorded[index],
-                    before.count == beforeRecorded.count, before.count > shared, before.count <= replayed.count,
-                    before.count <= items.count, replayed.starts(with: before), items.starts(with: beforeRecorded)
-                else { continue }
-                shared = before.count
-            }
-            guard shared > 0 else { continue }
+            // Shared with a request matched before, on both sides alike.
+            guard
+                let (_, shared) = Conversation.longestStart(
+                    of: replayed, among: matchedRequests.map { $0.replayed[index] },
+                    accepted: { earlier in
+                        guard let before = matchedRequests[earlier].recorded[index] else { return false }
+                        return before.count == matchedRequests[earlier].replayed[index]?.count
+                            && items.starts(with: before)
+                    })
+            else { continue }
             let blank = Array(repeating: JSONValue.null, count: shared)
             mine[path] = .array(blank + replayed[shared...])
             theirs[path] = .array(blank + items[shared...])
