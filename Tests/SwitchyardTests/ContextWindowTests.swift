@@ -101,6 +101,22 @@ import Testing
         #expect(server.requests.count == before + 3)
     }
 
+    /// A server that never answers the question holds a run's start for at most its limit
+    /// (3 s), and gives no window.
+    @Test func aServerThatNeverAnswersGivesNoWindowInTime() async throws {
+        let silent = try LoopbackHTTPServer { _, response in
+            response.waitForClose()
+            response.abort()
+        }
+        defer { silent.stop() }
+        let started = ContinuousClock.now
+        let window = await OpenAIChatProvider(
+            baseURL: silent.baseURL + "/v1", apiKey: nil, model: "m", quirks: .llamaCpp, retry: .never
+        ).contextWindow()
+        #expect(window == nil)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     /// A request larger than the window is refused before a byte is sent, with the profile,
     /// the size and the window, and recorded; a fallback with room takes it.
     @Test func aRequestLargerThanTheWindowIsRefusedAndFallsBack() async throws {
