@@ -118,6 +118,45 @@ import Testing
 /// A message keeps its renderings (the trace's JSON, each provider's wire form) so a
 /// conversation resent every turn is rendered once a message; a change drops them.
 @Suite struct MessageRenderingTests {
+    /// Each provider splices the bytes its messages were written to once into the body: they
+    /// must be the bytes of the body it records, whole, for every kind of message and after
+    /// a message changes.
+    @Test func theBytesSentAreTheBodyRecorded() throws {
+        let call = ToolCall(id: "c\"1", name: "read", arguments: #"{"path":"a\\b","n":1}"#)
+        var messages: [ChatMessage] = [
+            .system("be brief"), .system("and exact"), .user("quote \" backslash \\ tab \t nul \u{0} é 🦀"),
+            .assistant("", toolCalls: [call, ToolCall(id: "c2", name: "grep", arguments: "not json")]),
+            .toolResult(for: call, content: "line\r\nline"), .assistant("thinking", toolCalls: [call]), .user(""),
+        ]
+        let tools = [
+            ToolSpec(
+                name: "read", description: "Read.",
+                parameters: [
+                    "type": "object", "required": ["path", "n"],
+                    "properties": ["z": ["type": "string"], "path": ["type": "string"], "n": ["type": "integer"]],
+                ])
+        ]
+        let chat = OpenAIChatProvider(baseURL: "http://127.0.0.1:1/v1", apiKey: nil, model: "m")
+        let ollama = OllamaProvider(baseURL: "http://127.0.0.1:1", model: "m", options: ["num_ctx": 8192])
+        let responses = OpenAIResponsesProvider(baseURL: "http://127.0.0.1:1/v1", apiKey: nil, model: "m")
+        let providers: [any ModelProvider] = [chat, ollama, responses]
+        for round in 0..<3 {
+            for count in 0...messages.count {
+                let request = ModelRequest(messages: Array(messages.prefix(count)), tools: tools, temperature: 0.5)
+                for provider in providers {
+                    let wire = provider.wire(request)
+                    let sent = String(decoding: wire.bytes, as: UTF8.self)
+                    #expect(sent == String(decoding: wire.body.requestBytes, as: UTF8.self), "\(type(of: provider))")
+                    #expect(try JSONValue(parsing: sent) == wire.body)
+                }
+            }
+            // Changed messages are written again, not served from what they were.
+            messages[2].content += " \(round)"
+            messages[3].toolCalls = Array(messages[3].toolCalls.dropLast())
+        }
+        #expect(responses.wire(ModelRequest(messages: messages)).body["instructions"] == "be brief\n\nand exact")
+    }
+
     @Test func renderingsFollowEveryChangeAndNeverAffectEquality() throws {
         let call = ToolCall(id: "c1", name: "read", arguments: #"{"path":"a"}"#)
         var message = ChatMessage.assistant("first", toolCalls: [call])

@@ -53,6 +53,17 @@ public enum JSONValue: Sendable, Hashable {
         return output
     }
 
+    /// `JSONValue.object(members).requestBytes` when `members[key]` is the array of every
+    /// item in `runs`, written from the bytes each run was written to once (its items'
+    /// `requestBytes`, comma-separated): an array a body resends every turn costs a copy,
+    /// not a rewrite. The caller passes the same items as values and as bytes.
+    static func requestBytes(_ members: [String: JSONValue], splicing key: String, runs: [[UInt8]]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(runs.reduce(1024) { $0 + $1.count + 1 })
+        write(members.sorted { $0.key < $1.key }, to: &output, schemaOrder: true, splicing: (key, runs))
+        return output
+    }
+
     private func write(to output: inout [UInt8], schemaOrder: Bool) {
         switch self {
         case .null: output.append(contentsOf: "null".utf8)
@@ -80,7 +91,8 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     private static func write(
-        _ members: [(key: String, value: JSONValue)], to output: inout [UInt8], schemaOrder: Bool
+        _ members: [(key: String, value: JSONValue)], to output: inout [UInt8], schemaOrder: Bool,
+        splicing spliced: (key: String, runs: [[UInt8]])? = nil
     ) {
         // In a schema, `properties` is written in the order of `required`.
         let required =
@@ -90,7 +102,16 @@ public enum JSONValue: Sendable, Hashable {
             if index > 0 { output.append(UInt8(ascii: ",")) }
             writeString(member.key, to: &output)
             output.append(UInt8(ascii: ":"))
-            if member.key == "properties", let required, case .object(let properties) = member.value {
+            if let spliced, member.key == spliced.key {
+                output.append(UInt8(ascii: "["))
+                var first = true
+                for run in spliced.runs where !run.isEmpty {
+                    if !first { output.append(UInt8(ascii: ",")) }
+                    output.append(contentsOf: run)
+                    first = false
+                }
+                output.append(UInt8(ascii: "]"))
+            } else if member.key == "properties", let required, case .object(let properties) = member.value {
                 var listed: Set<String> = []
                 let first = required.compactMap { name in
                     listed.insert(name).inserted ? properties[name].map { (key: name, value: $0) } : nil

@@ -29,10 +29,12 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
     // MARK: Chat
 
     /// The `/api/chat` body for `request`.
-    public func chatBody(_ request: ModelRequest) -> JSONValue {
+    public func chatBody(_ request: ModelRequest) -> JSONValue { wire(request).body }
+
+    /// The `/api/chat` body for `request` but its messages.
+    func chatMembers(_ request: ModelRequest) -> [String: JSONValue] {
         var body: [String: JSONValue] = [
             "model": .string(model),
-            "messages": .array(request.messages.map { $0.rendered(as: "ollama", Self.wireMessage) }),
             "stream": true,
             "think": .bool(request.reasoning),
             // A prompt longer than the window is an error, not silently cut from the front.
@@ -50,7 +52,7 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
         if !request.stop.isEmpty { options["stop"] = .array(request.stop.map(JSONValue.string)) }
         if !options.isEmpty { body["options"] = .object(options) }
         if let keepAlive { body["keep_alive"] = .string(keepAlive) }
-        return .object(body)
+        return body
     }
 
     /// Ollama has no `tool_choice`: `none` offers no tools, a named tool offers only that one.
@@ -85,7 +87,9 @@ public struct OllamaProvider: ModelProvider, EmbeddingProvider {
     }
 
     public func wire(_ request: ModelRequest) -> WireRequest {
-        endpoint.wire("/api/chat", body: chatBody(request))
+        endpoint.wire(
+            "/api/chat", body: chatMembers(request), key: "messages",
+            messages: request.messages.map { $0.sent(as: .ollama) { [Self.wireMessage($0)] } })
     }
 
     /// The window the server runs the model with, when it is loaded (`GET /api/ps`), else

@@ -106,11 +106,11 @@ public struct OpenAIChatProvider: ModelProvider {
     }
 
     /// The `/chat/completions` body for `request`.
-    public func body(_ request: ModelRequest) -> JSONValue {
-        var body: [String: JSONValue] = [
-            "model": .string(model),
-            "messages": .array(request.messages.map { $0.rendered(as: "openai-chat", Self.wireMessage) }),
-        ]
+    public func body(_ request: ModelRequest) -> JSONValue { wire(request).body }
+
+    /// The body for `request` but its messages.
+    func members(_ request: ModelRequest) -> [String: JSONValue] {
+        var body: [String: JSONValue] = ["model": .string(model)]
         if streams(request) {
             body["stream"] = true
             if quirks.requestsStreamUsage { body["stream_options"] = ["include_usage": true] }
@@ -149,7 +149,7 @@ public struct OpenAIChatProvider: ModelProvider {
         if let temperature = request.temperature ?? defaultTemperature { body["temperature"] = .number(temperature) }
         if let seed = request.seed ?? defaultSeed { body["seed"] = .number(Double(seed)) }
         if !request.stop.isEmpty { body["stop"] = .array(request.stop.map(JSONValue.string)) }
-        return .object(body)
+        return body
     }
 
     /// Whether `request` goes out streamed, given the quirks.
@@ -193,7 +193,9 @@ public struct OpenAIChatProvider: ModelProvider {
     }
 
     public func wire(_ request: ModelRequest) -> WireRequest {
-        endpoint.wire("/chat/completions", body: body(request))
+        endpoint.wire(
+            "/chat/completions", body: members(request), key: "messages",
+            messages: request.messages.map { $0.sent(as: .openAIChat) { [Self.wireMessage($0)] } })
     }
 
     public func contextWindow() async -> ContextWindow? {

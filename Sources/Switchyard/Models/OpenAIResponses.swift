@@ -17,33 +17,38 @@ public struct OpenAIResponsesProvider: ModelProvider {
     }
 
     /// The `/responses` body for `request`.
-    public func body(_ request: ModelRequest) -> JSONValue {
-        var input: [JSONValue] = []
-        var instructions: [String] = []
-        for message in request.messages {
-            switch message.role {
-            case .system: instructions.append(message.content)
-            case .user: input.append(["role": "user", "content": .string(message.content)])
-            case .assistant:
-                if !message.content.isEmpty {
-                    input.append(["role": "assistant", "content": .string(message.content)])
-                }
-                for call in message.toolCalls {
-                    input.append([
+    public func body(_ request: ModelRequest) -> JSONValue { wire(request).body }
+
+    /// The `input` items a message is sent as: none for a system message (it goes into
+    /// `instructions`), and an item of its own for each call an assistant makes.
+    static func inputItems(_ message: ChatMessage) -> [JSONValue] {
+        switch message.role {
+        case .system: return []
+        case .user: return [["role": "user", "content": .string(message.content)]]
+        case .assistant:
+            let text: [JSONValue] =
+                message.content.isEmpty ? [] : [["role": "assistant", "content": .string(message.content)]]
+            return text
+                + message.toolCalls.map { call in
+                    [
                         "type": "function_call", "call_id": .string(call.id), "name": .string(call.name),
                         "arguments": .string(call.arguments),
-                    ])
+                    ]
                 }
-            case .tool:
-                input.append([
+        case .tool:
+            return [
+                [
                     "type": "function_call_output", "call_id": .string(message.toolCallID ?? ""),
                     "output": .string(message.content),
-                ])
-            }
+                ]
+            ]
         }
-        var body: [String: JSONValue] = [
-            "model": .string(model), "input": .array(input), "stream": true, "store": false,
-        ]
+    }
+
+    /// The body for `request` but its `input`.
+    func members(_ request: ModelRequest) -> [String: JSONValue] {
+        var body: [String: JSONValue] = ["model": .string(model), "stream": true, "store": false]
+        let instructions = request.messages.filter { $0.role == .system }.map(\.content)
         if !instructions.isEmpty { body["instructions"] = .string(instructions.joined(separator: "\n\n")) }
         if !request.tools.isEmpty {
             body["tools"] = .array(
@@ -67,11 +72,13 @@ public struct OpenAIResponsesProvider: ModelProvider {
         }
         if let limit = request.maxOutputTokens { body["max_output_tokens"] = .number(Double(max(16, limit))) }
         if let temperature = request.temperature { body["temperature"] = .number(temperature) }
-        return .object(body)
+        return body
     }
 
     public func wire(_ request: ModelRequest) -> WireRequest {
-        endpoint.wire("/responses", body: body(request))
+        endpoint.wire(
+            "/responses", body: members(request), key: "input",
+            messages: request.messages.map { $0.sent(as: .openAIResponses, Self.inputItems) })
     }
 
     public func stream(_ request: ModelRequest) -> ModelEventStream {

@@ -34,6 +34,11 @@ public struct ProviderEndpoint: Sendable {
         WireRequest(url: baseURL + path, body: body)
     }
 
+    /// The POST to `path` of `body` with the array `key` of the messages' items.
+    func wire(_ path: String, body: [String: JSONValue], key: String, messages: [WireItems]) -> WireRequest {
+        WireRequest(url: baseURL + path, body: body, key: key, messages: messages)
+    }
+
     /// POSTs the wire request's body as JSON and hands a successful response to `consume`.
     ///
     /// Retryable failures are retried under `retry` until `consume` reports, through
@@ -44,7 +49,7 @@ public struct ProviderEndpoint: Sendable {
         consume: (StreamingResponse, _ delivered: @escaping @Sendable () -> Void) async throws -> Result
     ) async throws -> Result {
         var request = HTTPRequest(
-            method: .post, url: wire.url, headers: headers, body: wire.body.requestBytes, timeouts: timeouts)
+            method: .post, url: wire.url, headers: headers, body: wire.bytes, timeouts: timeouts)
         request.headers.set("Content-Type", "application/json")
         request.bypassProxy = bypassesProxy
         let label = "\(provider) \(request.url)"

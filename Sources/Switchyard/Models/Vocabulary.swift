@@ -22,15 +22,31 @@ public struct ChatMessage: Sendable, Hashable, Codable {
     private var renderings = Renderings()
 
     private final class Renderings: Sendable {
-        let forms = Mutex<[String: JSONValue]>([:])
+        let trace = Mutex<JSONValue?>(nil)
+        let wire = Mutex<[WireItems?]>(Array(repeating: nil, count: WireForm.allCases.count))
     }
 
-    /// The message rendered by `render` as the form `name`, rendered once.
-    func rendered(as name: String, _ render: (ChatMessage) -> JSONValue) -> JSONValue {
-        if let form = renderings.forms.withLock({ $0[name] }) { return form }
+    /// The dialects a message is sent in (a slot each, looked up without hashing: a
+    /// conversation's every message is looked up every turn).
+    enum WireForm: Int, CaseIterable {
+        case openAIChat, ollama, openAIResponses
+    }
+
+    /// The message as the trace records it, rendered once by `render`.
+    func recorded(_ render: (ChatMessage) -> JSONValue) -> JSONValue {
+        if let form = renderings.trace.withLock({ $0 }) { return form }
         let form = render(self)
-        renderings.forms.withLock { $0[name] = form }
+        renderings.trace.withLock { $0 = form }
         return form
+    }
+
+    /// The items `render` sends the message as in `form`, and their bytes: rendered and
+    /// written once.
+    func sent(as form: WireForm, _ render: (ChatMessage) -> [JSONValue]) -> WireItems {
+        if let items = renderings.wire.withLock({ $0[form.rawValue] }) { return items }
+        let items = WireItems(render(self))
+        renderings.wire.withLock { $0[form.rawValue] = items }
+        return items
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -311,15 +327,57 @@ extension ModelProvider {
 /// body. The headers are not part of it: they carry the content type and the credentials,
 /// and credentials never reach a trace.
 public struct WireRequest: Sendable, Hashable {
-    public var url: String
-    public var body: JSONValue
+    public let url: String
+    public let body: JSONValue
+    /// How the body is written: whole, or with one array spliced from its items' bytes.
+    private let spliced: (members: [String: JSONValue], key: String, runs: [[UInt8]])?
 
     public init(url: String, body: JSONValue) {
         self.url = url
         self.body = body
+        self.spliced = nil
+    }
+
+    /// The body `members` with the array `key` of the messages' items: each message's bytes,
+    /// written once, are spliced in, so a conversation resent every turn is copied, not
+    /// written again.
+    init(url: String, body members: [String: JSONValue], key: String, messages: [WireItems]) {
+        var whole = members
+        whole[key] = .array(messages.flatMap(\.items))
+        self.url = url
+        self.body = .object(whole)
+        self.spliced = (whole, key, messages.map(\.bytes))
+    }
+
+    /// What is sent: `body.requestBytes`, written from the same values the body holds, so that
+    /// what is recorded (the body) and what is sent are the same by construction. Written
+    /// when asked for: a replay, which sends nothing, never writes it.
+    public var bytes: [UInt8] {
+        guard let spliced else { return body.requestBytes }
+        return JSONValue.requestBytes(spliced.members, splicing: spliced.key, runs: spliced.runs)
+    }
+
+    public static func == (lhs: WireRequest, rhs: WireRequest) -> Bool { lhs.url == rhs.url && lhs.body == rhs.body }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(url)
+        hasher.combine(body)
     }
 
     public var json: JSONValue { ["url": .string(url), "body": body] }
+}
+
+/// What a message is sent as in one wire form: its items (none, one, or several: the
+/// Responses API sends a call as an item of its own), and their `requestBytes`,
+/// comma-separated.
+struct WireItems: Sendable {
+    let items: [JSONValue]
+    let bytes: [UInt8]
+
+    init(_ items: [JSONValue]) {
+        self.items = items
+        self.bytes = Array(items.map(\.requestBytes).joined(separator: [UInt8(ascii: ",")]))
+    }
 }
 
 /// A model's answer as it arrives. Cancelling the consuming task cancels the request.

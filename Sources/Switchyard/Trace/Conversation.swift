@@ -1,3 +1,5 @@
+import Glibc
+
 /// How a model request is stored: as what it adds to the conversation it continues.
 ///
 /// A tool-calling loop resends the whole conversation every turn, so a run that recorded
@@ -66,11 +68,29 @@ enum Conversation {
         var best: (index: Int, count: Int)?
         for (index, previous) in earlier.enumerated().reversed() {
             guard let previous, previous.count > (best?.count ?? 0), previous.count <= items.count,
-                items.starts(with: previous), accepted(index)
+                begins(items, with: previous), accepted(index)
             else { continue }
             best = (index, previous.count)
         }
         return best
+    }
+
+    /// Whether `items` begins with `start`. The items of a conversation's turns are the same
+    /// values (a message is rendered once), so an item whose bytes are those of its
+    /// counterpart — the same case, the same storage — is equal without being read, and
+    /// without the retain and release a comparison costs; any other pair is compared.
+    static func begins(_ items: [JSONValue], with start: [JSONValue]) -> Bool {
+        guard start.count <= items.count else { return false }
+        let size = MemoryLayout<JSONValue>.size
+        return items.withUnsafeBufferPointer { items in
+            start.withUnsafeBufferPointer { start in
+                for index in start.indices
+                where memcmp(items.baseAddress! + index, start.baseAddress! + index, size) != 0 {
+                    if items[index] != start[index] { return false }
+                }
+                return true
+            }
+        }
     }
 
     /// Reads a run's model requests back whole, in order.

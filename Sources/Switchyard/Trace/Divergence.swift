@@ -61,28 +61,29 @@ extension JSONValue {
     public func firstDifference(from other: JSONValue, at path: String = "") -> (
         path: String, mine: JSONValue?, theirs: JSONValue?
     )? {
+        // Equal values (the common case, and cheap for values that share storage) are not
+        // walked: only a branch that differs is, and only its path is spelled out.
+        guard self != other else { return nil }
         switch (self, other) {
         case (.object(let mine), .object(let theirs)):
-            for key in Set(mine.keys).union(theirs.keys).sorted() {
+            for key in Set(mine.keys).union(theirs.keys).sorted() where mine[key] != theirs[key] {
                 let child = path.isEmpty ? key : "\(path).\(key)"
-                switch (mine[key], theirs[key]) {
-                case (let a?, let b?):
-                    if let difference = a.firstDifference(from: b, at: child) { return difference }
-                case (let a, let b):
-                    return (child, a, b)
-                }
+                guard let a = mine[key], let b = theirs[key] else { return (child, mine[key], theirs[key]) }
+                return a.firstDifference(from: b, at: child)
             }
             return nil
         case (.array(let mine), .array(let theirs)):
             for index in 0..<max(mine.count, theirs.count) {
-                let child = "\(path)[\(index)]"
-                guard index < mine.count else { return (child, nil, theirs[index]) }
-                guard index < theirs.count else { return (child, mine[index], nil) }
-                if let difference = mine[index].firstDifference(from: theirs[index], at: child) { return difference }
+                guard index < mine.count, index < theirs.count, mine[index] == theirs[index] else {
+                    let child = "\(path)[\(index)]"
+                    guard index < mine.count else { return (child, nil, theirs[index]) }
+                    guard index < theirs.count else { return (child, mine[index], nil) }
+                    return mine[index].firstDifference(from: theirs[index], at: child)
+                }
             }
             return nil
         default:
-            return self == other ? nil : (path, self, other)
+            return (path, self, other)
         }
     }
 }

@@ -276,15 +276,17 @@ public actor RecordedEffects: Effects {
                 recorded: ["kind": .string(recorded.kind), "payload": recorded.payload],
                 replayed: ["kind": .string(kind), "payload": await store.recordedForm(payload)])
         }
-        let (mine, theirs) =
-            kind == "model.request" && comparing ? continuing(payload, recorded.payload) : (payload, recorded.payload)
+        let (mine, theirs, skipped) =
+            kind == "model.request" && comparing
+            ? continuing(payload, recorded.payload) : (payload, recorded.payload, [])
         if comparing,
             let difference = Self.compared(await store.currentForm(ofRecorded: theirs)).firstDifference(
                 from: Self.compared(await store.recordedForm(mine), recorded: theirs))
         {
             throw Divergence(
-                sequence: recorded.sequence, kind: kind, step: recorded.step, path: difference.path,
-                recorded: difference.mine, replayed: difference.theirs)
+                sequence: recorded.sequence, kind: kind, step: recorded.step,
+                path: Self.located(difference.path, skipped: skipped), recorded: difference.mine,
+                replayed: difference.theirs)
         }
         queues[step ?? ""]?.removeLast()
         var result = results[recorded.sequence].map { events[$0] }
@@ -308,13 +310,17 @@ public actor RecordedEffects: Effects {
         return (recorded, result)
     }
 
-    /// A replayed request and the recorded one, with the items of each growing array that
+    /// A replayed request and the recorded one, without the items of each growing array that
     /// both share with a request matched before (the same items as replayed then and as
-    /// recorded then, which were found equal) set to null on both sides: only what the turn
-    /// adds is redacted and compared, and a divergence keeps its index. The request is then
+    /// recorded then, which were found equal): only what the turn adds is redacted and
+    /// compared. Returns, for each array cut, its path and how many items it lost, so that
+    /// a divergence is reported at its index in the whole array. The request is then
     /// remembered as matched (if it does not match, the replay stops).
-    private func continuing(_ payload: JSONValue, _ recorded: JSONValue) -> (JSONValue, JSONValue) {
+    private func continuing(_ payload: JSONValue, _ recorded: JSONValue) -> (
+        JSONValue, JSONValue, skipped: [(path: String, count: Int)]
+    ) {
         var (mine, theirs) = (payload, recorded)
+        var skipped: [(path: String, count: Int)] = []
         var matched: (replayed: [[JSONValue]?], recorded: [[JSONValue]?]) = ([], [])
         for (index, path) in Conversation.growingPaths.enumerated() {
             guard case .array(let replayed)? = payload[path], case .array(let items)? = recorded[path] else {
@@ -331,16 +337,28 @@ public actor RecordedEffects: Effects {
                     accepted: { earlier in
                         guard let before = matchedRequests[earlier].recorded[index] else { return false }
                         return before.count == matchedRequests[earlier].replayed[index]?.count
-                            && items.starts(with: before)
+                            && Conversation.begins(items, with: before)
                     })
             else { continue }
-            let blank = Array(repeating: JSONValue.null, count: shared)
-            mine[path] = .array(blank + replayed[shared...])
-            theirs[path] = .array(blank + items[shared...])
+            mine[path] = .array(Array(replayed[shared...]))
+            theirs[path] = .array(Array(items[shared...]))
+            skipped.append((path.joined(separator: "."), shared))
         }
         matchedRequests.append(matched)
         if matchedRequests.count > Conversation.remembered { matchedRequests.removeFirst() }
-        return (mine, theirs)
+        return (mine, theirs, skipped)
+    }
+
+    /// A divergence's `path` in arrays compared without their first items (`skipped`), as
+    /// the index in the whole array: `request.messages[2].content` of an array that skipped
+    /// 40 is `request.messages[42].content`.
+    static func located(_ path: String, skipped: [(path: String, count: Int)]) -> String {
+        for (prefix, count) in skipped where path.hasPrefix(prefix + "[") {
+            let rest = path.dropFirst(prefix.count + 1)
+            guard let close = rest.firstIndex(of: "]"), let index = Int(rest[..<close]) else { continue }
+            return "\(prefix)[\(index + count)]" + rest[rest.index(after: close)...]
+        }
+        return path
     }
 
     /// What of a payload a replay compares: all of it but where a model request was sent

@@ -1,7 +1,7 @@
 /// JSON forms of the model vocabulary, as traces record them.
 extension ChatMessage {
     public var json: JSONValue {
-        rendered(as: "trace") { message in
+        recorded { message in
             var object: [String: JSONValue] = [
                 "role": .string(message.role.rawValue), "content": .string(message.content),
             ]
