@@ -329,13 +329,13 @@ extension ModelProvider {
 public struct WireRequest: Sendable, Hashable {
     public let url: String
     public let body: JSONValue
-    /// How the body is written: whole, or with one array spliced from its items' bytes.
-    private let spliced: (members: [String: JSONValue], key: String, runs: [[UInt8]])?
+    /// The array of the body written from its items' bytes, if one is.
+    private let splice: (key: String, runs: [[UInt8]])?
 
     public init(url: String, body: JSONValue) {
         self.url = url
         self.body = body
-        self.spliced = nil
+        self.splice = nil
     }
 
     /// The body `members` with the array `key` of the messages' items: each message's bytes,
@@ -346,15 +346,15 @@ public struct WireRequest: Sendable, Hashable {
         whole[key] = .array(messages.flatMap(\.items))
         self.url = url
         self.body = .object(whole)
-        self.spliced = (whole, key, messages.map(\.bytes))
+        self.splice = (key, messages.map(\.bytes))
     }
 
     /// What is sent: `body.requestBytes`, written from the same values the body holds, so that
     /// what is recorded (the body) and what is sent are the same by construction. Written
     /// when asked for: a replay, which sends nothing, never writes it.
     public var bytes: [UInt8] {
-        guard let spliced else { return body.requestBytes }
-        return JSONValue.requestBytes(spliced.members, splicing: spliced.key, runs: spliced.runs)
+        guard let splice, case .object(let members) = body else { return body.requestBytes }
+        return JSONValue.requestBytes(members, splicing: splice.key, runs: splice.runs)
     }
 
     public static func == (lhs: WireRequest, rhs: WireRequest) -> Bool { lhs.url == rhs.url && lhs.body == rhs.body }
