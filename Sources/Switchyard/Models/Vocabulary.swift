@@ -6,24 +6,69 @@ public struct ChatMessage: Sendable, Hashable, Codable {
         case system, user, assistant, tool
     }
 
-    public var role: Role { didSet { renderings = Renderings() } }
-    public var content: String { didSet { renderings = Renderings() } }
+    /// The message's fields and renderings, behind one reference: a conversation resent
+    /// every turn is walked every turn, and copying a message costs one retain, not one a
+    /// field. A change replaces the storage, and with it the renderings.
+    private var storage: Storage
+
+    public var role: Role {
+        get { storage.role }
+        set { storage = storage.with { $0.role = newValue } }
+    }
+    public var content: String {
+        get { storage.content }
+        set { storage = storage.with { $0.content = newValue } }
+    }
     /// The calls an assistant message makes.
-    public var toolCalls: [ToolCall] { didSet { renderings = Renderings() } }
+    public var toolCalls: [ToolCall] {
+        get { storage.toolCalls }
+        set { storage = storage.with { $0.toolCalls = newValue } }
+    }
     /// For a tool result: the call it answers.
-    public var toolCallID: String? { didSet { renderings = Renderings() } }
+    public var toolCallID: String? {
+        get { storage.toolCallID }
+        set { storage = storage.with { $0.toolCallID = newValue } }
+    }
     /// For a tool result: the tool's name (Ollama matches results by name and order).
-    public var toolName: String? { didSet { renderings = Renderings() } }
+    public var toolName: String? {
+        get { storage.toolName }
+        set { storage = storage.with { $0.toolName = newValue } }
+    }
 
-    /// The message as JSON in each form it was rendered in (the trace's, each provider's),
-    /// kept with it: a conversation resent every turn is rendered once a message, and the
-    /// renderings of one message are the same value in every request (which makes
-    /// comparing a request with the one it continues cheap). Any change drops them.
-    private var renderings = Renderings()
+    private struct Fields: Sendable {
+        var role: Role
+        var content: String
+        var toolCalls: [ToolCall]
+        var toolCallID: String?
+        var toolName: String?
+    }
 
-    private final class Renderings: Sendable {
+    /// The fields, and the message as JSON in each form it was rendered in (the trace's,
+    /// each provider's), kept with them: a conversation resent every turn is rendered once a
+    /// message, and the renderings of one message are the same value in every request
+    /// (which makes comparing a request with the one it continues cheap).
+    private final class Storage: Sendable {
+        let role: Role
+        let content: String
+        let toolCalls: [ToolCall]
+        let toolCallID: String?
+        let toolName: String?
         let trace = Mutex<JSONValue?>(nil)
         let wire = Mutex<[WireItems?]>(Array(repeating: nil, count: WireForm.allCases.count))
+
+        init(_ fields: Fields) {
+            (role, content, toolCalls, toolCallID, toolName) = (
+                fields.role, fields.content, fields.toolCalls, fields.toolCallID, fields.toolName
+            )
+        }
+
+        /// New storage, unrendered, with `change` made to these fields.
+        func with(_ change: (inout Fields) -> Void) -> Storage {
+            var fields = Fields(
+                role: role, content: content, toolCalls: toolCalls, toolCallID: toolCallID, toolName: toolName)
+            change(&fields)
+            return Storage(fields)
+        }
     }
 
     /// The dialects a message is sent in (a slot each, looked up without hashing: a
@@ -34,18 +79,18 @@ public struct ChatMessage: Sendable, Hashable, Codable {
 
     /// The message as the trace records it, rendered once by `render`.
     func recorded(_ render: (ChatMessage) -> JSONValue) -> JSONValue {
-        if let form = renderings.trace.withLock({ $0 }) { return form }
+        if let form = storage.trace.withLock({ $0 }) { return form }
         let form = render(self)
-        renderings.trace.withLock { $0 = form }
+        storage.trace.withLock { $0 = form }
         return form
     }
 
     /// The items `render` sends the message as in `form`, and their bytes: rendered and
     /// written once.
     func sent(as form: WireForm, _ render: (ChatMessage) -> [JSONValue]) -> WireItems {
-        if let items = renderings.wire.withLock({ $0[form.rawValue] }) { return items }
+        if let items = storage.wire.withLock({ $0[form.rawValue] }) { return items }
         let items = WireItems(render(self))
-        renderings.wire.withLock { $0[form.rawValue] = items }
+        storage.wire.withLock { $0[form.rawValue] = items }
         return items
     }
 
@@ -53,9 +98,29 @@ public struct ChatMessage: Sendable, Hashable, Codable {
         case role, content, toolCalls, toolCallID, toolName
     }
 
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            role: try container.decode(Role.self, forKey: .role),
+            content: try container.decode(String.self, forKey: .content),
+            toolCalls: try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls) ?? [],
+            toolCallID: try container.decodeIfPresent(String.self, forKey: .toolCallID),
+            toolName: try container.decodeIfPresent(String.self, forKey: .toolName))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(role, forKey: .role)
+        try container.encode(content, forKey: .content)
+        try container.encode(toolCalls, forKey: .toolCalls)
+        try container.encodeIfPresent(toolCallID, forKey: .toolCallID)
+        try container.encodeIfPresent(toolName, forKey: .toolName)
+    }
+
     public static func == (lhs: ChatMessage, rhs: ChatMessage) -> Bool {
-        lhs.role == rhs.role && lhs.content == rhs.content && lhs.toolCalls == rhs.toolCalls
-            && lhs.toolCallID == rhs.toolCallID && lhs.toolName == rhs.toolName
+        lhs.storage === rhs.storage
+            || (lhs.role == rhs.role && lhs.content == rhs.content && lhs.toolCalls == rhs.toolCalls
+                && lhs.toolCallID == rhs.toolCallID && lhs.toolName == rhs.toolName)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -69,11 +134,8 @@ public struct ChatMessage: Sendable, Hashable, Codable {
     public init(
         role: Role, content: String, toolCalls: [ToolCall] = [], toolCallID: String? = nil, toolName: String? = nil
     ) {
-        self.role = role
-        self.content = content
-        self.toolCalls = toolCalls
-        self.toolCallID = toolCallID
-        self.toolName = toolName
+        storage = Storage(
+            Fields(role: role, content: content, toolCalls: toolCalls, toolCallID: toolCallID, toolName: toolName))
     }
 
     public static func system(_ content: String) -> ChatMessage { ChatMessage(role: .system, content: content) }
@@ -342,11 +404,19 @@ public struct WireRequest: Sendable, Hashable {
     /// written once, are spliced in, so a conversation resent every turn is copied, not
     /// written again.
     init(url: String, body members: [String: JSONValue], key: String, messages: [WireItems]) {
+        var items: [JSONValue] = []
+        var runs: [[UInt8]] = []
+        items.reserveCapacity(messages.count)
+        runs.reserveCapacity(messages.count)
+        for message in messages {
+            items.append(contentsOf: message.items)
+            runs.append(message.bytes)
+        }
         var whole = members
-        whole[key] = .array(messages.flatMap(\.items))
+        whole[key] = .array(items)
         self.url = url
         self.body = .object(whole)
-        self.splice = (key, messages.map(\.bytes))
+        self.splice = (key, runs)
     }
 
     /// What is sent: `body.requestBytes`, written from the same values the body holds, so that
@@ -370,7 +440,7 @@ public struct WireRequest: Sendable, Hashable {
 /// What a message is sent as in one wire form: its items (none, one, or several: the
 /// Responses API sends a call as an item of its own), and their `requestBytes`,
 /// comma-separated.
-struct WireItems: Sendable {
+final class WireItems: Sendable {
     let items: [JSONValue]
     let bytes: [UInt8]
 

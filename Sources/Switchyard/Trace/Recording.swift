@@ -20,7 +20,7 @@ extension ToolCall {
 extension ModelRequest {
     public var json: JSONValue {
         var object: [String: JSONValue] = [
-            "messages": .array(messages.map(\.json)),
+            "messages": .array(messages.map { $0.json }),
             "tools": .array(
                 tools.map {
                     ["name": .string($0.name), "description": .string($0.description), "parameters": $0.parameters]
