@@ -442,7 +442,7 @@ struct TraceWriter: AsyncParsableCommand {
     @Option(help: "Events to write.") var events = 1_000
     @Flag(
         help:
-            "Make model calls through the effects boundary (a request and its answer, from a CannedModel taking 5 ms, each), printing each call once it is answered."
+            "Make model calls through the effects boundary (a request and its answer, from a CannedModel taking 5 ms, each), printing each call once its answer is on disk: with the next request, which follows from it."
     )
     var effects = false
     @Flag(
@@ -456,12 +456,16 @@ struct TraceWriter: AsyncParsableCommand {
         emit("run \(run) \(getpid())")
         if effects {
             let live = LiveEffects(store: store, run: run, clock: { 0 })
-            for index in 1...(events / 2) {
+            let calls = events / 2
+            for index in 1...calls {
                 _ = try await live.model(
                     CannedModel.request(index), profile: "canned", provider: CannedModel(delay: .milliseconds(5)),
                     step: "$\(index)")
-                emit("ack \(index)")
+                // The answer before this one was committed with this request.
+                if index > 1 { emit("ack \(index - 1)") }
             }
+            try await store.settle()
+            emit("ack \(calls)")
         } else {
             for index in 1...events {
                 let sequence = try await store.append(

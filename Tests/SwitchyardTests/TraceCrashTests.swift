@@ -75,7 +75,8 @@ struct KilledWriter {
 @Suite struct TraceCrashResumeTests {
     /// A writer making 500 model calls through the effects boundary (1,000 events; answers
     /// take 5 ms, and the run is held open after them, so that a late kill still finds it
-    /// running) is killed at a different point 50 times. Each time the run is interrupted,
+    /// running; it acknowledges an answer once it is on disk, with the next request) is
+    /// killed at a different point 50 times. Each time the run is interrupted,
     /// and resuming it serves every answered call from the record and asks only the rest —
     /// the one in flight at the kill, if any, included (`RunCommandTests` kills a run while a
     /// request waits, every time) — after which the run replays whole.
@@ -92,6 +93,11 @@ struct KilledWriter {
             let recorded = try await store.events(id)
             let answered = recorded.filter { $0.kind == "model.response" }.count
             #expect(answered >= acknowledged, "round \(round)")
+            // An answer is on disk before the request that follows from it: requests and
+            // answers alternate, and only the last request may be unanswered.
+            #expect(
+                recorded.enumerated().allSatisfy { $1.kind == ($0.isMultiple(of: 2) ? "model.request" : "model.response") },
+                "round \(round): \(recorded.map(\.kind).suffix(6))")
             #expect(try await store.verify(id).holds)
 
             try await store.reopen(id)

@@ -44,6 +44,35 @@ final class ScratchDirectory {
         #expect(try await reader.verify(run).holds)
     }
 
+    /// An effect's outcome costs no commit of its own when it is the last in flight: it goes
+    /// in with the next intent. While another effect is in flight, it is on disk at once.
+    @Test func anOutcomeIsCommittedAtOnceOnlyWhileOtherEffectsRun() async throws {
+        let store = try TraceStore(path: path)
+        let reader = try TraceStore(path: path)  // another connection: sees only what is committed
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        let kinds = { try await reader.events(run).map(\.kind) }
+
+        let request = try await store.begin(run: run, kind: "model.request", payload: [:], at: 0)
+        try await store.conclude(run: run, kind: "model.response", intent: request, payload: [:], at: 0)
+        #expect(try await kinds() == ["model.request"])
+        let first = try await store.begin(run: run, kind: "tool.call", step: "a", payload: [:], at: 0)
+        #expect(try await kinds() == ["model.request", "model.response", "tool.call"])
+
+        // Two calls at once: the first to end is committed while the second runs.
+        let second = try await store.begin(run: run, kind: "tool.call", step: "b", payload: [:], at: 0)
+        try await store.conclude(run: run, kind: "tool.result", step: "a", intent: first, payload: [:], at: 0)
+        #expect(try await kinds().suffix(2) == ["tool.call", "tool.result"])
+        try await store.conclude(run: run, kind: "tool.error", step: "b", intent: second, payload: [:], at: 0)
+        #expect(try await kinds().last == "tool.result")
+
+        // The run's end commits the last one.
+        try await store.finish(run, status: .finished, at: 1)
+        let events = try await reader.events(run)
+        #expect(events.map(\.kind).suffix(2) == ["tool.result", "tool.error"])
+        #expect(events.last?.parent == second)
+        #expect(try await reader.verify(run).holds)
+    }
+
     @Test func runsAndEventsRoundTripWithAHashChain() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "triage", task: "sort tickets", header: ["spec": "abc"], at: 1_000)

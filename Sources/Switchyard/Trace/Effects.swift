@@ -29,7 +29,8 @@ extension Effects {
 }
 
 /// Performs effects and records them: each request is committed before it is made (its
-/// intent), its result after.
+/// intent), its outcome after — at once while other effects run, else with the next intent
+/// (`TraceStore.conclude`).
 public struct LiveEffects: Effects {
     public let store: TraceStore
     public let run: RunID
@@ -47,7 +48,7 @@ public struct LiveEffects: Effects {
     ) async throws -> ModelResponse {
         // The body is rendered once: what is recorded is what is sent.
         let wire = provider.wire(request)
-        let intent = try await store.append(
+        let intent = try await store.begin(
             run: run, kind: "model.request", step: step,
             payload: modelRequestPayload(request, profile: profile, wire: wire), at: clock())
         return try await performModel(
@@ -70,12 +71,12 @@ public struct LiveEffects: Effects {
             }
         } catch {
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
-            try await store.append(
-                run: run, kind: "model.error", step: step, parent: intent, payload: payload, at: clock())
+            try await store.conclude(
+                run: run, kind: "model.error", step: step, intent: intent, payload: payload, at: clock())
             throw error
         }
-        try await store.append(
-            run: run, kind: "model.response", step: step, parent: intent,
+        try await store.conclude(
+            run: run, kind: "model.response", step: step, intent: intent,
             payload: response.recorded(stream: shape), at: clock())
         return response
     }
@@ -117,18 +118,18 @@ public struct LiveEffects: Effects {
     public func tool(
         _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
     ) async throws -> JSONValue {
-        let intent = try await store.append(
+        let intent = try await store.begin(
             run: run, kind: "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments],
             at: clock())
         do {
             // What is recorded while the tool runs (a guard decision) belongs to this call.
             let output = try await EnclosingEffect.$intent.withValue(intent) { try await perform() }
-            try await store.append(
-                run: run, kind: "tool.result", step: step, parent: intent, payload: ["output": output], at: clock())
+            try await store.conclude(
+                run: run, kind: "tool.result", step: step, intent: intent, payload: ["output": output], at: clock())
             return output
         } catch {
-            try await store.append(
-                run: run, kind: "tool.error", step: step, parent: intent, payload: ["message": .string("\(error)")],
+            try await store.conclude(
+                run: run, kind: "tool.error", step: step, intent: intent, payload: ["message": .string("\(error)")],
                 at: clock())
             throw error
         }

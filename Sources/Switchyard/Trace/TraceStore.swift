@@ -100,6 +100,9 @@ public actor TraceStore {
     private var lastHash: [RunID: ChainHead] = [:]
     /// Each run's latest model requests, their growing arrays as stored before continuation.
     private var recentRequests: [RunID: [Conversation.Recorded]] = [:]
+    /// Each run's effects in flight: intents begun (`begin`) and not yet concluded, and how
+    /// many intents are being committed.
+    private var inFlight: [RunID: (intents: Set<Int>, beginning: Int)] = [:]
 
     /// Where a run's chain stands: its last event (0 and the run's own hash before any), and
     /// how it is computed.
@@ -297,6 +300,47 @@ public actor TraceStore {
             PendingEvent(
                 run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload,
                 continuation: nil))
+    }
+
+    /// Appends the intent of an effect — a request about to be made, a tool about to run —
+    /// and returns its sequence number once it is committed: an effect is on disk before it
+    /// begins. The effect is in flight until `conclude` records its outcome.
+    public func begin(
+        run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
+    ) async throws -> Int {
+        inFlight[run, default: ([], 0)].beginning += 1
+        defer { inFlight[run]?.beginning -= 1 }
+        let intent = try await append(
+            run: run, kind: kind, step: step, parent: parent, payload: payload, at: milliseconds)
+        inFlight[run]?.intents.insert(intent)
+        return intent
+    }
+
+    /// Records the outcome of the effect whose intent is event `intent` (a response, a
+    /// result, an error).
+    ///
+    /// While other effects of the run are in flight — they may take long — it is committed
+    /// before this returns. When it is the last, it is committed with the run's next append
+    /// (or its end): whatever the run does next because of it is an effect, whose intent is
+    /// committed with it or after it, so the outcome is on disk before anything it causes
+    /// leaves the process, without a commit of its own. A crash in between loses only an
+    /// outcome nothing has acted on: a resumed run asks that model again, and reports that
+    /// tool call as begun without a result (it is not repeated).
+    public func conclude(
+        run: RunID, kind: String, step: String? = nil, intent: Int, payload: JSONValue, at milliseconds: Int64
+    ) async throws {
+        inFlight[run]?.intents.remove(intent)
+        if inFlight[run].map({ $0.intents.isEmpty && $0.beginning == 0 }) ?? true {
+            inFlight[run] = nil
+            try post(run: run, kind: kind, step: step, parent: intent, payload: payload, at: milliseconds)
+        } else {
+            try await append(run: run, kind: kind, step: step, parent: intent, payload: payload, at: milliseconds)
+        }
+    }
+
+    /// Commits every posted event now.
+    public func settle() throws {
+        try settlePosts()
     }
 
     /// Commits what was posted and not yet committed, so that a read sees it.
