@@ -250,14 +250,8 @@ public actor Orchestrator {
             // Handles are given in plan order, before anything runs, so they do not depend on
             // which step finishes first.
             let first = artifacts.artifacts.count + 1
-            let outcomes = await withTaskGroup(of: (Int, Artifact).self) { group in
-                for (offset, item) in planned.prefix(granted).enumerated() {
-                    let handle = "$\(first + offset)"
-                    group.addTask { (offset, await self.execute(item, written: labels, handle: handle)) }
-                }
-                var collected: [(Int, Artifact)] = []
-                for await outcome in group { collected.append(outcome) }
-                return collected.sorted { $0.0 < $1.0 }.map(\.1)
+            let outcomes = await Self.concurrently(granted) { offset in
+                await self.execute(planned[offset], written: labels, handle: "$\(first + offset)")
             }
             for outcome in outcomes {
                 artifacts.add(
@@ -265,6 +259,21 @@ public actor Orchestrator {
                     failed: outcome.failed)
                 runGuard.observe(outcome.labels)
             }
+        }
+    }
+
+    /// `body` of each of `0..<count` at once, results in that order: several run each in a
+    /// task of its own, a lone one (most turns make one call) in this task, which costs no
+    /// task and no hand-over between threads.
+    private static func concurrently<Result: Sendable>(
+        _ count: Int, _ body: @escaping @Sendable (Int) async -> Result
+    ) async -> [Result] {
+        if count == 1 { return [await body(0)] }
+        return await withTaskGroup(of: (Int, Result).self) { group in
+            for index in 0..<count { group.addTask { (index, await body(index)) } }
+            var collected: [(Int, Result)] = []
+            for await outcome in group { collected.append(outcome) }
+            return collected.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 
@@ -511,22 +520,12 @@ public actor Orchestrator {
             let granted = reserveSteps(calls.count)
             let currentTurn = turn
             let seenSoFar = seen
-            let results = await withTaskGroup(of: (Int, String, Labels).self) { group in
-                for (index, call) in calls.enumerated() {
-                    let step = "\(handle).\(currentTurn).\(index + 1)"
-                    group.addTask {
-                        guard index < granted else {
-                            return (index, "error: not run: the step budget is spent", Labels.userInput)
-                        }
-                        let outcome = await self.agentToolCall(call, allowed: toolNames, seen: seenSoFar, step: step)
-                        return (index, outcome.0, outcome.1)
-                    }
-                }
-                var collected: [(Int, String, Labels)] = []
-                for await result in group { collected.append(result) }
-                return collected.sorted { $0.0 < $1.0 }
+            let results = await Self.concurrently(calls.count) { index in
+                guard index < granted else { return ("error: not run: the step budget is spent", Labels.userInput) }
+                return await self.agentToolCall(
+                    calls[index], allowed: toolNames, seen: seenSoFar, step: "\(handle).\(currentTurn).\(index + 1)")
             }
-            for (index, text, resultLabels) in results {
+            for (index, (text, resultLabels)) in results.enumerated() {
                 let call = response.toolCalls[index]
                 messages.append(ChatMessage(role: .tool, content: text, toolCallID: call.id, toolName: call.name))
                 seen = seen.join(resultLabels)
