@@ -15,14 +15,16 @@ struct LoopBench: AsyncParsableCommand {
         discussion: """
             One zero-latency scripted server (Python's standard library, OpenAI's chat format, \
             unstreamed) answers N calls of a `read` tool and then "done"; each client resends the \
-            whole conversation every step, as a tool-calling loop must. The clients, one after the \
-            other against the same server: a bare loop (http.client + json, reads the file, records \
+            whole conversation every step, as a tool-calling loop must. The clients, taking turns \
+            against the same server: a bare loop (http.client + json, reads the file, records \
             nothing); `switchyard run` with a planner-less agent (its tool-calling loop, the trace \
             on); and `switchyard run` with a planned agent (each planner round carries the run's \
             state). Step times are taken by the server, between one request's arrival and the \
             next's, so every client is timed by the same clock. Reports, per N, the median over \
             --repeat runs of the median step, the mean of the first and the last 20 steps, the \
-            trace's bytes per step, and each client's ratio to the bare loop.
+            trace's bytes per step, and each client's ratio to the bare loop: the median, over the \
+            attempts, of its median step over the bare loop's in the same attempt, so that a machine \
+            that speeds up or slows down during the run weighs on every client alike.
             """
     )
 
@@ -80,10 +82,12 @@ struct LoopBench: AsyncParsableCommand {
         print(
             "client                   N     per step   first 20   last 20   trace B/step   per step / bare loop")
         for length in lengths {
-            var bare: Sample?
-            for client in Client.allCases {
-                var samples: [Sample] = []
-                for attempt in 1...`repeat` {
+            // The clients take turns, attempt by attempt, so that a machine that speeds up or
+            // slows down during the run weighs on each of them alike; each is compared with the
+            // bare loop of its own attempt.
+            var samples: [Client: [Sample]] = [:]
+            for attempt in 1...`repeat` {
+                for client in Client.allCases {
                     let home = scratch.path + "/home-\(client)-\(length)-\(attempt)"
                     try await server.reset(steps: length, planned: client == .planned)
                     try await run(
@@ -95,11 +99,15 @@ struct LoopBench: AsyncParsableCommand {
                             "\(client) at N=\(length) made \(sample.steps.count + 1) requests, not \(length + 1)")
                     }
                     if client != .bare { sample.traceBytes = Self.bytes(under: home) }
-                    samples.append(sample)
+                    samples[client, default: []].append(sample)
                 }
-                let chosen = samples.sorted { $0.median < $1.median }[samples.count / 2]
-                if client == .bare { bare = chosen }
-                let ratio = bare.map { format(chosen.median / $0.median, digits: 2) + "x" } ?? "-"
+            }
+            let bare = samples[.bare] ?? []
+            for client in Client.allCases {
+                let runs = samples[client] ?? []
+                let chosen = runs.sorted { $0.median < $1.median }[runs.count / 2]
+                let ratios = zip(runs, bare).map { $0.median / $1.median }.sorted()
+                let ratio = client == .bare ? "-" : format(ratios[ratios.count / 2], digits: 2) + "x"
                 let trace = chosen.traceBytes.map { String($0 / length) } ?? "-"
                 print(
                     [
@@ -114,7 +122,7 @@ struct LoopBench: AsyncParsableCommand {
         }
     }
 
-    enum Client: String, CaseIterable {
+    enum Client: String, CaseIterable, Hashable {
         case bare = "python stdlib loop"
         case agent = "switchyard run"
         case planned = "switchyard run, planned"
