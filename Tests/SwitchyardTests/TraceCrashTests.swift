@@ -96,7 +96,9 @@ struct KilledWriter {
             // An answer is on disk before the request that follows from it: requests and
             // answers alternate, and only the last request may be unanswered.
             #expect(
-                recorded.enumerated().allSatisfy { $1.kind == ($0.isMultiple(of: 2) ? "model.request" : "model.response") },
+                recorded.enumerated().allSatisfy {
+                    $1.kind == ($0.isMultiple(of: 2) ? "model.request" : "model.response")
+                },
                 "round \(round): \(recorded.map(\.kind).suffix(6))")
             #expect(try await store.verify(id).holds)
 

@@ -65,9 +65,10 @@ public struct ModelError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// When the model calls made in a task must have answered: the end of the run's wall-time
-/// budget. The gateway sets it around each call; the effects that make the call cancel a
-/// stream that outlives it and record a `deadline-exceeded` error, so that a replay takes the
-/// same turn without waiting.
+/// budget. The gateway sets it around each call; a provider gives the call no more time than
+/// is left (`ProviderEndpoint.post`: libcurl ends a transfer that outlives it, and no retry
+/// waits past it) and fails it with `deadline-exceeded`, which the effects record, so that a
+/// replay takes the same turn without waiting.
 public enum ModelDeadline {
     @TaskLocal public static var current: ContinuousClock.Instant?
 }

@@ -43,7 +43,9 @@ public struct ProviderEndpoint: Sendable {
     ///
     /// Retryable failures are retried under `retry` until `consume` reports, through
     /// `delivered`, that it passed something on; after that a failure is final. Every
-    /// failure comes out as a `ModelError`.
+    /// failure comes out as a `ModelError`. Under a `ModelDeadline`, no attempt (and no wait
+    /// between attempts) runs past it: libcurl ends a transfer still going at the deadline,
+    /// and that is a `deadline-exceeded` error.
     func post<Result>(
         _ wire: WireRequest, timeouts: HTTPTimeouts? = nil,
         consume: (StreamingResponse, _ delivered: @escaping @Sendable () -> Void) async throws -> Result
@@ -53,9 +55,25 @@ public struct ProviderEndpoint: Sendable {
         request.headers.set("Content-Type", "application/json")
         request.bypassProxy = bypassesProxy
         let label = "\(provider) \(request.url)"
+        let deadline = ModelDeadline.current
+        let deadlineExceeded = ModelError(
+            code: .deadlineExceeded,
+            message: "the run's wall-time budget ran out while the model was answering; the call was cancelled",
+            provider: label, isRetryable: false)
         var retriesTaken = 0
         while true {
             let delivered = DeliveryFlag()
+            var cutByDeadline = false
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                guard left > .zero else { throw deadlineExceeded }
+                var limits = timeouts ?? client.configuration.timeouts
+                if limits.total.map({ $0 >= left }) ?? true {
+                    limits.total = left
+                    cutByDeadline = true
+                }
+                request.timeouts = limits
+            }
             do {
                 return try await client.stream(request) { response in
                     guard response.head.isSuccess else {
@@ -70,12 +88,15 @@ public struct ProviderEndpoint: Sendable {
                     case .retry(let delay) = retry.decision(
                         status: failure.head.status, headers: failure.head.headers, retriesTaken: retriesTaken)
                 else { throw error }
+                if let deadline, ContinuousClock.now + delay >= deadline { throw deadlineExceeded }
                 try await retry.sleep(delay)
             } catch let error as HTTPError {
+                if cutByDeadline, error.code == .totalTimeout { throw deadlineExceeded }
                 let modelError = ModelError(transport: error, provider: label)
                 guard !delivered.isSet,
                     case .retry(let delay) = retry.decision(error: error, retriesTaken: retriesTaken)
                 else { throw modelError }
+                if let deadline, ContinuousClock.now + delay >= deadline { throw deadlineExceeded }
                 try await retry.sleep(delay)
             } catch is CancellationError {
                 throw ModelError(code: .cancelled, message: "the request was cancelled", provider: label)

@@ -457,24 +457,27 @@ final class WireItems: Sendable {
 /// and a slow one still delivers each event the moment it is decoded.
 public struct ModelEventStream: AsyncSequence, Sendable {
     public typealias Element = ModelEvent
-    private let batches: AsyncThrowingStream<[ModelEvent], any Error>
+    private let produce: @Sendable (inout EventBatch) async throws -> Void
 
-    /// Runs `produce` in its own task; the stream ends when it returns or throws.
+    /// Events from `produce`, which runs once per iteration: in a task of its own for an
+    /// iterator, in the caller's task for `forEach`. The stream ends when it returns or throws.
     public init(_ produce: @escaping @Sendable (inout EventBatch) async throws -> Void) {
-        let (batches, continuation) = AsyncThrowingStream<[ModelEvent], any Error>.makeStream()
-        self.batches = batches
-        let task = Task {
-            var batch = EventBatch(continuation: continuation)
+        self.produce = produce
+    }
+
+    /// Hands every event to `body` as it is decoded, in this task: no task of its own and no
+    /// hand-over between threads per batch, for a caller that takes the events as they come.
+    public func forEach(_ body: (ModelEvent) -> Void) async throws {
+        try await withoutActuallyEscaping(body) { body in
+            var batch = EventBatch { events in events.forEach(body) }
             do {
                 try await produce(&batch)
                 batch.flush()
-                continuation.finish()
             } catch {
                 batch.flush()
-                continuation.finish(throwing: error)
+                throw error
             }
         }
-        continuation.onTermination = { _ in task.cancel() }
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -493,16 +496,32 @@ public struct ModelEventStream: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: batches.makeAsyncIterator()) }
+    /// Starts `produce` in a task of its own; ending the iteration early cancels it.
+    public func makeAsyncIterator() -> AsyncIterator {
+        let (batches, continuation) = AsyncThrowingStream<[ModelEvent], any Error>.makeStream()
+        let task = Task { [produce] in
+            var batch = EventBatch { continuation.yield($0) }
+            do {
+                try await produce(&batch)
+                batch.flush()
+                continuation.finish()
+            } catch {
+                batch.flush()
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return AsyncIterator(base: batches.makeAsyncIterator())
+    }
 }
 
-/// Events a producer has decoded but not yet handed over.
+/// The events a producer has decoded and not yet handed over.
 public struct EventBatch {
-    let continuation: AsyncThrowingStream<[ModelEvent], any Error>.Continuation
+    private let deliver: ([ModelEvent]) -> Void
     private var events: [ModelEvent] = []
 
-    init(continuation: AsyncThrowingStream<[ModelEvent], any Error>.Continuation) {
-        self.continuation = continuation
+    init(deliver: @escaping ([ModelEvent]) -> Void) {
+        self.deliver = deliver
     }
 
     public mutating func append(contentsOf more: [ModelEvent]) { events += more }
@@ -510,7 +529,7 @@ public struct EventBatch {
     /// Hands the gathered events to the consumer: call it before waiting on the network.
     public mutating func flush() {
         guard !events.isEmpty else { return }
-        continuation.yield(events)
+        deliver(events)
         events = []
     }
 }
@@ -519,7 +538,7 @@ extension ModelProvider {
     /// The whole answer, collected from the stream.
     public func complete(_ request: ModelRequest) async throws -> ModelResponse {
         var response = ModelResponse()
-        for try await event in stream(request) { response.apply(event) }
+        try await stream(request).forEach { response.apply($0) }
         return response
     }
 }

@@ -64,11 +64,7 @@ public struct LiveEffects: Effects {
         let response: ModelResponse
         let shape: StreamShape
         do {
-            // The stream is read in a task of its own (to race the deadline), which ends before
-            // this call returns: `observe` does not outlive it.
-            (response, shape) = try await withoutActuallyEscaping(observe) { observe in
-                try await Self.collect(request, sending: wire, from: provider, before: ModelDeadline.current, observe)
-            }
+            (response, shape) = try await Self.collect(request, sending: wire, from: provider, observe)
         } catch {
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
             try await store.conclude(
@@ -81,38 +77,19 @@ public struct LiveEffects: Effects {
         return response
     }
 
-    /// The whole response to `request`, and the shape of the stream it came in; a stream still
-    /// going at `deadline` is cancelled, and that is a `deadline-exceeded` error.
+    /// The whole response to `request`, and the shape of the stream it came in.
     static func collect(
         _ request: ModelRequest, sending wire: WireRequest, from provider: any ModelProvider,
-        before deadline: ContinuousClock.Instant?, _ observe: @escaping @Sendable (ModelEvent) -> Void
+        _ observe: (ModelEvent) -> Void
     ) async throws -> (ModelResponse, StreamShape) {
-        @Sendable func read() async throws -> (ModelResponse, StreamShape) {
-            var response = ModelResponse()
-            var shape = StreamShape()
-            for try await event in provider.stream(request, sending: wire) {
-                observe(event)
-                response.apply(event)
-                shape.append(event)
-            }
-            return (response, shape)
+        var response = ModelResponse()
+        var shape = StreamShape()
+        try await provider.stream(request, sending: wire).forEach { event in
+            observe(event)
+            response.apply(event)
+            shape.append(event)
         }
-        guard let deadline else { return try await read() }
-        return try await withThrowingTaskGroup(of: (ModelResponse, StreamShape)?.self) { group in
-            group.addTask { try await read() }
-            group.addTask {
-                try await Task.sleep(until: deadline)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else {
-                throw ModelError(
-                    code: .deadlineExceeded,
-                    message: "the run's wall-time budget ran out while the model was answering; the call was cancelled",
-                    isRetryable: false)
-            }
-            return result
-        }
+        return (response, shape)
     }
 
     public func tool(
