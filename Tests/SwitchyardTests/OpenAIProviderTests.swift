@@ -173,6 +173,44 @@ let usageChunk =
         #expect(delays.value == [.seconds(2)])
     }
 
+    /// Under a deadline, no retry waits past it: the call ends as `deadline-exceeded` without
+    /// the wait the server asked for, and nothing more is sent.
+    @Test func noRetryWaitsPastTheDeadline() async throws {
+        server.enqueue(
+            "/v1/chat/completions",
+            .json(
+                status: 429, headers: [("retry-after", "2")],
+                #"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#
+            ))
+        let error = await #expect(throws: ModelError.self) {
+            try await ModelDeadline.$current.withValue(ContinuousClock.now + .seconds(1)) {
+                _ = try await provider().complete(ModelRequest(messages: [.user("hi")]))
+            }
+        }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(error?.isRetryable == false)
+        #expect(delays.value.isEmpty)
+        #expect(server.requests.count == 1)
+    }
+
+    /// A stream that stalls after its head is ended at the deadline, not when the server
+    /// goes on.
+    @Test func aStalledStreamEndsAtTheDeadline() async throws {
+        var reply = ScriptedReply.sse([chunk(#"{"content":"Hel"}"#), chunk(#"{"content":"lo"}"#)])
+        reply.pause = .seconds(5)
+        server.enqueue("/v1/chat/completions", reply)
+        let seen = Shared<[ModelEvent]>([])
+        let error = await #expect(throws: ModelError.self) {
+            try await ModelDeadline.$current.withValue(ContinuousClock.now + .milliseconds(500)) {
+                try await provider().stream(ModelRequest(messages: [.user("hi")])).forEach { event in
+                    seen.update { $0.append(event) }
+                }
+            }
+        }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(seen.value.isEmpty)
+    }
+
     @Test func insufficientQuotaIsNeverRetried() async throws {
         server.enqueue(
             "/v1/chat/completions",
