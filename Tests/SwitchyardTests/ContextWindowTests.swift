@@ -101,20 +101,19 @@ import Testing
         #expect(server.requests.count == before + 3)
     }
 
-    /// A server that never answers the question holds a run's start for at most its limit
-    /// (3 s), and gives no window.
-    @Test func aServerThatNeverAnswersGivesNoWindowInTime() async throws {
+    /// A server that never answers the question gives no window: the client gives up on its
+    /// own (after 3 s), instead of holding the run's start until the server goes (it never
+    /// does; the time limit fails a client that waits for it).
+    @Test(.timeLimit(.minutes(1))) func aServerThatNeverAnswersGivesNoWindow() async throws {
         let silent = try LoopbackHTTPServer { _, response in
             response.waitForClose()
             response.abort()
         }
         defer { silent.stop() }
-        let started = ContinuousClock.now
         let window = await OpenAIChatProvider(
             baseURL: silent.baseURL + "/v1", apiKey: nil, model: "m", quirks: .llamaCpp, retry: .never
         ).contextWindow()
         #expect(window == nil)
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     /// A request larger than the window is refused before a byte is sent, with the profile,
