@@ -274,7 +274,7 @@ struct TraceBench: AsyncParsableCommand {
         commandName: "trace",
         abstract: "Trace store append throughput and latency, and the secret scanner's speed.",
         discussion: """
-            Batched: --events appends issued concurrently, committed by group commit; posted: \
+            Concurrent: --events appends issued at once, each committed in its turn; posted: \
             --events posts (no wait each), settled by finishing the run. One commit \
             per event: --commits appends awaited one after the other, with p50/p99 latency. Bytes \
             per event: the database file's size over the events in it. Scanner: MB/s over 100 KB \
@@ -282,7 +282,7 @@ struct TraceBench: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Events in the batched run.") var events = 50_000
+    @Option(help: "Events in the concurrent, posted and burst runs.") var events = 50_000
     @Option(help: "Events committed one at a time.") var commits = 2_000
 
     func run() async throws {
@@ -377,7 +377,7 @@ struct TraceBench: AsyncParsableCommand {
         precondition(complete, "the replay left recorded effects unused")
 
         print(
-            "batched appends: \(events) events in \(format(batched.seconds * 1000)) ms = \(format(Double(events) / batched.seconds / 1000)) k events/s"
+            "concurrent appends: \(events) events in \(format(batched.seconds * 1000)) ms = \(format(Double(events) / batched.seconds / 1000)) k events/s"
         )
         print(
             "posted (post, then finish): \(events) events in \(format(posted.seconds * 1000)) ms = \(format(Double(events) / posted.seconds / 1000)) k events/s"

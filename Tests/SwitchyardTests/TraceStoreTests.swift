@@ -94,7 +94,7 @@ final class ScratchDirectory {
         #expect(try await store.resolve(String(run.rawValue.prefix(20))) == run)
     }
 
-    @Test func concurrentAppendsAreGroupCommittedInOrder() async throws {
+    @Test func concurrentAppendsAreCommittedInOrder() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
         let sequences = try await withThrowingTaskGroup(of: Int.self) { group in

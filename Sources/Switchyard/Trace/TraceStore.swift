@@ -81,8 +81,9 @@ public struct TraceError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// The append-only event log of every run, in one SQLite file.
 ///
-/// One writer connection per store, WAL, `BEGIN IMMEDIATE`; appends that arrive together
-/// are committed together (group commit), and each returns once its event is on disk.
+/// One writer connection per store, WAL, `BEGIN IMMEDIATE`; an append returns once its
+/// event is on disk, committed with whatever was posted before it (posted events cost no
+/// commit of their own).
 /// Every run's events form a hash chain. Payloads are redacted before they are written;
 /// values larger than `inlineLimit` bytes are stored once, by SHA-256, as blobs.
 public actor TraceStore {
@@ -95,14 +96,15 @@ public actor TraceStore {
     /// without it, an edited run cannot be given a chain that verifies.
     private let chainKey: [UInt8]
     private let inlineLimit: Int
+    /// Posted events not yet committed, in order.
     private var pending: [PendingEvent] = []
-    private var flushScheduled = false
+    /// Whether a commit of posted events on their own is on its way.
+    private var batchScheduled = false
     private var lastHash: [RunID: ChainHead] = [:]
     /// Each run's latest model requests, their growing arrays as stored before continuation.
     private var recentRequests: [RunID: [Conversation.Recorded]] = [:]
-    /// Each run's effects in flight: intents begun (`begin`) and not yet concluded, and how
-    /// many intents are being committed.
-    private var inFlight: [RunID: (intents: Set<Int>, beginning: Int)] = [:]
+    /// Each run's effects in flight: intents begun (`begin`) and not yet concluded.
+    private var inFlight: [RunID: Set<Int>] = [:]
 
     /// Where a run's chain stands: its last event (0 and the run's own hash before any), and
     /// how it is computed.
@@ -119,8 +121,6 @@ public actor TraceStore {
         var step: String?
         var time: Int64
         var payload: JSONValue
-        /// Who waits for the commit; `nil` for an event posted without waiting.
-        var continuation: CheckedContinuation<Int, any Error>?
     }
 
     /// Why a posted event could not be committed: the next append or post reports it.
@@ -274,32 +274,38 @@ public actor TraceStore {
         return id
     }
 
-    /// Appends an event; returns its sequence number once it is committed.
+    /// Appends an event; returns its sequence number once it is committed. It is committed at
+    /// once, in one transaction with whatever was posted before it: in the caller's turn on the
+    /// store, with no task and no hand-over between threads. (A run's appends come one after
+    /// another, each waited for; concurrent ones are committed one after the other.)
     @discardableResult
     public func append(
         run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
-    ) async throws -> Int {
+    ) throws -> Int {
         try reportPostFailure()
-        return try await withCheckedThrowingContinuation { continuation in
-            enqueue(
-                PendingEvent(
-                    run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload,
-                    continuation: continuation))
-        }
+        pending.append(
+            PendingEvent(run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload))
+        return try commitPending().last!
     }
 
-    /// Queues an event without waiting for its commit: it is committed with the next batch,
-    /// before any event appended after it (so an intent appended next is committed with it,
-    /// or after it). For decisions that need not be durable before the run goes on; a
-    /// failure to commit one is thrown by the next `append` or `post`.
+    /// Queues an event without waiting for its commit: it is committed with the next append,
+    /// before the event appended (so an intent appended next is committed with it). For
+    /// decisions that need not be durable before the run goes on; a failure to commit one is
+    /// thrown by the next `append` or `post`.
     public func post(
         run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
     ) throws {
         try reportPostFailure()
-        enqueue(
-            PendingEvent(
-                run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload,
-                continuation: nil))
+        pending.append(
+            PendingEvent(run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload))
+        // Posted events wait for the next append, a read or the end of the run — or until
+        // there are enough of them for a batch of their own — so posting from a loop does not
+        // cost a commit each.
+        guard !batchScheduled, pending.count >= Self.postBatch else { return }
+        batchScheduled = true
+        Task {
+            do { try self.commitPending() } catch { self.postFailure = error }
+        }
     }
 
     /// Appends the intent of an effect — a request about to be made, a tool about to run —
@@ -307,12 +313,9 @@ public actor TraceStore {
     /// begins. The effect is in flight until `conclude` records its outcome.
     public func begin(
         run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
-    ) async throws -> Int {
-        inFlight[run, default: ([], 0)].beginning += 1
-        defer { inFlight[run]?.beginning -= 1 }
-        let intent = try await append(
-            run: run, kind: kind, step: step, parent: parent, payload: payload, at: milliseconds)
-        inFlight[run]?.intents.insert(intent)
+    ) throws -> Int {
+        let intent = try append(run: run, kind: kind, step: step, parent: parent, payload: payload, at: milliseconds)
+        inFlight[run, default: []].insert(intent)
         return intent
     }
 
@@ -328,13 +331,13 @@ public actor TraceStore {
     /// tool call as begun without a result (it is not repeated).
     public func conclude(
         run: RunID, kind: String, step: String? = nil, intent: Int, payload: JSONValue, at milliseconds: Int64
-    ) async throws {
-        inFlight[run]?.intents.remove(intent)
-        if inFlight[run].map({ $0.intents.isEmpty && $0.beginning == 0 }) ?? true {
+    ) throws {
+        inFlight[run]?.remove(intent)
+        if inFlight[run]?.isEmpty ?? true {
             inFlight[run] = nil
             try post(run: run, kind: kind, step: step, parent: intent, payload: payload, at: milliseconds)
         } else {
-            try await append(run: run, kind: kind, step: step, parent: intent, payload: payload, at: milliseconds)
+            try append(run: run, kind: kind, step: step, parent: intent, payload: payload, at: milliseconds)
         }
     }
 
@@ -345,8 +348,8 @@ public actor TraceStore {
 
     /// Commits what was posted and not yet committed, so that a read sees it.
     private func settlePosts() throws {
-        flush()
         try reportPostFailure()
+        try commitPending()
     }
 
     private func reportPostFailure() throws {
@@ -358,17 +361,6 @@ public actor TraceStore {
 
     /// How many posted events wait before they are committed on their own.
     private static let postBatch = 512
-
-    private func enqueue(_ event: PendingEvent) {
-        pending.append(event)
-        // An append is committed as soon as the actor is free, with whatever else is pending
-        // (group commit). Posted events wait for the next append, a read or the end of the
-        // run — or until there are enough of them for a batch of their own — so posting
-        // from a loop does not cost a commit each.
-        guard !flushScheduled, event.continuation != nil || pending.count >= Self.postBatch else { return }
-        flushScheduled = true
-        Task { self.flush() }
-    }
 
     /// An event to append with `append(run:events:)`.
     public struct NewEvent: Sendable {
@@ -391,13 +383,28 @@ public actor TraceStore {
     /// they are committed.
     @discardableResult
     public func append(run: RunID, events: [NewEvent]) throws -> [Int] {
-        flush()
+        try reportPostFailure()
+        let posted = pending.count
+        pending += events.map {
+            PendingEvent(run: run, parent: $0.parent, kind: $0.kind, step: $0.step, time: $0.time, payload: $0.payload)
+        }
+        return Array(try commitPending().dropFirst(posted))
+    }
+
+    /// Commits every pending event in one transaction; returns their sequence numbers. On a
+    /// failure none is committed, and the chain heads are as they were.
+    @discardableResult
+    private func commitPending() throws -> [Int] {
+        let batch = pending
+        pending.removeAll()
+        batchScheduled = false
+        guard !batch.isEmpty else { return [] }
         let saved = (lastHash, recentRequests)
         do {
             return try database.transaction(.immediate) {
-                try events.map { event in
+                try batch.map { event in
                     try write(
-                        run: run, kind: event.kind, step: event.step, parent: event.parent, time: event.time,
+                        run: event.run, kind: event.kind, step: event.step, parent: event.parent, time: event.time,
                         payload: event.payload)
                 }
             }
@@ -405,32 +412,6 @@ public actor TraceStore {
             (lastHash, recentRequests) = saved
             throw error
         }
-    }
-
-    /// Commits every pending event in one transaction.
-    private func flush() {
-        let batch = pending
-        pending.removeAll()
-        flushScheduled = false
-        guard !batch.isEmpty else { return }
-        var assigned: [Int] = []
-        let saved = (lastHash, recentRequests)
-        do {
-            try database.transaction(.immediate) {
-                for event in batch {
-                    assigned.append(
-                        try write(
-                            run: event.run, kind: event.kind, step: event.step, parent: event.parent, time: event.time,
-                            payload: event.payload))
-                }
-            }
-        } catch {
-            (lastHash, recentRequests) = saved
-            if batch.contains(where: { $0.continuation == nil }) { postFailure = error }
-            for event in batch { event.continuation?.resume(throwing: error) }
-            return
-        }
-        for (event, sequence) in zip(batch, assigned) { event.continuation?.resume(returning: sequence) }
     }
 
     private func write(
