@@ -6,10 +6,12 @@ import Synchronization
 public struct ProviderEndpoint: Sendable {
     /// For messages: `ollama`, `openai`, `openai-compatible`.
     public var provider: String
-    public var baseURL: String
+    public var baseURL: String { didSet { isLocal = ModelProfile.isLocal(baseURL) } }
     public var headers: HTTPHeaders
     public var client: HTTPClient
     public var retry: RetryPolicy
+    /// Whether `baseURL` is on this machine: worked out once, not on every request.
+    private var isLocal: Bool
 
     public init(
         provider: String, baseURL: String, headers: HTTPHeaders = [:], client: HTTPClient = .shared,
@@ -19,6 +21,7 @@ public struct ProviderEndpoint: Sendable {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
+        self.isLocal = ModelProfile.isLocal(base)
         self.headers = headers
         self.client = client
         self.retry = retry
@@ -27,7 +30,7 @@ public struct ProviderEndpoint: Sendable {
     /// Whether requests connect directly: to an endpoint on this machine, whose traffic may be
     /// private, no proxy of the environment's (`http_proxy` is for the outside) carries them —
     /// only one the profile names.
-    var bypassesProxy: Bool { ModelProfile.isLocal(baseURL) && client.configuration.proxy == nil }
+    var bypassesProxy: Bool { isLocal && client.configuration.proxy == nil }
 
     /// The POST of `body` to `path`.
     func wire(_ path: String, body: JSONValue) -> WireRequest {
