@@ -121,6 +121,9 @@ final class Transfer: @unchecked Sendable {  // see the field comments: loop-con
             set(
                 CURLOPT_POSTFIELDSIZE_LARGE,
                 sy_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
+            // A body goes out in one send up to libcurl's limit (2 MB), not in 64 KB pieces.
+            let chunk = min(max(body.count, 64 * 1024), 2 * 1024 * 1024)
+            set(CURLOPT_UPLOAD_BUFFERSIZE, sy_easy_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, chunk))
             // COPYPOSTFIELDS: libcurl keeps its own copy, so the array may go.
             body.withUnsafeBytes { bytes in
                 let pointer = bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)

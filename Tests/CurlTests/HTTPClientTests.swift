@@ -29,6 +29,19 @@ import Testing
         #expect(response.headers["content-length"] == String(payload.count))
     }
 
+    /// Bodies around the sizes libcurl sends in one piece (64 KB, and its 2 MB limit) arrive
+    /// whole and in order.
+    @Test(arguments: [65_535, 65_537, 1_000_000, 3_000_001]) func largeBodiesArriveWhole(size: Int) async throws {
+        let server = try LoopbackHTTPServer { request, response in
+            response.respond(status: 200, body: request.body.reversed())
+        }
+        var random = SeededRandom(seed: UInt64(size))
+        let payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let response = try await client.send(
+            HTTPRequest(method: .post, url: server.baseURL + "/", body: payload), maxBodyBytes: 4 << 20)
+        #expect(response.body == payload.reversed())
+    }
+
     @Test func methodsWithoutBodyAndHead() async throws {
         let server = try LoopbackHTTPServer { request, response in
             response.respond(status: 200, headers: [("X-Method", request.method)], text: "body of \(request.method)")
