@@ -23,7 +23,9 @@ import Testing
         }
     }
 
-    @Test func anEndlessStreamStopsAtTheWallTimeBudgetAndReplays() async throws {
+    /// A stream that never ends stops the run at its wall-time budget (the server never ends
+    /// it: the time limit fails a run that waits for it), and the run replays.
+    @Test(.timeLimit(.minutes(1))) func anEndlessStreamStopsAtTheWallTimeBudgetAndReplays() async throws {
         let server = try Self.endlessServer()
         defer { server.stop() }
         let directory = try TemporaryDirectory("endless")
@@ -42,15 +44,12 @@ import Testing
             You talk.
             """)
         let environment = cliEnvironment(home: directory.path)
-        let started = ContinuousClock.now
         let result = try await runProgram(
             binary, ["run", "talker", "Say something.", "--workspace", directory.path, "--json"],
             environment: environment)
-        let elapsed = ContinuousClock.now - started
         #expect(result.status == 3, "\(result.standardError)")
         let output = try JSONValue(parsing: result.standardOutput)
         #expect(output["stop_reason"] == "stopped: the wall-time budget (2 s) is spent")
-        #expect(elapsed < .seconds(20), "\(elapsed)")
         let run = try #require(output["run"]?.stringValue)
         let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
         let events = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
@@ -64,24 +63,21 @@ import Testing
 
     /// Triage gives each ticket the spec's wall time: with a local model that never stops,
     /// each ticket fails with the budget's reason when its time is up, and the batch goes on.
-    @Test func eachTicketHasTheWallTimeBudget() async throws {
+    @Test(.timeLimit(.minutes(1))) func eachTicketHasTheWallTimeBudget() async throws {
         let server = try Self.endlessServer()
         defer { server.stop() }
         let fixture = try TriageFixture(tickets: [TriageCommandTests.tickets[1], TriageCommandTests.tickets[3]])
         fixture.embedFirst([0, 0, 1])
         fixture.embedFirst([0, 1, 0])
-        let started = ContinuousClock.now
         let result = try await fixture.triage([
             "--set", "profiles.local.base_url=\(server.baseURL)/v1", "--set", "profiles.local.options.stream=true",
             "--set", "budgets.wall_seconds=2",
         ])
-        let elapsed = ContinuousClock.now - started
         #expect(result.status == 1, "\(result.standardError)")
         for id in ["T-2", "T-4"] {
             #expect(
                 result.standardError.contains("\(id): FAILED — the wall-time budget (2 s) is spent"),
                 "\(result.standardError)")
         }
-        #expect(elapsed < .seconds(30), "\(elapsed)")
     }
 }
