@@ -12,26 +12,26 @@ public struct ChatMessage: Sendable, Hashable, Codable {
     private var storage: Storage
 
     public var role: Role {
-        get { storage.role }
+        get { storage.fields.role }
         set { storage = storage.with { $0.role = newValue } }
     }
     public var content: String {
-        get { storage.content }
+        get { storage.fields.content }
         set { storage = storage.with { $0.content = newValue } }
     }
     /// The calls an assistant message makes.
     public var toolCalls: [ToolCall] {
-        get { storage.toolCalls }
+        get { storage.fields.toolCalls }
         set { storage = storage.with { $0.toolCalls = newValue } }
     }
     /// For a tool result: the call it answers.
     public var toolCallID: String? {
-        get { storage.toolCallID }
+        get { storage.fields.toolCallID }
         set { storage = storage.with { $0.toolCallID = newValue } }
     }
     /// For a tool result: the tool's name (Ollama matches results by name and order).
     public var toolName: String? {
-        get { storage.toolName }
+        get { storage.fields.toolName }
         set { storage = storage.with { $0.toolName = newValue } }
     }
 
@@ -48,26 +48,17 @@ public struct ChatMessage: Sendable, Hashable, Codable {
     /// message, and the renderings of one message are the same value in every request
     /// (which makes comparing a request with the one it continues cheap).
     private final class Storage: Sendable {
-        let role: Role
-        let content: String
-        let toolCalls: [ToolCall]
-        let toolCallID: String?
-        let toolName: String?
+        let fields: Fields
         let trace = Mutex<JSONValue?>(nil)
         let wire = Mutex<[WireItems?]>(Array(repeating: nil, count: WireForm.allCases.count))
 
-        init(_ fields: Fields) {
-            (role, content, toolCalls, toolCallID, toolName) = (
-                fields.role, fields.content, fields.toolCalls, fields.toolCallID, fields.toolName
-            )
-        }
+        init(_ fields: Fields) { self.fields = fields }
 
         /// New storage, unrendered, with `change` made to these fields.
         func with(_ change: (inout Fields) -> Void) -> Storage {
-            var fields = Fields(
-                role: role, content: content, toolCalls: toolCalls, toolCallID: toolCallID, toolName: toolName)
-            change(&fields)
-            return Storage(fields)
+            var changed = fields
+            change(&changed)
+            return Storage(changed)
         }
     }
 
@@ -103,7 +94,7 @@ public struct ChatMessage: Sendable, Hashable, Codable {
         self.init(
             role: try container.decode(Role.self, forKey: .role),
             content: try container.decode(String.self, forKey: .content),
-            toolCalls: try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls) ?? [],
+            toolCalls: try container.decode([ToolCall].self, forKey: .toolCalls),
             toolCallID: try container.decodeIfPresent(String.self, forKey: .toolCallID),
             toolName: try container.decodeIfPresent(String.self, forKey: .toolName))
     }
@@ -452,9 +443,9 @@ final class WireItems: Sendable {
 
 /// A model's answer as it arrives. Cancelling the consuming task cancels the request.
 ///
-/// Events travel from the network task to the consumer in batches — everything decoded
-/// from one read — so a fast stream costs one hand-over per read, not one per event,
-/// and a slow one still delivers each event the moment it is decoded.
+/// Events are handed over in batches — everything decoded from one read — so a fast stream
+/// costs one hand-over per read, not one per event, and a slow one still delivers each
+/// event the moment it is decoded.
 public struct ModelEventStream: AsyncSequence, Sendable {
     public typealias Element = ModelEvent
     private let produce: @Sendable (inout EventBatch) async throws -> Void
@@ -469,15 +460,16 @@ public struct ModelEventStream: AsyncSequence, Sendable {
     /// hand-over between threads per batch, for a caller that takes the events as they come.
     public func forEach(_ body: (ModelEvent) -> Void) async throws {
         try await withoutActuallyEscaping(body) { body in
-            var batch = EventBatch { events in events.forEach(body) }
-            do {
-                try await produce(&batch)
-                batch.flush()
-            } catch {
-                batch.flush()
-                throw error
-            }
+            try await run { events in events.forEach(body) }
         }
+    }
+
+    /// Runs `produce`, handing each batch to `deliver`; what it decoded before it threw is
+    /// delivered too.
+    private func run(_ deliver: @escaping ([ModelEvent]) -> Void) async throws {
+        var batch = EventBatch(deliver: deliver)
+        defer { batch.flush() }
+        try await produce(&batch)
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -499,14 +491,11 @@ public struct ModelEventStream: AsyncSequence, Sendable {
     /// Starts `produce` in a task of its own; ending the iteration early cancels it.
     public func makeAsyncIterator() -> AsyncIterator {
         let (batches, continuation) = AsyncThrowingStream<[ModelEvent], any Error>.makeStream()
-        let task = Task { [produce] in
-            var batch = EventBatch { continuation.yield($0) }
+        let task = Task { [self] in
             do {
-                try await produce(&batch)
-                batch.flush()
+                try await run { continuation.yield($0) }
                 continuation.finish()
             } catch {
-                batch.flush()
                 continuation.finish(throwing: error)
             }
         }
