@@ -73,6 +73,26 @@ final class ScratchDirectory {
         #expect(try await reader.verify(run).holds)
     }
 
+    /// A commit that fails loses nothing posted: an answer waiting for the next intent goes in
+    /// with the commit after the failed one, in order, and the chain holds.
+    @Test func aFailedCommitKeepsWhatWasPosted() async throws {
+        let store = try TraceStore(path: path)
+        let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+        let request = try await store.begin(run: run, kind: "model.request", payload: [:], at: 0)
+        try await store.conclude(run: run, kind: "model.response", intent: request, payload: ["text": "kept"], at: 0)
+        // An event of a run the store does not hold cannot be written: the transaction the
+        // answer would have gone in with fails.
+        await #expect(throws: TraceError.self) {
+            try await store.append(run: RunID(rawValue: "01NOSUCHRUN"), kind: "tool.call", payload: [:], at: 0)
+        }
+        try await store.append(run: run, kind: "tool.call", payload: [:], at: 0)
+        let events = try await TraceStore(path: path).events(run)
+        #expect(events.map(\.kind) == ["model.request", "model.response", "tool.call"])
+        #expect(events[1].payload["text"] == "kept")
+        #expect(events[1].parent == request)
+        #expect(try await store.verify(run).holds)
+    }
+
     @Test func runsAndEventsRoundTripWithAHashChain() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "triage", task: "sort tickets", header: ["spec": "abc"], at: 1_000)

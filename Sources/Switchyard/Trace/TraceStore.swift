@@ -283,9 +283,11 @@ public actor TraceStore {
         run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
     ) throws -> Int {
         try reportPostFailure()
-        pending.append(
-            PendingEvent(run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload))
-        return try commitPending().last!
+        return try commit(
+            adding: [
+                PendingEvent(run: run, parent: parent, kind: kind, step: step, time: milliseconds, payload: payload)
+            ]
+        ).last!
     }
 
     /// Queues an event without waiting for its commit: it is committed with the next append,
@@ -304,7 +306,7 @@ public actor TraceStore {
         guard !batchScheduled, pending.count >= Self.postBatch else { return }
         batchScheduled = true
         Task {
-            do { try self.commitPending() } catch { self.postFailure = error }
+            do { try self.commit() } catch { self.postFailure = error }
         }
     }
 
@@ -341,15 +343,10 @@ public actor TraceStore {
         }
     }
 
-    /// Commits every posted event now.
+    /// Commits what was posted and not yet committed now (a read does, so that it sees it).
     public func settle() throws {
-        try settlePosts()
-    }
-
-    /// Commits what was posted and not yet committed, so that a read sees it.
-    private func settlePosts() throws {
         try reportPostFailure()
-        try commitPending()
+        try commit()
     }
 
     private func reportPostFailure() throws {
@@ -384,24 +381,24 @@ public actor TraceStore {
     @discardableResult
     public func append(run: RunID, events: [NewEvent]) throws -> [Int] {
         try reportPostFailure()
-        let posted = pending.count
-        pending += events.map {
+        let added = events.map {
             PendingEvent(run: run, parent: $0.parent, kind: $0.kind, step: $0.step, time: $0.time, payload: $0.payload)
         }
-        return Array(try commitPending().dropFirst(posted))
+        return Array(try commit(adding: added).suffix(added.count))
     }
 
-    /// Commits every pending event in one transaction; returns their sequence numbers. On a
-    /// failure none is committed, and the chain heads are as they were.
+    /// Commits the posted events and then `added` in one transaction; returns the sequence
+    /// numbers of all of them. On a failure none is committed and the chain heads are as they
+    /// were; the posted events stay posted, for the next commit (`added` is the caller's to
+    /// report).
     @discardableResult
-    private func commitPending() throws -> [Int] {
-        let batch = pending
-        pending.removeAll()
-        batchScheduled = false
+    private func commit(adding added: [PendingEvent] = []) throws -> [Int] {
+        let batch = pending + added
         guard !batch.isEmpty else { return [] }
         let saved = (lastHash, recentRequests)
+        let sequences: [Int]
         do {
-            return try database.transaction(.immediate) {
+            sequences = try database.transaction(.immediate) {
                 try batch.map { event in
                     try write(
                         run: event.run, kind: event.kind, step: event.step, parent: event.parent, time: event.time,
@@ -412,6 +409,9 @@ public actor TraceStore {
             (lastHash, recentRequests) = saved
             throw error
         }
+        pending.removeAll()
+        batchScheduled = false
+        return sequences
     }
 
     private func write(
@@ -558,7 +558,7 @@ public actor TraceStore {
 
     /// Ends a run.
     public func finish(_ run: RunID, status: RunStatus, at milliseconds: Int64) throws {
-        try settlePosts()
+        try settle()
         let head = try lastHash[run] ?? chainHead(run)
         let sealed =
             head.keyed
@@ -579,12 +579,12 @@ public actor TraceStore {
 
     /// The newest runs first.
     public func runs(limit: Int = 100) throws -> [RunSummary] {
-        try settlePosts()
+        try settle()
         return try database.rows(Self.summaryColumns + " ORDER BY r.id DESC LIMIT ?", limit).map(Self.summary)
     }
 
     public func run(_ id: RunID) throws -> RunSummary? {
-        try settlePosts()
+        try settle()
         return try database.rows(Self.summaryColumns + " WHERE r.id = ?", id.rawValue).first.map(Self.summary)
     }
 
@@ -616,7 +616,7 @@ public actor TraceStore {
     /// is stored as what it adds to an earlier one — large strings as blob references,
     /// unless `resolvingBlobs` (what a person or an export should see).
     public func events(_ run: RunID, resolvingBlobs: Bool = false) throws -> [TraceEvent] {
-        try settlePosts()
+        try settle()
         var conversation = Conversation.Reader()
         return try database.rows(
             "SELECT seq, parent_seq, kind, step, at, payload, hash FROM events WHERE run_id = ? ORDER BY seq",
@@ -645,7 +645,7 @@ public actor TraceStore {
     /// Recomputes a run's chain from its own row through its last event, and checks the seal
     /// it was given when it finished.
     public func verify(_ run: RunID) throws -> ChainCheck {
-        try settlePosts()
+        try settle()
         guard let origin = try runOrigin(run.rawValue) else { throw TraceError("no run \(run) in \(path)") }
         var previous = origin.hash
         var count = 0
