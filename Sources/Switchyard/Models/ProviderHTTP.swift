@@ -63,6 +63,11 @@ public struct ProviderEndpoint: Sendable {
             code: .deadlineExceeded,
             message: "the run's wall-time budget ran out while the model was answering; the call was cancelled",
             provider: label, isRetryable: false)
+        /// Waits before the next attempt, unless the deadline comes first.
+        func wait(_ delay: Duration) async throws {
+            if let deadline, ContinuousClock.now + delay >= deadline { throw deadlineExceeded }
+            try await retry.sleep(delay)
+        }
         var retriesTaken = 0
         while true {
             let delivered = DeliveryFlag()
@@ -91,16 +96,14 @@ public struct ProviderEndpoint: Sendable {
                     case .retry(let delay) = retry.decision(
                         status: failure.head.status, headers: failure.head.headers, retriesTaken: retriesTaken)
                 else { throw error }
-                if let deadline, ContinuousClock.now + delay >= deadline { throw deadlineExceeded }
-                try await retry.sleep(delay)
+                try await wait(delay)
             } catch let error as HTTPError {
                 if cutByDeadline, error.code == .totalTimeout { throw deadlineExceeded }
                 let modelError = ModelError(transport: error, provider: label)
                 guard !delivered.isSet,
                     case .retry(let delay) = retry.decision(error: error, retriesTaken: retriesTaken)
                 else { throw modelError }
-                if let deadline, ContinuousClock.now + delay >= deadline { throw deadlineExceeded }
-                try await retry.sleep(delay)
+                try await wait(delay)
             } catch is CancellationError {
                 throw ModelError(code: .cancelled, message: "the request was cancelled", provider: label)
             } catch let error as LineTooLong {
