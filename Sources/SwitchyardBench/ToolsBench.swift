@@ -17,8 +17,9 @@ struct ToolsBench: AsyncParsableCommand {
             against `rg --column -n PATTERN` with its output read to the end. git: the tools \
             (git_status, git_log, git_diff, git_log with a path) against the same git commands; the \
             history comes from a generated repository of --commits commits, because the bare \
-            repositories here hold one snapshot per release. Each measurement runs --rounds times, \
-            alternating; the median counts. Ratios are switchyard time / reference time.
+            repositories here hold one snapshot per release. Each round times the tool and then its \
+            reference, --rounds times; the times shown are medians, and the ratio (switchyard time / \
+            reference time) is the median of the rounds' ratios.
             """
     )
 
@@ -50,37 +51,43 @@ struct ToolsBench: AsyncParsableCommand {
 
         for pattern in ["EventLoopFuture", "func channelRead\\(", "TODO|FIXME"] {
             var matches = 0
-            let ours = try await measure {
+            var lines = 0
+            let times = try await compare {
                 let output = try await tool("search").invoke(["pattern": .string(pattern), "max_results": 10000])
                 matches = output.data["matches"]?.intValue ?? 0
-            }
-            var lines = 0
-            let theirs = try await measure {
+            } against: {
                 lines = try await countLines(rg, ["--column", "-n", pattern], in: tree)
             }
-            report("search \(pattern) (\(matches) matches, rg \(lines) lines)", ours, theirs)
+            report("search \(pattern) (\(matches) matches, rg \(lines) lines)", times)
         }
 
         let tags = try await runProgram(git, ["-C", tree, "tag", "--sort=creatordate"], environment: [:]).standardOutput
             .split(separator: "\n").map(String.init)
         report(
-            "git_status (clean tree)", try await measure { _ = try await tool("git_status").invoke([:]) },
-            try await measure {
+            "git_status (clean tree)",
+            try await compare {
+                _ = try await tool("git_status").invoke([:])
+            } against: {
                 _ = try await runProgram(git, ["-C", tree, "status", "--porcelain"], environment: [:])
             })
         if tags.count >= 2 {
             let (from, to) = (tags[tags.count - 2], tags[tags.count - 1])
             report(
                 "git_diff \(from)..\(to)",
-                try await measure {
+                try await compare {
                     _ = try await tool("git_diff").invoke(["from": .string(from), "to": .string(to)])
-                },
-                try await measure { _ = try await runProgram(git, ["-C", tree, "diff", from, to], environment: [:]) })
+                } against: {
+                    _ = try await runProgram(git, ["-C", tree, "diff", from, to], environment: [:])
+                })
         }
         try "// touched\n".write(toFile: tree + "/Package.swift", atomically: true, encoding: .utf8)
         report(
-            "git_diff (work tree)", try await measure { _ = try await tool("git_diff").invoke([:]) },
-            try await measure { _ = try await runProgram(git, ["-C", tree, "diff"], environment: [:]) })
+            "git_diff (work tree)",
+            try await compare {
+                _ = try await tool("git_diff").invoke([:])
+            } against: {
+                _ = try await runProgram(git, ["-C", tree, "diff"], environment: [:])
+            })
 
         // A long history, generated with git fast-import.
         let history = scratch.path + "/history"
@@ -89,16 +96,18 @@ struct ToolsBench: AsyncParsableCommand {
         let log = historyTools.first { $0.name == "git_log" }!
         report(
             "git_log limit 1000 (\(commits) commits)",
-            try await measure { _ = try await log.invoke(["limit": 1000]) },
-            try await measure {
+            try await compare {
+                _ = try await log.invoke(["limit": 1000])
+            } against: {
                 _ = try await runProgram(
                     git, ["-C", history, "log", "-n", "1000", "--format=%h %ad %an: %s", "--date=short"],
                     environment: [:])
             })
         report(
             "git_log -- src/file7.txt",
-            try await measure { _ = try await log.invoke(["limit": 1000, "path": "src/file7.txt"]) },
-            try await measure {
+            try await compare {
+                _ = try await log.invoke(["limit": 1000, "path": "src/file7.txt"])
+            } against: {
                 _ = try await runProgram(
                     git,
                     [
@@ -123,18 +132,26 @@ struct ToolsBench: AsyncParsableCommand {
         }.closureResult
     }
 
-    func measure(_ body: () async throws -> Void) async throws -> [Duration] {
-        try await body()  // warm up
-        var times: [Duration] = []
-        for _ in 0..<rounds { times.append(try await time(body)) }
+    /// Times `ours` and `theirs` in turn, --rounds times after one warm-up of each, so that a
+    /// machine slowing down or speeding up weighs on both alike.
+    func compare(_ ours: () async throws -> Void, against theirs: () async throws -> Void) async throws -> [(
+        ours: Duration, theirs: Duration
+    )] {
+        try await ours()
+        try await theirs()
+        var times: [(ours: Duration, theirs: Duration)] = []
+        for _ in 0..<rounds { times.append((try await time(ours), try await time(theirs))) }
         return times
     }
 
-    func report(_ name: String, _ ours: [Duration], _ theirs: [Duration]) {
-        let a = ours.sorted()[ours.count / 2].seconds
-        let b = theirs.sorted()[theirs.count / 2].seconds
+    /// The median times, and the median of the rounds' ratios.
+    func report(_ name: String, _ times: [(ours: Duration, theirs: Duration)]) {
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let a = median(times.map(\.ours.seconds))
+        let b = median(times.map(\.theirs.seconds))
+        let ratio = median(times.map { $0.ours.seconds / $0.theirs.seconds })
         print(
-            "\(name.padding(toLength: 52, withPad: " ", startingAt: 0)) switchyard \(format(a * 1000, digits: 2)) ms   reference \(format(b * 1000, digits: 2)) ms   ratio \(format(a / b, digits: 2))x"
+            "\(name.padding(toLength: 52, withPad: " ", startingAt: 0)) switchyard \(format(a * 1000, digits: 2)) ms   reference \(format(b * 1000, digits: 2)) ms   ratio \(format(ratio, digits: 2))x"
         )
     }
 
