@@ -20,7 +20,10 @@ struct LoopBench: AsyncParsableCommand {
             nothing); `switchyard run` with a planner-less agent (its tool-calling loop, the trace \
             on); and `switchyard run` with a planned agent (each planner round carries the run's \
             state). Step times are taken by the server, between one request's arrival and the \
-            next's, so every client is timed by the same clock. Reports, per N, the median over \
+            next's, so every client is timed by the same clock; the client's turn is the part of a \
+            step from the server's answer to the next request's arrival, which leaves out the \
+            server's own time (it parses a body that grows with the conversation). Reports, per N, \
+            for steps and for turns, the median over \
             --repeat runs of the median step, the mean of the first and the last 20 steps, the \
             trace's bytes per step, and each client's ratio to the bare loop: the median, over the \
             attempts, of its median step over the bare loop's in the same attempt, so that a machine \
@@ -33,14 +36,21 @@ struct LoopBench: AsyncParsableCommand {
     @Option(help: "The Python to run the server and the bare loop with.") var python = "python3"
     @Option(help: "The switchyard binary (default: beside this one).") var switchyard: String?
 
-    /// One client's run: the server's step times and the trace's size.
+    /// One client's run: the server's step times, the client's turns within them, and the
+    /// trace's size.
     struct Sample {
-        var steps: [Double]
+        var steps: Times
+        var turns: Times
         var traceBytes: Int?
+    }
 
-        var median: Double { steps.sorted()[steps.count / 2] }
-        var first20: Double { mean(steps.prefix(20)) }
-        var last20: Double { mean(steps.suffix(20)) }
+    /// A time per step, in ms.
+    struct Times {
+        var values: [Double]
+
+        var median: Double { values.sorted()[values.count / 2] }
+        var first20: Double { mean(values.prefix(20)) }
+        var last20: Double { mean(values.suffix(20)) }
 
         func mean(_ values: some Collection<Double>) -> Double { values.reduce(0, +) / Double(max(values.count, 1)) }
     }
@@ -78,9 +88,7 @@ struct LoopBench: AsyncParsableCommand {
     func measure(_ lengths: [Int], server: LoopServer, scratch: TemporaryDirectory, binary: String, python: String)
         async throws
     {
-        print("tool-calling loop, step times in ms (the server's clock), median of \(`repeat`) runs")
-        print(
-            "client                   N     per step   first 20   last 20   trace B/step   per step / bare loop")
+        print("tool-calling loop, times in ms on the server's clock, median of \(`repeat`) runs")
         for length in lengths {
             // The clients take turns, attempt by attempt, so that a machine that speeds up or
             // slows down during the run weighs on each of them alike; each is compared with the
@@ -93,32 +101,43 @@ struct LoopBench: AsyncParsableCommand {
                     try await run(
                         client, steps: length, server: server, scratch: scratch, home: home, binary: binary,
                         python: python)
-                    var sample = Sample(steps: try await server.stepTimes(), traceBytes: nil)
-                    guard sample.steps.count == length else {
+                    let (steps, turns) = try await server.stepTimes()
+                    guard steps.count == length, turns.count == length else {
                         throw ValidationError(
-                            "\(client) at N=\(length) made \(sample.steps.count + 1) requests, not \(length + 1)")
+                            "\(client) at N=\(length) made \(steps.count + 1) requests, not \(length + 1)")
                     }
-                    if client != .bare { sample.traceBytes = Self.bytes(under: home) }
-                    samples[client, default: []].append(sample)
+                    samples[client, default: []].append(
+                        Sample(
+                            steps: Times(values: steps), turns: Times(values: turns),
+                            traceBytes: client == .bare ? nil : Self.bytes(under: home)))
                 }
             }
-            let bare = samples[.bare] ?? []
-            for client in Client.allCases {
-                let runs = samples[client] ?? []
-                let chosen = runs.sorted { $0.median < $1.median }[runs.count / 2]
-                let ratios = zip(runs, bare).map { $0.median / $1.median }.sorted()
-                let ratio = client == .bare ? "-" : format(ratios[ratios.count / 2], digits: 2) + "x"
-                let trace = chosen.traceBytes.map { String($0 / length) } ?? "-"
-                print(
-                    [
-                        client.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0),
-                        String(length).padding(toLength: 5, withPad: " ", startingAt: 0),
-                        format(chosen.median, digits: 3).padding(toLength: 10, withPad: " ", startingAt: 0),
-                        format(chosen.first20, digits: 3).padding(toLength: 10, withPad: " ", startingAt: 0),
-                        format(chosen.last20, digits: 3).padding(toLength: 9, withPad: " ", startingAt: 0),
-                        trace.padding(toLength: 14, withPad: " ", startingAt: 0), ratio,
-                    ].joined(separator: " "))
-            }
+            report(samples, length: length, "a step (one request's arrival to the next's)", \.steps)
+            report(samples, length: length, "the client's turn (the server's answer to the next request)", \.turns)
+        }
+    }
+
+    /// One table: per client, the median run's times, its trace, and the median of its ratios
+    /// to the bare loop of the same attempt.
+    func report(_ samples: [Client: [Sample]], length: Int, _ title: String, _ times: KeyPath<Sample, Times>) {
+        print("\nN=\(length), \(title)")
+        print("client                   per step   first 20   last 20   trace B/step   per step / bare loop")
+        let bare = samples[.bare] ?? []
+        for client in Client.allCases {
+            let runs = samples[client] ?? []
+            let chosen = runs.sorted { $0[keyPath: times].median < $1[keyPath: times].median }[runs.count / 2]
+            let ratios = zip(runs, bare).map { $0[keyPath: times].median / $1[keyPath: times].median }.sorted()
+            let ratio = client == .bare ? "-" : format(ratios[ratios.count / 2], digits: 2) + "x"
+            let trace = chosen.traceBytes.map { String($0 / length) } ?? "-"
+            print(
+                [
+                    client.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0),
+                    format(chosen[keyPath: times].median, digits: 3).padding(toLength: 10, withPad: " ", startingAt: 0),
+                    format(chosen[keyPath: times].first20, digits: 3).padding(
+                        toLength: 10, withPad: " ", startingAt: 0),
+                    format(chosen[keyPath: times].last20, digits: 3).padding(toLength: 9, withPad: " ", startingAt: 0),
+                    trace.padding(toLength: 14, withPad: " ", startingAt: 0), ratio,
+                ].joined(separator: " "))
         }
     }
 
@@ -192,7 +211,7 @@ struct LoopBench: AsyncParsableCommand {
     static let server = #"""
         import http.server, json, os, sys, threading, time
 
-        state = {"steps": 0, "served": 0, "arrivals": []}
+        state = {"steps": 0, "served": 0, "arrivals": [], "answers": []}
 
         def completion(message, finish):
             return {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
@@ -220,14 +239,18 @@ struct LoopBench: AsyncParsableCommand {
                 self.end_headers()
                 self.wfile.write(body)
 
+            def answer(self, value):
+                self.reply(value)
+                state["answers"].append(time.perf_counter() * 1000)
+
             def do_GET(self):
-                self.reply({"arrivals": state["arrivals"]})
+                self.reply({"arrivals": state["arrivals"], "answers": state["answers"]})
 
             def do_POST(self):
                 arrived = time.perf_counter() * 1000
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.path == "/reset":
-                    state.update(steps=request["steps"], served=0, arrivals=[])
+                    state.update(steps=request["steps"], served=0, arrivals=[], answers=[])
                     return self.reply({})
                 state["arrivals"].append(arrived)
                 index = state["served"]
@@ -238,10 +261,10 @@ struct LoopBench: AsyncParsableCommand {
                         plan = {"steps": [{"kind": "tool", "tool": "read", "arguments": {"path": "notes.txt"}}]}
                     else:
                         plan = {"answer": "done"}
-                    return self.reply(completion(call(index, "plan", plan), "tool_calls"))
+                    return self.answer(completion(call(index, "plan", plan), "tool_calls"))
                 if index < state["steps"]:
-                    return self.reply(completion(call(index, "read", {"path": "notes.txt"}), "tool_calls"))
-                self.reply(completion({"role": "assistant", "content": "done"}, "stop"))
+                    return self.answer(completion(call(index, "read", {"path": "notes.txt"}), "tool_calls"))
+                self.answer(completion({"role": "assistant", "content": "done"}, "stop"))
 
         def orphaned():
             # The benchmark that started it is gone: so is it.
@@ -324,9 +347,15 @@ struct LoopServer: Sendable {
         _ = try await post("/reset", ["steps": .number(Double(steps)), "planned": .bool(planned)])
     }
 
-    /// The times between one chat request's arrival and the next's.
-    func stepTimes() async throws -> [Double] {
-        let arrivals = try await post("/stats", .null)["arrivals"]?.arrayValue?.compactMap(\.doubleValue) ?? []
-        return zip(arrivals.dropFirst(), arrivals).map { $0 - $1 }
+    /// Per step, the time between one chat request's arrival and the next's, and the client's
+    /// turn within it: from the server's answer to the next request's arrival.
+    func stepTimes() async throws -> (steps: [Double], turns: [Double]) {
+        let stats = try await post("/stats", .null)
+        func times(_ key: String) -> [Double] { stats[key]?.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        let arrivals = times("arrivals")
+        return (
+            zip(arrivals.dropFirst(), arrivals).map { $0 - $1 },
+            zip(arrivals.dropFirst(), times("answers")).map { $0 - $1 }
+        )
     }
 }
