@@ -109,6 +109,9 @@ func time(_ body: () async throws -> Void) async throws -> Duration {
 
 func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
 
+/// The middle value (the upper one of an even count).
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
 extension Duration {
     var seconds: Double {
         let (seconds, attoseconds) = components
@@ -260,8 +263,8 @@ struct DecodeBench: AsyncParsableCommand {
                 curlFirst.append(seconds)
             }
         }
-        let ourMedian = firstEvents.sorted()[firstEvents.count / 2].seconds * 1000
-        let curlMedian = curlFirst.sorted()[curlFirst.count / 2] * 1000
+        let ourMedian = median(firstEvents.map(\.seconds)) * 1000
+        let curlMedian = median(curlFirst) * 1000
         print(
             "time to first event: median \(format(ourMedian, digits: 3)) ms over \(firstEvents.count) requests; curl time_starttransfer median \(format(curlMedian, digits: 3)) ms; added \(format(ourMedian - curlMedian, digits: 3)) ms"
         )

@@ -48,7 +48,7 @@ struct LoopBench: AsyncParsableCommand {
     struct Times {
         var values: [Double]
 
-        var median: Double { values.sorted()[values.count / 2] }
+        var median: Double { SwitchyardBench.median(values) }
         var first20: Double { mean(values.prefix(20)) }
         var last20: Double { mean(values.suffix(20)) }
 
@@ -126,8 +126,8 @@ struct LoopBench: AsyncParsableCommand {
         for client in Client.allCases {
             let runs = samples[client] ?? []
             let chosen = runs.sorted { $0[keyPath: times].median < $1[keyPath: times].median }[runs.count / 2]
-            let ratios = zip(runs, bare).map { $0[keyPath: times].median / $1[keyPath: times].median }.sorted()
-            let ratio = client == .bare ? "-" : format(ratios[ratios.count / 2], digits: 2) + "x"
+            let ratios = zip(runs, bare).map { $0[keyPath: times].median / $1[keyPath: times].median }
+            let ratio = client == .bare ? "-" : format(median(ratios), digits: 2) + "x"
             let trace = chosen.traceBytes.map { String($0 / length) } ?? "-"
             print(
                 [

@@ -146,7 +146,6 @@ struct ToolsBench: AsyncParsableCommand {
 
     /// The median times, and the median of the rounds' ratios.
     func report(_ name: String, _ times: [(ours: Duration, theirs: Duration)]) {
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let a = median(times.map(\.ours.seconds))
         let b = median(times.map(\.theirs.seconds))
         let ratio = median(times.map { $0.ours.seconds / $0.theirs.seconds })
