@@ -12,12 +12,12 @@ demo: deps
 	$(SWIFT) build --product switchyard
 	scripts/demo
 
-## test: run every test suite (the first run also builds the local model peer: ~10 min)
+## test: run every test suite (the first run also installs the local model peer: seconds)
 test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## peers: the local model server the tests use (llama-cpp-python + SmolLM2-135M), in .build/peers
+## peers: the local model server the tests use (llama.cpp's server from xllamacpp + SmolLM2-135M), in .build/peers
 peers: deps
 	@python3 -m venv --help >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
 	Tests/Peers/model-server install

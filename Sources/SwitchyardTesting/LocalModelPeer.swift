@@ -1,7 +1,7 @@
 import Foundation
 public import Testing
 
-/// The real local model server the tests use: llama-cpp-python serving SmolLM2-135M,
+/// The real local model server the tests use: llama.cpp's server (xllamacpp) serving SmolLM2-135M,
 /// two chat instances (one for the local profile, one standing in for the cloud) and one
 /// embedding instance (`Tests/Peers/model-server`).
 ///
@@ -70,8 +70,8 @@ public struct PeerError: Error, CustomStringConvertible {
 }
 
 extension LocalModelPeer {
-    /// Runs `body` while no other test uses the peer: llama-cpp-python's server mixes up
-    /// concurrent requests.
+    /// Runs `body` while no other test uses the peer: each instance has one slot and two
+    /// cores to run on, so overlapping tests only wait on each other's timeouts.
     public static func exclusively<Result: Sendable>(_ body: (Endpoints) async throws -> Result) async throws -> Result
     {
         let endpoints = try await endpoints()
@@ -80,7 +80,7 @@ extension LocalModelPeer {
 }
 
 /// A trait for tests that must not overlap with others using the same resource: the
-/// local model server (llama-cpp-python mixes up concurrent requests), or the process's
+/// local model server (one slot per instance, two cores), or the process's
 /// memory (a test that measures its resident size while another allocates 50 MB).
 public struct ExclusiveUse: TestTrait, SuiteTrait, TestScoping {
     public enum Resource: Sendable {

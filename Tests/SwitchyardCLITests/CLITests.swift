@@ -373,7 +373,7 @@ import Testing
             base_url: \(peer.chat)
             model: smollm2
             options:
-              quirks: llama-cpp-python
+              quirks: llama.cpp
           vectors:
             provider: openai-compatible
             base_url: \(peer.embed)

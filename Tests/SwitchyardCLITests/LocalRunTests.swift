@@ -27,8 +27,8 @@ import Testing
             planner: cloud
             model: local
             profiles:
-              local: { provider: openai-compatible, base_url: "\(peer.chat)", model: smollm2, options: { quirks: llama-cpp-python, temperature: 0, max_output_tokens: 512 } }
-              cloud: { provider: openai-compatible, base_url: "\(peer.cloud)", model: smollm2, clearance: internal, options: { quirks: llama-cpp-python, temperature: 0, max_output_tokens: 512 } }
+              local: { provider: openai-compatible, base_url: "\(peer.chat)", model: smollm2, options: { quirks: llama.cpp, temperature: 0, max_output_tokens: 512 } }
+              cloud: { provider: openai-compatible, base_url: "\(peer.cloud)", model: smollm2, clearance: internal, options: { quirks: llama.cpp, temperature: 0, max_output_tokens: 512 } }
             tools:
               list: {}
               read: {}
@@ -96,7 +96,7 @@ import Testing
         for (profile, url) in [("local", peer.chat), ("cloud", peer.cloud)] {
             settings += [
                 "profiles.\(profile).provider=openai-compatible", "profiles.\(profile).base_url=\(url)",
-                "profiles.\(profile).model=smollm2", "profiles.\(profile).options.quirks=llama-cpp-python",
+                "profiles.\(profile).model=smollm2", "profiles.\(profile).options.quirks=llama.cpp",
                 "profiles.\(profile).options.temperature=0", "profiles.\(profile).options.max_output_tokens=512",
             ]
         }

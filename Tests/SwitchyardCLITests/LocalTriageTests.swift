@@ -34,10 +34,7 @@ import Testing
                 "--set", "profiles.\(profile).model=smollm2",
             ]
             if profile != "embed" {
-                arguments += [
-                    "--set", "profiles.\(profile).options.quirks=llama-cpp-python", "--set",
-                    "profiles.\(profile).options.structured_output=json_object",
-                ]
+                arguments += ["--set", "profiles.\(profile).options.quirks=llama.cpp"]
             }
         }
         arguments += ["--set", "profiles.cloud.clearance=internal"]

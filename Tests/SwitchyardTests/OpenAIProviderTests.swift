@@ -386,7 +386,9 @@ let usageChunk =
         #expect(provider(.openAI).body(request)["max_completion_tokens"] == 50)
         #expect(provider(.openAI).body(request)["max_tokens"] == nil)
         #expect(provider(.ollama).body(request)["max_tokens"] == 50)
-        #expect(provider(.llamaCpp).body(request)["parallel_tool_calls"] == true)
+        var nativeCalls = CompatibilityQuirks.llamaCpp
+        nativeCalls.forcesToolsThroughSchema = false
+        #expect(provider(nativeCalls).body(request)["parallel_tool_calls"] == true)
         #expect(
             provider(.openAI).body(request)["tool_choice"] == ["type": "function", "function": ["name": "get_weather"]])
         let structured = ModelRequest(
@@ -425,6 +427,73 @@ let usageChunk =
         #expect(response.finishReason == .stop)
         #expect(response.usage?.inputTokens == 100)
         #expect(try server.lastBody()["stream"] == nil)
+    }
+
+    /// llama.cpp's server, as it streams a `json_schema` answer: text, then the usage chunk.
+    func llamaCppAnswer(_ pieces: [String], finish: String = "stop") -> ScriptedReply {
+        .sse(
+            [chunk(#"{"role":"assistant","content":null}"#)]
+                + pieces.map { chunk(#"{"content":"# + JSONValue.string($0).canonicalText + "}") }
+                + [chunk("{}", finish: finish), usageChunk])
+    }
+
+    @Test func aForcedCallGoesOutAsTheToolsSchemaAndComesBackACall() async throws {
+        server.enqueue("/v1/chat/completions", llamaCppAnswer([#"{"city": "#, #""Rome"}"#]))
+        let response = try await provider(.llamaCpp).complete(
+            ModelRequest(messages: [.user("?")], tools: [weatherTool], toolChoice: .tool("get_weather")))
+        let body = try JSONValue(parsing: server.requests.last?.body ?? [])
+        #expect(body["tools"] == nil && body["tool_choice"] == nil)
+        #expect(body["response_format"]?["type"] == "json_schema")
+        #expect(body["response_format"]?["json_schema"]?["name"] == "get_weather")
+        #expect(body["response_format"]?["json_schema"]?["schema"] == weatherTool.parameters)
+        #expect(response.toolCalls.map(\.name) == ["get_weather"])
+        #expect(try response.toolCalls.first?.parsedArguments() == ["city": "Rome"])
+        #expect(response.text.isEmpty)
+        #expect(response.finishReason == .toolCalls)
+        #expect(response.usage?.inputTokens == 76)
+    }
+
+    @Test func aRequiredCallAmongSeveralIsAskedAsOneOfThem() async throws {
+        let search = ToolSpec(
+            name: "search_code", description: "Search",
+            parameters: ["type": "object", "properties": ["query": ["type": "string"]]])
+        let request = ModelRequest(messages: [.user("?")], tools: [weatherTool, search], toolChoice: .required)
+        server.enqueue(
+            "/v1/chat/completions", llamaCppAnswer([#"{"name": "search_code", "arguments": {"query": "fetch"}}"#]))
+        let response = try await provider(.llamaCpp).complete(request)
+        let schema = try JSONValue(parsing: server.requests.last?.body ?? [])["response_format"]?["json_schema"]?[
+            "schema"]
+        let names = schema?["anyOf"]?.arrayValue?.compactMap { $0["properties"]?["name"]?["const"]?.stringValue }
+        #expect(names == ["get_weather", "search_code"])
+        #expect(schema?["anyOf"]?.arrayValue?.last?["properties"]?["arguments"] == search.parameters)
+        #expect(response.toolCalls.map(\.name) == ["search_code"])
+        #expect(try response.toolCalls.first?.parsedArguments() == ["query": "fetch"])
+
+        // Cut short by the token limit: a call of the tool it named, with arguments that say so.
+        server.enqueue(
+            "/v1/chat/completions",
+            llamaCppAnswer(["{\n  \"name\": \"get_weather\",\"arguments\": {\n    \"city\": \"Tok"], finish: "length"))
+        let cut = try await provider(.llamaCpp).complete(request)
+        #expect(cut.finishReason == .length)
+        #expect(cut.toolCalls.map(\.name) == ["get_weather"])
+        #expect(throws: ModelError.self) { try cut.toolCalls.first?.parsedArguments() }
+
+        // A name nobody offered (a server that ignored the schema) is text, not a call.
+        server.enqueue(
+            "/v1/chat/completions", llamaCppAnswer([#"{"name": "rm_rf", "arguments": {}}"#]))
+        let stray = try await provider(.llamaCpp).complete(request)
+        #expect(stray.toolCalls.isEmpty)
+        #expect(stray.text.contains("rm_rf"))
+        #expect(stray.finishReason == .stop)
+    }
+
+    @Test func aChoiceThatForcesNothingOffersTheToolsAsTools() async throws {
+        for choice in [ToolChoice.auto, .none, .tool("not_offered")] {
+            let body = provider(.llamaCpp).body(
+                ModelRequest(messages: [.user("?")], tools: [weatherTool], toolChoice: choice))
+            #expect(body["tools"]?.arrayValue?.count == 1)
+            #expect(body["response_format"] == nil)
+        }
     }
 
     @Test func nonStreamedRepliesAreDecodedToo() async throws {

@@ -105,6 +105,22 @@ import Testing
         #expect(throws: ConfigurationError.self) { try settings("profiles: [1, 2") }
     }
 
+    @Test func forcedToolCallsFollowTheQuirksUnlessTheProfileSays() throws {
+        func quirks(_ overrides: [String]) throws -> CompatibilityQuirks? {
+            let settings = try settings(
+                "profiles:\n  x:\n    provider: openai-compatible\n    base_url: http://127.0.0.1:1/v1\n    model: m\n",
+                overrides: ["profiles.x.options.quirks=llama.cpp"] + overrides)
+            let profile = try ModelProfile.named("x", in: settings, environment: [:])
+            return (try profile.chatProvider(environment: [:]) as? OpenAIChatProvider)?.quirks
+        }
+        #expect(try quirks([])?.forcesToolsThroughSchema == true)
+        #expect(try quirks(["profiles.x.options.forced_tool_calls=tool_choice"])?.forcesToolsThroughSchema == false)
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try quirks(["profiles.x.options.forced_tool_calls=always"])
+        }
+        #expect(error?.message.contains("expected tool_choice or schema") == true, "\(String(describing: error))")
+    }
+
     @Test func missingKeyAndUnknownProfileAreClear() throws {
         let settings = try settings(yaml)
         let cloud = try ModelProfile.named("cloud", in: settings, environment: [:])

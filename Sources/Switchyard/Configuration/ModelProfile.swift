@@ -11,7 +11,8 @@ import Foundation
 /// Ollama its model options (`num_ctx`, `temperature`, …) plus `keep_alive` and
 /// `text_tool_calls`; for the OpenAI kinds `api` (`chat`, `responses`), `quirks`
 /// (`openai`, `ollama`, `llama.cpp`, `llama-cpp-python`, `vllm`), `structured_output`
-/// (`json_schema`, `json_object`, `tool`), `parallel_tool_calls`, `stream`,
+/// (`json_schema`, `json_object`, `tool`), `forced_tool_calls` (`tool_choice`, `schema`),
+/// `parallel_tool_calls`, `stream`,
 /// `stream_usage`, `max_completion_tokens`, `text_tool_calls`, and the sampling defaults
 /// `temperature` and `seed`.
 public struct ModelProfile: Sendable, Hashable {
@@ -66,7 +67,8 @@ public struct ModelProfile: Sendable, Hashable {
         "context_window",
     ]
     static let openAIOptions: Set<String> = [
-        "api", "quirks", "structured_output", "parallel_tool_calls", "stream", "stream_usage", "max_completion_tokens",
+        "api", "quirks", "structured_output", "forced_tool_calls", "parallel_tool_calls", "stream", "stream_usage",
+        "max_completion_tokens",
         "text_tool_calls", "temperature", "seed", "max_output_tokens",
     ]
 
@@ -264,6 +266,16 @@ public struct ModelProfile: Sendable, Hashable {
                     message: "unknown mode '\(mode)'; expected json_schema, json_object or tool")
             }
             quirks.structuredOutput = structured
+        }
+        if case .string(let mode)? = options["forced_tool_calls"] {
+            switch mode {
+            case "tool_choice": quirks.forcesToolsThroughSchema = false
+            case "schema": quirks.forcesToolsThroughSchema = true
+            default:
+                throw ConfigurationError(
+                    at: "profiles.\(name).options.forced_tool_calls",
+                    message: "unknown mode '\(mode)'; expected tool_choice or schema")
+            }
         }
         if case .bool(let flag)? = options["parallel_tool_calls"] { quirks.sendsParallelToolCalls = flag }
         if case .bool(let flag)? = options["stream"] { quirks.streams = flag }

@@ -29,6 +29,11 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     public var streamsWithOptionalTools: Bool
     /// Where the server says how long a request may be.
     public var contextWindowEndpoint: ContextWindowEndpoint?
+    /// Ask a forced tool call (a named tool, or `required`) as structured output whose schema
+    /// is the call, instead of `tool_choice`. llama.cpp's server offers tools only to models
+    /// whose chat template renders them (SmolLM2's does not, and gets none), and even then
+    /// lets a "required" call wait behind free text; its schema grammar admits nothing else.
+    public var forcesToolsThroughSchema: Bool
 
     public enum ContextWindowEndpoint: Sendable, Hashable {
         /// llama.cpp's `GET /props`: `default_generation_settings.n_ctx`.
@@ -41,9 +46,10 @@ public struct CompatibilityQuirks: Sendable, Hashable {
         structuredOutput: StructuredOutput = .jsonSchema, sendsParallelToolCalls: Bool = false,
         usesMaxCompletionTokens: Bool = false, requestsStreamUsage: Bool = true, streams: Bool = true,
         parsesToolCallsInText: Bool = false, streamsWithOptionalTools: Bool = true,
-        contextWindowEndpoint: ContextWindowEndpoint? = nil
+        contextWindowEndpoint: ContextWindowEndpoint? = nil, forcesToolsThroughSchema: Bool = false
     ) {
         self.contextWindowEndpoint = contextWindowEndpoint
+        self.forcesToolsThroughSchema = forcesToolsThroughSchema
         self.structuredOutput = structuredOutput
         self.sendsParallelToolCalls = sendsParallelToolCalls
         self.usesMaxCompletionTokens = usesMaxCompletionTokens
@@ -56,8 +62,10 @@ public struct CompatibilityQuirks: Sendable, Hashable {
     public static let openAI = CompatibilityQuirks(usesMaxCompletionTokens: true)
     /// Ollama's `/v1`: ignores `max_completion_tokens` and `parallel_tool_calls`.
     public static let ollama = CompatibilityQuirks()
+    /// llama.cpp's server (`llama-server`): grammars for `json_schema`, parallel calls only
+    /// when asked, its window at `/props`, and forced calls through a schema.
     public static let llamaCpp = CompatibilityQuirks(
-        structuredOutput: .forcedTool, sendsParallelToolCalls: true, contextWindowEndpoint: .props)
+        sendsParallelToolCalls: true, contextWindowEndpoint: .props, forcesToolsThroughSchema: true)
     /// llama-cpp-python: `json_schema` answers 500 (only `json_object` with a schema), and a
     /// stream never reports usage, `stream_options` or not — so it is asked unstreamed, and
     /// token budgets and costs count its tokens.
@@ -108,6 +116,27 @@ public struct OpenAIChatProvider: ModelProvider {
     /// The `/chat/completions` body for `request`.
     public func body(_ request: ModelRequest) -> JSONValue { wire(request).body }
 
+    /// The tools `request` offers on the wire and the choice among them: structured output
+    /// through a forced tool adds one.
+    func offered(_ request: ModelRequest) -> (tools: [ToolSpec], choice: ToolChoice) {
+        if case .jsonSchema(let name, let schema) = request.responseFormat, quirks.structuredOutput == .forcedTool {
+            let answer = ToolSpec(name: Self.answerTool, description: "Give the answer as \(name).", parameters: schema)
+            return ([answer], .tool(Self.answerTool))
+        }
+        return (request.tools, request.toolChoice)
+    }
+
+    /// The forced call `request` asks as structured output, when the quirks say so.
+    func schemaForcedCall(_ request: ModelRequest) -> SchemaForcedCall? {
+        guard quirks.forcesToolsThroughSchema else { return nil }
+        let (tools, choice) = offered(request)
+        return SchemaForcedCall(tools: tools, choice: choice)
+    }
+
+    static func jsonSchemaFormat(name: String, schema: JSONValue) -> JSONValue {
+        ["type": "json_schema", "json_schema": ["name": .string(name), "schema": schema, "strict": false]]
+    }
+
     /// The body for `request` but its messages.
     func members(_ request: ModelRequest) -> [String: JSONValue] {
         var body: [String: JSONValue] = ["model": .string(model)]
@@ -115,25 +144,17 @@ public struct OpenAIChatProvider: ModelProvider {
             body["stream"] = true
             if quirks.requestsStreamUsage { body["stream_options"] = ["include_usage": true] }
         }
-        var tools = request.tools
-        var choice = request.toolChoice
         if case .jsonSchema(let name, let schema) = request.responseFormat {
             switch quirks.structuredOutput {
-            case .jsonSchema:
-                body["response_format"] = [
-                    "type": "json_schema",
-                    "json_schema": ["name": .string(name), "schema": schema, "strict": false],
-                ]
-            case .jsonObjectWithSchema:
-                body["response_format"] = ["type": "json_object", "schema": schema]
-            case .forcedTool:
-                tools = [
-                    ToolSpec(name: Self.answerTool, description: "Give the answer as \(name).", parameters: schema)
-                ]
-                choice = .tool(Self.answerTool)
+            case .jsonSchema: body["response_format"] = Self.jsonSchemaFormat(name: name, schema: schema)
+            case .jsonObjectWithSchema: body["response_format"] = ["type": "json_object", "schema": schema]
+            case .forcedTool: break  // an answer tool, below
             }
         }
-        if !tools.isEmpty {
+        let (tools, choice) = offered(request)
+        if let forced = schemaForcedCall(request) {
+            body["response_format"] = Self.jsonSchemaFormat(name: forced.name, schema: forced.schema)
+        } else if !tools.isEmpty {
             body["tools"] = .array(tools.map(\.functionWire))
             switch choice {
             case .auto: body["tool_choice"] = "auto"
@@ -227,12 +248,13 @@ public struct OpenAIChatProvider: ModelProvider {
             structured = false
         }
         let holdsText = quirks.parsesToolCallsInText && !offered.isEmpty && !structured
+        let forced = schemaForcedCall(request)
         let streams = streams(request)
         return ModelEventStream { [endpoint] batch in
             try await endpoint.post(wire) { response, delivered in
                 var decoder = ChatCompletionsDecoder(
-                    structuredThroughTool: structured ? Self.answerTool : nil, holdsText: holdsText,
-                    offered: offered, provider: endpoint.provider)
+                    structuredThroughTool: structured ? Self.answerTool : nil, forcedCall: forced,
+                    holdsText: holdsText, offered: offered, provider: endpoint.provider)
                 if streams {
                     var records = response.body.serverSentEvents.makeAsyncIterator()
                     while let record = try await records.next(beforeWaiting: { batch.flush() }) {
@@ -254,6 +276,8 @@ public struct OpenAIChatProvider: ModelProvider {
 /// Turns Chat Completions SSE records (or one whole reply) into model events.
 struct ChatCompletionsDecoder {
     let structuredThroughTool: String?
+    /// A forced call asked as structured output: the answer's text is the call.
+    let forcedCall: SchemaForcedCall?
     let holdsText: Bool
     let offered: [ToolSpec]
     let provider: String
@@ -263,8 +287,12 @@ struct ChatCompletionsDecoder {
     private var records = 0
     private(set) var isDone = false
 
-    init(structuredThroughTool: String?, holdsText: Bool, offered: [ToolSpec], provider: String) {
+    init(
+        structuredThroughTool: String?, forcedCall: SchemaForcedCall? = nil, holdsText: Bool, offered: [ToolSpec],
+        provider: String
+    ) {
         self.structuredThroughTool = structuredThroughTool
+        self.forcedCall = forcedCall
         self.holdsText = holdsText
         self.offered = offered
         self.provider = provider
@@ -310,7 +338,7 @@ struct ChatCompletionsDecoder {
                 events.append(.reasoningDelta(reasoning))
             }
             if let content = delta?["content"]?.stringValue, !content.isEmpty {
-                if holdsText || structuredThroughTool != nil {
+                if holdsText || structuredThroughTool != nil || forcedCall != nil {
                     heldText += content
                 } else {
                     events.append(.textDelta(content))
@@ -353,6 +381,10 @@ struct ChatCompletionsDecoder {
         }
         var events: [ModelEvent] = []
         var toolCalls = calls.finish()
+        if let forcedCall, toolCalls.isEmpty, let call = forcedCall.call(from: heldText) {
+            toolCalls = [call]
+            heldText = ""
+        }
         if let answerTool = structuredThroughTool {
             // Structured output through a forced tool call: its arguments are the answer.
             if let answer = toolCalls.first(where: { $0.name == answerTool }) {
@@ -371,6 +403,10 @@ struct ChatCompletionsDecoder {
                 events.append(.textDelta(heldText))
             }
             heldText = ""
+        }
+        if !heldText.isEmpty {
+            // A forced call's answer that names no offered tool: the text it is.
+            events.append(.textDelta(heldText))
         }
         events += toolCalls.map(ModelEvent.toolCall)
         events.append(.finish(!toolCalls.isEmpty && finishReason == .stop ? .toolCalls : finishReason ?? .stop))
