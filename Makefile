@@ -7,10 +7,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps peers build release bench format lint
 
-## demo: triage examples/tickets.jsonl, show one ticket's trace and replay it (scripts/demo)
+## demo: build, triage examples/tickets.jsonl, show one ticket's trace and replay it (scripts/demo)
 demo: deps
-	$(SWIFT) build --product switchyard
-	scripts/demo
+	SWIFT=$(SWIFT) scripts/demo
 
 ## test: run every test suite (the first run also installs the local model peer: seconds)
 test: deps peers

@@ -186,7 +186,8 @@ enum Toolbox {
         do {
             let profile = try embeddingProfile(nil, settings: settings, environment: environment)
             try checkClearance(of: profile, for: workspace)
-            embedder = try profile.embeddingProvider(environment: environment)
+            // A text searched for and then stored is embedded once.
+            embedder = RecentEmbeddings(try profile.embeddingProvider(environment: environment))
             embedderID = profile.embedderID
         } catch {
             embedder = Unavailable(reason: "\(error)")

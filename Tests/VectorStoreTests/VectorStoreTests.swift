@@ -202,3 +202,58 @@ struct Refusing: EmbeddingProvider {
         return []
     }
 }
+
+/// An embedder whose vectors say which text they are for, and which counts what it is asked.
+final class Counting: EmbeddingProvider {
+    let asked = Shared<[[String]]>([])
+    func embed(_ inputs: [String]) async throws -> [[Float]] {
+        asked.update { $0.append(inputs) }
+        if inputs.contains("fail") { throw ModelError(code: .serverError, message: "refused") }
+        return inputs.map { [Float($0.count), 1] }
+    }
+}
+
+@Suite struct RecentEmbeddingsTests {
+    @Test func aTextSearchedForAndThenStoredIsEmbeddedOnce() async throws {
+        let directory = try TemporaryDirectory("recent")
+        let store = try VectorStore(path: directory.path + "/vectors.db")
+        let counting = Counting()
+        let embedder = RecentEmbeddings(counting)
+        let search = VectorSearchTool(store: store, collection: "tickets", embedder: embedder, labels: .userInput)
+        let upsert = VectorUpsertTool(
+            store: store, collection: "tickets", embedder: embedder, embedderID: "test:count", labels: .userInput)
+        _ = try await upsert.invoke(["id": "T-1", "text": "Login times out"])
+        let found = try await search.invoke(["query": "Checkout fails", "k": 1])
+        _ = try await upsert.invoke(["id": "T-2", "text": "Checkout fails"])
+        #expect(found.data["hits"]?.arrayValue?.first?["id"] == "T-1")
+        #expect(counting.asked.value == [["Login times out"], ["Checkout fails"]])
+        #expect(try await store.search([14, 1], in: "tickets", k: 1).hits.first?.id == "T-2")
+    }
+
+    @Test func asksOnlyForWhatItHasNotSeenInOrderOnceEach() async throws {
+        let counting = Counting()
+        let embedder = RecentEmbeddings(counting, capacity: 2)
+        #expect(try await embedder.embed(["a", "bb"]) == [[1, 1], [2, 1]])
+        #expect(try await embedder.embed(["ccc", "a", "ccc", "dddd"]) == [[3, 1], [1, 1], [3, 1], [4, 1]])
+        // Only the last two are kept: "a" and "bb" are asked again.
+        #expect(try await embedder.embed(["dddd", "bb", "a"]) == [[4, 1], [2, 1], [1, 1]])
+        #expect(counting.asked.value == [["a", "bb"], ["ccc", "dddd"], ["bb", "a"]])
+    }
+
+    @Test func aFailureIsPassedOnAndNothingIsRemembered() async throws {
+        let counting = Counting()
+        let embedder = RecentEmbeddings(counting)
+        await #expect(throws: ModelError.self) { _ = try await embedder.embed(["x", "fail"]) }
+        #expect(try await embedder.embed(["x"]) == [[1, 1]])
+        #expect(counting.asked.value == [["x", "fail"], ["x"]])
+    }
+
+    @Test func aWrongNumberOfVectorsIsAnError() async throws {
+        struct Short: EmbeddingProvider {
+            func embed(_ inputs: [String]) async throws -> [[Float]] { [] }
+        }
+        await #expect {
+            _ = try await RecentEmbeddings(Short()).embed(["x"])
+        } throws: { "\($0)".contains("asked for 1 embeddings, got 0") }
+    }
+}
