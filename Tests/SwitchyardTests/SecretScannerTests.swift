@@ -41,6 +41,34 @@ import Testing
         #expect(redacted.hasSuffix(" and more"))
     }
 
+    /// Most rules match only where a word starts; those that do not still match inside one.
+    @Test func insideAWordOnlyTheRulesWithoutAWordStartMatch() {
+        let inside = [
+            ("github-token", "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"),
+            ("slack-token", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp"),
+            (
+                "jwt",
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+            ),
+        ]
+        for (kind, secret) in inside {
+            #expect(scanner.redact("value=x\(secret) end").hasPrefix("value=x[REDACTED:\(kind):"), "\(kind)")
+        }
+        #expect(scanner.redact("cupbearer 0123456789abcdef0123").hasPrefix("cupbearer [REDACTED:bearer-token:"))
+        #expect(
+            scanner.redact("x-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----").hasPrefix(
+                "x[REDACTED:private-key:"))
+        #expect(
+            scanner.redact("see http://user:hunter2hunter2@example.com").contains("user:[REDACTED:url-credentials:"))
+        for text in [
+            "xAKIAIOSFODNN7EXAMPLE", "mysk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+            "xnpm_abcdefghijklmnopqrstuvwxyz0123456789", "mypassword=Zq8#vL2!pR7@xT4",
+            "x1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1",
+        ] {
+            #expect(scanner.redact(text) == text)
+        }
+    }
+
     @Test func privateKeyBlocksAndBearerHeaders() {
         let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1234567890abcdef\n-----END RSA PRIVATE KEY-----"
         let redacted = scanner.redact("before\n\(key)\nafter")

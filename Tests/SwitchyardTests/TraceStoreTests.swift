@@ -298,6 +298,47 @@ final class ScratchDirectory {
         }
     }
 
+    /// Long strings are scanned once and remembered: the memory must give each text its own
+    /// redaction — a text that differs from a remembered one by one byte, a secret it alone
+    /// carries, or canonically equal Unicode spelt in other bytes — and lose no secret.
+    @Test func rememberedRedactionsAreExactToTheByte() async throws {
+        let secret = "sk-proj-ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210"
+        let filler = String(repeating: "let value = compute(input) // café\n", count: 20)
+        let clean = filler + "sk-proj-short"
+        let dirty = filler + secret
+        let composed = filler + "caf\u{E9} " + secret
+        let decomposed = filler + "cafe\u{301} " + secret
+        #expect(composed == decomposed)  // Swift's String equality, which the memory must not use
+        let texts = [clean, dirty, clean, dirty, composed, decomposed]
+        do {
+            let store = try TraceStore(path: path)
+            let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
+            for text in texts {
+                try await store.append(run: run, kind: "tool.result", payload: ["output": .string(text)], at: 0)
+            }
+            try await store.append(
+                run: run, kind: "model.request",
+                payload: ["request": ["messages": .array(texts.map { ["content": .string($0)] })]], at: 0)
+            let events = try await store.events(run)
+            let outputs = events.prefix(texts.count).map { $0.payload["output"]?.stringValue ?? "" }
+            let contents =
+                events.last?.payload["request"]?["messages"]?.arrayValue?.map { $0["content"]?.stringValue ?? "" } ?? []
+            for stored in [outputs, contents] {
+                #expect(stored.count == texts.count)
+                #expect(stored[0] == clean)
+                #expect(stored[2] == clean)
+                #expect(stored[1].hasPrefix(filler + "[REDACTED:openai-key:"))
+                #expect(stored[3] == stored[1])
+                #expect(Array(stored[4].utf8).starts(with: Array((filler + "caf\u{E9} [REDACTED:openai-key:").utf8)))
+                #expect(Array(stored[5].utf8).starts(with: Array((filler + "cafe\u{301} [REDACTED:openai-key:").utf8)))
+            }
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where !file.hasSuffix(".key") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/" + file))
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(file) holds the secret")
+        }
+    }
+
     @Test func runsOfADeadWriterAreMarkedInterruptedOnOpen() async throws {
         do {
             let store = try TraceStore(path: path)

@@ -115,9 +115,13 @@ public struct SecretScanner: Sendable {
         var findings: [Finding] = []
         var index = 0
         let starts = Self.candidateStarts
+        let anywhere = Self.startsInsideWords
+        let alphanumerics = Self.alphanumerics
         while index < buffer.count {
-            // The prefilter: most bytes cannot start a secret.
-            guard starts[Int(buffer[index])] else {
+            // The prefilter: most bytes cannot start a secret, and inside a word only a few
+            // rules look at all.
+            let byte = Int(buffer[index])
+            guard starts[byte], anywhere[byte] || index == 0 || !alphanumerics[Int(buffer[index - 1])] else {
                 index += 1
                 continue
             }
@@ -333,6 +337,9 @@ public struct SecretScanner: Sendable {
 
     /// Bytes that can begin a secret or an assignment name.
     private static let candidateStarts = set("sSAgx-eBbpPtTarndh:0123456789")
+    /// Those whose rules do not ask for a word start (`github_pat_`, `xox…-`, `-----BEGIN`,
+    /// `eyJ`, `bearer`, `://`): every other rule matches only where a word starts.
+    private static let startsInsideWords = set(":-gxeBb")
     private static let assignmentStarts = set("pPsStTaA")
     private static let upperAlphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
     private static let alphanumerics = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")

@@ -105,6 +105,7 @@ public actor TraceStore {
     private var recentRequests: [RunID: [Conversation.Recorded]] = [:]
     /// Each run's effects in flight: intents begun (`begin`) and not yet concluded.
     private var inFlight: [RunID: Set<Int>] = [:]
+    private var redactions = RecentRedactions()
 
     /// Where a run's chain stands: its last event (0 and the run's own hash before any), and
     /// how it is computed.
@@ -523,7 +524,7 @@ public actor TraceStore {
     ) rethrows -> JSONValue {
         switch value {
         case .string(let text):
-            let stored = redacting ? scanner.redact(text) : text
+            let stored = redacting ? redactions.redact(text, with: scanner) : text
             guard stored.utf8.count > inlineLimit else { return .string(stored) }
             let bytes = Array(stored.utf8)
             let digest = SHA256.hex(bytes)
@@ -713,6 +714,58 @@ public actor TraceStore {
 
     /// Redacts text the way the store does, for callers that show what would be recorded.
     public func redact(_ text: String) -> String { scanner.redact(text) }
+}
+
+/// What the long strings redacted lately became, so that each is scanned once: a tool's
+/// output is recorded as its result and again in the request that carries it back to the
+/// model, in its messages and in the wire body's. Two generations of `limit` strings each
+/// keep the memory bounded and what is used often.
+struct RecentRedactions {
+    /// Shorter strings are scanned again: looking them up would cost about as much.
+    static let minimumLength = 256
+    static let limit = 64
+    private var current: [Bytes: String] = [:]
+    private var previous: [Bytes: String] = [:]
+
+    mutating func redact(_ text: String, with scanner: SecretScanner) -> String {
+        guard text.utf8.count >= Self.minimumLength else { return scanner.redact(text) }
+        let key = Bytes(text)
+        if let redacted = current[key] { return redacted }
+        let redacted = previous[key] ?? scanner.redact(text)
+        if current.count >= Self.limit {
+            previous = current
+            current = [:]
+        }
+        current[key] = redacted
+        return redacted
+    }
+
+    /// A string as its UTF-8 bytes, hashed and compared as bytes (what the scanner reads),
+    /// without the Unicode normalisation `String`'s own hashing does.
+    struct Bytes: Hashable {
+        let text: String
+        init(_ text: String) {
+            var text = text
+            text.makeContiguousUTF8()
+            self.text = text
+        }
+
+        func hash(into hasher: inout Hasher) {
+            text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+
+        static func == (left: Bytes, right: Bytes) -> Bool {
+            let equal = left.text.utf8.withContiguousStorageIfAvailable { left in
+                right.text.utf8.withContiguousStorageIfAvailable { right in
+                    left.count == right.count
+                        && (left.count == 0 || left.baseAddress == right.baseAddress
+                            || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+                }
+            }
+            // Both are contiguous (see `init`).
+            return (equal ?? nil) ?? false
+        }
+    }
 }
 
 /// What checking a run's chain found.
