@@ -67,8 +67,8 @@ import Testing
         let server = try Self.endlessServer()
         defer { server.stop() }
         let fixture = try TriageFixture(tickets: [TriageCommandTests.tickets[1], TriageCommandTests.tickets[3]])
-        fixture.embedFirst([0, 0, 1])
-        fixture.embedFirst([0, 1, 0])
+        fixture.embed([0, 0, 1])
+        fixture.embed([0, 1, 0])
         let result = try await fixture.triage([
             "--set", "profiles.local.base_url=\(server.baseURL)/v1", "--set", "profiles.local.options.stream=true",
             "--set", "budgets.wall_seconds=2",
