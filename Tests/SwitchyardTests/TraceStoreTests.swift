@@ -332,6 +332,14 @@ final class ScratchDirectory {
                 #expect(Array(stored[4].utf8).starts(with: Array((filler + "caf\u{E9} [REDACTED:openai-key:").utf8)))
                 #expect(Array(stored[5].utf8).starts(with: Array((filler + "cafe\u{301} [REDACTED:openai-key:").utf8)))
             }
+            // Text too long to be remembered is scanned every time.
+            let huge = String(repeating: ".", count: 9 << 20) + secret
+            for _ in 0..<2 {
+                try await store.append(run: run, kind: "tool.result", payload: ["output": .string(huge)], at: 0)
+                let blob = try #require(try await store.events(run).last?.payload["output"]?["$blob"]?.stringValue)
+                let bytes = try await store.blob(blob)
+                #expect(String(decoding: bytes.suffix(60), as: UTF8.self).contains("[REDACTED:openai-key:"))
+            }
         }
         for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where !file.hasSuffix(".key") {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/" + file))

@@ -718,30 +718,35 @@ public actor TraceStore {
 
 /// What the long strings redacted lately became, so that each is scanned once: a tool's
 /// output is recorded as its result and again in the request that carries it back to the
-/// model, in its messages and in the wire body's. Two generations of `limit` strings each
-/// keep the memory bounded and what is used often.
+/// model, in its messages and in the wire body's. Two generations of at most `budget` bytes
+/// of text each keep the memory bounded and what is used often.
 struct RecentRedactions {
     /// Shorter strings are scanned again: looking them up would cost about as much.
     static let minimumLength = 256
-    static let limit = 64
+    /// The text one generation keeps alive, in bytes; a longer string is not remembered.
+    static let budget = 8 << 20
     private var current: [Bytes: String] = [:]
+    private var currentBytes = 0
     private var previous: [Bytes: String] = [:]
 
     mutating func redact(_ text: String, with scanner: SecretScanner) -> String {
-        guard text.utf8.count >= Self.minimumLength else { return scanner.redact(text) }
+        let size = text.utf8.count
+        guard size >= Self.minimumLength, size <= Self.budget else { return scanner.redact(text) }
         let key = Bytes(text)
         if let redacted = current[key] { return redacted }
         let redacted = previous[key] ?? scanner.redact(text)
-        if current.count >= Self.limit {
+        if currentBytes + size > Self.budget {
             previous = current
             current = [:]
+            currentBytes = 0
         }
         current[key] = redacted
+        currentBytes += size
         return redacted
     }
 
     /// A string as its UTF-8 bytes, hashed and compared as bytes (what the scanner reads),
-    /// without the Unicode normalisation `String`'s own hashing does.
+    /// without the Unicode normalisation `String`'s own hashing and equality do.
     struct Bytes: Hashable {
         let text: String
         init(_ text: String) {
@@ -750,20 +755,22 @@ struct RecentRedactions {
             self.text = text
         }
 
+        /// The bytes, which are contiguous (see `init`).
+        func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+            text.utf8.withContiguousStorageIfAvailable(body)!
+        }
+
         func hash(into hasher: inout Hasher) {
-            text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
 
         static func == (left: Bytes, right: Bytes) -> Bool {
-            let equal = left.text.utf8.withContiguousStorageIfAvailable { left in
-                right.text.utf8.withContiguousStorageIfAvailable { right in
+            left.withBytes { left in
+                right.withBytes { right in
                     left.count == right.count
-                        && (left.count == 0 || left.baseAddress == right.baseAddress
-                            || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+                        && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
                 }
             }
-            // Both are contiguous (see `init`).
-            return (equal ?? nil) ?? false
         }
     }
 }
