@@ -64,26 +64,36 @@ let package = Package(
         .target(
             name: "Switchyard",
             dependencies: [
-                "Curl", "Git", "SQLite", "Hashing", "CBeneath", "Yams",
-                .product(name: "Subprocess", package: "swift-subprocess"),
+                "SQLite", "Hashing", "CBeneath", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),
+
+        // Model providers: the core's model protocols over HTTP.
+        .target(name: "Providers", dependencies: ["Switchyard", "Curl"], swiftSettings: swiftSettings),
         .target(
             name: "SwitchyardTesting",
-            dependencies: ["Switchyard", "Curl", .product(name: "Subprocess", package: "swift-subprocess")],
+            dependencies: [
+                "Switchyard", "Providers", "Curl", .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
             swiftSettings: swiftSettings
         ),
 
-        // Agent tools, one target each.
+        // Agent tools, one target each, and what the git-reading ones share.
+        .target(
+            name: "GitWorkspace", dependencies: ["Switchyard", "Git"], path: "Tools/GitWorkspace",
+            swiftSettings: swiftSettings),
         .target(
             name: "FileTools",
-            dependencies: ["Switchyard", "Git", .product(name: "Subprocess", package: "swift-subprocess")],
+            dependencies: [
+                "Switchyard", "GitWorkspace", "Git", .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
             path: "Tools/FileTools",
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "GitTools", dependencies: ["Switchyard", "Git"], path: "Tools/GitTools", swiftSettings: swiftSettings),
+            name: "GitTools", dependencies: ["Switchyard", "GitWorkspace", "Git"], path: "Tools/GitTools",
+            swiftSettings: swiftSettings),
         .target(
             name: "ShellTool",
             dependencies: ["Switchyard", .product(name: "Subprocess", package: "swift-subprocess")],
@@ -103,12 +113,22 @@ let package = Package(
             name: "HTTPTool", dependencies: ["Switchyard", "Curl", "CXML2"], path: "Tools/HTTPTool",
             swiftSettings: swiftSettings),
 
-        // Executables: wiring only.
+        // The composition layer: profiles made into providers, tool names into tools, and the
+        // checks of `doctor`.
+        .target(
+            name: "Composition",
+            dependencies: [
+                "Switchyard", "Providers", "Curl", "Git", "FileTools", "GitTools", "ShellTool", "VectorStore",
+                "HTTPTool", "Hashing", .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Executables: argument parsing and printing only.
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "Switchyard", "Curl", "Git", "SQLite", "FileTools", "GitTools", "ShellTool", "VectorStore", "HTTPTool",
-                "Hashing",
+                "Switchyard", "Composition",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
             ],
@@ -117,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardBench",
             dependencies: [
-                "Curl", "Switchyard", "SwitchyardTesting", "FileTools", "GitTools", "Git", "VectorStore",
+                "Curl", "Switchyard", "Providers", "SwitchyardTesting", "FileTools", "GitTools", "Git", "VectorStore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -135,17 +155,24 @@ let package = Package(
         .testTarget(
             name: "GitToolsTests", dependencies: ["GitTools", "Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "VectorStoreTests", dependencies: ["VectorStore", "SwitchyardTesting"], swiftSettings: swiftSettings),
+            name: "VectorStoreTests", dependencies: ["VectorStore", "Providers", "SwitchyardTesting"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPToolTests", dependencies: ["HTTPTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProvidersTests", dependencies: ["Providers", "SwitchyardTesting", "Curl"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CompositionTests", dependencies: ["Composition", "SwitchyardTesting"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchyardTests",
             dependencies: [
-                "Switchyard", "SwitchyardTesting", "SQLite", "Hashing",
+                "Switchyard", "SwitchyardTesting", "Providers", "Composition", "SQLite", "Hashing",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings

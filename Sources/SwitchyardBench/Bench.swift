@@ -1,6 +1,7 @@
 import ArgumentParser
 import Curl
 import Foundation
+import Providers
 import Switchyard
 import SwitchyardTesting
 

@@ -1,6 +1,6 @@
 import ArgumentParser
+import Composition
 import Foundation
-import Hashing
 import Switchyard
 import Synchronization
 import VectorStore
@@ -61,42 +61,25 @@ struct IndexCommand: AsyncParsableCommand {
     }
 }
 
-/// A one-line progress display on standard error: files, chunks, rate and time left.
 extension IndexCommand {
-    /// Indexes `directory` into `collection` (default: its own) with the embedding profile
-    /// the settings name — incrementally: unchanged files are not embedded again.
+    /// Indexes `directory` as ``Toolbox/index(_:settings:collection:embedder:include:progress:)``
+    /// does, with a progress line on a terminal's standard error.
     static func index(
         _ directory: String, settings: Settings, collection: String?, embedder: String? = nil, include: [String] = [],
         showProgress: Bool
     ) async throws -> (String, WorkspaceIndexer.Summary) {
         let environment = ProcessInfo.processInfo.environment
-        let workspace = try Toolbox.workspace(directory, settings: settings)
-        let profile = try Toolbox.embeddingProfile(embedder, settings: settings, environment: environment)
-        try Toolbox.checkClearance(of: profile, for: workspace)
-        let collection = collection ?? Toolbox.defaultCollection(for: workspace)
-        let store = try VectorStore(path: try Toolbox.vectorStorePath(environment))
-        var indexer = WorkspaceIndexer(
-            workspace: workspace, store: store, collection: collection,
-            embedder: try profile.embeddingProvider(environment: environment), embedderID: profile.embedderID)
-        indexer.include = include.isEmpty ? try includeSetting(settings) : include
         let meter = ProgressMeter(
             enabled: showProgress && isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil)
-        let summary = try await indexer.run { progress in meter.show(progress) }
+        let result = try await Toolbox.index(
+            directory, settings: settings, collection: collection, embedder: embedder, include: include
+        ) { progress in meter.show(progress) }
         meter.finish()
-        return (collection, summary)
+        return result
     }
 }
 
-/// The setting `index.include`: a glob or a list of globs.
-func includeSetting(_ settings: Settings) throws(ConfigurationError) -> [String] {
-    guard let entry = settings["index.include"] else { return [] }
-    switch entry.value {
-    case .string(let glob): return [glob]
-    case .array(let globs) where globs.allSatisfy({ $0.stringValue != nil }): return globs.compactMap(\.stringValue)
-    default: throw ConfigurationError(at: entry.origin, message: "index.include must be a glob or a list of globs")
-    }
-}
-
+/// A one-line progress display on standard error: files, chunks, rate and time left.
 final class ProgressMeter: Sendable {
     let enabled: Bool
     private let last = Mutex(ContinuousClock.now - .seconds(1))
@@ -130,9 +113,4 @@ extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
-}
-
-extension ModelProfile {
-    /// What a collection records as its embedder: the provider kind and model.
-    var embedderID: String { "\(kind.rawValue):\(model)" }
 }

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Curl
+import Composition
 import Foundation
-import Git
-import SQLite
 import Switchyard
 
 /// Which trace store a command reads or writes.
@@ -61,23 +59,7 @@ struct RecordingOptions: ParsableArguments {
     ) async throws -> (store: TraceStore, run: RunID)? {
         guard !noRecord else { return nil }
         let store = try TraceStore(path: path)
-        var repository: JSONValue = .null
-        if let git = try? Repository(path: workspace, discover: true) {
-            let head = try? git.head()
-            repository = [
-                "head": head?.commit.map { .string($0.hex) } ?? .null,
-                "branch": head?.branchName.map(JSONValue.string) ?? .null,
-                "dirty": (try? git.isDirty()).map(JSONValue.bool) ?? .null,
-            ]
-        }
-        var header: [String: JSONValue] = [
-            "workspace": ["path": .string(workspace), "git": repository],
-            "command": .string(agent), "switchyard": .string(Switchyard.version),
-            "libraries": [
-                "libcurl": .string(CurlLibrary.version), "libgit2": .string(Repository.libraryVersion),
-                "sqlite": .string(Database.libraryVersion),
-            ],
-        ]
+        var header = Provenance.header(workspace: workspace, command: agent)
         header.merge(extra) { $1 }
         return (store, try await store.startRun(agent: agent, task: task, header: .object(header), at: now()))
     }

@@ -1,3 +1,4 @@
+import Providers
 public import Switchyard
 
 /// A model that answers at once, in this process: for benchmarks and crash tests that need

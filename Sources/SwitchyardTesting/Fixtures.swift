@@ -1,4 +1,5 @@
 import Foundation
+public import Switchyard
 
 /// A directory made for one test and removed when the value goes away.
 public final class TemporaryDirectory: Sendable {
@@ -71,3 +72,10 @@ public enum GitCommand {
         return target
     }
 }
+
+/// A tool for model tests: one required string argument.
+public let weatherTool = ToolSpec(
+    name: "get_weather", description: "Get the weather in a given city",
+    parameters: [
+        "type": "object", "properties": ["city": ["type": "string", "description": "The city"]], "required": ["city"],
+    ])

@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import Providers
 public import Switchyard
 
 /// One scripted answer: a status, header fields, and body parts written one by one

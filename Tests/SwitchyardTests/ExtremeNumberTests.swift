@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import Providers
 import Switchyard
 import SwitchyardTesting
 import Testing

@@ -1,4 +1,6 @@
+import Composition
 import Foundation
+import Providers
 import Switchyard
 import SwitchyardTesting
 import Testing

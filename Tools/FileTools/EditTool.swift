@@ -1,5 +1,6 @@
 import Foundation
 import Git
+import GitWorkspace
 public import Switchyard
 
 /// `edit`: an exact search-and-replace in one file (or a new file), or a unified diff

@@ -1,5 +1,6 @@
 import Foundation
 import Git
+import GitWorkspace
 public import Switchyard
 
 /// `list`: the workspace's files as a tree, `.git/` and ignored files left out.

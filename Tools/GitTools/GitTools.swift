@@ -1,5 +1,6 @@
 import Foundation
 import Git
+import GitWorkspace
 public import Switchyard
 
 /// The git tools for a workspace that is the root of a git repository.

@@ -1,5 +1,6 @@
 import Foundation
 import Git
+import GitWorkspace
 public import Switchyard
 
 /// `git_status`: the branch and `git status --porcelain`.

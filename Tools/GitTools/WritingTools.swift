@@ -1,4 +1,5 @@
 import Git
+import GitWorkspace
 public import Switchyard
 
 /// `git_commit`: commits staged or given changes on a branch, by default never on the

@@ -45,7 +45,7 @@ public enum Endpoints {
 
 extension String {
     /// The string without the given characters at either end.
-    func trimming(_ set: String) -> String {
+    package func trimming(_ set: String) -> String {
         var view = Substring(self)
         while let first = view.first, set.contains(first) { view = view.dropFirst() }
         while let last = view.last, set.contains(last) { view = view.dropLast() }

@@ -72,3 +72,26 @@ public struct ModelError: Error, Sendable, Hashable, CustomStringConvertible {
 public enum ModelDeadline {
     @TaskLocal public static var current: ContinuousClock.Instant?
 }
+
+/// The `x-ratelimit-*` headers of an OpenAI reply.
+public struct RateLimit: Sendable, Hashable {
+    public var limitRequests: Int?
+    public var limitTokens: Int?
+    public var remainingRequests: Int?
+    public var remainingTokens: Int?
+    /// Go-style durations, such as `1s` or `6m0s`, as the server wrote them.
+    public var resetRequests: String?
+    public var resetTokens: String?
+
+    public init(
+        limitRequests: Int? = nil, limitTokens: Int? = nil, remainingRequests: Int? = nil,
+        remainingTokens: Int? = nil, resetRequests: String? = nil, resetTokens: String? = nil
+    ) {
+        self.limitRequests = limitRequests
+        self.limitTokens = limitTokens
+        self.remainingRequests = remainingRequests
+        self.remainingTokens = remainingTokens
+        self.resetRequests = resetRequests
+        self.resetTokens = resetTokens
+    }
+}

@@ -64,7 +64,7 @@ public struct ChatMessage: Sendable, Hashable, Codable {
 
     /// The dialects a message is sent in (a slot each, looked up without hashing: a
     /// conversation's every message is looked up every turn).
-    enum WireForm: Int, CaseIterable {
+    package enum WireForm: Int, CaseIterable {
         case openAIChat, ollama, openAIResponses
     }
 
@@ -78,7 +78,7 @@ public struct ChatMessage: Sendable, Hashable, Codable {
 
     /// The items `render` sends the message as in `form`, and their bytes: rendered and
     /// written once.
-    func sent(as form: WireForm, _ render: (ChatMessage) -> [JSONValue]) -> WireItems {
+    package func sent(as form: WireForm, _ render: (ChatMessage) -> [JSONValue]) -> WireItems {
         if let items = storage.wire.withLock({ $0[form.rawValue] }) { return items }
         let items = WireItems(render(self))
         storage.wire.withLock { $0[form.rawValue] = items }
@@ -155,7 +155,7 @@ public struct ToolSpec: Sendable, Hashable, Codable {
 extension ToolSpec {
     /// `{"type": "function", "function": {name, description, parameters}}`: how Chat
     /// Completions and Ollama's /api/chat both offer a tool.
-    var functionWire: JSONValue {
+    package var functionWire: JSONValue {
         [
             "type": "function",
             "function": ["name": .string(name), "description": .string(description), "parameters": parameters],
@@ -327,7 +327,7 @@ public struct ContextWindow: Sendable, Hashable {
     public static let largest = 100_000_000
 
     /// What a server answered at `url`, if it is a window at all.
-    init?(asked tokens: Int?, of url: String) {
+    package init?(asked tokens: Int?, of url: String) {
         guard let tokens, tokens > 0, tokens <= Self.largest else { return nil }
         self.init(tokens: tokens, source: url)
     }
@@ -394,7 +394,7 @@ public struct WireRequest: Sendable, Hashable {
     /// The body `members` with the array `key` of the messages' items: each message's bytes,
     /// written once, are spliced in, so a conversation resent every turn is copied, not
     /// written again.
-    init(url: String, body members: [String: JSONValue], key: String, messages: [WireItems]) {
+    package init(url: String, body members: [String: JSONValue], key: String, messages: [WireItems]) {
         var items: [JSONValue] = []
         var runs: [[UInt8]] = []
         items.reserveCapacity(messages.count)
@@ -431,11 +431,11 @@ public struct WireRequest: Sendable, Hashable {
 /// What a message is sent as in one wire form: its items (none, one, or several: the
 /// Responses API sends a call as an item of its own), and their `requestBytes`,
 /// comma-separated.
-final class WireItems: Sendable {
-    let items: [JSONValue]
-    let bytes: [UInt8]
+package final class WireItems: Sendable {
+    package let items: [JSONValue]
+    package let bytes: [UInt8]
 
-    init(_ items: [JSONValue]) {
+    package init(_ items: [JSONValue]) {
         self.items = items
         self.bytes = Array(items.map(\.requestBytes).joined(separator: [UInt8(ascii: ",")]))
     }

@@ -141,7 +141,7 @@ public struct Workspace: Sendable, Hashable {
         root.isEmpty || realPath == root || realPath.hasPrefix(root + "/")
     }
 
-    static func realPath(_ path: String) -> String? {
+    package static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

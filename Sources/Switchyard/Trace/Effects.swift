@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every source of nondeterminism a run has — model calls, tool calls, the clock, ids —
 /// goes through one of these. Live effects perform and record; replayed effects serve
 /// what was recorded and check each request against it.
@@ -431,4 +433,30 @@ extension Effects {
     ) async throws -> ModelResponse {
         try await model(request, profile: profile, provider: provider, step: step, observe: { _ in })
     }
+}
+
+/// Effects that perform and record nothing (`--no-record`).
+public struct UnrecordedEffects: Effects {
+    public init() {}
+
+    public func model(
+        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
+        observe: @Sendable (ModelEvent) -> Void
+    ) async throws -> ModelResponse {
+        var response = ModelResponse()
+        for try await event in provider.stream(request) {
+            observe(event)
+            response.apply(event)
+        }
+        return response
+    }
+
+    public func tool(
+        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
+    )
+        async throws -> JSONValue
+    { try await perform() }
+
+    public func now() async throws -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    public func record(_ kind: String, step: String?, payload: JSONValue) async throws {}
 }

@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import Providers
 import Switchyard
 import SwitchyardTesting
 import Testing
@@ -7,12 +8,6 @@ import Testing
 func recordingRetry(_ delays: Shared<[Duration]>) -> RetryPolicy {
     RetryPolicy(jitter: { 0 }, sleep: { delay in delays.update { $0.append(delay) } })
 }
-
-let weatherTool = ToolSpec(
-    name: "get_weather", description: "Get the weather in a given city",
-    parameters: [
-        "type": "object", "properties": ["city": ["type": "string", "description": "The city"]], "required": ["city"],
-    ])
 
 @Suite struct OllamaProviderTests {
     let server: ScriptedModelServer

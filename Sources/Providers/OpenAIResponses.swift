@@ -1,5 +1,6 @@
 public import Curl
 import Foundation
+public import Switchyard
 
 /// OpenAI's Responses API (`/v1/responses`), stateless: every call sends the whole history,
 /// with `store: false`.

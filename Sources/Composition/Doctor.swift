@@ -3,6 +3,7 @@ import Foundation
 import Git
 import SQLite
 import Subprocess
+public import Switchyard
 import SystemPackage
 
 /// One line of `switchyard doctor`.

@@ -1,5 +1,6 @@
 public import Curl
 import Foundation
+public import Switchyard
 
 /// Ollama's native API: `/api/chat` streamed as NDJSON, `/api/embed`, `/api/tags`, `/api/show`.
 public struct OllamaProvider: ModelProvider, EmbeddingProvider {

@@ -1,5 +1,6 @@
 import Foundation
 public import Git
+public import Switchyard
 
 #if canImport(Glibc)
     import Glibc

@@ -1,3 +1,5 @@
+import Switchyard
+
 /// A forced tool call asked as structured output (`CompatibilityQuirks.forcesToolsThroughSchema`):
 /// the server's schema grammar makes the answer the call, and the answer is read back as one.
 enum SchemaForcedCall: Sendable, Hashable {

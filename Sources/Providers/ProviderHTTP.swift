@@ -1,5 +1,6 @@
 public import Curl
 import Foundation
+public import Switchyard
 import Synchronization
 
 /// Where a provider sends its requests, and how it retries them.
@@ -305,27 +306,16 @@ extension ModelError {
     }
 }
 
-/// The `x-ratelimit-*` headers of an OpenAI reply.
-public struct RateLimit: Sendable, Hashable {
-    public var limitRequests: Int?
-    public var limitTokens: Int?
-    public var remainingRequests: Int?
-    public var remainingTokens: Int?
-    /// Go-style durations, such as `1s` or `6m0s`, as the server wrote them.
-    public var resetRequests: String?
-    public var resetTokens: String?
-
+extension RateLimit {
+    /// The limits an OpenAI reply's headers state; `nil` when they state none.
     init?(_ headers: HTTPHeaders) {
-        limitRequests = headers["x-ratelimit-limit-requests"].flatMap { Int($0) }
-        limitTokens = headers["x-ratelimit-limit-tokens"].flatMap { Int($0) }
-        remainingRequests = headers["x-ratelimit-remaining-requests"].flatMap { Int($0) }
-        remainingTokens = headers["x-ratelimit-remaining-tokens"].flatMap { Int($0) }
-        resetRequests = headers["x-ratelimit-reset-requests"]
-        resetTokens = headers["x-ratelimit-reset-tokens"]
-        if limitRequests == nil, limitTokens == nil, remainingRequests == nil, remainingTokens == nil,
-            resetRequests == nil, resetTokens == nil
-        {
-            return nil
-        }
+        self.init(
+            limitRequests: headers["x-ratelimit-limit-requests"].flatMap { Int($0) },
+            limitTokens: headers["x-ratelimit-limit-tokens"].flatMap { Int($0) },
+            remainingRequests: headers["x-ratelimit-remaining-requests"].flatMap { Int($0) },
+            remainingTokens: headers["x-ratelimit-remaining-tokens"].flatMap { Int($0) },
+            resetRequests: headers["x-ratelimit-reset-requests"],
+            resetTokens: headers["x-ratelimit-reset-tokens"])
+        if self == RateLimit() { return nil }
     }
 }

@@ -1,5 +1,6 @@
 public import Curl
 import Foundation
+public import Switchyard
 
 /// `/v1/embeddings` on OpenAI and compatible servers.
 public struct OpenAIEmbeddingProvider: EmbeddingProvider {

@@ -1,5 +1,6 @@
 import Foundation
 public import Git
+public import Switchyard
 
 /// Applying a patch to a work tree: every path it names is checked against the workspace's
 /// rules and opened beneath the workspace (``Workspace/openForWriting(_:tool:)``); git computes

@@ -1,4 +1,5 @@
 import Foundation
+import Switchyard
 
 /// Assembles tool calls from streamed deltas, robust to what servers really send:
 /// calls keyed by `index`; a new `id` at a used index opens a new call (vLLM, Ollama's

@@ -1,5 +1,6 @@
 public import Curl
 import Foundation
+public import Switchyard
 
 /// How an OpenAI-compatible server differs from OpenAI itself.
 public struct CompatibilityQuirks: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import Composition
 import Curl
 import Foundation
 import Switchyard
