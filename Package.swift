@@ -65,6 +65,7 @@ let package = Package(
             name: "Switchyard",
             dependencies: [
                 "SQLite", "Hashing", "CBeneath", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SwiftCSV", package: "SwiftCSV"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -130,7 +131,6 @@ let package = Package(
             dependencies: [
                 "Switchyard", "Composition",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "SwiftCSV", package: "SwiftCSV"),
             ],
             swiftSettings: swiftSettings
         ),

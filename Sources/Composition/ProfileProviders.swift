@@ -1,11 +1,11 @@
 public import Curl
-public import Providers
+import Providers
 public import Switchyard
 
 /// A profile made into the provider it describes: the one place that knows which concrete
 /// provider serves which kind of profile.
 extension ModelProfile {
-    package func quirks() throws(ConfigurationError) -> CompatibilityQuirks {
+    func quirks() throws(ConfigurationError) -> CompatibilityQuirks {
         // A server of no named kind is not asked about itself.
         var quirks: CompatibilityQuirks = kind == .openAI ? .openAI : CompatibilityQuirks()
         if case .string(let name)? = options["quirks"] {

@@ -1,5 +1,5 @@
-public import FileTools
-import Foundation
+import FileTools
+public import Foundation
 public import GitTools
 public import HTTPTool
 import Hashing
@@ -62,9 +62,10 @@ public enum Toolbox {
     /// `edit`, `git_apply` and `git_commit` of work-tree paths refuse, saying `readOnly`, and
     /// `git_commit` never commits on the checked-out branch, and the shell mounts the work
     /// tree read-only but for its `writable` directories (where builds put their products).
+    /// The vector store is the one `environment` names (`$SWITCHYARD_HOME/vectors.db`).
     public static func make(
         workspacePath: String, settings: Settings, labels: Labels? = nil, only: Set<String>? = nil,
-        readOnly: String? = nil
+        readOnly: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> [any Tool] {
         var options = try options(settings)
         var workspace = try workspace(workspacePath, settings: settings)
@@ -79,16 +80,17 @@ public enum Toolbox {
             + [ShellTool(workspace: workspace, policy: options.shell), HTTPFetchTool(policy: options.fetch)]
         // The vector store is opened only when a vector tool is wanted.
         if !wanted.isDisjoint(with: ["vector_search", "vector_upsert"]) {
-            tools += try vectorTools(workspace: workspace, settings: settings, collection: options.collection)
+            tools += try vectorTools(
+                workspace: workspace, settings: settings, collection: options.collection, environment: environment)
         }
         return tools.filter { wanted.contains($0.name) }.sorted {
             names.firstIndex(of: $0.name)! < names.firstIndex(of: $1.name)!
         }
     }
 
-    private static func vectorTools(workspace: Workspace, settings: Settings, collection: String?) throws -> [any Tool]
-    {
-        let environment = ProcessInfo.processInfo.environment
+    private static func vectorTools(
+        workspace: Workspace, settings: Settings, collection: String?, environment: [String: String]
+    ) throws -> [any Tool] {
         let collection = collection ?? defaultCollection(for: workspace)
         let store = try VectorStore(path: try vectorStorePath(environment))
         let embedder: any EmbeddingProvider
@@ -181,9 +183,9 @@ public enum Toolbox {
     /// cleared for the workspace — incrementally: unchanged files are not embedded again.
     public static func index(
         _ directory: String, settings: Settings, collection: String?, embedder: String? = nil, include: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         progress: @escaping @Sendable (WorkspaceIndexer.Progress) -> Void = { _ in }
     ) async throws -> (collection: String, summary: WorkspaceIndexer.Summary) {
-        let environment = ProcessInfo.processInfo.environment
         let workspace = try workspace(directory, settings: settings)
         let profile = try embeddingProfile(embedder, settings: settings, environment: environment)
         try checkClearance(of: profile, for: workspace)

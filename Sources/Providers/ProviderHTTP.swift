@@ -1,6 +1,6 @@
 public import Curl
 import Foundation
-public import Switchyard
+import Switchyard
 import Synchronization
 
 /// Where a provider sends its requests, and how it retries them.

@@ -40,12 +40,10 @@ struct ChatCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let request = try makeRequest()
         let response: ModelResponse
-        var recorded: (store: TraceStore, run: RunID)?
+        var recordedRun: RunID?
         do {
             let profile = try ModelProfile.named(self.profile, in: settings.load(), environment: environment)
             let provider = try profile.chatProvider(environment: environment)
-            recorded = try await recording.startRun(
-                agent: "chat", task: prompt, profile: profile, settings: settings)
             let printsLive = stream && !json
             let observe: @Sendable (ModelEvent) -> Void = { event in
                 guard printsLive else { return }
@@ -55,26 +53,31 @@ struct ChatCommand: AsyncParsableCommand {
                 default: break
                 }
             }
-            if let recorded {
-                let effects = LiveEffects(store: recorded.store, run: recorded.run, clock: now)
-                response = try await effects.model(
-                    request, profile: profile.name, provider: provider, step: "$1", observe: observe)
-                try await recorded.store.finish(recorded.run, status: .finished, at: now())
-            } else {
-                var collected = ModelResponse()
-                for try await event in provider.stream(request) {
-                    observe(event)
-                    collected.apply(event)
+            let header: [String: JSONValue] = [
+                "profile": [
+                    "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
+                    "model": .string(profile.model), "base_url": .string(profile.baseURL),
+                    "clearance": .string(profile.clearance.description),
+                ],
+                "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
+            ]
+            if let (store, header) = try recording.start(agent: "chat", workspace: settings.workspace, header: header) {
+                response = try await store.withRun(agent: "chat", task: prompt, header: header, clock: now) { run in
+                    recordedRun = run
+                    let response = try await LiveEffects(store: store, run: run, clock: now).model(
+                        request, profile: profile.name, provider: provider, step: "$1", observe: observe)
+                    return (response, .finished)
                 }
-                response = collected
+            } else {
+                response = try await UnrecordedEffects().model(
+                    request, profile: profile.name, provider: provider, step: "$1", observe: observe)
             }
         } catch {
-            if let recorded { try? await recorded.store.finish(recorded.run, status: .failed, at: now()) }
             throw fail(error)
         }
-        if let recorded {
+        if let recordedRun {
             FileHandle.standardError.write(
-                Data("(recorded as run \(recorded.run); switchyard trace show \(recorded.run))\n".utf8))
+                Data("(recorded as run \(recordedRun); switchyard trace show \(recordedRun))\n".utf8))
         }
         if json {
             printJSON(Self.report(response))

@@ -54,3 +54,8 @@ func readJSON(_ path: String, what: String) throws(ConfigurationError) -> JSONVa
 func printJSON(_ value: JSONValue) {
     print(value.canonicalText)
 }
+
+/// Tells the user something on standard error, as `switchyard: …`.
+@Sendable func warn(_ message: String) {
+    FileHandle.standardError.write(Data("switchyard: \(message)\n".utf8))
+}

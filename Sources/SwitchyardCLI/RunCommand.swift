@@ -36,43 +36,46 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let result: RunResult
-        var recorded: (store: TraceStore, run: RunID)?
+        var recordedRun: RunID?
         do {
             let spec = try AgentSpec.load(
                 path: try Self.locate(agent, workspace: settings.workspace, environment: environment),
                 overrides: settings.overrides)
             let userSettings = try settings.load()
-            let (tools, made) = try AgentSetup.make(
+            var setup = try AgentSetup(
                 spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment,
-                readOnly: apply ? nil : AgentSetup.readOnlyReason
-            ) { profile in try profile.chatProvider(environment: environment) }
-            let bindings = await ProfileBinding.askingWindows(made)
-            var header = AgentSetup.header(spec: spec, tools: tools, bindings: bindings, overrides: settings.overrides)
+                readOnly: apply ? nil : AgentSetup.readOnlyReason, assembly: StandardAssembly())
+            Self.warnUnavailable(setup)
+            setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
+            var header = setup.header(spec: spec, overrides: settings.overrides)
             header["apply"] = .bool(apply)
             if spec.tools["vector_search"] != nil, !noIndex {
                 header["index"] = await Self.refreshIndex(
                     settings: try spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
             }
-            recorded = try await recording.startRun(
-                agent: spec.name, task: task, workspace: settings.workspace, header: header)
-            let effects: any Effects =
-                recorded.map { LiveEffects(store: $0.store, run: $0.run, clock: now) } ?? UnrecordedEffects()
             let quiet = json
-            let orchestrator = Orchestrator(
-                spec: spec, profiles: bindings, tools: tools, effects: effects,
-                progress: { event in if !quiet { Self.show(event) } })
-            result = try await orchestrator.run(task: task)
-            if let recorded {
-                try await recorded.store.finish(
-                    recorded.run, status: result.stopReason == "finished" ? .finished : .failed, at: now())
+            let progress: @Sendable (RunProgress) -> Void = { event in if !quiet { Self.show(event) } }
+            func orchestrator(_ effects: any Effects) -> Orchestrator {
+                Orchestrator(
+                    spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects, progress: progress)
+            }
+            if let (store, header) = try recording.start(
+                agent: spec.name, workspace: settings.workspace, header: header)
+            {
+                result = try await store.withRun(agent: spec.name, task: task, header: header, clock: now) { run in
+                    recordedRun = run
+                    let result = try await orchestrator(LiveEffects(store: store, run: run, clock: now)).run(task: task)
+                    return (result, result.status)
+                }
+            } else {
+                result = try await orchestrator(UnrecordedEffects()).run(task: task)
             }
         } catch {
-            if let recorded { try? await recorded.store.finish(recorded.run, status: .failed, at: now()) }
             throw fail(error)
         }
         if json {
             printJSON([
-                "run": recorded.map { .string($0.run.description) } ?? .null, "answer": .string(result.answer),
+                "run": recordedRun.map { .string($0.description) } ?? .null, "answer": .string(result.answer),
                 "stop_reason": .string(result.stopReason), "steps": .number(Double(result.steps)),
                 "tokens": .number(Double(result.tokens)), "cost_usd": .number(result.costUSD),
                 "refused": .array(result.guardDecisions.filter { !$0.allowed }.map(\.json)),
@@ -84,13 +87,20 @@ struct RunCommand: AsyncParsableCommand {
             if !sources.isEmpty {
                 print("\nRead: " + sources.map(\.description).joined(separator: ", "))
             }
-            let run = recorded.map { "run \($0.run)" } ?? "not recorded"
+            let run = recordedRun.map { "run \($0)" } ?? "not recorded"
             FileHandle.standardError.write(
                 Data(
                     "\n\(run) — \(result.stopReason); \(result.steps) steps, \(result.tokens) tokens, $\(String(format: "%.4f", result.costUSD))\n"
                         .utf8))
         }
-        if result.stopReason != "finished" { throw ExitCode(3) }
+        if result.status != .finished { throw ExitCode(3) }
+    }
+
+    /// Says which profiles the agent goes without, and why.
+    static func warnUnavailable(_ setup: AgentSetup) {
+        for (name, reason) in setup.unavailable.sorted(by: { $0.key < $1.key }) {
+            warn("profile \(name) is unavailable: \(reason)")
+        }
     }
 
     /// Indexes the workspace for `vector_search` on first use, and brings the index up to

@@ -35,33 +35,14 @@ struct RecordingOptions: ParsableArguments {
         get throws(ConfigurationError) { try storeOptions.path }
     }
 
-    /// Opens the store and starts a run whose header names the profile, the settings given
-    /// on the command line, the versions and the workspace's git state.
-    func startRun(
-        agent: String, task: String, profile: ModelProfile, settings: SettingsOptions
-    ) async throws -> (store: TraceStore, run: RunID)? {
-        try await startRun(
-            agent: agent, task: task, workspace: settings.workspace,
-            header: [
-                "profile": [
-                    "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
-                    "model": .string(profile.model), "base_url": .string(profile.baseURL),
-                    "clearance": .string(profile.clearance.description),
-                ],
-                "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
-            ])
-    }
-
-    /// Opens the store and starts a run whose header has `header`'s fields, the versions and
-    /// the workspace's git state.
-    func startRun(
-        agent: String, task: String, workspace: String, header extra: [String: JSONValue]
-    ) async throws -> (store: TraceStore, run: RunID)? {
+    /// The store to record a run in, and the run's header: `header`'s fields, the versions and
+    /// the workspace's git state; nil with `--no-record`.
+    func start(agent: String, workspace: String, header extra: [String: JSONValue]) throws -> (
+        store: TraceStore, header: JSONValue
+    )? {
         guard !noRecord else { return nil }
         let store = try TraceStore(path: path)
-        var header = Provenance.header(workspace: workspace, command: agent)
-        header.merge(extra) { $1 }
-        return (store, try await store.startRun(agent: agent, task: task, header: .object(header), at: now()))
+        return (store, .object(Provenance.header(workspace: workspace, command: agent).merging(extra) { $1 }))
     }
 }
 

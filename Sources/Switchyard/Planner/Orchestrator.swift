@@ -1,53 +1,5 @@
 import Foundation
 
-/// A model profile as a run uses it: its provider, how far it is trusted, what it costs.
-public struct ProfileBinding: Sendable {
-    public var name: String
-    public var provider: any ModelProvider
-    public var clearance: Confidentiality
-    /// Where requests go, for the guard and `audit`.
-    public var destination: String
-    public var price: ModelProfile.Price?
-    /// The most a request may take: a larger one is refused before it is sent.
-    public var contextWindow: ContextWindow?
-
-    public init(
-        name: String, provider: any ModelProvider, clearance: Confidentiality, destination: String,
-        price: ModelProfile.Price? = nil, contextWindow: ContextWindow? = nil
-    ) {
-        self.name = name
-        self.provider = provider
-        self.clearance = clearance
-        self.destination = destination
-        self.price = price
-        self.contextWindow = contextWindow
-    }
-
-    /// `bindings`, each with its context window: the one it has, or the one its server says
-    /// (all asked at once; each provider bounds its own questions in time).
-    public static func askingWindows(_ bindings: [ProfileBinding]) async -> [ProfileBinding] {
-        await withTaskGroup(of: (Int, ContextWindow?).self) { group in
-            for (index, binding) in bindings.enumerated() where binding.contextWindow == nil {
-                group.addTask { (index, await binding.provider.contextWindow()) }
-            }
-            var asked = bindings
-            for await (index, window) in group { asked[index].contextWindow = window }
-            return asked
-        }
-    }
-}
-
-/// What a run reports as it goes, for a progress display.
-public enum RunProgress: Sendable {
-    case planning(round: Int)
-    case step(handle: String, kind: String, detail: String)
-    case route(step: String, profile: String?, reason: String)
-    case finished(handle: String, kind: String, labels: Labels)
-    /// A step failed; the planner sees why (when it is cleared for the step's inputs).
-    case failed(handle: String, reason: String, labels: Labels)
-    case tokens(profile: String, input: Int, output: Int)
-}
-
 /// How a run ended.
 public struct RunResult: Sendable {
     public var answer: String

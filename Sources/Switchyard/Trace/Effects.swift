@@ -33,6 +33,12 @@ extension Effects {
 /// Performs effects and records them: each request is committed before it is made (its
 /// intent), its outcome after — at once while other effects run, else with the next intent
 /// (`TraceStore.conclude`).
+///
+/// A cancelled run records nothing more: an effect cut short by the cancellation keeps its
+/// intent without an outcome (so a resume makes a model request again, and refuses to repeat
+/// a tool call that may have happened), and no effect starts after it. What a run would
+/// otherwise go on to record — a fallback, a failed step — is what the cancellation did, not
+/// what the world did, and a resume would find it diverge.
 public struct LiveEffects: Effects {
     public let store: TraceStore
     public let run: RunID
@@ -48,6 +54,7 @@ public struct LiveEffects: Effects {
         _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
         observe: @Sendable (ModelEvent) -> Void
     ) async throws -> ModelResponse {
+        try Task.checkCancellation()
         // The body is rendered once: what is recorded is what is sent.
         let wire = provider.wire(request)
         let intent = try await store.begin(
@@ -68,6 +75,7 @@ public struct LiveEffects: Effects {
         do {
             (response, shape) = try await Self.collect(request, sending: wire, from: provider, observe)
         } catch {
+            try Task.checkCancellation()
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
             try await store.conclude(
                 run: run, kind: "model.error", step: step, intent: intent, payload: payload, at: clock())
@@ -97,6 +105,7 @@ public struct LiveEffects: Effects {
     public func tool(
         _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
     ) async throws -> JSONValue {
+        try Task.checkCancellation()
         let intent = try await store.begin(
             run: run, kind: "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments],
             at: clock())
@@ -107,6 +116,7 @@ public struct LiveEffects: Effects {
                 run: run, kind: "tool.result", step: step, intent: intent, payload: ["output": output], at: clock())
             return output
         } catch {
+            try Task.checkCancellation()
             try await store.conclude(
                 run: run, kind: "tool.error", step: step, intent: intent, payload: ["message": .string("\(error)")],
                 at: clock())
@@ -116,17 +126,20 @@ public struct LiveEffects: Effects {
 
     /// The time, recorded (without waiting: a clock reading is not an effect on the world).
     public func now() async throws -> Int64 {
+        try Task.checkCancellation()
         let time = clock()
         try await store.post(run: run, kind: "clock", payload: ["ms": .number(Double(time))], at: time)
         return time
     }
 
     public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
+        try Task.checkCancellation()
         try await store.append(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
 
     public func note(_ kind: String, step: String?, payload: JSONValue) async throws {
+        try Task.checkCancellation()
         try await store.post(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }

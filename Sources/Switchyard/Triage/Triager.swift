@@ -5,14 +5,19 @@ public struct Ticket: Sendable, Hashable {
     public var id: String
     public var title: String
     public var body: String
-    /// Every field as read (`id`, `title`, `body` and the rest: reporter, date, …).
+    /// Every field as read (`id`, `title`, `body` and the rest: reporter, date, …): what a
+    /// ticket's run records, and is decided from again in a replay.
     public var record: [String: JSONValue]
 
+    /// A ticket whose record has `record`'s fields, and `id`, `title` and `body` where it has
+    /// none of its own.
     public init(id: String, title: String, body: String, record: [String: JSONValue] = [:]) {
         self.id = id
         self.title = title
         self.body = body
-        self.record = record
+        self.record = record.merging(["id": .string(id), "title": .string(title), "body": .string(body)]) {
+            recorded, _ in recorded
+        }
     }
 
     /// A ticket from a record with `id`, `title` and `body` (or `description`) fields.

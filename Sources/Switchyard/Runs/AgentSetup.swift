@@ -1,0 +1,175 @@
+/// What makes the names in an agent spec into working parts: its tools and its profiles'
+/// providers. The core names no concrete tool or provider; the composition layer does.
+public protocol AgentAssembly: Sendable {
+    /// The tools called `names`, configured by `settings` (`tools.NAME.*`), working in
+    /// `workspace`, whose results carry `labels`. With `readOnly`, the tools may not change
+    /// the work tree or the checked-out branch, and say `readOnly` when asked to.
+    func tools(
+        named names: Set<String>, workspace: String, settings: Settings, labels: Labels, readOnly: String?
+    ) throws -> [any Tool]
+
+    /// The provider `profile` describes, sending `apiKey` (nil for one that is only asked what
+    /// it would send, as in a replay).
+    func provider(for profile: ModelProfile, apiKey: String?) throws -> any ModelProvider
+}
+
+/// A model profile as a run uses it: its provider, how far it is trusted, what it costs.
+public struct ProfileBinding: Sendable {
+    public var name: String
+    public var provider: any ModelProvider
+    public var clearance: Confidentiality
+    /// Where requests go, for the guard and `audit`.
+    public var destination: String
+    public var price: ModelProfile.Price?
+    /// The most a request may take: a larger one is refused before it is sent.
+    public var contextWindow: ContextWindow?
+
+    public init(
+        name: String, provider: any ModelProvider, clearance: Confidentiality, destination: String,
+        price: ModelProfile.Price? = nil, contextWindow: ContextWindow? = nil
+    ) {
+        self.name = name
+        self.provider = provider
+        self.clearance = clearance
+        self.destination = destination
+        self.price = price
+        self.contextWindow = contextWindow
+    }
+
+    /// `bindings`, each with its context window: the one it has, or the one its server says
+    /// (all asked at once; each provider bounds its own questions in time).
+    public static func askingWindows(_ bindings: [ProfileBinding]) async -> [ProfileBinding] {
+        await withTaskGroup(of: (Int, ContextWindow?).self) { group in
+            for (index, binding) in bindings.enumerated() where binding.contextWindow == nil {
+                group.addTask { (index, await binding.provider.contextWindow()) }
+            }
+            var asked = bindings
+            for await (index, window) in group { asked[index].contextWindow = window }
+            return asked
+        }
+    }
+}
+
+/// What a run reports as it goes, for a progress display.
+public enum RunProgress: Sendable {
+    case planning(round: Int)
+    case step(handle: String, kind: String, detail: String)
+    case route(step: String, profile: String?, reason: String)
+    case finished(handle: String, kind: String, labels: Labels)
+    /// A step failed; the planner sees why (when it is cleared for the step's inputs).
+    case failed(handle: String, reason: String, labels: Labels)
+    case tokens(profile: String, input: Int, output: Int)
+}
+
+/// What a run of an agent needs besides its spec: its tools and a binding for each of its
+/// profiles.
+public struct AgentSetup: Sendable {
+    public var tools: [any Tool]
+    public var bindings: [ProfileBinding]
+    /// The profiles whose providers could not be made, and why: only those the agent can do
+    /// without (a router's alternative); without its model or planner it does not start.
+    public var unavailable: [String: String]
+
+    /// How the profiles' providers are made.
+    public enum Providers: Sendable {
+        /// Providers that send, with their API keys from the environment.
+        case live
+        /// Providers that render what they would send and refuse to send it: a replay's.
+        case recordedOnly
+    }
+
+    /// The tools of `spec` (options from the spec, under `settings`) and a binding for every
+    /// profile whose provider can be made. `labels` are what the tools' results carry (the
+    /// spec's workspace labels, unless given); with `readOnly` the tools may not change the
+    /// work tree.
+    public init(
+        spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String],
+        labels: Labels? = nil, readOnly: String? = nil, providers: Providers = .live, assembly: any AgentAssembly
+    ) throws {
+        let merged = try spec.settings.overlaid(by: settings)
+        tools = try assembly.tools(
+            named: Set(spec.tools.keys), workspace: workspace, settings: merged,
+            labels: labels ?? spec.privacy.workspace, readOnly: readOnly)
+        bindings = []
+        unavailable = [:]
+        for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
+            $0.key < $1.key
+        }) {
+            do {
+                let provider: any ModelProvider =
+                    switch providers {
+                    case .live: try assembly.provider(for: profile, apiKey: try profile.apiKey(environment))
+                    case .recordedOnly: RecordedOnly(rendering: try assembly.provider(for: profile, apiKey: nil))
+                    }
+                bindings.append(
+                    ProfileBinding(
+                        name: name, provider: provider, clearance: profile.clearance, destination: profile.baseURL,
+                        price: profile.price, contextWindow: profile.contextWindow))
+            } catch {
+                if name == spec.model || name == spec.planner { throw error }
+                unavailable[name] = "\(error)"
+            }
+        }
+    }
+
+    /// What the agent is told when it tries to change the work tree of a run without `--apply`.
+    public static let readOnlyReason =
+        "the work tree is read-only in this run: propose the change as a patch committed on a new branch (git_commit with patch), or the user can rerun with --apply"
+
+    /// What a run's header says about its agent: the spec (and its hash, so replay knows
+    /// when it changed), where each profile's requests go, the tools and the `--set`s.
+    public func header(spec: AgentSpec, overrides: [String]) -> [String: JSONValue] {
+        [
+            "agent": [
+                "name": .string(spec.name), "file": .string(spec.file), "spec_sha256": .string(spec.hash),
+                "planner": spec.planner.map(JSONValue.string) ?? .null, "model": .string(spec.model),
+            ],
+            "profiles": .object(Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0.header) })),
+            "tools": .array(tools.map(\.name).sorted().map(JSONValue.string)),
+            // What each tool can read: `audit` labels what it returned by this, whatever the run said.
+            "tool_labels": .object(Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0.reads.json) })),
+            "settings_overrides": .array(overrides.map(JSONValue.string)),
+        ]
+    }
+}
+
+extension ProfileBinding {
+    /// What a run's header records of a profile: how far it is trusted, where its requests
+    /// go, its price (so `trace show` can give costs) and its context window.
+    public var header: JSONValue {
+        var header: [String: JSONValue] = [
+            "clearance": .string(clearance.description), "destination": .string(destination),
+        ]
+        if let price { header["price"] = price.json }
+        if let contextWindow {
+            header["context_window"] = [
+                "tokens": .number(Double(contextWindow.tokens)), "source": .string(contextWindow.source),
+            ]
+        }
+        return .object(header)
+    }
+}
+
+extension ContextWindow {
+    /// A window as a run's header recorded it.
+    public init?(recorded json: JSONValue?) {
+        guard let tokens = json?["tokens"]?.intValue, let source = json?["source"]?.stringValue else { return nil }
+        self.init(tokens: tokens, source: source)
+    }
+}
+
+/// The provider a replay hands to its effects: it renders what the profile's provider would
+/// send, for the replay to compare with what was sent, and must never be called.
+public struct RecordedOnly: ModelProvider {
+    public var rendering: any ModelProvider
+
+    public init(rendering: any ModelProvider) { self.rendering = rendering }
+
+    public func wire(_ request: ModelRequest) -> WireRequest { rendering.wire(request) }
+
+    public func stream(_ request: ModelRequest) -> ModelEventStream {
+        ModelEventStream { _ in
+            throw ModelError(code: .badRequest, message: "a replay must not call a model")
+        }
+    }
+}
