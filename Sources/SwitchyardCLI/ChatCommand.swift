@@ -54,12 +54,7 @@ struct ChatCommand: AsyncParsableCommand {
                 }
             }
             let header: [String: JSONValue] = [
-                "profile": [
-                    "name": .string(profile.name), "provider": .string(profile.kind.rawValue),
-                    "model": .string(profile.model), "base_url": .string(profile.baseURL),
-                    "clearance": .string(profile.clearance.description),
-                ],
-                "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
+                "profile": profile.header, "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
             ]
             if let (store, header) = try recording.start(agent: "chat", workspace: settings.workspace, header: header) {
                 response = try await store.withRun(agent: "chat", task: prompt, header: header, clock: now) { run in
@@ -102,21 +97,7 @@ struct ChatCommand: AsyncParsableCommand {
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         messages.append(.user(prompt))
-        var toolSpecs: [ToolSpec] = []
-        if let tools {
-            guard case .array(let entries) = try readJSON(tools, what: "tools") else {
-                throw ValidationError("\(tools) must hold a JSON array of {name, description, parameters}")
-            }
-            for (index, entry) in entries.enumerated() {
-                guard case .string(let name)? = entry["name"] else {
-                    throw ValidationError("tool \(index) in \(tools) has no name")
-                }
-                toolSpecs.append(
-                    ToolSpec(
-                        name: name, description: entry["description"]?.stringValue ?? "",
-                        parameters: entry["parameters"] ?? ["type": "object", "properties": [:]]))
-            }
-        }
+        let toolSpecs = try tools.map { try ToolSpec.list(readJSON($0, what: "tools"), in: $0) } ?? []
         let choice: ToolChoice
         switch toolChoice {
         case "auto": choice = .auto

@@ -39,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
         var recordedRun: RunID?
         do {
             let spec = try AgentSpec.load(
-                path: try Self.locate(agent, workspace: settings.workspace, environment: environment),
+                path: try AgentSpec.locate(agent, workspace: settings.workspace, environment: environment),
                 overrides: settings.overrides)
             let userSettings = try settings.load()
             var setup = try AgentSetup(
@@ -118,10 +118,7 @@ struct RunCommand: AsyncParsableCommand {
                         "index   \(name): \(summary.indexed) files embedded, \(summary.unchanged) unchanged, \(summary.removed) removed (\(String(format: "%.1f", summary.elapsed.seconds)) s)\n"
                             .utf8))
             }
-            return [
-                "collection": .string(name), "indexed": .number(Double(summary.indexed)),
-                "unchanged": .number(Double(summary.unchanged)), "removed": .number(Double(summary.removed)),
-            ]
+            return summary.header(collection: name)
         } catch {
             FileHandle.standardError.write(
                 Data("switchyard: the workspace was not indexed for vector_search: \(error)\n".utf8))
@@ -140,18 +137,6 @@ struct RunCommand: AsyncParsableCommand {
         case .tokens(let profile, let input, let output): line = "tokens  \(profile) in \(input) out \(output)"
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-
-    static func locate(_ agent: String, workspace: String, environment: [String: String]) throws -> String {
-        if agent.hasSuffix(".md") || agent.contains("/") { return agent }
-        let candidates = [
-            "\(workspace)/agents/\(agent).md", "agents/\(agent).md",
-            try Settings.home(environment) + "/agents/\(agent).md",
-        ]
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw ValidationError("no agent '\(agent)': looked for \(candidates.joined(separator: ", "))")
-        }
-        return found
     }
 }
 

@@ -71,7 +71,7 @@ struct TraceCommand: AsyncParsableCommand {
                 throw fail(error)
             }
             if json {
-                printJSON(.array(runs.map(Self.json)))
+                printJSON(.array(runs.map(\.json)))
                 return
             }
             guard !runs.isEmpty else {
@@ -90,16 +90,6 @@ struct TraceCommand: AsyncParsableCommand {
                     "\(run.id)  \(formatTime(run.startedAt))  \(status)  \(agent)  \(run.eventCount) events\(duration)  \(task)"
                 )
             }
-        }
-
-        static func json(_ run: RunSummary) -> JSONValue {
-            [
-                "id": .string(run.id.rawValue), "parent": run.parent.map { .string($0.rawValue) } ?? .null,
-                "agent": .string(run.agent), "task": .string(run.task), "status": .string(run.status.rawValue),
-                "started_at": .number(Double(run.startedAt)),
-                "ended_at": run.endedAt.map { .number(Double($0)) } ?? .null,
-                "events": .number(Double(run.eventCount)),
-            ]
         }
     }
 
@@ -131,7 +121,7 @@ struct TraceCommand: AsyncParsableCommand {
                 defer { if !chain.holds { FileHandle.standardError.write(Data("switchyard: \(verdict)\n".utf8)) } }
                 if json {
                     printJSON([
-                        "run": List.json(summary), "header": header, "chain": .string("\(chain)"),
+                        "run": summary.json, "header": header, "chain": .string("\(chain)"),
                         "chain_holds": .bool(chain.holds), "events": .array(events.map(\.json)),
                     ])
                     if !chain.holds { throw ExitCode(5) }
@@ -146,7 +136,7 @@ struct TraceCommand: AsyncParsableCommand {
                         "profile: \(profile["name"]?.stringValue ?? "?") — \(profile["provider"]?.stringValue ?? "?") \(profile["model"]?.stringValue ?? "?") at \(profile["base_url"]?.stringValue ?? "?"), clearance \(profile["clearance"]?.stringValue ?? "?")"
                     )
                 }
-                let outline = RunOutline(events: events, prices: Self.prices(header))
+                let outline = RunOutline(events: events, header: header)
                 // Agent runs and triaged tickets have steps worth a tree; a chat or a tool call
                 // is one effect, shown as its events.
                 if !self.events, header["agent"] != nil, !outline.steps.isEmpty {
@@ -161,7 +151,8 @@ struct TraceCommand: AsyncParsableCommand {
                     // A result sits under the request or call it answers.
                     let indent = event.parent == nil ? "" : "  └ "
                     let kind = (indent + event.kind).padding(toLength: 19, withPad: " ", startingAt: 0)
-                    print("  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(describe(event))")
+                    print(
+                        "  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(RunOutline.describe(event))")
                 }
                 print(verdict)
                 if !chain.holds { throw ExitCode(5) }
@@ -170,11 +161,6 @@ struct TraceCommand: AsyncParsableCommand {
             } catch {
                 throw fail(error)
             }
-        }
-
-        /// The profiles' prices the run's header recorded.
-        static func prices(_ header: JSONValue) -> [String: ModelProfile.Price] {
-            (header["profiles"]?.objectValue ?? [:]).compactMapValues { ModelProfile.Price(recorded: $0["price"]) }
         }
 
         func show(_ outline: RunOutline, startedAt: Int64) {
@@ -208,46 +194,6 @@ struct TraceCommand: AsyncParsableCommand {
             if let ending = outline.ending {
                 print("")
                 print("\(ending.reason)\(ending.answer.isEmpty ? "" : ": \(clip(ending.answer, 300))")")
-            }
-        }
-
-        func describe(_ event: TraceEvent) -> String {
-            switch event.kind {
-            case "model.request":
-                let request = event.payload["request"]
-                let messages = request?["messages"]?.arrayValue ?? []
-                let tools = request?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-                let last = messages.last?["content"]?.stringValue ?? ""
-                let sent = event.payload["wire"].map { wire in
-                    " → \(wire["body"]?["model"]?.stringValue ?? "?") at \(wire["url"]?.stringValue ?? "?")"
-                }
-                return
-                    "\(messages.count) message(s)\(tools.isEmpty ? "" : ", tools: \(tools.joined(separator: ", "))"): \(clip(last))\(sent ?? "")"
-            case "model.response":
-                let payload = event.payload
-                let text = payload["text"]?.stringValue ?? ""
-                let calls = (payload["tool_calls"]?.arrayValue ?? []).map { call in
-                    "\(call["name"]?.stringValue ?? "?")(\(clip(call["arguments"]?.stringValue ?? "", 60)))"
-                }
-                let finish = payload["finish"]?.stringValue ?? "?"
-                let usage =
-                    payload["usage"].map { tokens in
-                        ", tokens \(tokens["input"]?.intValue ?? 0) in / \(tokens["output"]?.intValue ?? 0) out"
-                    } ?? ""
-                let body = calls.isEmpty ? "\"\(clip(text))\"" : "calls " + calls.joined(separator: ", ")
-                return "\(body) — finish \(finish)\(usage)"
-            case "tool.call":
-                let name = event.payload["name"]?.stringValue ?? "?"
-                return "\(name)(\(clip(event.payload["arguments"]?.canonicalText ?? "{}", 80)))"
-            case "tool.result":
-                return clip(event.payload["output"]?.canonicalText ?? "null")
-            case "tool.error":
-                return "failed: \(clip(event.payload["message"]?.stringValue ?? ""))"
-            case "model.error":
-                return
-                    "\(event.payload["code"]?.stringValue ?? "error"): \(clip(event.payload["message"]?.stringValue ?? ""))"
-            default:
-                return clip(event.payload.canonicalText)
             }
         }
 
@@ -289,7 +235,7 @@ extension TraceCommand {
                     print(document.canonicalText)
                     return
                 }
-                var header = List.json(summary)
+                var header = summary.json
                 if case .object(var object) = header {
                     object["header"] = try await store.header(id)
                     header = .object(object)
@@ -318,7 +264,7 @@ extension TraceCommand {
                 let store = try TraceStore(path: path)
                 let a = try await store.events(try await store.resolve(first), resolvingBlobs: true)
                 let b = try await store.events(try await store.resolve(second), resolvingBlobs: true)
-                divergence = Self.firstDifference(a, b)
+                divergence = Divergence.between(a, b)
             } catch {
                 throw fail(error)
             }
@@ -328,33 +274,6 @@ extension TraceCommand {
                 print(divergence.map { "runs differ: \($0)" } ?? "the runs record the same events")
             }
             if divergence != nil { throw ExitCode(3) }
-        }
-
-        /// Events compare on kind, step and payload; times and hashes always differ.
-        static func firstDifference(_ a: [TraceEvent], _ b: [TraceEvent]) -> Divergence? {
-            for index in 0..<max(a.count, b.count) {
-                guard index < a.count, index < b.count else {
-                    let present = index < a.count ? a[index] : b[index]
-                    return Divergence(
-                        sequence: present.sequence, kind: present.kind, step: present.step, path: "",
-                        recorded: index < a.count ? ["kind": .string(present.kind)] : nil,
-                        replayed: index < b.count ? ["kind": .string(present.kind)] : nil)
-                }
-                let left: JSONValue = [
-                    "kind": .string(a[index].kind), "step": a[index].step.map(JSONValue.string) ?? .null,
-                    "payload": a[index].payload,
-                ]
-                let right: JSONValue = [
-                    "kind": .string(b[index].kind), "step": b[index].step.map(JSONValue.string) ?? .null,
-                    "payload": b[index].payload,
-                ]
-                if let difference = left.firstDifference(from: right) {
-                    return Divergence(
-                        sequence: a[index].sequence, kind: a[index].kind, step: a[index].step, path: difference.path,
-                        recorded: difference.mine, replayed: difference.theirs)
-                }
-            }
-            return nil
         }
     }
 }

@@ -48,7 +48,7 @@ struct TriageCommand: AsyncParsableCommand {
             let tickets = try TicketFile.read(file)
             let decisions = try DecisionsFile(path: outPath) { warn("triage: \($0)") }
             let spec = try AgentSpec.load(
-                path: try RunCommand.locate(agent, workspace: settings.workspace, environment: environment),
+                path: try AgentSpec.locate(agent, workspace: settings.workspace, environment: environment),
                 overrides: settings.overrides)
             var setup = try AgentSetup(
                 spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment,

@@ -56,6 +56,14 @@ public struct WorkspaceIndexer: Sendable {
         public var removed = 0
         public var chunks = 0
         public var elapsed: Duration = .zero
+
+        /// What a run's header records of the indexing before it.
+        public func header(collection: String) -> JSONValue {
+            [
+                "collection": .string(collection), "indexed": .number(Double(indexed)),
+                "unchanged": .number(Double(unchanged)), "removed": .number(Double(removed)),
+            ]
+        }
     }
 
     public func run(progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Summary {

@@ -437,3 +437,23 @@ public struct AgentSpec: Sendable {
         return names.filter { $0.hasSuffix(".md") && $0 != "README.md" }.sorted().map { "\(directory)/\($0)" }
     }
 }
+
+extension AgentSpec {
+    /// The spec file `agent` names: a path (it ends in `.md` or has a `/`) as it is, or a name
+    /// looked up as `agents/NAME.md` in the workspace, then in the current directory, then in
+    /// `$SWITCHYARD_HOME/agents`.
+    public static func locate(_ agent: String, workspace: String, environment: [String: String])
+        throws(ConfigurationError) -> String
+    {
+        if agent.hasSuffix(".md") || agent.contains("/") { return agent }
+        let candidates = [
+            "\(workspace)/agents/\(agent).md", "agents/\(agent).md",
+            try Settings.home(environment) + "/agents/\(agent).md",
+        ]
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw ConfigurationError(
+                at: agent, message: "no such agent; looked for \(candidates.joined(separator: ", "))")
+        }
+        return found
+    }
+}

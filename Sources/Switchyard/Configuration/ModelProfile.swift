@@ -247,6 +247,14 @@ public struct ModelProfile: Sendable, Hashable {
             at: "profiles.\(name).api_key_env", message: "\(variable) is not set; export it to use \(baseURL)")
     }
 
+    /// What a chat run's header records of the profile it called.
+    public var header: JSONValue {
+        [
+            "name": .string(name), "provider": .string(kind.rawValue), "model": .string(model),
+            "base_url": .string(baseURL), "clearance": .string(clearance.description),
+        ]
+    }
+
     /// The cost of `usage` in USD, when the profile has a price.
     public func cost(of usage: Usage) -> Double? {
         price?.cost(of: usage)

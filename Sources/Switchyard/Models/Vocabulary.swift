@@ -153,6 +153,22 @@ public struct ToolSpec: Sendable, Hashable, Codable {
 }
 
 extension ToolSpec {
+    /// The tools of a JSON array of `{name, description, parameters}` (as OpenAI's `tools`
+    /// give them, without the `function` wrapper), read from `file`.
+    public static func list(_ json: JSONValue, in file: String) throws(ConfigurationError) -> [ToolSpec] {
+        guard case .array(let entries) = json else {
+            throw ConfigurationError(file: file, message: "expected a JSON array of {name, description, parameters}")
+        }
+        return try entries.enumerated().map { (index, entry) throws(ConfigurationError) in
+            guard case .string(let name)? = entry["name"] else {
+                throw ConfigurationError(file: file, message: "tool \(index) has no name")
+            }
+            return ToolSpec(
+                name: name, description: entry["description"]?.stringValue ?? "",
+                parameters: entry["parameters"] ?? ["type": "object", "properties": [:]])
+        }
+    }
+
     /// `{"type": "function", "function": {name, description, parameters}}`: how Chat
     /// Completions and Ollama's /api/chat both offer a tool.
     package var functionWire: JSONValue {

@@ -87,3 +87,33 @@ extension JSONValue {
         }
     }
 }
+
+extension Divergence {
+    /// The first difference between two runs' events, which compare on kind, step and
+    /// payload (times and hashes always differ); nil when they record the same.
+    public static func between(_ a: [TraceEvent], _ b: [TraceEvent]) -> Divergence? {
+        for index in 0..<max(a.count, b.count) {
+            guard index < a.count, index < b.count else {
+                let present = index < a.count ? a[index] : b[index]
+                return Divergence(
+                    sequence: present.sequence, kind: present.kind, step: present.step, path: "",
+                    recorded: index < a.count ? ["kind": .string(present.kind)] : nil,
+                    replayed: index < b.count ? ["kind": .string(present.kind)] : nil)
+            }
+            let left: JSONValue = [
+                "kind": .string(a[index].kind), "step": a[index].step.map(JSONValue.string) ?? .null,
+                "payload": a[index].payload,
+            ]
+            let right: JSONValue = [
+                "kind": .string(b[index].kind), "step": b[index].step.map(JSONValue.string) ?? .null,
+                "payload": b[index].payload,
+            ]
+            if let difference = left.firstDifference(from: right) {
+                return Divergence(
+                    sequence: a[index].sequence, kind: a[index].kind, step: a[index].step, path: difference.path,
+                    recorded: difference.mine, replayed: difference.theirs)
+            }
+        }
+        return nil
+    }
+}

@@ -48,6 +48,15 @@ public struct RunOutline: Sendable {
 
     /// Builds the outline from a run's events; `prices` (USD per million input and output
     /// tokens, by profile) give costs.
+    /// The outline of a run with `header`, whose profiles' recorded prices give its costs.
+    public init(events: [TraceEvent], header: JSONValue) {
+        self.init(
+            events: events,
+            prices: (header["profiles"]?.objectValue ?? [:]).compactMapValues {
+                ModelProfile.Price(recorded: $0["price"])
+            })
+    }
+
     public init(events: [TraceEvent], prices: [String: ModelProfile.Price] = [:]) {
         var order: [String] = []
         var steps: [String: Step] = [:]
@@ -190,8 +199,52 @@ public struct RunOutline: Sendable {
     }
 
     /// `text` on one line, cut at `limit` characters.
-    public static func clip(_ text: String, _ limit: Int) -> String {
+    public static func clip(_ text: String, _ limit: Int = 100) -> String {
         let flat = text.replacing("\n", with: "⏎")
         return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
+    }
+}
+
+extension RunOutline {
+    /// One line on what `event` recorded: a request's messages and tools and where it went,
+    /// an answer's text or calls, a tool call and its result or error.
+    public static func describe(_ event: TraceEvent) -> String {
+        switch event.kind {
+        case "model.request":
+            let request = event.payload["request"]
+            let messages = request?["messages"]?.arrayValue ?? []
+            let tools = request?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            let last = messages.last?["content"]?.stringValue ?? ""
+            let sent = event.payload["wire"].map { wire in
+                " → \(wire["body"]?["model"]?.stringValue ?? "?") at \(wire["url"]?.stringValue ?? "?")"
+            }
+            return
+                "\(messages.count) message(s)\(tools.isEmpty ? "" : ", tools: \(tools.joined(separator: ", "))"): \(Self.clip(last))\(sent ?? "")"
+        case "model.response":
+            let payload = event.payload
+            let text = payload["text"]?.stringValue ?? ""
+            let calls = (payload["tool_calls"]?.arrayValue ?? []).map { call in
+                "\(call["name"]?.stringValue ?? "?")(\(Self.clip(call["arguments"]?.stringValue ?? "", 60)))"
+            }
+            let finish = payload["finish"]?.stringValue ?? "?"
+            let usage =
+                payload["usage"].map { tokens in
+                    ", tokens \(tokens["input"]?.intValue ?? 0) in / \(tokens["output"]?.intValue ?? 0) out"
+                } ?? ""
+            let body = calls.isEmpty ? "\"\(Self.clip(text))\"" : "calls " + calls.joined(separator: ", ")
+            return "\(body) — finish \(finish)\(usage)"
+        case "tool.call":
+            let name = event.payload["name"]?.stringValue ?? "?"
+            return "\(name)(\(Self.clip(event.payload["arguments"]?.canonicalText ?? "{}", 80)))"
+        case "tool.result":
+            return Self.clip(event.payload["output"]?.canonicalText ?? "null")
+        case "tool.error":
+            return "failed: \(Self.clip(event.payload["message"]?.stringValue ?? ""))"
+        case "model.error":
+            return
+                "\(event.payload["code"]?.stringValue ?? "error"): \(Self.clip(event.payload["message"]?.stringValue ?? ""))"
+        default:
+            return Self.clip(event.payload.canonicalText)
+        }
     }
 }

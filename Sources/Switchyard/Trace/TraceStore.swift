@@ -43,6 +43,16 @@ public struct RunSummary: Sendable, Hashable {
     public var startedAt: Int64
     public var endedAt: Int64?
     public var eventCount: Int
+
+    /// As `trace ls --json` and `trace export` write it.
+    public var json: JSONValue {
+        [
+            "id": .string(id.rawValue), "parent": parent.map { .string($0.rawValue) } ?? .null,
+            "agent": .string(agent), "task": .string(task), "status": .string(status.rawValue),
+            "started_at": .number(Double(startedAt)), "ended_at": endedAt.map { .number(Double($0)) } ?? .null,
+            "events": .number(Double(eventCount)),
+        ]
+    }
 }
 
 /// One recorded event.
