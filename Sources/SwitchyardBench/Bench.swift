@@ -307,7 +307,7 @@ struct TraceBench: AsyncParsableCommand {
             for index in 0..<events {
                 group.addTask {
                     try await store.append(
-                        run: batchedRun, kind: "tool.call", step: "$\(index)", payload: payload, at: 0)
+                        run: batchedRun, kind: .toolCall, step: "$\(index)", payload: payload, at: 0)
                 }
             }
             try await group.waitForAll()
@@ -319,14 +319,14 @@ struct TraceBench: AsyncParsableCommand {
         let postedRun = try await store.startRun(agent: "bench", task: "posted", header: [:], at: 0)
         let postedStart = clock.now
         for index in 0..<events {
-            try await store.post(run: postedRun, kind: "step.finished", step: "$\(index)", payload: payload, at: 0)
+            try await store.post(run: postedRun, kind: .stepFinished, step: "$\(index)", payload: payload, at: 0)
         }
         try await store.finish(postedRun, status: .finished, at: 1)
         let posted = clock.now - postedStart
 
         let burstRun = try await store.startRun(agent: "bench", task: "bursts", header: [:], at: 0)
         let burst = (0..<100).map { index in
-            TraceStore.NewEvent(kind: "model.chunk", step: "$\(index)", payload: payload, at: 0)
+            TraceStore.NewEvent(kind: EventKind(rawValue: "model.chunk"), step: "$\(index)", payload: payload, at: 0)
         }
         let burstStart = clock.now
         for _ in 0..<(events / burst.count) { try await store.append(run: burstRun, events: burst) }
@@ -337,7 +337,7 @@ struct TraceBench: AsyncParsableCommand {
         let singleStart = clock.now
         for index in 0..<commits {
             let start = clock.now
-            try await store.append(run: singleRun, kind: "tool.call", step: "$\(index)", payload: payload, at: 0)
+            try await store.append(run: singleRun, kind: .toolCall, step: "$\(index)", payload: payload, at: 0)
             latencies.append((clock.now - start).seconds * 1000)
         }
         let single = clock.now - singleStart
@@ -473,7 +473,7 @@ struct TraceWriter: AsyncParsableCommand {
         } else {
             for index in 1...events {
                 let sequence = try await store.append(
-                    run: run, kind: "tool.result", step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)
+                    run: run, kind: .toolResult, step: "$\(index)", payload: ["index": .number(Double(index))], at: 0)
                 emit("ack \(sequence)")
             }
         }

@@ -150,7 +150,7 @@ struct TraceCommand: AsyncParsableCommand {
                         toLength: 9, withPad: " ", startingAt: 0)
                     // A result sits under the request or call it answers.
                     let indent = event.parent == nil ? "" : "  └ "
-                    let kind = (indent + event.kind).padding(toLength: 19, withPad: " ", startingAt: 0)
+                    let kind = (indent + event.kind.rawValue).padding(toLength: 19, withPad: " ", startingAt: 0)
                     print(
                         "  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(RunOutline.describe(event))")
                 }

@@ -464,7 +464,8 @@ func processAlive(_ marker: String) -> Bool {
         #expect(result.artifacts.last?.kind == "tool:shell")
         #expect(result.artifacts.last?.failed == !allowed)
         let decision = try #require(
-            try await store.events(run).last { $0.kind == "guard" && $0.payload["kind"]?.stringValue == "shell" })
+            try await store.events(run).last { $0.kind == .guardDecision && $0.payload["kind"]?.stringValue == "shell" }
+        )
         #expect(decision.payload["decision"]?.stringValue == (allowed ? "allow" : "refuse"))
         #expect(decision.payload["may_read"]?["confidentiality"] == "private")
         // The shell's output is private: the planner, cleared for internal, never saw it.

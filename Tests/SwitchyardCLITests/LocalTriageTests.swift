@@ -91,10 +91,10 @@ import Testing
         var releases: [JSONValue] = []
         for run in try await store.runs(limit: 1000) where run.task.hasPrefix("ticket ") && run.status == .finished {
             for event in try await store.events(run.id) {
-                if event.kind == "model.request" && event.payload["profile"] == "cloud" {
+                if event.kind == .modelRequest && event.payload["profile"] == "cloud" {
                     cloudRequests.append(event.payload.canonicalText)
                 }
-                if event.kind == "declassify" { releases.append(event.payload) }
+                if event.kind == .declassify { releases.append(event.payload) }
             }
         }
         // Some tickets were put to the cloud: each release that passed the checks was sent,

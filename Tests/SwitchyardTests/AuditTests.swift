@@ -113,13 +113,13 @@ struct HandWrittenTrace {
     /// A model request the guard allowed, carrying `labels`, with `text` as its user message.
     func request(_ text: String, step: String, labels: Labels, clearance: Confidentiality, url: String) async throws {
         try await store.append(
-            run: run, kind: "guard", step: step,
+            run: run, kind: .guardDecision, step: step,
             payload: [
                 "kind": "model", "destination": .string(url), "labels": labels.json,
                 "destination_clearance": .string(clearance.description), "decision": "allow", "reason": "r",
             ], at: 2)
         try await store.append(
-            run: run, kind: "model.request", step: step,
+            run: run, kind: .modelRequest, step: step,
             payload: [
                 "profile": "p",
                 "wire": [
@@ -159,7 +159,7 @@ extension AuditTests {
     @Test func anIdentifierSentInAnotherCaseIsStillALeak() async throws {
         let trace = try await HandWrittenTrace()
         try await trace.store.append(
-            run: trace.run, kind: "tool.result", step: "$2",
+            run: trace.run, kind: .toolResult, step: "$2",
             payload: [
                 "output": [
                     "text": "The client calls refreshTokenCache() first.", "labels": Labels(.private, .trusted).json,

@@ -149,9 +149,9 @@ import Testing
         #expect(server.requests.isEmpty)
         #expect(big.requests.count == 1)
         let kinds = try await store.events(run).map(\.kind)
-        #expect(kinds.filter { $0 == "model.refused" }.count == 2)
-        #expect(kinds.contains("route.fallback"))
-        let refused = try #require(try await store.events(run).first { $0.kind == "model.refused" })
+        #expect(kinds.filter { $0 == .modelRefused }.count == 2)
+        #expect(kinds.contains(.routeFallback))
+        let refused = try #require(try await store.events(run).first { $0.kind == .modelRefused })
         #expect(refused.payload["context_window"] == 512)
         #expect(refused.payload["estimated_tokens"]?.intValue == request.estimatedInputTokens)
     }
@@ -163,7 +163,7 @@ import Testing
         var budgets = AgentSpec.Budgets()
         budgets.tokens = 500
         let gateway = ModelGateway(
-            profiles: [binding], runGuard: RunGuard(allowExfiltration: false), effects: UnrecordedTestEffects(),
+            profiles: [binding], runGuard: RunGuard(allowExfiltration: false), effects: UnrecordedEffects(),
             budgets: budgets)
         let error = await #expect(throws: BudgetSpent.self) {
             _ = try await gateway.call(
@@ -197,7 +197,7 @@ import Testing
         #expect(error?.message.hasPrefix("the server read 2050 tokens of a prompt of about ") == true)
         #expect(try server.lastBody()["truncate"] as? Bool == false)
         let events = try await store.events(run)
-        #expect(events.map(\.kind) == ["model.request", "model.error"])
+        #expect(events.map(\.kind) == [.modelRequest, .modelError])
         #expect(events.last?.payload["code"] == "context-too-long")
 
         // A count that fits what was sent, or a prompt served from the cache (0), is an answer.
@@ -211,19 +211,4 @@ import Testing
             #expect(answer.text == "Sure.")
         }
     }
-}
-
-/// Effects that perform without recording, for gateway tests that need no store.
-struct UnrecordedTestEffects: Effects {
-    func model(
-        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
-        observe: @Sendable (ModelEvent) -> Void
-    ) async throws -> ModelResponse {
-        try await provider.complete(request)
-    }
-    func tool(
-        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
-    ) async throws -> JSONValue { try await perform() }
-    func now() async throws -> Int64 { 0 }
-    func record(_ kind: String, step: String?, payload: JSONValue) async throws {}
 }

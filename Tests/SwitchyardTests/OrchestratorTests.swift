@@ -131,7 +131,7 @@ struct OrchestratorFixture {
         #expect(fixture.local.requests.first?.text.contains("CANARY-7731") == true)
         // The route says why the reasoning step stayed local.
         let events = try await fixture.store.events(run)
-        let route = try #require(events.first { $0.kind == "route" })
+        let route = try #require(events.first { $0.kind == .route })
         #expect(route.payload["profiles"] == ["local"])
         #expect(
             route.payload["reason"]?.stringValue?.contains("cloud is cleared for internal and the input is private")
@@ -199,7 +199,7 @@ struct OrchestratorFixture {
         let (result, run) = try await fixture.run(cloudURL: "http://127.0.0.1:1", planner: "local")
         #expect(result.answer == "Hello.")
         let kinds = try await fixture.store.events(run).map(\.kind)
-        #expect(kinds.contains("route.fallback"))
+        #expect(kinds.contains(.routeFallback))
     }
 }
 
@@ -237,7 +237,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         let launch = try #require(second.range(of: "Note launch:"))
         let team = try #require(second.range(of: "Note team:"))
         #expect(launch.lowerBound < team.lowerBound)
-        let calls = try await fixture.store.events(run).filter { $0.kind == "tool.call" }.compactMap(\.step)
+        let calls = try await fixture.store.events(run).filter { $0.kind == .toolCall }.compactMap(\.step)
         #expect(Set(calls) == ["$2.1.1", "$2.1.2"])
     }
 
@@ -262,7 +262,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.local.enqueue("/v1/chat/completions", textReply("I could not read it."))
         let (result, run) = try await fixture.run(try spec("{ steps: 10 }"), task: "Read the launch note")
         #expect(result.answer == "I could not read it.")
-        #expect(try await fixture.store.events(run).filter { $0.kind == "tool.call" }.isEmpty)
+        #expect(try await fixture.store.events(run).filter { $0.kind == .toolCall }.isEmpty)
         let second = try #require(fixture.local.requests.last?.text)
         #expect(second.contains("are not valid JSON"))
     }
@@ -274,7 +274,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.local.enqueue("/v1/chat/completions", toolCallReply(calls, id: 1))
         fixture.local.enqueue("/v1/chat/completions", textReply("Done."))
         let (result, run) = try await fixture.run(try spec("{ steps: 5 }"), task: "Read every note")
-        let ran = try await fixture.store.events(run).filter { $0.kind == "tool.call" }
+        let ran = try await fixture.store.events(run).filter { $0.kind == .toolCall }
         // The turn itself was one step; four were left.
         #expect(ran.count == 4)
         #expect(result.stopReason == "stopped: the step budget (5) is spent")
@@ -290,7 +290,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(result.stopReason.hasPrefix("stopped: the token budget (100) is spent"), "\(result.stopReason)")
         #expect(fixture.local.requests.isEmpty)
         // Nor decided on: no allowed egress stands in the trace without its request.
-        #expect(try await fixture.store.events(run).filter { $0.kind == "guard" }.isEmpty)
+        #expect(try await fixture.store.events(run).filter { $0.kind == .guardDecision }.isEmpty)
     }
 
     /// A planner's round of thirty steps under a budget of five runs four: the round is a step.
@@ -300,8 +300,8 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.plan(["steps": .array(Array(repeating: step, count: 30))], ["answer": "done"])
         let (result, run) = try await fixture.run(budget: 5)
         let events = try await fixture.store.events(run)
-        #expect(events.filter { $0.kind == "tool.call" }.count == 4)
-        let budget = try #require(events.first { $0.kind == "budget" })
+        #expect(events.filter { $0.kind == .toolCall }.count == 4)
+        let budget = try #require(events.first { $0.kind == .budget })
         #expect(budget.payload["planned"] == 30 && budget.payload["run"] == 4)
         #expect(result.stopReason == "stopped: the step budget (5) is spent")
         #expect(fixture.cloud.requests.count == 1)
@@ -332,7 +332,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(result.artifacts[2].kind == "declassified")
         #expect(result.artifacts[2].labels == Labels(.internal, .trusted))
         let released = try #require(
-            try await fixture.store.events(run).first { $0.kind == "declassify" }?.payload["released"]?.stringValue)
+            try await fixture.store.events(run).first { $0.kind == .declassify }?.payload["released"]?.stringValue)
         #expect(released == "A note about a product launch date, with the day it happens.")
         // The planner read the summary, never the note.
         #expect(fixture.cloud.requests[2].text.contains("A note about a product launch date, with the day it happens."))
@@ -353,7 +353,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         let (result, run) = try await run(policy: "redacted-summary", fixture: fixture)
         let outcomes = result.artifacts[2...3].map { $0.failed ? "refused" : $0.kind }.sorted()
         #expect(outcomes == ["declassified", "refused"])
-        let events = try await fixture.store.events(run).filter { $0.kind == "declassify" }
+        let events = try await fixture.store.events(run).filter { $0.kind == .declassify }
         let refused = try #require(events.first { $0.payload["released"] == .null })
         #expect(refused.payload["reason"]?.stringValue?.contains("copies \"CANARY-7731\"") == true)
         let texts = events.compactMap { $0.payload["released"]?.stringValue }
@@ -369,7 +369,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         let (result, run) = try await run(policy: "never", fixture: fixture)
         #expect(result.artifacts[2].failed)
         #expect(result.artifacts[2].text.contains("does not allow declassification"))
-        let event = try #require(try await fixture.store.events(run).first { $0.kind == "declassify" })
+        let event = try #require(try await fixture.store.events(run).first { $0.kind == .declassify })
         #expect(event.payload["released"] == .null)
         #expect(fixture.local.requests.isEmpty)
         #expect(!fixture.cloudBodies.contains("CANARY-7731"))
@@ -413,7 +413,7 @@ struct SendTool: Tool {
         #expect(result.artifacts[2].failed)
         #expect(result.guardDecisions.contains { !$0.allowed && $0.labels.confidentiality == .private })
         let recorded = try await fixture.store.events(run).filter {
-            $0.kind == "guard" && $0.payload["kind"]?.stringValue == "http"
+            $0.kind == .guardDecision && $0.payload["kind"]?.stringValue == "http"
         }
         #expect(recorded.first?.payload["decision"] == "refuse")
         #expect(!fixture.cloudBodies.contains("CANARY-7731"))
@@ -463,7 +463,7 @@ extension AdversarialPlanTests {
             #expect(send.sent.value.isEmpty)
             #expect(refusals.first?.reason.contains("holds private data and has read untrusted content") == true)
             let recorded = try await fixture.store.events(run).filter {
-                $0.kind == "guard" && $0.payload["kind"]?.stringValue == "http"
+                $0.kind == .guardDecision && $0.payload["kind"]?.stringValue == "http"
             }
             #expect(recorded.first?.payload["decision"] == "refuse")
         }

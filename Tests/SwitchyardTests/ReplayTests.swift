@@ -63,7 +63,7 @@ func scriptedRun(
     /// is, byte for byte once parsed, the one recorded for it.
     @Test func theRecordedBodyIsTheBodySent() async throws {
         let (store, run, _) = try await record()
-        let recorded = try await store.events(run, resolvingBlobs: true).filter { $0.kind == "model.request" }
+        let recorded = try await store.events(run, resolvingBlobs: true).filter { $0.kind == .modelRequest }
         let received = try server.requests.filter { $0.path == "/api/chat" }.map { try JSONValue(parsing: $0.body) }
         #expect(received.count == 2)
         #expect(recorded.map { $0.payload["wire"]?["body"] } == received.map { Optional($0) })
@@ -121,8 +121,8 @@ func scriptedRun(
         let kinds = try await store.events(run).map(\.kind)
         #expect(
             kinds == [
-                "clock", "model.request", "model.response", "tool.call", "tool.result", "tool.call", "tool.result",
-                "model.request", "model.response",
+                .clock, .modelRequest, .modelResponse, .toolCall, .toolResult, .toolCall, .toolResult,
+                .modelRequest, .modelResponse,
             ])
         let replay = try await RecordedEffects(replaying: run, in: store)
         let replayed = try await scriptedRun(replay, provider: offline)
@@ -135,7 +135,7 @@ func scriptedRun(
     /// server received.
     @Test func eachModelRequestIsRecordedAsTheServerReceivedIt() async throws {
         let (store, run, _) = try await record()
-        let intents = try await store.events(run).filter { $0.kind == "model.request" }
+        let intents = try await store.events(run).filter { $0.kind == .modelRequest }
         #expect(intents.count == 2 && server.requests.count == 2)
         for (intent, received) in zip(intents, server.requests) {
             #expect(intent.payload["wire"]?["url"] == .string(server.baseURL + received.path))
@@ -171,9 +171,9 @@ func scriptedRun(
         let run = try await store.startRun(agent: "scripted", task: "an older run", header: [:], at: 1)
         let request = ModelRequest(messages: [.user("hello")])
         let intent = try await store.append(
-            run: run, kind: "model.request", step: "$1", payload: ["profile": "local", "request": request.json], at: 2)
+            run: run, kind: .modelRequest, step: "$1", payload: ["profile": "local", "request": request.json], at: 2)
         try await store.append(
-            run: run, kind: "model.response", step: "$1", parent: intent,
+            run: run, kind: .modelResponse, step: "$1", parent: intent,
             payload: ["text": "hi", "text_deltas": [2], "tool_calls": [], "finish": "stop"], at: 3)
         let replay = try await RecordedEffects(replaying: run, in: store)
         let response = try await replay.model(request, profile: "local", provider: offline, step: "$1")
@@ -231,7 +231,7 @@ func scriptedRun(
                 RecordedEffects(replaying: run, in: store), provider: offline, prompt: "find the handlers")
         }
         #expect(error?.sequence == 2)
-        #expect(error?.kind == "model.request")
+        #expect(error?.kind == .modelRequest)
         #expect(error?.path == "request.messages[0].content")
         #expect(error?.recorded == "find the handler")
         #expect(error?.replayed == "find the handlers")
@@ -252,7 +252,7 @@ func scriptedRun(
     @Test func aLongTextDivergenceShowsWhereTheTextsPart() {
         let prompt = String(repeating: "You are careful. ", count: 20)
         let divergence = Divergence(
-            sequence: 4, kind: "model.request", step: "plan-1", path: "request.messages[0].content",
+            sequence: 4, kind: .modelRequest, step: "plan-1", path: "request.messages[0].content",
             recorded: .string(prompt + "Cite files and lines."),
             replayed: .string(prompt + "Always cite files and lines."))
         #expect(divergence.description.contains("Cite files and lines.\""))
@@ -351,7 +351,7 @@ func scriptedRun(
                 ModelRequest(messages: [.system(prompt), .user("round \(round)")]), profile: "local",
                 provider: provider, step: "plan-\(round)")
         }
-        let stored = try await store.events(run).filter { $0.kind == "model.request" }.flatMap { event in
+        let stored = try await store.events(run).filter { $0.kind == .modelRequest }.flatMap { event in
             [
                 event.payload["request"]?["messages"]?.arrayValue?.first?["content"],
                 event.payload["wire"]?["body"]?["messages"]?.arrayValue?.first?["content"],

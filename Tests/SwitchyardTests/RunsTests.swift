@@ -108,7 +108,7 @@ struct RecordedAgentFixture {
         var whatIf = fixture.replayer
         whatIf.agent = edited.path + "/helper.md"
         let divergence = try #require(try await whatIf.replay(run).divergence)
-        #expect(divergence.kind == "model.request")
+        #expect(divergence.kind == .modelRequest)
         #expect(divergence.step == "plan-1")
         #expect(fixture.cloud.requests.count + fixture.local.requests.count == sent)
 
@@ -170,7 +170,7 @@ struct RecordedAgentFixture {
         #expect(try await fixture.store.run(run)?.status == .interrupted)
         #expect(fixture.cloud.requests.count == 2)
         // Nothing after the cut: the unanswered request is the run's last event.
-        #expect(try await fixture.store.events(run).last?.kind == "model.request")
+        #expect(try await fixture.store.events(run).last?.kind == .modelRequest)
 
         fixture.local.enqueue("/v1/chat/completions", .openAIText("On Friday."))
         let resumed = try await fixture.replayer.resume(run)

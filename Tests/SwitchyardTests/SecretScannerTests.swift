@@ -162,7 +162,7 @@ import Testing
                 "profiles": ["cloud": ["base_url": "https://u:p4ssw0rd-Secret@host/v1"]], secret: 1,
             ]),
             at: 1)
-        try await store.append(run: run, kind: "note", payload: .object([secret: "value"]), at: 2)
+        try await store.append(run: run, kind: EventKind(rawValue: "note"), payload: .object([secret: "value"]), at: 2)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/traces.db"))
         let wal = (try? Data(contentsOf: URL(fileURLWithPath: directory.path + "/traces.db-wal"))) ?? Data()
         for leaked in [secret, "p4ssw0rd-Secret"] {

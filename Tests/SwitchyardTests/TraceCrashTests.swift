@@ -91,13 +91,13 @@ struct KilledWriter {
             let store = try TraceStore(path: path)
             #expect(try await store.run(id)?.status == .interrupted, "round \(round)")
             let recorded = try await store.events(id)
-            let answered = recorded.filter { $0.kind == "model.response" }.count
+            let answered = recorded.filter { $0.kind == .modelResponse }.count
             #expect(answered >= acknowledged, "round \(round)")
             // An answer is on disk before the request that follows from it: requests and
             // answers alternate, and only the last request may be unanswered.
             #expect(
                 recorded.enumerated().allSatisfy {
-                    $1.kind == ($0.isMultiple(of: 2) ? "model.request" : "model.response")
+                    $1.kind == ($0.isMultiple(of: 2) ? .modelRequest : .modelResponse)
                 },
                 "round \(round): \(recorded.map(\.kind).suffix(6))")
             #expect(try await store.verify(id).holds)
@@ -114,8 +114,8 @@ struct KilledWriter {
             // Answered calls were served; every other call was asked once, in order.
             #expect(asked.value == (answered..<calls).map { CannedModel.request($0 + 1) }, "round \(round)")
             let whole = try await store.events(id)
-            #expect(whole.filter { $0.kind == "model.request" }.count == calls)
-            #expect(whole.filter { $0.kind == "model.response" }.count == calls)
+            #expect(whole.filter { $0.kind == .modelRequest }.count == calls)
+            #expect(whole.filter { $0.kind == .modelResponse }.count == calls)
             #expect(try await store.verify(id).holds)
 
             let replay = try await RecordedEffects(replaying: id, in: store)

@@ -25,15 +25,20 @@ final class ScratchDirectory {
         let store = try TraceStore(path: path)
         let reader = try TraceStore(path: path)  // another connection: sees only what is committed
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
-        for index in 0..<3 { try await store.post(run: run, kind: "note", payload: .number(Double(index)), at: 0) }
+        for index in 0..<3 {
+            try await store.post(run: run, kind: EventKind(rawValue: "note"), payload: .number(Double(index)), at: 0)
+        }
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await reader.events(run).isEmpty)
-        let sequence = try await store.append(run: run, kind: "tool.call", payload: [:], at: 0)
+        let sequence = try await store.append(run: run, kind: .toolCall, payload: [:], at: 0)
         #expect(sequence == 4)
-        #expect(try await reader.events(run).map(\.kind) == ["note", "note", "note", "tool.call"])
+        #expect(
+            try await reader.events(run).map(\.kind.rawValue) == ["note", "note", "note", EventKind.toolCall.rawValue])
         #expect(try await reader.events(run).prefix(3).map(\.payload) == [0, 1, 2])
 
-        for index in 0..<600 { try await store.post(run: run, kind: "note", payload: .number(Double(index)), at: 0) }
+        for index in 0..<600 {
+            try await store.post(run: run, kind: EventKind(rawValue: "note"), payload: .number(Double(index)), at: 0)
+        }
         let deadline = ContinuousClock.now + .seconds(10)
         while try await reader.events(run).count < 4 + 512, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
@@ -52,23 +57,23 @@ final class ScratchDirectory {
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
         let kinds = { try await reader.events(run).map(\.kind) }
 
-        let request = try await store.begin(run: run, kind: "model.request", payload: [:], at: 0)
-        try await store.conclude(run: run, kind: "model.response", intent: request, payload: [:], at: 0)
-        #expect(try await kinds() == ["model.request"])
-        let first = try await store.begin(run: run, kind: "tool.call", step: "a", payload: [:], at: 0)
-        #expect(try await kinds() == ["model.request", "model.response", "tool.call"])
+        let request = try await store.begin(run: run, kind: .modelRequest, payload: [:], at: 0)
+        try await store.conclude(run: run, kind: .modelResponse, intent: request, payload: [:], at: 0)
+        #expect(try await kinds() == [.modelRequest])
+        let first = try await store.begin(run: run, kind: .toolCall, step: "a", payload: [:], at: 0)
+        #expect(try await kinds() == [.modelRequest, .modelResponse, .toolCall])
 
         // Two calls at once: the first to end is committed while the second runs.
-        let second = try await store.begin(run: run, kind: "tool.call", step: "b", payload: [:], at: 0)
-        try await store.conclude(run: run, kind: "tool.result", step: "a", intent: first, payload: [:], at: 0)
-        #expect(try await kinds().suffix(2) == ["tool.call", "tool.result"])
-        try await store.conclude(run: run, kind: "tool.error", step: "b", intent: second, payload: [:], at: 0)
-        #expect(try await kinds().last == "tool.result")
+        let second = try await store.begin(run: run, kind: .toolCall, step: "b", payload: [:], at: 0)
+        try await store.conclude(run: run, kind: .toolResult, step: "a", intent: first, payload: [:], at: 0)
+        #expect(try await kinds().suffix(2) == [.toolCall, .toolResult])
+        try await store.conclude(run: run, kind: .toolError, step: "b", intent: second, payload: [:], at: 0)
+        #expect(try await kinds().last == .toolResult)
 
         // The run's end commits the last one.
         try await store.finish(run, status: .finished, at: 1)
         let events = try await reader.events(run)
-        #expect(events.map(\.kind).suffix(2) == ["tool.result", "tool.error"])
+        #expect(events.map(\.kind).suffix(2) == [.toolResult, .toolError])
         #expect(events.last?.parent == second)
         #expect(try await reader.verify(run).holds)
     }
@@ -78,16 +83,16 @@ final class ScratchDirectory {
     @Test func aFailedCommitKeepsWhatWasPosted() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
-        let request = try await store.begin(run: run, kind: "model.request", payload: [:], at: 0)
-        try await store.conclude(run: run, kind: "model.response", intent: request, payload: ["text": "kept"], at: 0)
+        let request = try await store.begin(run: run, kind: .modelRequest, payload: [:], at: 0)
+        try await store.conclude(run: run, kind: .modelResponse, intent: request, payload: ["text": "kept"], at: 0)
         // An event of a run the store does not hold cannot be written: the transaction the
         // answer would have gone in with fails.
         await #expect(throws: TraceError.self) {
-            try await store.append(run: RunID(rawValue: "01NOSUCHRUN"), kind: "tool.call", payload: [:], at: 0)
+            try await store.append(run: RunID(rawValue: "01NOSUCHRUN"), kind: .toolCall, payload: [:], at: 0)
         }
-        try await store.append(run: run, kind: "tool.call", payload: [:], at: 0)
+        try await store.append(run: run, kind: .toolCall, payload: [:], at: 0)
         let events = try await TraceStore(path: path).events(run)
-        #expect(events.map(\.kind) == ["model.request", "model.response", "tool.call"])
+        #expect(events.map(\.kind) == [.modelRequest, .modelResponse, .toolCall])
         #expect(events[1].payload["text"] == "kept")
         #expect(events[1].parent == request)
         #expect(try await store.verify(run).holds)
@@ -98,7 +103,7 @@ final class ScratchDirectory {
         let run = try await store.startRun(agent: "triage", task: "sort tickets", header: ["spec": "abc"], at: 1_000)
         for index in 0..<20 {
             let sequence = try await store.append(
-                run: run, kind: "tool.call", step: "$\(index)", payload: ["n": .number(Double(index))],
+                run: run, kind: .toolCall, step: "$\(index)", payload: ["n": .number(Double(index))],
                 at: 1_000 + Int64(index))
             #expect(sequence == index + 1)
         }
@@ -120,7 +125,8 @@ final class ScratchDirectory {
         let sequences = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<500 {
                 group.addTask {
-                    try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
+                    try await store.append(
+                        run: run, kind: EventKind(rawValue: "k"), payload: ["i": .number(Double(index))], at: 0)
                 }
             }
             var all: [Int] = []
@@ -134,14 +140,18 @@ final class ScratchDirectory {
     @Test func burstsCommitTogetherAndInterleaveWithSingleAppends() async throws {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
-        try await store.append(run: run, kind: "first", payload: [:], at: 0)
+        try await store.append(run: run, kind: EventKind(rawValue: "first"), payload: [:], at: 0)
         let burst = (0..<10).map {
-            TraceStore.NewEvent(kind: "chunk", step: "$1", payload: ["i": .number(Double($0))], at: 0)
+            TraceStore.NewEvent(
+                kind: EventKind(rawValue: "chunk"), step: "$1", payload: ["i": .number(Double($0))], at: 0)
         }
         #expect(try await store.append(run: run, events: burst) == Array(2...11))
-        #expect(try await store.append(run: run, kind: "last", payload: [:], at: 0) == 12)
+        #expect(try await store.append(run: run, kind: EventKind(rawValue: "last"), payload: [:], at: 0) == 12)
         #expect(try await store.verify(run).holds)
-        #expect(try await store.events(run).map(\.kind) == ["first"] + Array(repeating: "chunk", count: 10) + ["last"])
+        #expect(
+            try await store.events(run).map(\.kind.rawValue) == ["first"] + Array(repeating: "chunk", count: 10) + [
+                "last"
+            ])
     }
 
     /// A store of the layout before events had rowids (schema 2, WITHOUT ROWID) is moved to
@@ -152,7 +162,7 @@ final class ScratchDirectory {
             let run = try await store.startRun(agent: "a", task: "t", header: ["agent": "a"], at: 0)
             for index in 0..<5 {
                 try await store.append(
-                    run: run, kind: "k",
+                    run: run, kind: EventKind(rawValue: "k"),
                     payload: ["i": .number(Double(index)), "text": .string(String(repeating: "x", count: 3000))],
                     at: 0)
             }
@@ -184,7 +194,8 @@ final class ScratchDirectory {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
         for index in 0..<5 {
-            try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
+            try await store.append(
+                run: run, kind: EventKind(rawValue: "k"), payload: ["i": .number(Double(index))], at: 0)
         }
         try await store.finish(run, status: .finished, at: 1)
         // Behind the store's back, as an attacker or a bug would.
@@ -201,7 +212,8 @@ final class ScratchDirectory {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "the real task", header: ["agent": "a"], at: 0)
         for index in 0..<5 {
-            try await store.append(run: run, kind: "k", payload: ["i": .number(Double(index))], at: 0)
+            try await store.append(
+                run: run, kind: EventKind(rawValue: "k"), payload: ["i": .number(Double(index))], at: 0)
         }
         try await store.finish(run, status: .finished, at: 1)
         #expect(try await store.verify(run) == .verified(events: 5))
@@ -240,7 +252,7 @@ final class ScratchDirectory {
             var previous = ""
             for event in try await store.events(run) {
                 let fields = [
-                    previous, String(event.sequence), event.parent.map(String.init) ?? "-", event.kind,
+                    previous, String(event.sequence), event.parent.map(String.init) ?? "-", event.kind.rawValue,
                     event.step ?? "-", String(event.time), event.payload.canonicalText,
                 ]
                 previous = SHA256.hex(TraceStore.frame(fields))
@@ -255,7 +267,7 @@ final class ScratchDirectory {
         // A run that has not finished holds, unsealed.
         let store = try TraceStore(path: path)
         let running = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
-        try await store.append(run: running, kind: "k", payload: [:], at: 0)
+        try await store.append(run: running, kind: EventKind(rawValue: "k"), payload: [:], at: 0)
         #expect(try await store.verify(running) == .unsealed(events: 1))
     }
 
@@ -263,8 +275,8 @@ final class ScratchDirectory {
         let store = try TraceStore(path: path)
         let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
         let big = String(repeating: "0123456789abcdef", count: (50 << 20) / 16)
-        try await store.append(run: run, kind: "tool.result", payload: ["output": .string(big)], at: 0)
-        try await store.append(run: run, kind: "tool.result", payload: ["output": .string(big)], at: 0)
+        try await store.append(run: run, kind: .toolResult, payload: ["output": .string(big)], at: 0)
+        try await store.append(run: run, kind: .toolResult, payload: ["output": .string(big)], at: 0)
         let events = try await store.events(run)
         let reference = try #require(events[0].payload["output"]?["$blob"]?.stringValue)
         #expect(events[1].payload["output"]?["$blob"]?.stringValue == reference)
@@ -281,9 +293,9 @@ final class ScratchDirectory {
             let store = try TraceStore(path: path)
             let run = try await store.startRun(
                 agent: "a", task: "use \(secret)", header: ["env": .string(awsKey)], at: 0)
-            try await store.append(run: run, kind: "tool.result", payload: ["stdout": .string("KEY=\(secret)")], at: 0)
+            try await store.append(run: run, kind: .toolResult, payload: ["stdout": .string("KEY=\(secret)")], at: 0)
             try await store.append(
-                run: run, kind: "model.response", payload: ["text": .string("I saw \(secret)")], at: 0)
+                run: run, kind: .modelResponse, payload: ["text": .string("I saw \(secret)")], at: 0)
             try await store.finish(run, status: .finished, at: 1)
             let events = try await store.events(run)
             let first = events[0].payload["stdout"]?.stringValue ?? ""
@@ -314,10 +326,10 @@ final class ScratchDirectory {
             let store = try TraceStore(path: path)
             let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
             for text in texts {
-                try await store.append(run: run, kind: "tool.result", payload: ["output": .string(text)], at: 0)
+                try await store.append(run: run, kind: .toolResult, payload: ["output": .string(text)], at: 0)
             }
             try await store.append(
-                run: run, kind: "model.request",
+                run: run, kind: .modelRequest,
                 payload: ["request": ["messages": .array(texts.map { ["content": .string($0)] })]], at: 0)
             let events = try await store.events(run)
             let outputs = events.prefix(texts.count).map { $0.payload["output"]?.stringValue ?? "" }
@@ -335,7 +347,7 @@ final class ScratchDirectory {
             // Text too long to be remembered is scanned every time.
             let huge = String(repeating: ".", count: 9 << 20) + secret
             for _ in 0..<2 {
-                try await store.append(run: run, kind: "tool.result", payload: ["output": .string(huge)], at: 0)
+                try await store.append(run: run, kind: .toolResult, payload: ["output": .string(huge)], at: 0)
                 let blob = try #require(try await store.events(run).last?.payload["output"]?["$blob"]?.stringValue)
                 let bytes = try await store.blob(blob)
                 #expect(String(decoding: bytes.suffix(60), as: UTF8.self).contains("[REDACTED:openai-key:"))
@@ -351,7 +363,7 @@ final class ScratchDirectory {
         do {
             let store = try TraceStore(path: path)
             let run = try await store.startRun(agent: "a", task: "t", header: [:], at: 0)
-            try await store.append(run: run, kind: "k", payload: [:], at: 0)
+            try await store.append(run: run, kind: EventKind(rawValue: "k"), payload: [:], at: 0)
         }
         // Pretend the writer was another process that has died.
         // Behind the store's back, as an attacker or a bug would.
@@ -410,14 +422,14 @@ final class ScratchDirectory {
             messages.append(["role": "assistant", "content": .string("call \(turn)")])
             messages.append(Self.result(turn))
             sent.append(Self.request(messages))
-            try await store.append(run: run, kind: "model.request", payload: sent.last!, at: 0)
-            try await store.append(run: run, kind: "model.response", payload: ["text": "ok"], at: 0)
+            try await store.append(run: run, kind: .modelRequest, payload: sent.last!, at: 0)
+            try await store.append(run: run, kind: .modelResponse, payload: ["text": "ok"], at: 0)
         }
         try await store.finish(run, status: .finished, at: 1)
         #expect(try await store.verify(run) == .verified(events: 400))
 
         // Each request reads back whole, as the store would record it whole.
-        let requests = try await store.events(run).filter { $0.kind == "model.request" }.map(\.payload)
+        let requests = try await store.events(run).filter { $0.kind == .modelRequest }.map(\.payload)
         #expect(requests.count == 200)
         var expected: [JSONValue] = []
         for payload in sent { expected.append(await store.recordedForm(payload)) }
@@ -462,7 +474,7 @@ final class ScratchDirectory {
         var edited = first
         edited[1] = ["role": "tool", "content": "changed"]
         sent += [Self.request(edited), Self.request([["role": "user", "content": "fresh"]]), Self.request([])]
-        for payload in sent { try await store.append(run: run, kind: "model.request", payload: payload, at: 0) }
+        for payload in sent { try await store.append(run: run, kind: .modelRequest, payload: payload, at: 0) }
         let read = try await store.events(run).map(\.payload)
         var expected: [JSONValue] = []
         for payload in sent { expected.append(await store.recordedForm(payload)) }

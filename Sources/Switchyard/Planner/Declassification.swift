@@ -37,7 +37,7 @@ struct Declassification {
         func refuse(_ reason: String, told: String? = nil) async throws -> Outcome {
             record["released"] = .null
             record["reason"] = .string(reason)
-            try await effects.record("declassify", step: step, payload: .object(record))
+            try await effects.record(.declassify, step: step, payload: .object(record))
             return .refused(reason: told ?? reason)
         }
         let release: String
@@ -49,7 +49,7 @@ struct Declassification {
             release = SecretScanner.declassification.redact(text)
         case .redactedSummary:
             let route = router.route(Router.Request(inputLabels: labels, role: "summary"))
-            try await effects.note("route", step: step, payload: route.json)
+            try await effects.note(.route, step: step, payload: route.json)
             guard !route.profiles.isEmpty else { return try await refuse(route.reason) }
             // Three sentences fit in far fewer tokens; the cap ends a model that runs on.
             let request = ModelRequest(
@@ -67,7 +67,7 @@ struct Declassification {
         }
         record["released"] = .string(release)
         record["labels"] = released.json
-        try await effects.record("declassify", step: step, payload: .object(record))
+        try await effects.record(.declassify, step: step, payload: .object(record))
         return .released(release, released)
     }
 }

@@ -123,7 +123,7 @@ public final class RunGuard: Sendable {
         func check(_ egress: Egress) async -> EgressDecision {
             let decision = run.check(egress, carrying: labels, destinationClearance: .public)
             do {
-                try await effects?.record("guard", step: step, payload: decision.json)
+                try await effects?.record(.guardDecision, step: step, payload: decision.json)
             } catch {
                 // What cannot be accounted for does not leave.
                 return .refuse(reason: "the decision could not be recorded: \(error)")

@@ -122,7 +122,7 @@ public final class ModelGateway: Sendable {
             let message =
                 "the request is about \(tokens) tokens and profile \(binding.name)'s context window is \(window.tokens) (\(window.source))"
             try await effects.record(
-                "model.refused", step: step,
+                .modelRefused, step: step,
                 payload: [
                     "profile": .string(binding.name), "estimated_tokens": .number(Double(tokens)),
                     "context_window": .number(Double(window.tokens)), "source": .string(window.source),
@@ -136,7 +136,7 @@ public final class ModelGateway: Sendable {
             // Every request is decided and recorded, so `audit` knows what each one carried; the
             // request's intent is committed with the decision, or after it, before it goes out.
             let decision = runGuard.check(egress, carrying: labels, destinationClearance: binding.clearance)
-            try await effects.note("guard", step: step, payload: decision.json)
+            try await effects.note(.guardDecision, step: step, payload: decision.json)
             guard decision.allowed else { throw RefusedEgress(reason: decision.reason) }
             response = try await ModelDeadline.$current.withValue(deadline) {
                 try await effects.model(
@@ -179,7 +179,7 @@ public final class ModelGateway: Sendable {
             } catch let error as ModelError {
                 failures.append("\(name): \(error)")
                 try await effects.record(
-                    "route.fallback", step: step, payload: ["profile": .string(name), "error": .string("\(error)")])
+                    .routeFallback, step: step, payload: ["profile": .string(name), "error": .string("\(error)")])
             }
         }
         throw PlanError("no cleared profile answered (\(failures.joined(separator: "; ")))")

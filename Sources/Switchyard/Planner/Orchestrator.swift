@@ -180,7 +180,7 @@ public actor Orchestrator {
                 correction = "Your last answer was not a call of the plan tool. Call plan with steps or an answer."
                 continue
             }
-            try await effects.note("plan", step: step, payload: plan)
+            try await effects.note(.plan, step: step, payload: plan)
             let planned = plan["steps"]?.arrayValue ?? []
             if planned.isEmpty {
                 if let answer = plan["answer"]?.stringValue {
@@ -193,7 +193,7 @@ public actor Orchestrator {
             let granted = reserveSteps(planned.count)
             if granted < planned.count {
                 try await effects.note(
-                    "budget", step: step,
+                    .budget, step: step,
                     payload: [
                         "planned": .number(Double(planned.count)), "run": .number(Double(granted)),
                         "reason": .string("the step budget (\(spec.budgets.steps)) has \(granted) steps left"),
@@ -260,7 +260,7 @@ public actor Orchestrator {
             if coarse, view["metadata"] != nil, metadataShown.insert(artifact.handle).inserted {
                 let metadata = artifact.coarseMetadata
                 try await effects.note(
-                    "planner.metadata", step: step,
+                    .plannerMetadata, step: step,
                     payload: [
                         "handle": .string(artifact.handle), "metadata": metadata.json, "bits": .number(metadata.bits),
                     ])
@@ -348,7 +348,7 @@ public actor Orchestrator {
         // Recorded like any result, so `trace show` says why; a failure to record it
         // surfaces as the run's error on the next effect.
         try? await effects.note(
-            "step.failed", step: handle,
+            .stepFailed, step: handle,
             payload: ["kind": .string(kind), "labels": labels.json, "error": .string("\(error)")])
         progress(.failed(handle: handle, reason: "\(error)", labels: labels))
         return Artifact(
@@ -520,7 +520,7 @@ public actor Orchestrator {
 
     private func route(step: String, _ request: Router.Request) async throws -> [String] {
         let decision = router.route(request)
-        try await effects.note("route", step: step, payload: decision.json)
+        try await effects.note(.route, step: step, payload: decision.json)
         progress(.route(step: step, profile: decision.profiles.first, reason: decision.reason))
         guard !decision.profiles.isEmpty else { throw PlanError(decision.reason) }
         return decision.profiles
@@ -545,7 +545,7 @@ public actor Orchestrator {
 
     private func recordFinished(_ artifact: Artifact) async throws {
         try await effects.note(
-            "step.finished", step: artifact.handle,
+            .stepFinished, step: artifact.handle,
             payload: [
                 "kind": .string(artifact.kind), "labels": artifact.labels.json,
                 "bytes": .number(Double(artifact.text.utf8.count)),
@@ -557,7 +557,7 @@ public actor Orchestrator {
         let text = artifacts.substitute(inText: answer)
         let used = models.total
         try await effects.record(
-            "run.finished", step: nil,
+            .runFinished, step: nil,
             payload: [
                 "answer": .string(text), "reason": .string(reason), "steps": .number(Double(steps)),
                 "tokens": .number(Double(used.tokens)),

@@ -120,7 +120,7 @@ public struct Replayer: Sendable {
 
     private func replayChat(_ id: RunID, header: JSONValue, prompt: String?, profile: String?) async throws -> Outcome {
         let events = try await store.events(id, resolvingBlobs: true)
-        guard let intent = events.first(where: { $0.kind == "model.request" }),
+        guard let intent = events.first(where: { $0.kind == .modelRequest }),
             let recordedRequest = intent.payload["request"]
         else { throw TraceError("run \(id) has no model request to replay") }
         var request = ModelRequest(recorded: recordedRequest)
@@ -238,7 +238,7 @@ public struct Replayer: Sendable {
 
     private func resumeChat(_ id: RunID, header: JSONValue) async throws -> ModelResponse {
         guard
-            let intent = try await store.events(id, resolvingBlobs: true).first(where: { $0.kind == "model.request" }),
+            let intent = try await store.events(id, resolvingBlobs: true).first(where: { $0.kind == .modelRequest }),
             let recordedRequest = intent.payload["request"],
             let name = intent.payload["profile"]?.stringValue
         else { throw TraceError("run \(id) has no model request") }

@@ -66,7 +66,7 @@ public struct Audit: Sendable {
         for event in events {
             guard let step = event.step else { continue }
             switch event.kind {
-            case "step.finished", "step.failed":
+            case .stepFinished, .stepFailed:
                 var labels = Labels(recorded: event.payload["labels"])
                 if let kind = event.payload["kind"]?.stringValue, kind.hasPrefix("tool:"),
                     let reads = toolLabels[String(kind.dropFirst(5))]
@@ -74,7 +74,7 @@ public struct Audit: Sendable {
                     labels = labels.join(reads)
                 }
                 stepLabels[step] = stepLabels[step].map { $0.join(labels) } ?? labels
-            case "tool.call":
+            case .toolCall:
                 if let name = event.payload["name"]?.stringValue, let reads = toolLabels[name] {
                     stepLabels[step] = stepLabels[step].map { $0.join(reads) } ?? reads
                 }
@@ -88,7 +88,7 @@ public struct Audit: Sendable {
         for event in events {
             let step = event.step ?? ""
             switch event.kind {
-            case "guard":
+            case .guardDecision:
                 var row = event.payload.objectValue ?? [:]
                 row["sequence"] = .number(Double(event.sequence))
                 row["step"] = .string(step)
@@ -108,7 +108,7 @@ public struct Audit: Sendable {
                 }
                 egress.append(.object(row))
                 if allowed, labels.confidentiality > clearance { allowedAboveClearance = true }
-            case "model.request":
+            case .modelRequest:
                 // The body sent; for a run recorded without it, the request's size.
                 let wire = event.payload["wire"]
                 let sent = wire?["body"]?.requestBytes ?? event.payload["request"]?.canonicalBytes
@@ -143,20 +143,20 @@ public struct Audit: Sendable {
                 // What a request carried is held with its labels from then on: a ticket sent to
                 // the local model is private text, though no tool read it.
                 if let carried { held.add(written, labels: carried, at: event.sequence) }
-            case "model.response":
+            case .modelResponse:
                 let labels = answerLabels[step] ?? stepLabels[step] ?? Labels(.secret, .untrusted)
                 held.add(Self.strings(in: event.payload), labels: labels, at: event.sequence)
-            case "tool.result":
+            case .toolResult:
                 let output = event.payload["output"] ?? .null
                 var labels = Labels(recorded: output["labels"])
                 if let settled = stepLabels[step] { labels = labels.join(settled) }
                 held.add(Self.strings(in: output), labels: labels, at: event.sequence)
-            case "tool.error", "step.failed":
+            case .toolError, .stepFailed:
                 // An agent's tool call (`$3.1.2`) is labelled like its tool, or else its agent step.
                 let enclosing = String(step.prefix { $0 != "." })
                 let labels = stepLabels[step] ?? stepLabels[enclosing] ?? Labels(.secret, .untrusted)
                 held.add(Self.strings(in: event.payload), labels: labels, at: event.sequence)
-            case "declassify":
+            case .declassify:
                 let released = event.payload["released"]?.stringValue
                 if let released { held.allow(released) }
                 let to = event.payload["to"]?.stringValue
@@ -173,7 +173,7 @@ public struct Audit: Sendable {
                             : "\(event.payload["source"]?.stringValue ?? "?") released as the spec's privacy.declassify (\(event.payload["policy"]?.stringValue ?? "?")) allows, secret-scanned"
                     ),
                 ])
-            case "planner.metadata":
+            case .plannerMetadata:
                 releasedBits += event.payload["bits"]?.doubleValue ?? 0
             default: break
             }

@@ -2,7 +2,7 @@
 public struct Divergence: Error, Sendable, Hashable, CustomStringConvertible {
     /// The recorded event the replay was checked against.
     public var sequence: Int
-    public var kind: String
+    public var kind: EventKind
     public var step: String?
     /// Where in the event's payload they differ, such as `request.messages[1].content`;
     /// empty when the whole event differs (another kind of effect, or none left).
@@ -11,7 +11,7 @@ public struct Divergence: Error, Sendable, Hashable, CustomStringConvertible {
     public var replayed: JSONValue?
 
     public init(
-        sequence: Int, kind: String, step: String?, path: String, recorded: JSONValue?, replayed: JSONValue?
+        sequence: Int, kind: EventKind, step: String?, path: String, recorded: JSONValue?, replayed: JSONValue?
     ) {
         self.sequence = sequence
         self.kind = kind
@@ -47,7 +47,8 @@ public struct Divergence: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var json: JSONValue {
         [
-            "sequence": .number(Double(sequence)), "kind": .string(kind), "step": step.map(JSONValue.string) ?? .null,
+            "sequence": .number(Double(sequence)), "kind": .string(kind.rawValue),
+            "step": step.map(JSONValue.string) ?? .null,
             "path": .string(path), "recorded": recorded ?? .null, "replayed": replayed ?? .null,
         ]
     }
@@ -97,15 +98,15 @@ extension Divergence {
                 let present = index < a.count ? a[index] : b[index]
                 return Divergence(
                     sequence: present.sequence, kind: present.kind, step: present.step, path: "",
-                    recorded: index < a.count ? ["kind": .string(present.kind)] : nil,
-                    replayed: index < b.count ? ["kind": .string(present.kind)] : nil)
+                    recorded: index < a.count ? ["kind": .string(present.kind.rawValue)] : nil,
+                    replayed: index < b.count ? ["kind": .string(present.kind.rawValue)] : nil)
             }
             let left: JSONValue = [
-                "kind": .string(a[index].kind), "step": a[index].step.map(JSONValue.string) ?? .null,
+                "kind": .string(a[index].kind.rawValue), "step": a[index].step.map(JSONValue.string) ?? .null,
                 "payload": a[index].payload,
             ]
             let right: JSONValue = [
-                "kind": .string(b[index].kind), "step": b[index].step.map(JSONValue.string) ?? .null,
+                "kind": .string(b[index].kind.rawValue), "step": b[index].step.map(JSONValue.string) ?? .null,
                 "payload": b[index].payload,
             ]
             if let difference = left.firstDifference(from: right) {

@@ -17,15 +17,15 @@ public protocol Effects: Sendable {
     func now() async throws -> Int64
     /// Records something the orchestrator decided (a plan, a route, a guard decision); a
     /// replay checks that it decides the same.
-    func record(_ kind: String, step: String?, payload: JSONValue) async throws
+    func record(_ kind: EventKind, step: String?, payload: JSONValue) async throws
     /// Records a decision that need not be durable before the run goes on (a plan, a
     /// route, a step's end, a guard decision that an intent follows): it is committed with
     /// the next effect's intent at the latest. Replayed like `record`.
-    func note(_ kind: String, step: String?, payload: JSONValue) async throws
+    func note(_ kind: EventKind, step: String?, payload: JSONValue) async throws
 }
 
 extension Effects {
-    public func note(_ kind: String, step: String?, payload: JSONValue) async throws {
+    public func note(_ kind: EventKind, step: String?, payload: JSONValue) async throws {
         try await record(kind, step: step, payload: payload)
     }
 }
@@ -58,7 +58,7 @@ public struct LiveEffects: Effects {
         // The body is rendered once: what is recorded is what is sent.
         let wire = provider.wire(request)
         let intent = try await store.begin(
-            run: run, kind: "model.request", step: step,
+            run: run, kind: .modelRequest, step: step,
             payload: modelRequestPayload(request, profile: profile, wire: wire), at: clock())
         return try await performModel(
             request, sending: wire, provider: provider, step: step, intent: intent, observe: observe)
@@ -78,11 +78,11 @@ public struct LiveEffects: Effects {
             try Task.checkCancellation()
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
             try await store.conclude(
-                run: run, kind: "model.error", step: step, intent: intent, payload: payload, at: clock())
+                run: run, kind: .modelError, step: step, intent: intent, payload: payload, at: clock())
             throw error
         }
         try await store.conclude(
-            run: run, kind: "model.response", step: step, intent: intent,
+            run: run, kind: .modelResponse, step: step, intent: intent,
             payload: response.recorded(stream: shape), at: clock())
         return response
     }
@@ -107,18 +107,18 @@ public struct LiveEffects: Effects {
     ) async throws -> JSONValue {
         try Task.checkCancellation()
         let intent = try await store.begin(
-            run: run, kind: "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments],
+            run: run, kind: .toolCall, step: step, payload: ["name": .string(name), "arguments": arguments],
             at: clock())
         do {
             // What is recorded while the tool runs (a guard decision) belongs to this call.
             let output = try await EnclosingEffect.$intent.withValue(intent) { try await perform() }
             try await store.conclude(
-                run: run, kind: "tool.result", step: step, intent: intent, payload: ["output": output], at: clock())
+                run: run, kind: .toolResult, step: step, intent: intent, payload: ["output": output], at: clock())
             return output
         } catch {
             try Task.checkCancellation()
             try await store.conclude(
-                run: run, kind: "tool.error", step: step, intent: intent, payload: ["message": .string("\(error)")],
+                run: run, kind: .toolError, step: step, intent: intent, payload: ["message": .string("\(error)")],
                 at: clock())
             throw error
         }
@@ -128,17 +128,17 @@ public struct LiveEffects: Effects {
     public func now() async throws -> Int64 {
         try Task.checkCancellation()
         let time = clock()
-        try await store.post(run: run, kind: "clock", payload: ["ms": .number(Double(time))], at: time)
+        try await store.post(run: run, kind: .clock, payload: ["ms": .number(Double(time))], at: time)
         return time
     }
 
-    public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
+    public func record(_ kind: EventKind, step: String?, payload: JSONValue) async throws {
         try Task.checkCancellation()
         try await store.append(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
 
-    public func note(_ kind: String, step: String?, payload: JSONValue) async throws {
+    public func note(_ kind: EventKind, step: String?, payload: JSONValue) async throws {
         try Task.checkCancellation()
         try await store.post(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
@@ -236,7 +236,7 @@ public actor RecordedEffects: Effects {
     }
 
     /// The events that end an effect; other children of an effect happened during it.
-    private static let resultKinds: Set<String> = ["model.response", "model.error", "tool.result", "tool.error"]
+    private static let resultKinds: Set<EventKind> = [.modelResponse, .modelError, .toolResult, .toolError]
 
     /// Whether every recorded event was used.
     public var isComplete: Bool { queues.values.allSatisfy(\.isEmpty) }
@@ -248,29 +248,29 @@ public actor RecordedEffects: Effects {
         let event = events[index]
         return Divergence(
             sequence: event.sequence, kind: event.kind, step: event.step, path: "",
-            recorded: ["kind": .string(event.kind), "payload": event.payload], replayed: nil)
+            recorded: ["kind": .string(event.kind.rawValue), "payload": event.payload], replayed: nil)
     }
 
     /// Matches the next recorded intent against `kind` and `payload`; returns it with its
     /// result when one was recorded, or nil when the record is used up and effects go live.
-    private func match(_ kind: String, step: String?, payload: JSONValue, comparing: Bool = true) async throws -> (
+    private func match(_ kind: EventKind, step: String?, payload: JSONValue, comparing: Bool = true) async throws -> (
         intent: TraceEvent, result: TraceEvent?
     )? {
         guard let index = queues[step ?? ""]?.last else {
             if live != nil { return nil }
             throw Divergence(
                 sequence: (events.last?.sequence ?? 0) + 1, kind: kind, step: step, path: "", recorded: nil,
-                replayed: ["kind": .string(kind), "payload": await store.recordedForm(payload)])
+                replayed: ["kind": .string(kind.rawValue), "payload": await store.recordedForm(payload)])
         }
         let recorded = events[index]
         guard recorded.kind == kind else {
             throw Divergence(
                 sequence: recorded.sequence, kind: recorded.kind, step: recorded.step, path: "",
-                recorded: ["kind": .string(recorded.kind), "payload": recorded.payload],
-                replayed: ["kind": .string(kind), "payload": await store.recordedForm(payload)])
+                recorded: ["kind": .string(recorded.kind.rawValue), "payload": recorded.payload],
+                replayed: ["kind": .string(kind.rawValue), "payload": await store.recordedForm(payload)])
         }
         let (mine, theirs, skipped) =
-            kind == "model.request" && comparing
+            kind == .modelRequest && comparing
             ? continuing(payload, recorded.payload) : (payload, recorded.payload, [])
         if comparing,
             let difference = Self.compared(await store.currentForm(ofRecorded: theirs)).firstDifference(
@@ -381,12 +381,12 @@ public actor RecordedEffects: Effects {
         let wire = provider.wire(request)
         guard
             let matched = try await match(
-                "model.request", step: step, payload: modelRequestPayload(request, profile: profile, wire: wire))
+                .modelRequest, step: step, payload: modelRequestPayload(request, profile: profile, wire: wire))
         else {
             return try await live!.model(request, profile: profile, provider: provider, step: step, observe: observe)
         }
         switch (matched.result?.kind, live) {
-        case ("model.response", _):
+        case (.modelResponse, _):
             let payload = matched.result!.payload
             ModelResponse.events(recorded: payload).forEach(observe)
             return ModelResponse(recorded: payload)
@@ -399,7 +399,7 @@ public actor RecordedEffects: Effects {
             return try await live.performModel(
                 request, sending: wire, provider: provider, step: step, intent: matched.intent.sequence,
                 observe: observe)
-        case ("model.error", _):
+        case (.modelError, _):
             let error = matched.result!.payload
             throw ModelError(
                 code: .init(rawValue: error["code"]?.stringValue ?? "server-error"), status: error["status"]?.intValue,
@@ -414,11 +414,11 @@ public actor RecordedEffects: Effects {
     ) async throws -> JSONValue {
         guard
             let matched = try await match(
-                "tool.call", step: step, payload: ["name": .string(name), "arguments": arguments])
+                .toolCall, step: step, payload: ["name": .string(name), "arguments": arguments])
         else { return try await live!.tool(name, arguments: arguments, step: step, perform: perform) }
         switch matched.result?.kind {
-        case "tool.result": return matched.result!.payload["output"] ?? .null
-        case "tool.error": throw TraceError(matched.result!.payload["message"]?.stringValue ?? "the tool failed")
+        case .toolResult: return matched.result!.payload["output"] ?? .null
+        case .toolError: throw TraceError(matched.result!.payload["message"]?.stringValue ?? "the tool failed")
         default:
             throw TraceError(
                 "event #\(matched.intent.sequence): the call of \(name) began but its result was never recorded; it is not repeated"
@@ -427,13 +427,13 @@ public actor RecordedEffects: Effects {
     }
 
     public func now() async throws -> Int64 {
-        guard let matched = try await match("clock", step: nil, payload: .null, comparing: false) else {
+        guard let matched = try await match(.clock, step: nil, payload: .null, comparing: false) else {
             return try await live!.now()
         }
         return Int64(matched.intent.payload["ms"]?.doubleValue ?? 0)
     }
 
-    public func record(_ kind: String, step: String?, payload: JSONValue) async throws {
+    public func record(_ kind: EventKind, step: String?, payload: JSONValue) async throws {
         if try await match(kind, step: step, payload: payload) == nil {
             try await live!.record(kind, step: step, payload: payload)
         }
@@ -471,5 +471,5 @@ public struct UnrecordedEffects: Effects {
     { try await perform() }
 
     public func now() async throws -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-    public func record(_ kind: String, step: String?, payload: JSONValue) async throws {}
+    public func record(_ kind: EventKind, step: String?, payload: JSONValue) async throws {}
 }

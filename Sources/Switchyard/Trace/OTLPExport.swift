@@ -32,7 +32,7 @@ public enum OTLPExport {
         ]
         for event in events {
             switch event.kind {
-            case "model.request":
+            case .modelRequest:
                 let result = results[event.sequence]
                 // The model the request named on the wire; for a run recorded without it, the profile's.
                 let wire = event.payload["wire"]
@@ -58,7 +58,7 @@ public enum OTLPExport {
                     attributes.append(
                         ("gen_ai.input.messages", .string(event.payload["request"]?["messages"]?.canonicalText ?? "[]"))
                     )
-                    if let result, result.kind == "model.response" {
+                    if let result, result.kind == .modelResponse {
                         attributes.append(("gen_ai.output.messages", .string(result.payload.canonicalText)))
                     }
                 }
@@ -66,9 +66,9 @@ public enum OTLPExport {
                     span(
                         traceID: traceID, id: spanID(event.sequence), parent: root, name: "chat \(name)",
                         start: event.time, end: result?.time ?? event.time, attributes: attributes,
-                        error: result?.kind == "model.error" ? result?.payload["message"]?.stringValue ?? "error" : nil)
+                        error: result?.kind == .modelError ? result?.payload["message"]?.stringValue ?? "error" : nil)
                 )
-            case "tool.call":
+            case .toolCall:
                 let result = results[event.sequence]
                 let tool = event.payload["name"]?.stringValue ?? "tool"
                 var attributes: [(String, JSONValue)] = [
@@ -86,7 +86,7 @@ public enum OTLPExport {
                     span(
                         traceID: traceID, id: spanID(event.sequence), parent: root, name: "execute_tool \(tool)",
                         start: event.time, end: result?.time ?? event.time, attributes: attributes,
-                        error: result?.kind == "tool.error" ? result?.payload["message"]?.stringValue ?? "error" : nil))
+                        error: result?.kind == .toolError ? result?.payload["message"]?.stringValue ?? "error" : nil))
             default:
                 continue
             }

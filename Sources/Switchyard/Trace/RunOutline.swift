@@ -64,7 +64,7 @@ public struct RunOutline: Sendable {
         var planned: [JSONValue] = []
         for event in events {
             guard let name = event.step else {
-                if event.kind == "run.finished" {
+                if event.kind == .runFinished {
                     ending = (
                         event.payload["reason"]?.stringValue ?? "", event.payload["answer"]?.stringValue ?? ""
                     )
@@ -77,7 +77,7 @@ public struct RunOutline: Sendable {
             }
             steps[name]!.ended = max(steps[name]!.ended, event.time)
             Self.apply(event, to: &steps[name]!, profileOfRequest: &profileOfRequest, prices: prices)
-            if event.kind == "plan" { planned += event.payload["steps"]?.arrayValue ?? [] }
+            if event.kind == .plan { planned += event.payload["steps"]?.arrayValue ?? [] }
         }
         // Planned steps get handles in plan order from $2 ($1 is the task).
         for (offset, item) in planned.enumerated() {
@@ -106,12 +106,12 @@ public struct RunOutline: Sendable {
     ) {
         let payload = event.payload
         switch event.kind {
-        case "model.request":
+        case .modelRequest:
             let profile = payload["profile"]?.stringValue ?? "?"
             profileOfRequest[event.sequence] = profile
             step.modelCalls += 1
             if !step.profiles.contains(profile) { step.profiles.append(profile) }
-        case "model.response":
+        case .modelResponse:
             let input = payload["usage"]?["input"]?.intValue ?? 0
             let output = payload["usage"]?["output"]?.intValue ?? 0
             step.inputTokens += input
@@ -119,58 +119,58 @@ public struct RunOutline: Sendable {
             if let profile = event.parent.flatMap({ profileOfRequest[$0] }), let price = prices[profile] {
                 step.costUSD = (step.costUSD ?? 0) + price.cost(of: Usage(inputTokens: input, outputTokens: output))
             }
-        case "model.error":
+        case .modelError:
             let message = payload["message"]?.stringValue ?? ""
             step.report("model error: \(payload["code"]?.stringValue ?? "error"): \(message)", cause: message)
-        case "tool.call" where event.parent == nil:
+        case .toolCall where event.parent == nil:
             step.what.append(
                 "\(payload["name"]?.stringValue ?? "?") \(clip(payload["arguments"]?.canonicalText ?? "{}", 90))")
-        case "tool.error":
+        case .toolError:
             let message = payload["message"]?.stringValue ?? ""
             step.report("tool failed: \(message)", cause: message)
-        case "route":
+        case .route:
             let profiles = payload["profiles"]?.arrayValue?.compactMap(\.stringValue) ?? []
             step.route =
                 "\(profiles.isEmpty ? "nowhere" : profiles.joined(separator: ", ")) (\(payload["reason"]?.stringValue ?? ""))"
-        case "route.fallback":
+        case .routeFallback:
             let error = payload["error"]?.stringValue ?? ""
             step.report("\(payload["profile"]?.stringValue ?? "?") failed, fell back: \(error)", cause: error)
-        case "guard" where payload["decision"] != "allow":
+        case .guardDecision where payload["decision"] != "allow":
             let reason = payload["reason"]?.stringValue ?? ""
             step.report(
                 "refused \(payload["kind"]?.stringValue ?? "") to \(payload["destination"]?.stringValue ?? "?"): \(reason)",
                 cause: reason)
-        case "declassify":
+        case .declassify:
             if payload["released"] == .null {
                 let reason = payload["reason"]?.stringValue ?? ""
                 step.report("release refused: \(reason)", cause: reason)
             }
-        case "plan":
+        case .plan:
             step.kind = "plan"
             let count = payload["steps"]?.arrayValue?.count ?? 0
             if count > 0 { step.what.append("planned \(count) step\(count == 1 ? "" : "s")") }
             if let answer = payload["answer"]?.stringValue, count == 0 {
                 step.what.append("answered: \(clip(answer, 100))")
             }
-        case "step.finished":
+        case .stepFinished:
             step.kind = payload["kind"]?.stringValue
             step.outcome =
                 "\(label(payload["labels"])), \(payload["bytes"]?.intValue ?? 0) B"
-        case "step.failed":
+        case .stepFailed:
             step.kind = step.kind ?? payload["kind"]?.stringValue
             let error = payload["error"]?.stringValue ?? ""
             step.report("failed: \(error)", cause: error)
-        case "model.refused":
+        case .modelRefused:
             let message = payload["message"]?.stringValue ?? ""
             step.report("not sent: \(message)", cause: message)
-        case "triage.invalid":
+        case .triageInvalid:
             let problem = payload["problem"]?.stringValue ?? ""
             step.report("invalid answer: \(problem)", cause: problem)
-        case "triage.cut":
+        case .triageCut:
             step.what.append(
                 "ticket cut to \(payload["kept_characters"]?.intValue ?? 0) of \(payload["characters"]?.intValue ?? 0) characters"
             )
-        case "triage.decision":
+        case .triageDecision:
             step.outcome = clip(payload.canonicalText, 120)
         default:
             break
@@ -210,7 +210,7 @@ extension RunOutline {
     /// an answer's text or calls, a tool call and its result or error.
     public static func describe(_ event: TraceEvent) -> String {
         switch event.kind {
-        case "model.request":
+        case .modelRequest:
             let request = event.payload["request"]
             let messages = request?["messages"]?.arrayValue ?? []
             let tools = request?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
@@ -220,7 +220,7 @@ extension RunOutline {
             }
             return
                 "\(messages.count) message(s)\(tools.isEmpty ? "" : ", tools: \(tools.joined(separator: ", "))"): \(Self.clip(last))\(sent ?? "")"
-        case "model.response":
+        case .modelResponse:
             let payload = event.payload
             let text = payload["text"]?.stringValue ?? ""
             let calls = (payload["tool_calls"]?.arrayValue ?? []).map { call in
@@ -233,14 +233,14 @@ extension RunOutline {
                 } ?? ""
             let body = calls.isEmpty ? "\"\(Self.clip(text))\"" : "calls " + calls.joined(separator: ", ")
             return "\(body) — finish \(finish)\(usage)"
-        case "tool.call":
+        case .toolCall:
             let name = event.payload["name"]?.stringValue ?? "?"
             return "\(name)(\(Self.clip(event.payload["arguments"]?.canonicalText ?? "{}", 80)))"
-        case "tool.result":
+        case .toolResult:
             return Self.clip(event.payload["output"]?.canonicalText ?? "null")
-        case "tool.error":
+        case .toolError:
             return "failed: \(Self.clip(event.payload["message"]?.stringValue ?? ""))"
-        case "model.error":
+        case .modelError:
             return
                 "\(event.payload["code"]?.stringValue ?? "error"): \(Self.clip(event.payload["message"]?.stringValue ?? ""))"
         default:

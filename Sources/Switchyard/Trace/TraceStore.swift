@@ -60,7 +60,7 @@ public struct TraceEvent: Sendable, Hashable {
     public var run: RunID
     public var sequence: Int
     public var parent: Int?
-    public var kind: String
+    public var kind: EventKind
     public var step: String?
     /// Milliseconds since 1970.
     public var time: Int64
@@ -75,7 +75,7 @@ extension TraceEvent {
     public var json: JSONValue {
         [
             "run": .string(run.rawValue), "seq": .number(Double(sequence)),
-            "parent": parent.map { .number(Double($0)) } ?? .null, "kind": .string(kind),
+            "parent": parent.map { .number(Double($0)) } ?? .null, "kind": .string(kind.rawValue),
             "step": step.map(JSONValue.string) ?? .null, "at": .number(Double(time)), "payload": payload,
             "hash": .string(hash),
         ]
@@ -128,7 +128,7 @@ public actor TraceStore {
     private struct PendingEvent {
         var run: RunID
         var parent: Int?
-        var kind: String
+        var kind: EventKind
         var step: String?
         var time: Int64
         var payload: JSONValue
@@ -291,7 +291,7 @@ public actor TraceStore {
     /// another, each waited for; concurrent ones are committed one after the other.)
     @discardableResult
     public func append(
-        run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
+        run: RunID, kind: EventKind, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
     ) throws -> Int {
         try reportPostFailure()
         return try commit(
@@ -306,7 +306,7 @@ public actor TraceStore {
     /// decisions that need not be durable before the run goes on; a failure to commit one is
     /// thrown by the next `append` or `post`.
     public func post(
-        run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
+        run: RunID, kind: EventKind, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
     ) throws {
         try reportPostFailure()
         pending.append(
@@ -325,7 +325,7 @@ public actor TraceStore {
     /// and returns its sequence number once it is committed: an effect is on disk before it
     /// begins. The effect is in flight until `conclude` records its outcome.
     public func begin(
-        run: RunID, kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
+        run: RunID, kind: EventKind, step: String? = nil, parent: Int? = nil, payload: JSONValue, at milliseconds: Int64
     ) throws -> Int {
         let intent = try append(run: run, kind: kind, step: step, parent: parent, payload: payload, at: milliseconds)
         inFlight[run, default: []].insert(intent)
@@ -343,7 +343,7 @@ public actor TraceStore {
     /// outcome nothing has acted on: a resumed run asks that model again, and reports that
     /// tool call as begun without a result (it is not repeated).
     public func conclude(
-        run: RunID, kind: String, step: String? = nil, intent: Int, payload: JSONValue, at milliseconds: Int64
+        run: RunID, kind: EventKind, step: String? = nil, intent: Int, payload: JSONValue, at milliseconds: Int64
     ) throws {
         inFlight[run]?.remove(intent)
         if inFlight[run]?.isEmpty ?? true {
@@ -372,13 +372,13 @@ public actor TraceStore {
 
     /// An event to append with `append(run:events:)`.
     public struct NewEvent: Sendable {
-        public var kind: String
+        public var kind: EventKind
         public var step: String?
         public var parent: Int?
         public var payload: JSONValue
         public var time: Int64
 
-        public init(kind: String, step: String? = nil, parent: Int? = nil, payload: JSONValue, at time: Int64) {
+        public init(kind: EventKind, step: String? = nil, parent: Int? = nil, payload: JSONValue, at time: Int64) {
             self.kind = kind
             self.step = step
             self.parent = parent
@@ -426,25 +426,25 @@ public actor TraceStore {
     }
 
     private func write(
-        run: RunID, kind: String, step: String?, parent: Int?, time: Int64, payload value: JSONValue
+        run: RunID, kind: EventKind, step: String?, parent: Int?, time: Int64, payload value: JSONValue
     ) throws -> Int {
         let previous = try lastHash[run] ?? chainHead(run)
         let sequence = previous.sequence + 1
         // A request is stored as what it adds to the one it continues, so only what is new is
         // redacted, moved to blobs and written.
         let continued =
-            kind == "model.request"
+            kind == .modelRequest
             ? Conversation.continuing(value, as: sequence, after: &recentRequests[run, default: []]) : value
         let payload = try record(continued).canonicalText
         let hash = link(
-            previous: previous.hash, sequence: sequence, parent: parent, kind: kind, step: step, time: time,
+            previous: previous.hash, sequence: sequence, parent: parent, kind: kind.rawValue, step: step, time: time,
             payload: payload, keyed: previous.keyed)
         if insertEvent == nil {
             insertEvent = try database.prepare(
                 "INSERT INTO events(run_id, seq, parent_seq, kind, step, at, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             )
         }
-        try insertEvent?.execute([run.rawValue, sequence, parent, kind, step, time, payload, hash])
+        try insertEvent?.execute([run.rawValue, sequence, parent, kind.rawValue, step, time, payload, hash])
         lastHash[run] = ChainHead(sequence: sequence, hash: hash, keyed: previous.keyed)
         return sequence
     }
@@ -634,11 +634,11 @@ public actor TraceStore {
             run.rawValue
         ).map { row in
             var payload = (try? JSONValue(parsing: row.string(5) ?? "null")) ?? .null
-            if row.string(2) == "model.request" {
+            if row.string(2) == EventKind.modelRequest.rawValue {
                 payload = try conversation.whole(payload, sequence: row.int(0) ?? 0)
             }
             return TraceEvent(
-                run: run, sequence: row.int(0) ?? 0, parent: row.int(1), kind: row.string(2) ?? "",
+                run: run, sequence: row.int(0) ?? 0, parent: row.int(1), kind: EventKind(rawValue: row.string(2) ?? ""),
                 step: row.string(3), time: row.int64(4) ?? 0,
                 payload: resolvingBlobs ? try self.resolvingBlobs(payload) : payload, hash: row.string(6) ?? "")
         }

@@ -129,12 +129,12 @@ public struct TriageBatch: Sendable {
                 return (JSONValue.object(decision), .finished)
             }
             try await batchEffects.record(
-                "batch.ticket", step: ticket.id,
+                .batchTicket, step: ticket.id,
                 payload: ["ticket": .string(ticket.id), "run": run.map { .string($0.rawValue) } ?? .null])
             return .decided(ticket: ticket.id, decision: decision)
         } catch {
             try? await batchEffects.record(
-                "batch.failed", step: ticket.id,
+                .batchFailed, step: ticket.id,
                 payload: [
                     "ticket": .string(ticket.id), "run": run.map { .string($0.rawValue) } ?? .null,
                     "error": .string("\(error)"),

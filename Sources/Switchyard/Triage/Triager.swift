@@ -106,7 +106,7 @@ public struct Triager: Sendable {
         line["needs_review"] = .bool(isUnsure(decision))
         if let cut { line["cut"] = cut }
         let result = JSONValue.object(line)
-        try await effects.record("triage.decision", step: "decide", payload: result)
+        try await effects.record(.triageDecision, step: "decide", payload: result)
         return result
     }
 
@@ -138,7 +138,7 @@ public struct Triager: Sendable {
             "characters": .number(Double(ticket.text.count)), "kept_characters": .number(Double(cut.text.count)),
             "room_tokens": .number(Double(room / 4)),
         ]
-        try await effects.record("triage.cut", step: "decide", payload: note)
+        try await effects.record(.triageCut, step: "decide", payload: note)
         return (cut, note)
     }
 
@@ -194,7 +194,7 @@ public struct Triager: Sendable {
     {
         let labels = Ticket.labels
         let decision = router.route(Router.Request(inputLabels: labels, role: "triage"))
-        try await effects.record("route", step: "decide", payload: decision.json)
+        try await effects.record(.route, step: "decide", payload: decision.json)
         guard !decision.profiles.isEmpty else { throw PlanError(decision.reason) }
         var prompt = "Ticket \(ticket.id):\n\(ticket.text)"
         if !candidates.isEmpty {
@@ -226,7 +226,7 @@ public struct Triager: Sendable {
             } catch {
                 problem = "the answer is not JSON: \(error)"
             }
-            try await effects.record("triage.invalid", step: step, payload: ["problem": .string(problem)])
+            try await effects.record(.triageInvalid, step: step, payload: ["problem": .string(problem)])
             messages += [
                 ChatMessage(role: .assistant, content: response.text),
                 .user("That decision is invalid (\(problem)). Answer again with a decision that fits the schema."),
@@ -284,7 +284,7 @@ public struct Triager: Sendable {
             ArgumentSchema.firstProblem(answer, schema, path: "decision") == nil
         else {
             try await effects.record(
-                "triage.invalid", step: "escalate", payload: ["problem": "the second opinion does not fit the schema"])
+                .triageInvalid, step: "escalate", payload: ["problem": "the second opinion does not fit the schema"])
             return nil
         }
         return Self.normalized(answer)
