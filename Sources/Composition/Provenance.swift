@@ -6,24 +6,21 @@ public import Switchyard
 /// Where a run ran, as its header records it: the workspace and its git state, and the
 /// versions of Switchyard and of the C libraries it was built with.
 public enum Provenance {
-    /// The header fields of a run of `command` in `workspace`.
-    public static func header(workspace: String, command: String) -> [String: JSONValue] {
-        var repository: JSONValue = .null
-        if let git = try? Repository(path: workspace, discover: true) {
-            let head = try? git.head()
-            repository = [
-                "head": head?.commit.map { .string($0.hex) } ?? .null,
-                "branch": head?.branchName.map(JSONValue.string) ?? .null,
-                "dirty": (try? git.isDirty()).map(JSONValue.bool) ?? .null,
-            ]
+    /// `header`, as a run of `command` in `workspace` records it.
+    public static func stamp(_ header: RunHeader, workspace: String, command: String) -> RunHeader {
+        var header = header
+        var git: RunHeader.Workspace.Git?
+        if let repository = try? Repository(path: workspace, discover: true) {
+            let head = try? repository.head()
+            git = RunHeader.Workspace.Git(
+                head: head?.commit?.hex, branch: head?.branchName, dirty: try? repository.isDirty())
         }
-        return [
-            "workspace": ["path": .string(workspace), "git": repository],
-            "command": .string(command), "switchyard": .string(Switchyard.version),
-            "libraries": [
-                "libcurl": .string(CurlLibrary.version), "libgit2": .string(Repository.libraryVersion),
-                "sqlite": .string(Database.libraryVersion),
-            ],
+        header.workspace = RunHeader.Workspace(path: workspace, git: git)
+        header.command = command
+        header.switchyard = Switchyard.version
+        header.libraries = [
+            "libcurl": CurlLibrary.version, "libgit2": Repository.libraryVersion, "sqlite": Database.libraryVersion,
         ]
+        return header
     }
 }

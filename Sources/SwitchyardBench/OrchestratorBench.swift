@@ -87,7 +87,7 @@ struct OrchestratorBench: AsyncParsableCommand {
         // What `switchyard audit` does with the run: both checks, the bytes of every request.
         let recorded = try await store.events(run, resolvingBlobs: true)
         let auditStarted = ContinuousClock.now
-        let audit = Audit(events: recorded, task: "bench", header: [:])
+        let audit = Audit(events: recorded, task: "bench", header: RunHeader())
         let auditTime = ContinuousClock.now - auditStarted
         print(
             "audit of the run: \(format(auditTime.seconds * 1000, digits: 1)) ms for \(audit.egress.count) egress, \(audit.leaks.count) leaks"

@@ -70,7 +70,7 @@ struct AgentsCommand: AsyncParsableCommand {
             }
             if json { printJSON(.array(results)) }
             if paths.isEmpty, !json { print("No agent specs to check.") }
-            if failed { throw ExitCode(2) }
+            if failed { throw ExitStatus.configuration }
         }
     }
 }

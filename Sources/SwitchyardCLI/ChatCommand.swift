@@ -53,11 +53,15 @@ struct ChatCommand: AsyncParsableCommand {
                 default: break
                 }
             }
-            let header: [String: JSONValue] = [
-                "profile": profile.header, "settings_overrides": .array(settings.overrides.map(JSONValue.string)),
-            ]
-            if let (store, header) = try recording.start(agent: "chat", workspace: settings.workspace, header: header) {
-                response = try await store.withRun(agent: "chat", task: prompt, header: header, clock: now) { run in
+            var header = RunHeader()
+            header.profile = profile.header
+            header.settingsOverrides = settings.overrides
+            if let (store, header) = try recording.start(
+                agent: RunHeader.chatCommand, workspace: settings.workspace, header: header)
+            {
+                response = try await store.withRun(
+                    agent: RunHeader.chatCommand, task: prompt, header: header, clock: now
+                ) { run in
                     recordedRun = run
                     let response = try await LiveEffects(store: store, run: run, clock: now).model(
                         request, profile: profile.name, provider: provider, step: "$1", observe: observe)

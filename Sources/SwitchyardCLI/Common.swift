@@ -19,6 +19,22 @@ struct SettingsOptions: ParsableArguments {
     }
 }
 
+/// The statuses `switchyard` exits with, one meaning each (0 is success).
+enum ExitStatus {
+    /// An error: a model, a tool, the store, the network.
+    static let failed = ExitCode(1)
+    /// A problem with the settings, a spec, a file named on the command line.
+    static let configuration = ExitCode(2)
+    /// A budget (or the guard) stopped the run before the agent finished.
+    static let stopped = ExitCode(3)
+    /// `audit`: something above a destination's clearance left the machine.
+    static let leaked = ExitCode(4)
+    /// The run's hash chain does not hold: what was shown is not what was recorded.
+    static let brokenChain = ExitCode(5)
+    /// A replay, fork or diff parted from the record.
+    static let diverged = ExitCode(6)
+}
+
 /// Prints a failure as one line a person can act on, and exits non-zero.
 func fail(_ error: any Error) -> ExitCode {
     let text: String
@@ -28,7 +44,7 @@ func fail(_ error: any Error) -> ExitCode {
     default: text = "\(error)"
     }
     FileHandle.standardError.write(Data("switchyard: \(text)\n".utf8))
-    return ExitCode(error is ConfigurationError ? 2 : 1)
+    return error is ConfigurationError ? ExitStatus.configuration : ExitStatus.failed
 }
 
 /// The bytes of a file named on the command line, or an error that says why not in the

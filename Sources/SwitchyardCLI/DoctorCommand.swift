@@ -52,7 +52,7 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             print(render(checks, passed: passed, style: TerminalStyle()))
         }
-        if !passed { throw ExitCode(1) }
+        if !passed { throw ExitStatus.failed }
     }
 
     func render(_ checks: [DoctorCheck], passed: Bool, style: TerminalStyle) -> String {

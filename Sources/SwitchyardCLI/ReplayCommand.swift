@@ -16,7 +16,7 @@ struct ReplayCommand: AsyncParsableCommand {
             for a chat run, --prompt and --profile change its inputs; for an agent run, --agent \
             FILE replays with an edited spec. --live-from STEP forks an agent or ticket run: \
             recorded effects up to that step (which must match), live models and tools from it on, \
-            all of it recorded as a new run whose parent is this one. Exit status 3 means the run \
+            all of it recorded as a new run whose parent is this one. Exit status 6 means the run \
             diverged.
             """
     )
@@ -57,7 +57,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
-    /// Prints how a replay went; exit status 3 when it diverged.
+    /// Prints how a replay went; exit status 6 when it diverged.
     func report(_ outcome: Replayer.Outcome) throws {
         let id = outcome.run
         if let divergence = outcome.divergence {
@@ -66,7 +66,7 @@ struct ReplayCommand: AsyncParsableCommand {
             } else {
                 print(divergence.description)
             }
-            throw ExitCode(3)
+            throw ExitStatus.diverged
         }
         if json {
             var object: [String: JSONValue] = [
@@ -80,7 +80,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
-    /// Prints how a fork went; exit status 3 when it diverged before its step.
+    /// Prints how a fork went; exit status 6 when it diverged before its step.
     func report(_ fork: Replayer.Fork, step: String) throws {
         if let divergence = fork.divergence {
             if json {
@@ -92,7 +92,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 print("the fork diverged before \(step), so it stopped there:")
                 print(divergence.description)
             }
-            throw ExitCode(3)
+            throw ExitStatus.diverged
         }
         let answer = fork.answer ?? ""
         if json {
@@ -155,7 +155,7 @@ struct ResumeCommand: AsyncParsableCommand {
                 Data(
                     "\n(resumed run \(id) — \(result.stopReason); \(result.steps) steps, \(result.tokens) tokens)\n"
                         .utf8))
-            if result.status != .finished { throw ExitCode(3) }
+            if result.status != .finished { throw ExitStatus.stopped }
         }
     }
 }

@@ -48,9 +48,9 @@ struct RunCommand: AsyncParsableCommand {
             Self.warnUnavailable(setup)
             setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
             var header = setup.header(spec: spec, overrides: settings.overrides)
-            header["apply"] = .bool(apply)
+            header.apply = apply
             if spec.tools["vector_search"] != nil, !noIndex {
-                header["index"] = await Self.refreshIndex(
+                header.index = await Self.refreshIndex(
                     settings: try spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
             }
             let quiet = json
@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
         if json {
             printJSON([
                 "run": recordedRun.map { .string($0.description) } ?? .null, "answer": .string(result.answer),
-                "stop_reason": .string(result.stopReason), "steps": .number(Double(result.steps)),
+                "stop_reason": .string(result.stopReason.description), "steps": .number(Double(result.steps)),
                 "tokens": .number(Double(result.tokens)), "cost_usd": .number(result.costUSD),
                 "refused": .array(result.guardDecisions.filter { !$0.allowed }.map(\.json)),
                 "sources": .array(result.sources.map(\.json)),
@@ -93,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
                     "\n\(run) — \(result.stopReason); \(result.steps) steps, \(result.tokens) tokens, $\(String(format: "%.4f", result.costUSD))\n"
                         .utf8))
         }
-        if result.status != .finished { throw ExitCode(3) }
+        if result.status != .finished { throw ExitStatus.stopped }
     }
 
     /// Says which profiles the agent goes without, and why.
@@ -164,8 +164,7 @@ struct AuditCommand: AsyncParsableCommand {
     func run() async throws {
         let (store, summary) = try await storeOptions.open(run)
         let events = try await store.events(summary.id, resolvingBlobs: true)
-        let header = try await store.header(summary.id).objectValue ?? [:]
-        let audit = Audit(events: events, task: summary.task, header: header)
+        let audit = Audit(events: events, task: summary.task, header: try await store.runHeader(summary.id))
         if json {
             printJSON([
                 "run": .string(summary.id.description), "egress": .array(audit.egress),
@@ -202,6 +201,6 @@ struct AuditCommand: AsyncParsableCommand {
                     ? "Nothing above a destination's clearance left the machine: by the guard's decisions and by the bytes sent."
                     : "Something above a destination's clearance left the machine.")
         }
-        if !audit.clean { throw ExitCode(4) }
+        if !audit.clean { throw ExitStatus.leaked }
     }
 }

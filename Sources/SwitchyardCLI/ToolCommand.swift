@@ -87,7 +87,7 @@ struct ToolCommand: AsyncParsableCommand {
             } else {
                 FileHandle.standardError.write(Data("switchyard: \(error)\n".utf8))
             }
-            throw ExitCode(1)
+            throw ExitStatus.failed
         }
     }
 }

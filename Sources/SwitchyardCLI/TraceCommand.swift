@@ -37,12 +37,9 @@ struct RecordingOptions: ParsableArguments {
 
     /// The store to record a run in, and the run's header: `header`'s fields, the versions and
     /// the workspace's git state; nil with `--no-record`.
-    func start(agent: String, workspace: String, header extra: [String: JSONValue]) throws -> (
-        store: TraceStore, header: JSONValue
-    )? {
+    func start(agent: String, workspace: String, header: RunHeader) throws -> (store: TraceStore, header: JSONValue)? {
         guard !noRecord else { return nil }
-        let store = try TraceStore(path: path)
-        return (store, .object(Provenance.header(workspace: workspace, command: agent).merging(extra) { $1 }))
+        return (try TraceStore(path: path), Provenance.stamp(header, workspace: workspace, command: agent).json)
     }
 }
 
@@ -124,25 +121,26 @@ struct TraceCommand: AsyncParsableCommand {
                         "run": summary.json, "header": header, "chain": .string("\(chain)"),
                         "chain_holds": .bool(chain.holds), "events": .array(events.map(\.json)),
                     ])
-                    if !chain.holds { throw ExitCode(5) }
+                    if !chain.holds { throw ExitStatus.brokenChain }
                     return
                 }
                 print(
                     "run \(summary.id)  \(summary.agent)  \(summary.status.rawValue)  started \(formatTime(summary.startedAt))"
                         + (summary.endedAt.map { ", took \(formatDuration($0 - summary.startedAt))" } ?? ""))
                 print("task: \(summary.task)")
-                if let profile = header["profile"] {
+                let recorded = try RunHeader(recorded: header)
+                if let profile = recorded.profile {
                     print(
-                        "profile: \(profile["name"]?.stringValue ?? "?") — \(profile["provider"]?.stringValue ?? "?") \(profile["model"]?.stringValue ?? "?") at \(profile["base_url"]?.stringValue ?? "?"), clearance \(profile["clearance"]?.stringValue ?? "?")"
+                        "profile: \(profile.name) — \(profile.provider) \(profile.model) at \(profile.baseURL), clearance \(profile.clearance)"
                     )
                 }
-                let outline = RunOutline(events: events, header: header)
+                let outline = RunOutline(events: events, header: recorded)
                 // Agent runs and triaged tickets have steps worth a tree; a chat or a tool call
                 // is one effect, shown as its events.
-                if !self.events, header["agent"] != nil, !outline.steps.isEmpty {
+                if !self.events, recorded.agent != nil, !outline.steps.isEmpty {
                     show(outline, startedAt: summary.startedAt)
                     print(verdict)
-                    if !chain.holds { throw ExitCode(5) }
+                    if !chain.holds { throw ExitStatus.brokenChain }
                     return
                 }
                 for event in events {
@@ -155,7 +153,7 @@ struct TraceCommand: AsyncParsableCommand {
                         "  #\(event.sequence)  \(offset) \(kind) \(event.step ?? "  ")  \(RunOutline.describe(event))")
                 }
                 print(verdict)
-                if !chain.holds { throw ExitCode(5) }
+                if !chain.holds { throw ExitStatus.brokenChain }
             } catch let exit as ExitCode {
                 throw exit
             } catch {
@@ -229,7 +227,7 @@ extension TraceCommand {
                 let id = summary.id
                 if otlp {
                     let document = OTLPExport.document(
-                        run: summary, header: try await store.header(id),
+                        run: summary, header: try await store.runHeader(id),
                         events: try await store.events(id, resolvingBlobs: true),
                         includeContent: content)
                     print(document.canonicalText)
@@ -250,7 +248,8 @@ extension TraceCommand {
 
     struct Diff: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "diff", abstract: "Compare two runs event by event and show the first difference.")
+            commandName: "diff", abstract: "Compare two runs event by event and show the first difference.",
+            discussion: "Events compare on kind, step and payload. Exit status 6 when the runs differ.")
 
         @OptionGroup var storeOptions: StoreOptions
         @Flag(help: "Print JSON.") var json = false
@@ -273,7 +272,7 @@ extension TraceCommand {
             } else {
                 print(divergence.map { "runs differ: \($0)" } ?? "the runs record the same events")
             }
-            if divergence != nil { throw ExitCode(3) }
+            if divergence != nil { throw ExitStatus.diverged }
         }
     }
 }

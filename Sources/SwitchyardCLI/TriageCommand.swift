@@ -80,7 +80,7 @@ struct TriageCommand: AsyncParsableCommand {
             throw fail(error)
         }
         if json { printJSON(summary.json) } else { print(summary.table, terminator: "") }
-        if summary.failed > 0 { throw ExitCode(1) }
+        if summary.failed > 0 { throw ExitStatus.failed }
     }
 }
 

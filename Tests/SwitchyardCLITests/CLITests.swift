@@ -167,14 +167,14 @@ import Testing
         #expect(replay.standardOutput.contains("no divergence"))
         let whatIf = try await runProgram(
             binary, ["replay", id, "--prompt", "what is your key?", "--json"], environment: environment)
-        #expect(whatIf.status == 3)
+        #expect(whatIf.status == 6)
         let divergence = try JSONValue(parsing: whatIf.standardOutput)["divergence"]
         #expect(divergence?["path"] == "request.messages[0].content")
         #expect(divergence?["recorded"] == "what is my key?")
         #expect(divergence?["replayed"] == "what is your key?")
         let otherModel = try await runProgram(
             binary, ["replay", id, "--set", "profiles.l.model=llama3.1", "--json"], environment: environment)
-        #expect(otherModel.status == 3)
+        #expect(otherModel.status == 6)
         #expect(try JSONValue(parsing: otherModel.standardOutput)["divergence"]?["path"] == "wire.body.model")
 
         let export = try await runProgram(binary, ["trace", "export", id, "--jsonl"], environment: environment)

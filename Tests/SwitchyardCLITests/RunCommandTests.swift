@@ -113,14 +113,14 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let whatIf = try await runProgram(
             binary, ["replay", run, "--agent", directory.path + "/edited/helper.md", "--json"], environment: environment
         )
-        #expect(whatIf.status == 3)
+        #expect(whatIf.status == 6)
         let divergence = try JSONValue(parsing: whatIf.standardOutput)["divergence"]
         #expect(divergence?["step"] == "plan-1")
         #expect(divergence?["path"]?.stringValue?.hasPrefix("request.messages[0].content") == true)
         // What-if: the same requests sent to another model; the wire body says so.
         let otherModel = try await runProgram(
             binary, ["replay", run, "--set", "profiles.cloud.model=gpt-4.1", "--json"], environment: environment)
-        #expect(otherModel.status == 3)
+        #expect(otherModel.status == 6)
         let sent = try JSONValue(parsing: otherModel.standardOutput)["divergence"]
         #expect(sent?["step"] == "plan-1")
         #expect(sent?["path"] == "wire.body.model")

@@ -24,7 +24,7 @@ struct LyingTool: Tool {
 /// `audit` checks the bytes that left, not the labels: a mislabelled flow is a leak.
 @Suite struct AuditTests {
     func audit(_ fixture: OrchestratorFixture, _ run: RunID, task: String) async throws -> Audit {
-        Audit(events: try await fixture.store.events(run, resolvingBlobs: true), task: task, header: [:])
+        Audit(events: try await fixture.store.events(run, resolvingBlobs: true), task: task, header: RunHeader())
     }
 
     func spec(_ tools: String) throws -> AgentSpec {
@@ -134,7 +134,9 @@ struct HandWrittenTrace {
     }
 
     var audit: Audit {
-        get async throws { Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: [:]) }
+        get async throws {
+            Audit(events: try await store.events(run, resolvingBlobs: true), task: "t", header: RunHeader())
+        }
     }
 }
 

@@ -120,7 +120,7 @@ struct OrchestratorFixture {
         fixture.local.enqueue("/v1/chat/completions", textReply("The launch is on March 3."))
 
         let (result, run) = try await fixture.run()
-        #expect(result.stopReason == "finished")
+        #expect(result.stopReason == .finished)
         #expect(result.answer == "The answer: The launch is on March 3.")
         #expect(result.artifacts.map(\.kind) == ["task", "tool:note", "tool:note", "model"])
         #expect(result.artifacts[3].labels == Labels(.private, .trusted))
@@ -158,7 +158,7 @@ struct OrchestratorFixture {
         #expect(result.artifacts[1].failed)
         #expect(result.artifacts[1].text.contains("no tool is called teleport"))
         #expect(fixture.cloud.requests[1].text.contains("no tool is called teleport"))
-        #expect(result.stopReason == "finished")
+        #expect(result.stopReason == .finished)
     }
 
     @Test func theStepBudgetStopsARunWithItsReason() async throws {
@@ -170,7 +170,7 @@ struct OrchestratorFixture {
                     ["steps": [["kind": "tool", "tool": "note", "arguments": ["name": .string("n\(id)")]]]], id: id))
         }
         let (result, _) = try await fixture.run(budget: 4)
-        #expect(result.stopReason == "stopped: the step budget (4) is spent")
+        #expect(result.stopReason == .stopped("the step budget (4) is spent"))
         #expect(fixture.cloud.requests.count == 2)
     }
 
@@ -231,7 +231,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.local.enqueue("/v1/chat/completions", textReply("The launch is on March 3."))
         let (result, run) = try await fixture.run(try spec("{ steps: 10 }"))
         #expect(result.answer == "The launch is on March 3.")
-        #expect(result.stopReason == "finished")
+        #expect(result.stopReason == .finished)
         // Both results went back to the model, in the order it asked for them.
         let second = try #require(fixture.local.requests.last?.text)
         let launch = try #require(second.range(of: "Note launch:"))
@@ -247,7 +247,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
             fixture.local.enqueue("/v1/chat/completions", toolCallReply([("note", ["name": "x"])], id: id))
         }
         let (result, _) = try await fixture.run(try spec("{ tokens: 800 }"), task: "Read notes forever")
-        #expect(result.stopReason.hasPrefix("stopped: the token budget (800) is spent"))
+        #expect(result.stopReason.description.hasPrefix("stopped: the token budget (800) is spent"))
         #expect(fixture.local.requests.count == 2)
     }
 
@@ -277,7 +277,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         let ran = try await fixture.store.events(run).filter { $0.kind == .toolCall }
         // The turn itself was one step; four were left.
         #expect(ran.count == 4)
-        #expect(result.stopReason == "stopped: the step budget (5) is spent")
+        #expect(result.stopReason == .stopped("the step budget (5) is spent"))
         #expect(fixture.local.requests.count == 1)
     }
 
@@ -287,7 +287,8 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         fixture.local.enqueue("/v1/chat/completions", textReply("Done."))
         let task = String(repeating: "Read the notes and say what they hold. ", count: 20)
         let (result, run) = try await fixture.run(try spec("{ tokens: 100 }"), task: task)
-        #expect(result.stopReason.hasPrefix("stopped: the token budget (100) is spent"), "\(result.stopReason)")
+        #expect(
+            result.stopReason.description.hasPrefix("stopped: the token budget (100) is spent"), "\(result.stopReason)")
         #expect(fixture.local.requests.isEmpty)
         // Nor decided on: no allowed egress stands in the trace without its request.
         #expect(try await fixture.store.events(run).filter { $0.kind == .guardDecision }.isEmpty)
@@ -303,7 +304,7 @@ func toolCallReply(_ calls: [(String, JSONValue)], id: Int) -> ScriptedReply {
         #expect(events.filter { $0.kind == .toolCall }.count == 4)
         let budget = try #require(events.first { $0.kind == .budget })
         #expect(budget.payload["planned"] == 30 && budget.payload["run"] == 4)
-        #expect(result.stopReason == "stopped: the step budget (5) is spent")
+        #expect(result.stopReason == .stopped("the step budget (5) is spent"))
         #expect(fixture.cloud.requests.count == 1)
     }
 }

@@ -411,7 +411,7 @@ func scriptedRun(
         let (store, run, _) = try await record()
         let summary = try #require(try await store.run(run))
         let document = OTLPExport.document(
-            run: summary, header: try await store.header(run), events: try await store.events(run),
+            run: summary, header: try await store.runHeader(run), events: try await store.events(run),
             includeContent: false)
         let spans =
             document["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?.arrayValue?.first?["spans"]?.arrayValue ?? []

@@ -67,11 +67,11 @@ struct RecordedAgentFixture {
             workspace: directory.path, environment: environment, readOnly: AgentSetup.readOnlyReason,
             assembly: StandardAssembly(environment: environment))
         var header = setup.header(spec: spec, overrides: [])
-        header["workspace"] = ["path": .string(directory.path)]
-        header["apply"] = false
+        header.workspace = RunHeader.Workspace(path: directory.path)
+        header.apply = false
         let clock = Replayer.wallClock
         var id: RunID?
-        let result = try await store.withRun(agent: spec.name, task: task, header: .object(header), clock: clock) {
+        let result = try await store.withRun(agent: spec.name, task: task, header: header.json, clock: clock) {
             run in
             id = run
             started(run)
@@ -81,7 +81,7 @@ struct RecordedAgentFixture {
             ).run(task: task)
             return (result, result.status)
         }
-        return (try #require(id), result)
+        return (id!, result)
     }
 }
 
@@ -221,5 +221,49 @@ struct RecordedAgentFixture {
         await #expect(throws: TraceError.self) {
             try await store.withReopenedRun(failedRun, clock: clock) { _ in ((), .finished) }
         }
+    }
+}
+
+/// A run's header, typed: what earlier versions wrote reads back field by field, and writes
+/// back as the same JSON.
+@Suite struct RunHeaderTests {
+    @Test func aRecordedHeaderReadsAndWritesBackTheSame() throws {
+        let recorded = try JSONValue(
+            parsing: #"""
+                {"agent":{"file":"agents/helper.md","model":"local","name":"helper","planner":"cloud","spec_sha256":"ab12"},
+                 "apply":false,"command":"helper","forked_from":{"run":"01ABC","step":"$3"},
+                 "libraries":{"libcurl":"8.14.1","libgit2":"1.9.0","sqlite":"3.46.1"},
+                 "profiles":{"cloud":{"clearance":"internal","context_window":{"source":"GET /props","tokens":8192},
+                   "destination":"https://api.openai.com/v1","price":{"input":0.15,"output":0.6}},
+                   "local":{"clearance":"secret","destination":"http://127.0.0.1:11434"}},
+                 "settings_overrides":["profiles.local.model=m"],"switchyard":"0.1.0",
+                 "tool_labels":{"read":{"confidentiality":"private","integrity":"trusted"}},"tools":["read"],
+                 "workspace":{"git":{"branch":"main","dirty":false,"head":"0a1b"},"path":"/w"}}
+                """#)
+        let header = try RunHeader(recorded: recorded)
+        #expect(header.agent?.specSHA256 == "ab12")
+        #expect(header.forkedFrom == RunHeader.Fork(run: RunID(rawValue: "01ABC"), step: "$3"))
+        #expect(header.profiles?["cloud"]?.contextWindow == ContextWindow(tokens: 8192, source: "GET /props"))
+        #expect(header.profiles?["cloud"]?.price == ModelProfile.Price(inputPerMillion: 0.15, outputPerMillion: 0.6))
+        #expect(header.profiles?["local"]?.clearance == .secret)
+        #expect(header.toolLabels?["read"] == Labels(.private, .trusted))
+        #expect(header.workspace?.git?.branch == "main")
+        #expect(header.apply == false)
+        #expect(header.json == recorded)
+
+        let chat = try RunHeader(
+            recorded: [
+                "command": "chat",
+                "profile": [
+                    "name": "local", "provider": "ollama", "model": "llama3.2", "base_url": "http://127.0.0.1:11434",
+                    "clearance": "secret",
+                ],
+            ])
+        #expect(chat.profile?.baseURL == "http://127.0.0.1:11434")
+        #expect(chat.agent == nil)
+        let broken = #expect(throws: TraceError.self) {
+            try RunHeader(recorded: ["profiles": ["p": ["clearance": "top"]]])
+        }
+        #expect(broken?.message.contains("the run's header does not read") == true)
     }
 }

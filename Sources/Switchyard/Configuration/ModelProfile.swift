@@ -34,15 +34,6 @@ public struct ModelProfile: Sendable, Hashable {
         public func cost(of usage: Usage) -> Double {
             (Double(usage.inputTokens) * inputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
         }
-
-        /// As a run's header records it: `{"input": …, "output": …}`, USD per million tokens.
-        public var json: JSONValue { ["input": .number(inputPerMillion), "output": .number(outputPerMillion)] }
-
-        /// A price as a run's header recorded it.
-        public init?(recorded json: JSONValue?) {
-            guard let input = json?["input"]?.doubleValue, let output = json?["output"]?.doubleValue else { return nil }
-            self.init(inputPerMillion: input, outputPerMillion: output)
-        }
     }
 
     public var name: String
@@ -248,11 +239,8 @@ public struct ModelProfile: Sendable, Hashable {
     }
 
     /// What a chat run's header records of the profile it called.
-    public var header: JSONValue {
-        [
-            "name": .string(name), "provider": .string(kind.rawValue), "model": .string(model),
-            "base_url": .string(baseURL), "clearance": .string(clearance.description),
-        ]
+    public var header: RunHeader.ChatProfile {
+        RunHeader.ChatProfile(name: name, provider: kind.rawValue, model: model, baseURL: baseURL, clearance: clearance)
     }
 
     /// The cost of `usage` in USD, when the profile has a price.

@@ -1,10 +1,25 @@
 import Foundation
 
+/// Why a run ended.
+public enum StopReason: Sendable, Hashable, CustomStringConvertible {
+    /// The agent gave its answer.
+    case finished
+    /// A budget or the guard stopped the run first; the reason says which and how far.
+    case stopped(String)
+
+    /// As the trace records it: `finished`, or `stopped: ` and the reason.
+    public var description: String {
+        switch self {
+        case .finished: "finished"
+        case .stopped(let reason): "stopped: \(reason)"
+        }
+    }
+}
+
 /// How a run ended.
 public struct RunResult: Sendable {
     public var answer: String
-    /// `finished`, or why a budget stopped it.
-    public var stopReason: String
+    public var stopReason: StopReason
     public var artifacts: [Artifact]
     public var steps: Int
     public var tokens: Int
@@ -169,9 +184,9 @@ public actor Orchestrator {
             do {
                 response = try await models.call(request, binding: binding, labels: labels, step: step)
             } catch let error as RefusedEgress {
-                return try await finish(answer: "", reason: "stopped: \(error.reason)")
+                return try await finish(answer: "", reason: .stopped(error.reason))
             } catch let error as BudgetSpent {
-                return try await finish(answer: "", reason: "stopped: \(error.reason)")
+                return try await finish(answer: "", reason: .stopped(error.reason))
             }
             steps += 1
             guard let call = response.toolCalls.first(where: { $0.name == "plan" }),
@@ -184,7 +199,7 @@ public actor Orchestrator {
             let planned = plan["steps"]?.arrayValue ?? []
             if planned.isEmpty {
                 if let answer = plan["answer"]?.stringValue {
-                    return try await finish(answer: answer, reason: "finished")
+                    return try await finish(answer: answer, reason: .finished)
                 }
                 correction = "Your last plan had no steps and no answer."
                 continue
@@ -430,7 +445,7 @@ public actor Orchestrator {
     /// could read: its inputs, its instruction's author, and whatever its tools can read.
     private func agentStep(
         handle: String, instruction: String, inputs: [ArtifactHandle], toolNames: [String], carrying: Labels
-    ) async throws -> (Artifact, String) {
+    ) async throws -> (Artifact, StopReason) {
         let offered = toolNames.compactMap { tools[$0] }
         let labels = offered.reduce(carrying) { $0.join($1.reads) }
         var prompt = instruction
@@ -458,13 +473,13 @@ public actor Orchestrator {
                 response = try await models.callWithFallback(request, order: order, labels: seen, step: handle)
             } catch let error as BudgetSpent {
                 let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: messages.last?.content ?? "")
-                return (artifact, "stopped: \(error.reason)")
+                return (artifact, .stopped(error.reason))
             }
             steps += 1
             if response.toolCalls.isEmpty {
                 let artifact = Artifact(handle: handle, kind: "agent", labels: seen, text: response.text)
                 try await recordFinished(artifact)
-                return (artifact, "finished")
+                return (artifact, .finished)
             }
             messages.append(ChatMessage(role: .assistant, content: response.text, toolCalls: response.toolCalls))
             // Every call is a step: a turn runs no more of them than the budget has left.
@@ -526,19 +541,21 @@ public actor Orchestrator {
         return decision.profiles
     }
 
-    private func exhaustedBudget() async throws -> String? {
+    private func exhaustedBudget() async throws -> StopReason? {
         let budgets = spec.budgets
-        if steps >= budgets.steps { return "stopped: the step budget (\(budgets.steps)) is spent" }
+        if steps >= budgets.steps { return .stopped("the step budget (\(budgets.steps)) is spent") }
         let used = models.total
         let tokens = used.tokens
         let cost = used.costUSD
-        if tokens >= budgets.tokens { return "stopped: the token budget (\(budgets.tokens)) is spent (\(tokens) used)" }
+        if tokens >= budgets.tokens {
+            return .stopped("the token budget (\(budgets.tokens)) is spent (\(tokens) used)")
+        }
         if cost >= budgets.costUSD {
-            return String(format: "stopped: the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, cost)
+            return .stopped(String(format: "the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, cost))
         }
         let elapsed = try await effects.now() - started
         if Double(elapsed) / 1000 >= Double(budgets.wallTime.components.seconds) {
-            return "stopped: the wall-time budget (\(budgets.wallTime.components.seconds) s) is spent"
+            return .stopped("the wall-time budget (\(budgets.wallTime.components.seconds) s) is spent")
         }
         return nil
     }
@@ -553,13 +570,13 @@ public actor Orchestrator {
         progress(.finished(handle: artifact.handle, kind: artifact.kind, labels: artifact.labels))
     }
 
-    private func finish(answer: String, reason: String) async throws -> RunResult {
+    private func finish(answer: String, reason: StopReason) async throws -> RunResult {
         let text = artifacts.substitute(inText: answer)
         let used = models.total
         try await effects.record(
             .runFinished, step: nil,
             payload: [
-                "answer": .string(text), "reason": .string(reason), "steps": .number(Double(steps)),
+                "answer": .string(text), "reason": .string(reason.description), "steps": .number(Double(steps)),
                 "tokens": .number(Double(used.tokens)),
             ])
         return RunResult(

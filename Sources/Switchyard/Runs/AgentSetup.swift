@@ -117,44 +117,25 @@ public struct AgentSetup: Sendable {
         "the work tree is read-only in this run: propose the change as a patch committed on a new branch (git_commit with patch), or the user can rerun with --apply"
 
     /// What a run's header says about its agent: the spec (and its hash, so replay knows
-    /// when it changed), where each profile's requests go, the tools and the `--set`s.
-    public func header(spec: AgentSpec, overrides: [String]) -> [String: JSONValue] {
-        [
-            "agent": [
-                "name": .string(spec.name), "file": .string(spec.file), "spec_sha256": .string(spec.hash),
-                "planner": spec.planner.map(JSONValue.string) ?? .null, "model": .string(spec.model),
-            ],
-            "profiles": .object(Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0.header) })),
-            "tools": .array(tools.map(\.name).sorted().map(JSONValue.string)),
-            // What each tool can read: `audit` labels what it returned by this, whatever the run said.
-            "tool_labels": .object(Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0.reads.json) })),
-            "settings_overrides": .array(overrides.map(JSONValue.string)),
-        ]
+    /// when it changed), where each profile's requests go, the tools, what each can read
+    /// (`audit` labels what it returned by this, whatever the run said) and the `--set`s.
+    public func header(spec: AgentSpec, overrides: [String]) -> RunHeader {
+        var header = RunHeader()
+        header.agent = RunHeader.Agent(
+            name: spec.name, file: spec.file, specSHA256: spec.hash, planner: spec.planner, model: spec.model)
+        header.profiles = Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0.header) })
+        header.tools = tools.map(\.name).sorted()
+        header.toolLabels = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0.reads) })
+        header.settingsOverrides = overrides
+        return header
     }
 }
 
 extension ProfileBinding {
     /// What a run's header records of a profile: how far it is trusted, where its requests
     /// go, its price (so `trace show` can give costs) and its context window.
-    public var header: JSONValue {
-        var header: [String: JSONValue] = [
-            "clearance": .string(clearance.description), "destination": .string(destination),
-        ]
-        if let price { header["price"] = price.json }
-        if let contextWindow {
-            header["context_window"] = [
-                "tokens": .number(Double(contextWindow.tokens)), "source": .string(contextWindow.source),
-            ]
-        }
-        return .object(header)
-    }
-}
-
-extension ContextWindow {
-    /// A window as a run's header recorded it.
-    public init?(recorded json: JSONValue?) {
-        guard let tokens = json?["tokens"]?.intValue, let source = json?["source"]?.stringValue else { return nil }
-        self.init(tokens: tokens, source: source)
+    public var header: RunHeader.Profile {
+        RunHeader.Profile(clearance: clearance, destination: destination, price: price, contextWindow: contextWindow)
     }
 }
 

@@ -13,14 +13,14 @@ public enum RunKind: Sendable, Hashable {
     /// A run recorded by something that is neither.
     case other(String)
 
-    public init(summary: RunSummary, header: JSONValue) {
-        switch header["command"]?.stringValue {
-        case "triage-ticket": self = .ticket
-        case "triage": self = .batch
+    public init(summary: RunSummary, header: RunHeader) {
+        switch header.command {
+        case RunHeader.ticketCommand: self = .ticket
+        case RunHeader.batchCommand: self = .batch
         default:
-            if summary.agent == "chat" {
+            if summary.agent == RunHeader.chatCommand {
                 self = .chat
-            } else if header["agent"] != nil {
+            } else if header.agent != nil {
                 self = .agent
             } else {
                 self = .other(summary.agent)
@@ -118,7 +118,7 @@ public struct Replayer: Sendable {
         }
     }
 
-    private func replayChat(_ id: RunID, header: JSONValue, prompt: String?, profile: String?) async throws -> Outcome {
+    private func replayChat(_ id: RunID, header: RunHeader, prompt: String?, profile: String?) async throws -> Outcome {
         let events = try await store.events(id, resolvingBlobs: true)
         guard let intent = events.first(where: { $0.kind == .modelRequest }),
             let recordedRequest = intent.payload["request"]
@@ -142,8 +142,8 @@ public struct Replayer: Sendable {
     }
 
     /// Re-decides a triaged ticket on its recorded effects; the divergence, if there is one.
-    private func replayTicket(_ id: RunID, header: JSONValue) async throws -> Divergence? {
-        guard let record = header["ticket"]?.objectValue else { throw TraceError("run \(id) has no ticket") }
+    private func replayTicket(_ id: RunID, header: RunHeader) async throws -> Divergence? {
+        guard let record = header.ticket else { throw TraceError("run \(id) has no ticket") }
         let (spec, setup) = try recordedSetup(id, header: header, labels: Ticket.labels, providers: .recordedOnly)
         let effects = try await RecordedEffects(replaying: id, in: store)
         let triager = try Triager(spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects)
@@ -156,7 +156,7 @@ public struct Replayer: Sendable {
     }
 
     /// Re-runs an agent run on its recorded effects; the divergence, if there is one.
-    private func replayAgent(_ id: RunID, summary: RunSummary, header: JSONValue) async throws -> (
+    private func replayAgent(_ id: RunID, summary: RunSummary, header: RunHeader) async throws -> (
         RunResult?, Divergence?
     ) {
         let (spec, setup) = try recordedSetup(id, header: header, providers: .recordedOnly)
@@ -181,24 +181,20 @@ public struct Replayer: Sendable {
             throw TraceError("only agent runs and triaged tickets can be forked; run \(id) is a \(summary.agent) run")
         }
         let (spec, setup) = try recordedSetup(id, header: header, labels: kind == .ticket ? Ticket.labels : nil)
-        var childHeader = header.objectValue ?? [:]
-        childHeader["forked_from"] = ["run": .string(id.rawValue), "step": .string(step)]
-        childHeader["settings_overrides"] = .array(
-            ((header["settings_overrides"]?.arrayValue ?? []) + overrides.map(JSONValue.string)))
-        if var agentHeader = header["agent"]?.objectValue {
-            agentHeader["file"] = .string(spec.file)
-            agentHeader["spec_sha256"] = .string(spec.hash)
-            childHeader["agent"] = .object(agentHeader)
-        }
+        var childHeader = header
+        childHeader.forkedFrom = RunHeader.Fork(run: id, step: step)
+        childHeader.settingsOverrides = (header.settingsOverrides ?? []) + overrides
+        childHeader.agent?.file = spec.file
+        childHeader.agent?.specSHA256 = spec.hash
         var child: RunID?
         do {
             return try await store.withRun(
-                agent: summary.agent, task: summary.task, header: .object(childHeader), parent: id, clock: clock
+                agent: summary.agent, task: summary.task, header: childHeader.json, parent: id, clock: clock
             ) { run in
                 child = run
                 let effects = try await RecordedEffects(forking: id, at: step, into: run, in: store, clock: clock)
                 let answer: String
-                if kind == .ticket, let record = header["ticket"]?.objectValue {
+                if kind == .ticket, let record = header.ticket {
                     let triager = try Triager(
                         spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects)
                     answer = try await triager.decide(try Ticket(record: record, origin: "run \(id)")).canonicalText
@@ -236,7 +232,7 @@ public struct Replayer: Sendable {
         }
     }
 
-    private func resumeChat(_ id: RunID, header: JSONValue) async throws -> ModelResponse {
+    private func resumeChat(_ id: RunID, header: RunHeader) async throws -> ModelResponse {
         guard
             let intent = try await store.events(id, resolvingBlobs: true).first(where: { $0.kind == .modelRequest }),
             let recordedRequest = intent.payload["request"],
@@ -252,7 +248,7 @@ public struct Replayer: Sendable {
         }
     }
 
-    private func resumeAgent(_ id: RunID, summary: RunSummary, header: JSONValue) async throws -> RunResult {
+    private func resumeAgent(_ id: RunID, summary: RunSummary, header: RunHeader) async throws -> RunResult {
         guard summary.status == .interrupted || summary.status == .failed else {
             throw TraceError("run \(id) is \(summary.status.rawValue); only interrupted or failed runs resume")
         }
@@ -278,26 +274,26 @@ public struct Replayer: Sendable {
 
     /// The run's summary and header, if its hash chain holds: otherwise what would be
     /// replayed (or resumed) is not what was recorded.
-    private func intactRun(_ id: RunID, _ what: String) async throws -> (RunSummary, JSONValue) {
+    private func intactRun(_ id: RunID, _ what: String) async throws -> (RunSummary, RunHeader) {
         guard let summary = try await store.run(id) else { throw TraceError("no run \(id)") }
         let chain = try await store.verify(id)
         guard chain.holds else { throw TraceError("run \(id) is not \(what): its hash chain is \(chain)") }
-        return (summary, try await store.header(id))
+        return (summary, try await store.runHeader(id))
     }
 
     /// Profile `name` as the chat run with `header` saw it: the settings of the run's
     /// workspace with the run's `--set` assignments, then — for the profile it called — the
     /// provider, model and base URL its header recorded (the settings file may have changed
     /// since), then `overrides`.
-    func chatProfile(_ name: String, header: JSONValue, overrides: [String]) throws -> ModelProfile {
+    func chatProfile(_ name: String, header: RunHeader, overrides: [String]) throws -> ModelProfile {
         var settings = try Settings.load(
-            workspace: header["workspace"]?["path"]?.stringValue ?? FileManager.default.currentDirectoryPath,
-            environment: environment)
-        var assignments = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if let recorded = header["profile"], recorded["name"]?.stringValue == name {
-            for key in ["provider", "model", "base_url"] {
-                if let value = recorded[key]?.stringValue { assignments.append("profiles.\(name).\(key)=\(value)") }
-            }
+            workspace: header.workspace?.path ?? FileManager.default.currentDirectoryPath, environment: environment)
+        var assignments = header.settingsOverrides ?? []
+        if let recorded = header.profile, recorded.name == name {
+            assignments += [
+                "profiles.\(name).provider=\(recorded.provider)", "profiles.\(name).model=\(recorded.model)",
+                "profiles.\(name).base_url=\(recorded.baseURL)",
+            ]
         }
         for assignment in assignments + overrides { try settings.set(assignment) }
         return try ModelProfile.named(name, in: settings, environment: environment)
@@ -306,14 +302,14 @@ public struct Replayer: Sendable {
     /// The spec and settings run `id` was made with — `agent` instead of its spec file and
     /// `overrides` on top of its settings, when given — and the tools and profiles they give.
     func recordedSetup(
-        _ id: RunID, header: JSONValue, labels: Labels? = nil, providers: AgentSetup.Providers = .live
+        _ id: RunID, header: RunHeader, labels: Labels? = nil, providers: AgentSetup.Providers = .live
     ) throws -> (AgentSpec, AgentSetup) {
-        guard let recordedFile = header["agent"]?["file"]?.stringValue,
-            let workspace = header["workspace"]?["path"]?.stringValue
-        else { throw TraceError("run \(id)'s header does not name its agent spec and workspace") }
-        let recordedOverrides = header["settings_overrides"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard let recordedFile = header.agent?.file, let workspace = header.workspace?.path else {
+            throw TraceError("run \(id)'s header does not name its agent spec and workspace")
+        }
+        let recordedOverrides = header.settingsOverrides ?? []
         let spec = try AgentSpec.load(path: agent ?? recordedFile, overrides: recordedOverrides + overrides)
-        if agent == nil, let recorded = header["agent"]?["spec_sha256"]?.stringValue, recorded != spec.hash {
+        if agent == nil, let recorded = header.agent?.specSHA256, recorded != spec.hash {
             notice("\(recordedFile) has changed since the run; using it as it is now")
         }
         var settings = try Settings.load(workspace: workspace, environment: environment)
@@ -322,15 +318,14 @@ public struct Replayer: Sendable {
         // existed could change it.
         var setup = try AgentSetup(
             spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels,
-            readOnly: header["apply"] == false ? AgentSetup.readOnlyReason : nil, providers: providers,
+            readOnly: header.apply == false ? AgentSetup.readOnlyReason : nil, providers: providers,
             assembly: assembly)
         for (name, reason) in setup.unavailable.sorted(by: { $0.key < $1.key }) {
             notice("profile \(name) is unavailable: \(reason)")
         }
         // A window the run asked its server for is the one it had; the settings' own win.
         for index in setup.bindings.indices where setup.bindings[index].contextWindow == nil {
-            setup.bindings[index].contextWindow = ContextWindow(
-                recorded: header["profiles"]?[setup.bindings[index].name]?["context_window"])
+            setup.bindings[index].contextWindow = header.profiles?[setup.bindings[index].name]?.contextWindow
         }
         return (spec, setup)
     }
@@ -338,5 +333,5 @@ public struct Replayer: Sendable {
 
 extension RunResult {
     /// The status its run ends with: finished only when the agent finished.
-    public var status: RunStatus { stopReason == "finished" ? .finished : .failed }
+    public var status: RunStatus { stopReason == .finished ? .finished : .failed }
 }

@@ -53,15 +53,15 @@ public struct Audit: Sendable {
     public static let window = 32
 
     /// Audits `events` (blobs resolved) of a run on `task` with `header`.
-    public init(events: [TraceEvent], task: String, header: [String: JSONValue]) {
-        let profiles = header["profiles"]?.objectValue ?? [:]
+    public init(events: [TraceEvent], task: String, header: RunHeader) {
+        let profiles = header.profiles ?? [:]
         var held = HeldText()
         held.allow(task)
         // The names the planner is given with every request.
-        for tool in header["tools"]?.arrayValue ?? [] { held.allow(tool.stringValue ?? "") }
+        for tool in header.tools ?? [] { held.allow(tool) }
         // The labels of each step's result, as the run settled them, and at least what the
         // header says its tool can read (so a labelling bug in the run does not lower them).
-        let toolLabels = (header["tool_labels"]?.objectValue ?? [:]).mapValues { Labels(recorded: $0) }
+        let toolLabels = header.toolLabels ?? [:]
         var stepLabels: [String: Labels] = [:]
         for event in events {
             guard let step = event.step else { continue }
@@ -114,8 +114,8 @@ public struct Audit: Sendable {
                 let sent = wire?["body"]?.requestBytes ?? event.payload["request"]?.canonicalBytes
                 let bytes = JSONValue.number(Double(sent?.count ?? 0))
                 let profile = event.payload["profile"]?.stringValue ?? "?"
-                var destination = wire?["url"]?.stringValue ?? profiles[profile]?["destination"]?.stringValue ?? profile
-                var clearance = Confidentiality(recorded: profiles[profile]?["clearance"]) ?? .public
+                var destination = wire?["url"]?.stringValue ?? profiles[profile]?.destination ?? profile
+                var clearance = profiles[profile]?.clearance ?? .public
                 var carried: Labels?
                 if let decision = awaitingRequest[step]?.first, case .object(var row) = egress[decision.row] {
                     awaitingRequest[step]?.removeFirst()
@@ -129,8 +129,9 @@ public struct Audit: Sendable {
                     // A request no guard decided on (a chat run): shown with what its profile may see.
                     egress.append([
                         "sequence": .number(Double(event.sequence)), "kind": "model", "step": .string(step),
-                        "destination": profiles[profile]?["destination"] ?? .string(profile),
-                        "destination_clearance": profiles[profile]?["clearance"] ?? "unknown", "bytes": bytes,
+                        "destination": .string(profiles[profile]?.destination ?? profile),
+                        "destination_clearance": .string(profiles[profile]?.clearance.description ?? "unknown"),
+                        "bytes": bytes,
                         "labels": .null, "decision": "unguarded",
                         "reason": "a direct model call; no run guard decided it",
                     ])
@@ -162,8 +163,8 @@ public struct Audit: Sendable {
                 let to = event.payload["to"]?.stringValue
                 egress.append([
                     "sequence": .number(Double(event.sequence)), "kind": "declassify", "step": .string(step),
-                    "destination": to.flatMap { profiles[$0]?["destination"] } ?? .string(to ?? "the planner"),
-                    "destination_clearance": to.flatMap { profiles[$0]?["clearance"] } ?? "unknown",
+                    "destination": .string(to.flatMap { profiles[$0]?.destination } ?? to ?? "the planner"),
+                    "destination_clearance": .string(to.flatMap { profiles[$0]?.clearance.description } ?? "unknown"),
                     "bytes": .number(Double(released?.utf8.count ?? 0)),
                     "labels": event.payload["labels"] ?? event.payload["source_labels"] ?? .null,
                     "decision": released == nil ? "refuse" : "allow",

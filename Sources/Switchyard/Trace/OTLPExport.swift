@@ -7,15 +7,15 @@ import Hashing
 /// contents are left out unless `includeContent` is set.
 public enum OTLPExport {
     public static func document(
-        run summary: RunSummary, header: JSONValue, events: [TraceEvent], includeContent: Bool
+        run summary: RunSummary, header: RunHeader, events: [TraceEvent], includeContent: Bool
     ) -> JSONValue {
         let traceID = SHA256.hash(Array(summary.id.rawValue.utf8)).prefix(16).hexString
         func spanID(_ sequence: Int) -> String {
             SHA256.hash(Array("\(summary.id.rawValue)/\(sequence)".utf8)).prefix(8).hexString
         }
         let root = spanID(0)
-        let model = header["profile"]?["model"]?.stringValue
-        let provider = header["profile"]?["provider"]?.stringValue
+        let model = header.profile?.model
+        let provider = header.profile?.provider
         let results = Dictionary(
             events.compactMap { event in event.parent.map { ($0, event) } }, uniquingKeysWith: { a, _ in a })
 

@@ -49,12 +49,8 @@ public struct RunOutline: Sendable {
     /// Builds the outline from a run's events; `prices` (USD per million input and output
     /// tokens, by profile) give costs.
     /// The outline of a run with `header`, whose profiles' recorded prices give its costs.
-    public init(events: [TraceEvent], header: JSONValue) {
-        self.init(
-            events: events,
-            prices: (header["profiles"]?.objectValue ?? [:]).compactMapValues {
-                ModelProfile.Price(recorded: $0["price"])
-            })
+    public init(events: [TraceEvent], header: RunHeader) {
+        self.init(events: events, prices: (header.profiles ?? [:]).compactMapValues(\.price))
     }
 
     public init(events: [TraceEvent], prices: [String: ModelProfile.Price] = [:]) {

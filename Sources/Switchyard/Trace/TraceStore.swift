@@ -608,6 +608,11 @@ public actor TraceStore {
         return RunID(rawValue: first)
     }
 
+    /// The header run `id` recorded, read as a ``RunHeader``.
+    public func runHeader(_ id: RunID) throws -> RunHeader {
+        try RunHeader(recorded: try header(id))
+    }
+
     public func header(_ id: RunID) throws -> JSONValue {
         guard let text = try database.rows("SELECT header FROM runs WHERE id = ?", id.rawValue).first?.string(0) else {
             throw TraceError("no run \(id)")

@@ -64,19 +64,19 @@ public struct TriageBatch: Sendable {
         let decided = await decisions.decidedTickets
         let pending = tickets.filter { !decided.contains($0.id) }
         var header = setup.header(spec: spec, overrides: overrides)
-        header["workspace"] = ["path": .string(workspace)]
-        let batchHeader = header.merging([
-            "command": "triage", "file": .string(file), "out": .string(decisions.path),
-            "tickets": .number(Double(tickets.count)), "pending": .number(Double(pending.count)),
-        ]) { $1 }
+        header.workspace = RunHeader.Workspace(path: workspace)
+        var batchHeader = header
+        batchHeader.command = RunHeader.batchCommand
+        (batchHeader.file, batchHeader.out) = (file, decisions.path)
+        (batchHeader.tickets, batchHeader.pending) = (tickets.count, pending.count)
         let failures = Failures()
         let usage = UsageTally()
         let batch = try await store.withRun(
-            agent: spec.name, task: "triage \(file)", header: .object(batchHeader), clock: clock
+            agent: spec.name, task: "triage \(file)", header: batchHeader.json, clock: clock
         ) { batch in
             await events(.started(batch: batch, tickets: tickets.count, pending: pending.count))
-            header["command"] = "triage-ticket"
-            header["batch"] = .string(batch.rawValue)
+            header.command = RunHeader.ticketCommand
+            header.batch = batch
             let ticketHeader = header
             let batchEffects = LiveEffects(store: store, run: batch, clock: clock)
             // A sliding window of `concurrency` tickets, in file order.
@@ -107,15 +107,15 @@ public struct TriageBatch: Sendable {
     /// Decides one ticket in a run of its own; a failure is recorded on the batch and
     /// reported, and the ticket stays undecided.
     private func decide(
-        _ ticket: Ticket, header: [String: JSONValue], batch: RunID, batchEffects: LiveEffects,
+        _ ticket: Ticket, header: RunHeader, batch: RunID, batchEffects: LiveEffects,
         decisions: DecisionsFile, usage: UsageTally
     ) async -> Event {
         var run: RunID?
         do {
             var ticketHeader = header
-            ticketHeader["ticket"] = .object(ticket.record)
+            ticketHeader.ticket = ticket.record
             let decision = try await store.withRun(
-                agent: spec.name, task: "ticket \(ticket.id)", header: .object(ticketHeader), parent: batch,
+                agent: spec.name, task: "ticket \(ticket.id)", header: ticketHeader.json, parent: batch,
                 clock: clock
             ) { id in
                 run = id
