@@ -151,28 +151,31 @@ let package = Package(
         ),
         .testTarget(name: "GitTests", dependencies: ["Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "FileToolsTests", dependencies: ["FileTools", "SwitchyardTesting"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "GitToolsTests", dependencies: ["GitTools", "Git", "SwitchyardTesting"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "VectorStoreTests", dependencies: ["VectorStore", "Providers", "SwitchyardTesting"],
+            name: "FileToolsTests", dependencies: ["FileTools", "Switchyard", "SwitchyardTesting"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "HTTPToolTests", dependencies: ["HTTPTool", "SwitchyardTesting"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ShellToolTests", dependencies: ["ShellTool", "SwitchyardTesting"],
+            name: "GitToolsTests", dependencies: ["GitTools", "Git", "Switchyard", "SwitchyardTesting"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "ProvidersTests", dependencies: ["Providers", "SwitchyardTesting", "Curl"],
+            name: "VectorStoreTests", dependencies: ["VectorStore", "Providers", "Switchyard", "SwitchyardTesting"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CompositionTests", dependencies: ["Composition", "SwitchyardTesting"],
+            name: "HTTPToolTests", dependencies: ["HTTPTool", "Switchyard", "SwitchyardTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ShellToolTests", dependencies: ["ShellTool", "Switchyard", "SwitchyardTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProvidersTests", dependencies: ["Providers", "Switchyard", "SwitchyardTesting", "Curl"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CompositionTests", dependencies: ["Composition", "Switchyard", "SwitchyardTesting", "Curl"],
             swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "SwitchyardTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwitchyardTests",
             dependencies: [
-                "Switchyard", "SwitchyardTesting", "Providers", "Composition", "SQLite", "Hashing",
+                "Switchyard", "SwitchyardTesting", "Providers", "Composition", "Curl", "SQLite", "Hashing",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings

@@ -68,7 +68,7 @@ struct ChatCommand: AsyncParsableCommand {
                     return (response, .finished)
                 }
             } else {
-                response = try await UnrecordedEffects().model(
+                response = try await LiveEffects.unrecorded().model(
                     request, profile: profile.name, provider: provider, step: "$1", observe: observe)
             }
         } catch {

@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
                     return (result, result.status)
                 }
             } else {
-                result = try await orchestrator(UnrecordedEffects()).run(task: task)
+                result = try await orchestrator(LiveEffects.unrecorded()).run(task: task)
             }
         } catch {
             throw fail(error)

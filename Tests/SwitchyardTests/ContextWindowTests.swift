@@ -163,7 +163,7 @@ import Testing
         var budgets = AgentSpec.Budgets()
         budgets.tokens = 500
         let gateway = ModelGateway(
-            profiles: [binding], runGuard: RunGuard(allowExfiltration: false), effects: UnrecordedEffects(),
+            profiles: [binding], runGuard: RunGuard(allowExfiltration: false), effects: LiveEffects.unrecorded(),
             budgets: budgets)
         let error = await #expect(throws: BudgetSpent.self) {
             _ = try await gateway.call(

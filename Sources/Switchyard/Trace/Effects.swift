@@ -40,14 +40,19 @@ extension Effects {
 /// otherwise go on to record — a fallback, a failed step — is what the cancellation did, not
 /// what the world did, and a resume would find it diverge.
 public struct LiveEffects: Effects {
-    public let store: TraceStore
+    public let sink: any TraceSink
     public let run: RunID
     private let clock: @Sendable () -> Int64
 
-    public init(store: TraceStore, run: RunID, clock: @escaping @Sendable () -> Int64) {
-        self.store = store
+    public init(store: any TraceSink, run: RunID, clock: @escaping @Sendable () -> Int64) {
+        self.sink = store
         self.run = run
         self.clock = clock
+    }
+
+    /// Effects that perform and record nothing: a run with `--no-record`.
+    public static func unrecorded(clock: @escaping @Sendable () -> Int64 = Replayer.wallClock) -> LiveEffects {
+        LiveEffects(store: NullSink(), run: RunID(rawValue: "unrecorded"), clock: clock)
     }
 
     public func model(
@@ -57,8 +62,8 @@ public struct LiveEffects: Effects {
         try Task.checkCancellation()
         // The body is rendered once: what is recorded is what is sent.
         let wire = provider.wire(request)
-        let intent = try await store.begin(
-            run: run, kind: .modelRequest, step: step,
+        let intent = try await sink.begin(
+            run: run, kind: .modelRequest, step: step, parent: nil,
             payload: modelRequestPayload(request, profile: profile, wire: wire), at: clock())
         return try await performModel(
             request, sending: wire, provider: provider, step: step, intent: intent, observe: observe)
@@ -77,11 +82,11 @@ public struct LiveEffects: Effects {
         } catch {
             try Task.checkCancellation()
             let payload = (error as? ModelError)?.json ?? ["message": .string("\(error)")]
-            try await store.conclude(
+            try await sink.conclude(
                 run: run, kind: .modelError, step: step, intent: intent, payload: payload, at: clock())
             throw error
         }
-        try await store.conclude(
+        try await sink.conclude(
             run: run, kind: .modelResponse, step: step, intent: intent,
             payload: response.recorded(stream: shape), at: clock())
         return response
@@ -106,18 +111,19 @@ public struct LiveEffects: Effects {
         _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
     ) async throws -> JSONValue {
         try Task.checkCancellation()
-        let intent = try await store.begin(
-            run: run, kind: .toolCall, step: step, payload: ["name": .string(name), "arguments": arguments],
+        let intent = try await sink.begin(
+            run: run, kind: .toolCall, step: step, parent: nil,
+            payload: ["name": .string(name), "arguments": arguments],
             at: clock())
         do {
             // What is recorded while the tool runs (a guard decision) belongs to this call.
             let output = try await EnclosingEffect.$intent.withValue(intent) { try await perform() }
-            try await store.conclude(
+            try await sink.conclude(
                 run: run, kind: .toolResult, step: step, intent: intent, payload: ["output": output], at: clock())
             return output
         } catch {
             try Task.checkCancellation()
-            try await store.conclude(
+            try await sink.conclude(
                 run: run, kind: .toolError, step: step, intent: intent, payload: ["message": .string("\(error)")],
                 at: clock())
             throw error
@@ -128,19 +134,20 @@ public struct LiveEffects: Effects {
     public func now() async throws -> Int64 {
         try Task.checkCancellation()
         let time = clock()
-        try await store.post(run: run, kind: .clock, payload: ["ms": .number(Double(time))], at: time)
+        try await sink.post(
+            run: run, kind: .clock, step: nil, parent: nil, payload: ["ms": .number(Double(time))], at: time)
         return time
     }
 
     public func record(_ kind: EventKind, step: String?, payload: JSONValue) async throws {
         try Task.checkCancellation()
-        try await store.append(
+        try await sink.append(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
 
     public func note(_ kind: EventKind, step: String?, payload: JSONValue) async throws {
         try Task.checkCancellation()
-        try await store.post(
+        try await sink.post(
             run: run, kind: kind, step: step, parent: EnclosingEffect.intent, payload: payload, at: clock())
     }
 }
@@ -446,30 +453,4 @@ extension Effects {
     ) async throws -> ModelResponse {
         try await model(request, profile: profile, provider: provider, step: step, observe: { _ in })
     }
-}
-
-/// Effects that perform and record nothing (`--no-record`).
-public struct UnrecordedEffects: Effects {
-    public init() {}
-
-    public func model(
-        _ request: ModelRequest, profile: String, provider: any ModelProvider, step: String?,
-        observe: @Sendable (ModelEvent) -> Void
-    ) async throws -> ModelResponse {
-        var response = ModelResponse()
-        for try await event in provider.stream(request) {
-            observe(event)
-            response.apply(event)
-        }
-        return response
-    }
-
-    public func tool(
-        _ name: String, arguments: JSONValue, step: String?, perform: @Sendable () async throws -> JSONValue
-    )
-        async throws -> JSONValue
-    { try await perform() }
-
-    public func now() async throws -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-    public func record(_ kind: EventKind, step: String?, payload: JSONValue) async throws {}
 }
