@@ -180,13 +180,16 @@ public enum Toolbox {
 
     /// Indexes `directory` into `collection` (default: its own) with the embedding profile
     /// the settings name (`embedder`, else `index.embedder`, else `embed`), which must be
-    /// cleared for the workspace — incrementally: unchanged files are not embedded again.
+    /// cleared for the workspace — incrementally: unchanged files are not embedded again. The
+    /// workspace's labels are `labels` when given (an agent's run gives its spec's, the ones
+    /// its tools carry), else the settings' `workspace.*`.
     public static func index(
-        _ directory: String, settings: Settings, collection: String?, embedder: String? = nil, include: [String] = [],
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ directory: String, settings: Settings, labels: Labels? = nil, collection: String?, embedder: String? = nil,
+        include: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment,
         progress: @escaping @Sendable (WorkspaceIndexer.Progress) -> Void = { _ in }
     ) async throws -> (collection: String, summary: WorkspaceIndexer.Summary) {
-        let workspace = try workspace(directory, settings: settings)
+        var workspace = try workspace(directory, settings: settings)
+        if let labels { workspace.labels = labels }
         let profile = try embeddingProfile(embedder, settings: settings, environment: environment)
         try checkClearance(of: profile, for: workspace)
         let collection = collection ?? defaultCollection(for: workspace)

@@ -65,14 +65,14 @@ extension IndexCommand {
     /// Indexes `directory` as ``Toolbox/index(_:settings:collection:embedder:include:progress:)``
     /// does, with a progress line on a terminal's standard error.
     static func index(
-        _ directory: String, settings: Settings, collection: String?, embedder: String? = nil, include: [String] = [],
-        showProgress: Bool
+        _ directory: String, settings: Settings, labels: Labels? = nil, collection: String?, embedder: String? = nil,
+        include: [String] = [], showProgress: Bool
     ) async throws -> (String, WorkspaceIndexer.Summary) {
         let environment = ProcessInfo.processInfo.environment
         let meter = ProgressMeter(
             enabled: showProgress && isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil)
         let result = try await Toolbox.index(
-            directory, settings: settings, collection: collection, embedder: embedder, include: include
+            directory, settings: settings, labels: labels, collection: collection, embedder: embedder, include: include
         ) { progress in meter.show(progress) }
         meter.finish()
         return result

@@ -51,7 +51,8 @@ struct RunCommand: AsyncParsableCommand {
             header.apply = apply
             if spec.tools["vector_search"] != nil, !noIndex {
                 header.index = await Self.refreshIndex(
-                    settings: try spec.settings.overlaid(by: userSettings), workspace: settings.workspace, quiet: json)
+                    settings: try spec.settings.overlaid(by: userSettings), labels: spec.privacy.workspace,
+                    workspace: settings.workspace, quiet: json)
             }
             let quiet = json
             let progress: @Sendable (RunProgress) -> Void = { event in if !quiet { Self.show(event) } }
@@ -107,10 +108,12 @@ struct RunCommand: AsyncParsableCommand {
     /// date (only changed files are embedded) on every run after. A workspace that cannot be
     /// indexed (no embedding profile, or none cleared for it) is reported, and the run goes
     /// on: `vector_search` then finds what was indexed before, or nothing.
-    static func refreshIndex(settings: Settings, workspace: String, quiet: Bool) async -> JSONValue {
+    /// The workspace carries `labels`, as the run's tools do: only an embedder cleared for
+    /// them is sent its files.
+    static func refreshIndex(settings: Settings, labels: Labels, workspace: String, quiet: Bool) async -> JSONValue {
         do {
             let (name, summary) = try await IndexCommand.index(
-                workspace, settings: settings, collection: try Toolbox.options(settings).collection,
+                workspace, settings: settings, labels: labels, collection: try Toolbox.options(settings).collection,
                 showProgress: !quiet)
             if !quiet {
                 FileHandle.standardError.write(

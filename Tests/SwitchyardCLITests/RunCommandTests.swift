@@ -410,6 +410,47 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(fourth["removed"] == 1)
     }
 
+    /// A spec that makes its workspace secret is the workspace's label for the index too: a run
+    /// does not send its files to an embedder cleared only for private text (the index used
+    /// to check the settings' default label, private, while the tools carried the spec's).
+    @Test func theIndexBeforeARunKeepsTheSpecsWorkspaceLabel() async throws {
+        let planner = try ScriptedModelServer()
+        let embedded = Shared<[String]>([])
+        let embedder = try LoopbackHTTPServer { request, writer in
+            embedded.update { $0.append(request.text) }
+            writer.respond(status: 500, text: "no")
+        }
+        defer { embedder.stop() }
+        let directory = try TemporaryDirectory("run-index-label")
+        try directory.write("notes/a.txt", "CANARY-7311 the merger closes in June.\n")
+        try directory.write(
+            "agents/finder.md",
+            """
+            ---
+            name: finder
+            planner: cloud
+            model: cloud
+            profiles:
+              cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, clearance: internal, options: { stream: false } }
+              embed: { provider: openai-compatible, base_url: "\(embedder.baseURL)/v1", model: e, clearance: private }
+            tools:
+              vector_search: { collection: notes }
+            privacy: { workspace: { confidentiality: secret } }
+            ---
+            You find notes.
+            """)
+        let home = try TemporaryDirectory("run-index-label-home")
+        let environment = cliEnvironment(home: home.path, switchyardHome: home.path)
+        planner.enqueue("/v1/chat/completions", planCall(["answer": "done"], id: 1))
+        let result = try await runProgram(
+            binary, ["run", "finder", "Find the merger note", "--workspace", directory.path, "--json"],
+            environment: environment)
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(embedded.value.isEmpty, "the embedder was sent \(embedded.value.count) requests")
+        #expect(result.standardError.contains("the workspace is secret and profile embed is cleared only for private"))
+        #expect(!planner.requests.map(\.text).joined().contains("CANARY-7311"))
+    }
+
     /// A run killed while a model step waits for its answer resumes where it stopped: the
     /// planner's rounds and the fetch that completed come from the trace (neither server
     /// hears them again), the unanswered request is asked again, the run finishes in place
