@@ -1,47 +1,44 @@
 import Foundation
 import Synchronization
 
-/// A model's usage report, named apart from the gateway's own tally (`ModelGateway.Usage`).
-typealias TokenUsage = Usage
+/// Tokens and cost of one profile's calls.
+public struct ProfileUsage: Sendable, Hashable {
+    public var inputTokens = 0
+    public var outputTokens = 0
+    public var costUSD = 0.0
+    public var calls = 0
+
+    public var tokens: Int { inputTokens + outputTokens }
+
+    public init() {}
+
+    /// Adds another tally to this one.
+    public mutating func add(_ other: ProfileUsage) {
+        inputTokens += other.inputTokens
+        outputTokens += other.outputTokens
+        costUSD += other.costUSD
+        calls += other.calls
+    }
+
+    /// Takes another tally from this one.
+    mutating func subtract(_ other: ProfileUsage) {
+        inputTokens -= other.inputTokens
+        outputTokens -= other.outputTokens
+        costUSD -= other.costUSD
+        calls -= other.calls
+    }
+}
 
 /// The way a run calls models: every request decided by the run's guard and recorded before
 /// it goes out, fallbacks tried within clearance, and usage counted against the budgets.
 /// The planner loop and the ticket triage pipeline both call models through one.
 public final class ModelGateway: Sendable {
-    /// Tokens and cost of one profile's calls.
-    public struct Usage: Sendable, Hashable {
-        public var inputTokens = 0
-        public var outputTokens = 0
-        public var costUSD = 0.0
-        public var calls = 0
-
-        public var tokens: Int { inputTokens + outputTokens }
-
-        public init() {}
-
-        /// Adds another tally to this one.
-        public mutating func add(_ other: Usage) {
-            inputTokens += other.inputTokens
-            outputTokens += other.outputTokens
-            costUSD += other.costUSD
-            calls += other.calls
-        }
-
-        /// Takes another tally from this one.
-        mutating func subtract(_ other: Usage) {
-            inputTokens -= other.inputTokens
-            outputTokens -= other.outputTokens
-            costUSD -= other.costUSD
-            calls -= other.calls
-        }
-    }
-
     private struct Ledger {
-        var usage: [String: Usage] = [:]
+        var usage: [String: ProfileUsage] = [:]
         /// The estimated input of the calls under way: what they will spend at least.
-        var reserved = Usage()
+        var reserved = ProfileUsage()
 
-        var total: Usage { usage.values.reduce(into: Usage()) { $0.add($1) } }
+        var total: ProfileUsage { usage.values.reduce(into: ProfileUsage()) { $0.add($1) } }
     }
 
     public let profiles: [String: ProfileBinding]
@@ -75,18 +72,18 @@ public final class ModelGateway: Sendable {
     }
 
     /// Usage so far, by profile.
-    public var usageByProfile: [String: Usage] { ledger.withLock { $0.usage } }
+    public var usageByProfile: [String: ProfileUsage] { ledger.withLock { $0.usage } }
 
     /// Every profile's usage added up.
-    public var total: Usage { ledger.withLock { $0.total } }
+    public var total: ProfileUsage { ledger.withLock { $0.total } }
 
     /// Reserves the estimated input of a request (`tokens`) against the budgets, or says why they do not
     /// cover it. Calls that run at once each see the others' reservations, so a round of
     /// concurrent steps cannot each spend what only one of them may.
-    private func reserve(_ tokens: Int, binding: ProfileBinding) throws(BudgetSpent) -> Usage {
-        var estimate = Usage()
+    private func reserve(_ tokens: Int, binding: ProfileBinding) throws(BudgetSpent) -> ProfileUsage {
+        var estimate = ProfileUsage()
         estimate.inputTokens = tokens
-        estimate.costUSD = binding.price?.cost(of: TokenUsage(inputTokens: tokens, outputTokens: 0)) ?? 0
+        estimate.costUSD = binding.price?.cost(of: Usage(inputTokens: tokens, outputTokens: 0)) ?? 0
         return try ledger.withLock { ledger throws(BudgetSpent) in
             if let budgets {
                 let used = ledger.total
@@ -151,7 +148,7 @@ public final class ModelGateway: Sendable {
         // What was reserved becomes what was used, at once.
         ledger.withLock { ledger in
             ledger.reserved.subtract(reservation)
-            var entry = ledger.usage[binding.name] ?? Usage()
+            var entry = ledger.usage[binding.name] ?? ProfileUsage()
             entry.calls += 1
             if let reported = response.usage {
                 entry.inputTokens += reported.inputTokens

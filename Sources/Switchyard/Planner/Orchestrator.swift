@@ -25,7 +25,7 @@ public struct RunResult: Sendable {
     public var tokens: Int
     public var costUSD: Double
     /// Tokens and cost by profile.
-    public var usage: [String: ModelGateway.Usage]
+    public var usage: [String: ProfileUsage]
     public var guardDecisions: [RunGuard.Decision]
 
     /// The workspace lines the run's steps read, merged per file: where to check the answer.

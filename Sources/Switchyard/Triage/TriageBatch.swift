@@ -323,13 +323,13 @@ public actor DecisionsFile {
 
 /// Tokens and cost by profile across a batch.
 public actor UsageTally {
-    public private(set) var byProfile: [String: ModelGateway.Usage] = [:]
+    public private(set) var byProfile: [String: ProfileUsage] = [:]
 
     public init() {}
 
-    public func add(_ usage: [String: ModelGateway.Usage]) {
+    public func add(_ usage: [String: ProfileUsage]) {
         for (profile, entry) in usage {
-            byProfile[profile, default: ModelGateway.Usage()].add(entry)
+            byProfile[profile, default: ProfileUsage()].add(entry)
         }
     }
 }
@@ -342,7 +342,7 @@ public struct TriageSummary: Sendable {
     public var decidedNow: Int
     public var failed: Int
     public var skipped: Int
-    public var usage: [String: ModelGateway.Usage]
+    public var usage: [String: ProfileUsage]
     public var seconds: Double
 
     public func count(_ predicate: (JSONValue) -> Bool) -> Int { decisions.filter(predicate).count }

@@ -3,7 +3,7 @@ import Testing
 
 /// What a declassification may release: the source's gist, never a copy of any part of it
 /// that could identify, authenticate or reconstruct it.
-@Suite struct ReleaseTests {
+@Suite struct DeclassificationCheckTests {
     static let source = """
         Deploy notes: rotate the key for billing-gateway.internal on host db7-east, \
         ticket OPS_4412; the client calls refreshTokenCache() first. Token: a9F3kQ2mZx8Lw1Vb7Rt5.
@@ -18,7 +18,7 @@ import Testing
         ("A token a9F3kQ2mZx8Lw1Vb7Rt5 is given.", "a9F3kQ2mZx8Lw1Vb7Rt5"),
     ])
     func aReleaseThatCopiesAnIdentifierIsRefused(summary: String, token: String) {
-        guard case .refused(let reason) = Release.check(summary, from: Self.source) else {
+        guard case .refused(let reason) = Declassification.check(summary, from: Self.source, labels: .userInput) else {
             Issue.record("released \(summary)")
             return
         }
@@ -28,22 +28,28 @@ import Testing
     @Test func aLongRunOfCharactersIsACopyEvenWithoutSixWords() {
         let source = "The credentials are rotated quarterly by the platform team."
         // Four words of the source, but 33 characters of it in a row (case and spacing aside).
-        guard case .refused(let reason) = Release.check("Keys: Credentials  are rotated QUARTERLY.", from: source)
+        guard
+            case .refused(let reason) = Declassification.check(
+                "Keys: Credentials  are rotated QUARTERLY.", from: source, labels: .userInput)
         else {
             Issue.record("a 33-character run was released")
             return
         }
         #expect(reason.contains("credentials are rotated"))
         // Shorter runs are the gist, not a copy.
-        guard case .released = Release.check("Credentials rotate on a schedule.", from: source) else {
+        guard
+            case .released = Declassification.check(
+                "Credentials rotate on a schedule.", from: source, labels: .userInput)
+        else {
             Issue.record("a summary in its own words was refused")
             return
         }
     }
 
     @Test func aSecretTheScannerKnowsIsRefusedNotMasked() {
-        let outcome = Release.check(
-            "A note about a launch. Key sk-proj-abcdefghijklmnopqrstuvwxyz123456 was in it.", from: "the launch note")
+        let outcome = Declassification.check(
+            "A note about a launch. Key sk-proj-abcdefghijklmnopqrstuvwxyz123456 was in it.", from: "the launch note",
+            labels: .userInput)
         guard case .refused(let reason) = outcome else {
             Issue.record("released \(outcome)")
             return
@@ -53,11 +59,12 @@ import Testing
     }
 
     @Test func aSummaryInItsOwnWordsIsReleasedWithContactsMasked() {
-        let outcome = Release.check(
+        let outcome = Declassification.check(
             "Operational notes about rotating a credential for a billing service; mail ops@example.com.",
-            from: Self.source)
+            from: Self.source, labels: .userInput)
         #expect(
             outcome
-                == .released("Operational notes about rotating a credential for a billing service; mail [email]."))
+                == .released(
+                    "Operational notes about rotating a credential for a billing service; mail [email].", .userInput))
     }
 }
