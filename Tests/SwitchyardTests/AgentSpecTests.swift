@@ -182,3 +182,22 @@ import Testing
         }
     }
 }
+
+/// The one budget check both loops make before their next step.
+@Suite struct BudgetsTests {
+    @Test func eachBudgetIsSpentAtItsLimitAndNotBefore() {
+        var budgets = AgentSpec.Budgets()
+        (budgets.steps, budgets.tokens, budgets.costUSD, budgets.wallTime) = (3, 1000, 0.5, .seconds(10))
+        var used = ProfileUsage()
+        #expect(budgets.spent(steps: 2, used: used, elapsed: 9_999) == nil)
+        #expect(budgets.spent(steps: 3, used: used, elapsed: 0) == "the step budget (3) is spent")
+        used.inputTokens = 600
+        used.outputTokens = 400
+        #expect(budgets.spent(steps: 0, used: used, elapsed: 0) == "the token budget (1000) is spent (1000 used)")
+        used.outputTokens = 0
+        used.costUSD = 0.5
+        #expect(budgets.spent(steps: 0, used: used, elapsed: 0) == "the cost budget ($0.50) is spent ($0.5000)")
+        used.costUSD = 0
+        #expect(budgets.spent(steps: 0, used: used, elapsed: 10_000) == "the wall-time budget (10 s) is spent")
+    }
+}

@@ -121,6 +121,21 @@ public struct AgentSpec: Sendable {
         public var wallTime: Duration = .seconds(900)
 
         public init() {}
+
+        /// Which budget is spent, if one is, after `steps` steps that used `used` in
+        /// `elapsed` milliseconds: the one check both loops (the planner's and triage's) make
+        /// before their next step. The model gateway holds each call to what is left as well.
+        public func spent(steps: Int, used: ProfileUsage, elapsed: Int64) -> String? {
+            if steps >= self.steps { return "the step budget (\(self.steps)) is spent" }
+            if used.tokens >= tokens { return "the token budget (\(tokens)) is spent (\(used.tokens) used)" }
+            if used.costUSD >= costUSD {
+                return String(format: "the cost budget ($%.2f) is spent ($%.4f)", costUSD, used.costUSD)
+            }
+            if Double(elapsed) / 1000 >= Double(wallTime.components.seconds) {
+                return "the wall-time budget (\(wallTime.components.seconds) s) is spent"
+            }
+            return nil
+        }
     }
 
     /// What a triage decision may say, and when to ask the cloud.

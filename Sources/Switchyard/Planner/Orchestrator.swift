@@ -542,22 +542,8 @@ public actor Orchestrator {
     }
 
     private func exhaustedBudget() async throws -> StopReason? {
-        let budgets = spec.budgets
-        if steps >= budgets.steps { return .stopped("the step budget (\(budgets.steps)) is spent") }
-        let used = models.total
-        let tokens = used.tokens
-        let cost = used.costUSD
-        if tokens >= budgets.tokens {
-            return .stopped("the token budget (\(budgets.tokens)) is spent (\(tokens) used)")
-        }
-        if cost >= budgets.costUSD {
-            return .stopped(String(format: "the cost budget ($%.2f) is spent ($%.4f)", budgets.costUSD, cost))
-        }
         let elapsed = try await effects.now() - started
-        if Double(elapsed) / 1000 >= Double(budgets.wallTime.components.seconds) {
-            return .stopped("the wall-time budget (\(budgets.wallTime.components.seconds) s) is spent")
-        }
-        return nil
+        return spec.budgets.spent(steps: steps, used: models.total, elapsed: elapsed).map(StopReason.stopped)
     }
 
     private func recordFinished(_ artifact: Artifact) async throws {

@@ -235,13 +235,12 @@ public struct Triager: Sendable {
         throw TriageError(ticket: ticket.id, "the model gave no valid decision in two tries")
     }
 
-    /// The spec's budgets hold for each ticket: its model calls (steps) here, its tokens and
-    /// cost in the gateway, which checks each call against what is left before it is made.
+    /// The spec's budgets hold for each ticket, its model calls counting as steps; the
+    /// gateway checks each call against what is left, and the wall time is the calls' deadline.
     private func checkBudgets(_ ticket: Ticket) throws {
-        let budgets = spec.budgets
         let used = models.total
-        if used.calls >= budgets.steps {
-            throw TriageError(ticket: ticket.id, "the step budget (\(budgets.steps)) is spent")
+        if let reason = spec.budgets.spent(steps: used.calls, used: used, elapsed: 0) {
+            throw TriageError(ticket: ticket.id, reason)
         }
     }
 
