@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
             var setup = try AgentSetup(
                 spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment,
                 readOnly: apply ? nil : AgentSetup.readOnlyReason, assembly: StandardAssembly())
-            Self.warnUnavailable(setup)
+            setup.warnings.forEach(warn)
             setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
             var header = setup.header(spec: spec, overrides: settings.overrides)
             header.apply = apply
@@ -97,13 +97,6 @@ struct RunCommand: AsyncParsableCommand {
         if result.status != .finished { throw ExitStatus.stopped }
     }
 
-    /// Says which profiles the agent goes without, and why.
-    static func warnUnavailable(_ setup: AgentSetup) {
-        for (name, reason) in setup.unavailable.sorted(by: { $0.key < $1.key }) {
-            warn("profile \(name) is unavailable: \(reason)")
-        }
-    }
-
     /// Indexes the workspace for `vector_search` on first use, and brings the index up to
     /// date (only changed files are embedded) on every run after. A workspace that cannot be
     /// indexed (no embedding profile, or none cleared for it) is reported, and the run goes
@@ -129,18 +122,7 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    static func show(_ event: RunProgress) {
-        let line: String
-        switch event {
-        case .planning(let round): line = "plan    round \(round)"
-        case .step(let handle, let kind, let detail): line = "step    \(handle) \(kind) \(detail.prefix(100))"
-        case .route(let step, let profile, let reason): line = "route   \(step) → \(profile ?? "nowhere"): \(reason)"
-        case .finished(let handle, let kind, let labels): line = "done    \(handle) \(kind) [\(labels)]"
-        case .failed(let handle, let reason, let labels): line = "failed  \(handle) [\(labels)] \(reason.prefix(160))"
-        case .tokens(let profile, let input, let output): line = "tokens  \(profile) in \(input) out \(output)"
-        }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+    static func show(_ event: RunProgress) { FileHandle.standardError.write(Data("\(event)\n".utf8)) }
 }
 
 struct AuditCommand: AsyncParsableCommand {

@@ -53,7 +53,7 @@ struct TriageCommand: AsyncParsableCommand {
             var setup = try AgentSetup(
                 spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment,
                 labels: Ticket.labels, assembly: StandardAssembly())
-            RunCommand.warnUnavailable(setup)
+            setup.warnings.forEach(warn)
             setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
             let batch = try TriageBatch(
                 spec: spec, setup: setup, store: try TraceStore(path: storeOptions.path), file: file,

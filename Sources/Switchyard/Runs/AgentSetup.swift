@@ -61,6 +61,20 @@ public enum RunProgress: Sendable {
     case tokens(profile: String, input: Int, output: Int)
 }
 
+extension RunProgress: CustomStringConvertible {
+    /// One line for a progress display: what happened, in a column, then its details.
+    public var description: String {
+        switch self {
+        case .planning(let round): "plan    round \(round)"
+        case .step(let handle, let kind, let detail): "step    \(handle) \(kind) \(detail.prefix(100))"
+        case .route(let step, let profile, let reason): "route   \(step) → \(profile ?? "nowhere"): \(reason)"
+        case .finished(let handle, let kind, let labels): "done    \(handle) \(kind) [\(labels)]"
+        case .failed(let handle, let reason, let labels): "failed  \(handle) [\(labels)] \(reason.prefix(160))"
+        case .tokens(let profile, let input, let output): "tokens  \(profile) in \(input) out \(output)"
+        }
+    }
+}
+
 /// What a run of an agent needs besides its spec: its tools and a binding for each of its
 /// profiles.
 public struct AgentSetup: Sendable {
@@ -69,6 +83,11 @@ public struct AgentSetup: Sendable {
     /// The profiles whose providers could not be made, and why: only those the agent can do
     /// without (a router's alternative); without its model or planner it does not start.
     public var unavailable: [String: String]
+
+    /// What the user should hear of the setup: each profile the agent goes without, and why.
+    public var warnings: [String] {
+        unavailable.sorted { $0.key < $1.key }.map { "profile \($0.key) is unavailable: \($0.value)" }
+    }
 
     /// How the profiles' providers are made.
     public enum Providers: Sendable {

@@ -320,9 +320,7 @@ public struct Replayer: Sendable {
             spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels,
             readOnly: header.apply == false ? AgentSetup.readOnlyReason : nil, providers: providers,
             assembly: assembly)
-        for (name, reason) in setup.unavailable.sorted(by: { $0.key < $1.key }) {
-            notice("profile \(name) is unavailable: \(reason)")
-        }
+        setup.warnings.forEach(notice)
         // A window the run asked its server for is the one it had; the settings' own win.
         for index in setup.bindings.indices where setup.bindings[index].contextWindow == nil {
             setup.bindings[index].contextWindow = header.profiles?[setup.bindings[index].name]?.contextWindow
