@@ -151,3 +151,26 @@ extension ProfileBinding {
             clearance: clearance, destination: destination ?? baseURL, price: price)
     }
 }
+
+/// An agent planned by a `cloud` profile (OpenAI's format, at a scripted server) whose model
+/// steps go to a `local` one, with `tools` (YAML lines under `tools:`) and `rest` (more
+/// front matter, such as routing or privacy).
+public func plannedAgent(
+    _ name: String, local: ScriptedModelServer, cloud: ScriptedModelServer, tools: [String], rest: String = "",
+    prompt: String
+) -> String {
+    """
+    ---
+    name: \(name)
+    planner: cloud
+    model: local
+    profiles:
+      local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
+      cloud: { provider: openai, base_url: "\(cloud.baseURL)/v1", model: gpt-4.1-mini, options: { stream: false } }
+    tools:
+    \(tools.map { "  " + $0 }.joined(separator: "\n"))
+    \(rest)
+    ---
+    \(prompt)
+    """
+}

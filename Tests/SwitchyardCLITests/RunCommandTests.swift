@@ -287,26 +287,14 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         try directory.write("notes/todo.txt", "Ship the release on Friday.\n")
         try directory.write(
             "agents/helper.md",
-            """
-            ---
-            name: helper
-            planner: cloud
-            model: local
-            profiles:
-              local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
-              cloud: { provider: openai-compatible, base_url: "\(cloud.baseURL)/v1", model: big, clearance: internal, options: { stream: false } }
-            tools:
-              read: {}
-            ---
-            You help with notes.
-            """)
+            plannedAgent("helper", local: local, cloud: cloud, tools: ["read: {}"], prompt: "You help with notes."))
         let rounds: [JSONValue] = [
             ["steps": [["kind": "tool", "tool": "read", "arguments": ["path": "notes/todo.txt"]]]],
             ["steps": [["kind": "model", "instruction": "When?", "inputs": ["$2"]]]], ["answer": "$3"],
         ]
         for (index, round) in rounds.enumerated() { cloud.enqueue("/v1/chat/completions", planCall(round, id: index)) }
         local.enqueue("/v1/chat/completions", answer("On Friday."))
-        let environment = cliEnvironment(home: directory.path)
+        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-cli"])
         let original = try await runProgram(
             binary, ["run", "helper", "When do we ship?", "--workspace", directory.path, "--json"],
             environment: environment)
@@ -341,6 +329,27 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(nowhere.standardError.contains("has no step $42; its steps are"))
     }
 
+    /// An agent planned by a scripted server whose one tool is `vector_search`, embedding with
+    /// the `embed` profile at `embedder`; `embed` adds to that profile, `rest` to the front matter.
+    func finder(planner: ScriptedModelServer, embedder: LoopbackHTTPServer, embed: String = "", rest: String = "")
+        -> String
+    {
+        """
+        ---
+        name: finder
+        planner: cloud
+        model: cloud
+        profiles:
+          cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, clearance: internal, options: { stream: false } }
+          embed: { provider: openai-compatible, base_url: "\(embedder.baseURL)/v1", model: e\(embed) }
+        tools:
+          vector_search: { collection: notes }
+        \(rest)
+        ---
+        You find notes.
+        """
+    }
+
     /// An agent with vector_search gets its workspace indexed on its first run, and only what
     /// changed re-embedded on later ones.
     @Test func theWorkspaceIsIndexedOnFirstUseAndIncrementallyAfter() async throws {
@@ -359,21 +368,7 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let directory = try TemporaryDirectory("run-index")
         try directory.write("notes/a.txt", "The launch is on Friday.\n")
         try directory.write("notes/b.txt", "The budget is fixed.\n")
-        try directory.write(
-            "agents/finder.md",
-            """
-            ---
-            name: finder
-            planner: cloud
-            model: cloud
-            profiles:
-              cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, options: { stream: false } }
-              embed: { provider: openai-compatible, base_url: "\(embedder.baseURL)/v1", model: e }
-            tools:
-              vector_search: { collection: notes }
-            ---
-            You find notes.
-            """)
+        try directory.write("agents/finder.md", finder(planner: planner, embedder: embedder))
         let home = try TemporaryDirectory("run-index-home")  // outside the workspace, as ~/.switchyard is
         let environment = cliEnvironment(home: home.path, switchyardHome: home.path)
         func run(_ extra: [String] = []) async throws -> JSONValue {
@@ -425,20 +420,9 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         try directory.write("notes/a.txt", "CANARY-7311 the merger closes in June.\n")
         try directory.write(
             "agents/finder.md",
-            """
-            ---
-            name: finder
-            planner: cloud
-            model: cloud
-            profiles:
-              cloud: { provider: openai-compatible, base_url: "\(planner.baseURL)/v1", model: m, clearance: internal, options: { stream: false } }
-              embed: { provider: openai-compatible, base_url: "\(embedder.baseURL)/v1", model: e, clearance: private }
-            tools:
-              vector_search: { collection: notes }
-            privacy: { workspace: { confidentiality: secret } }
-            ---
-            You find notes.
-            """)
+            finder(
+                planner: planner, embedder: embedder, embed: ", clearance: private",
+                rest: "privacy: { workspace: { confidentiality: secret } }"))
         let home = try TemporaryDirectory("run-index-label-home")
         let environment = cliEnvironment(home: home.path, switchyardHome: home.path)
         planner.enqueue("/v1/chat/completions", planCall(["answer": "done"], id: 1))

@@ -12,29 +12,6 @@ func cliEnvironment(home: String, switchyardHome: String? = nil, _ extra: [Strin
     ].merging(extra) { $1 }
 }
 
-/// An agent planned by a `cloud` profile (OpenAI's format, at a scripted server) whose model
-/// steps go to a `local` one, with `tools` (YAML lines under `tools:`) and `rest` (more
-/// front matter, such as routing or privacy).
-func plannedAgent(
-    _ name: String, local: ScriptedModelServer, cloud: ScriptedModelServer, tools: [String], rest: String = "",
-    prompt: String
-) -> String {
-    """
-    ---
-    name: \(name)
-    planner: cloud
-    model: local
-    profiles:
-      local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
-      cloud: { provider: openai, base_url: "\(cloud.baseURL)/v1", model: gpt-4.1-mini, options: { stream: false } }
-    tools:
-    \(tools.map { "  " + $0 }.joined(separator: "\n"))
-    \(rest)
-    ---
-    \(prompt)
-    """
-}
-
 /// A workspace with a private note (`secret`, in `notes/secret.txt`) and the planned agent
 /// `helper` of `plannedAgent`, which helps with notes.
 func notesWorkspace(

@@ -25,23 +25,11 @@ struct RecordedAgentFixture {
     }
 
     static func spec(local: ScriptedModelServer, cloud: ScriptedModelServer, prompt: String) -> String {
-        """
-        ---
-        name: helper
-        planner: cloud
-        model: local
-        profiles:
-          local: { provider: openai-compatible, base_url: "\(local.baseURL)/v1", model: small, options: { stream: false } }
-          cloud: { provider: openai-compatible, base_url: "\(cloud.baseURL)/v1", model: big, clearance: internal, options: { stream: false } }
-        tools:
-          read: {}
-        ---
-        \(prompt)
-        """
+        plannedAgent("helper", local: local, cloud: cloud, tools: ["read: {}"], prompt: prompt)
     }
 
     var environment: [String: String] {
-        ["HOME": directory.path, "SWITCHYARD_HOME": directory.path + "/home"]
+        ["HOME": directory.path, "SWITCHYARD_HOME": directory.path + "/home", "OPENAI_API_KEY": "sk-test-runs"]
     }
 
     var replayer: Replayer {
