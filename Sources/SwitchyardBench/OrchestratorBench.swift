@@ -66,7 +66,7 @@ struct OrchestratorBench: AsyncParsableCommand {
                 .scripted("cloud", baseURL: server.baseURL, clearance: .internal)
             ],
             tools: [Echo()],
-            effects: LiveEffects(store: store, run: run, clock: { Int64(Date().timeIntervalSince1970 * 1000) }),
+            effects: LiveEffects(store: store, run: run, clock: TraceStore.wallClock),
             progress: { event in
                 if case .planning = event { marks.withLock { $0.append(.now) } }
             })

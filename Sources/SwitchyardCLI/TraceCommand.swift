@@ -43,7 +43,7 @@ struct RecordingOptions: ParsableArguments {
     }
 }
 
-func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+let now = TraceStore.wallClock
 
 struct TraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -57,7 +57,7 @@ struct RecordedAgentFixture {
         var header = setup.header(spec: spec, overrides: [])
         header.workspace = RunHeader.Workspace(path: directory.path)
         header.apply = false
-        let clock = Replayer.wallClock
+        let clock = TraceStore.wallClock
         var id: RunID?
         let result = try await store.withRun(agent: spec.name, task: task, header: header.json, clock: clock) {
             run in

@@ -21,9 +21,15 @@ public struct ModelProfile: Sendable, Hashable {
         case openAICompatible = "openai-compatible"
     }
 
-    public struct Price: Sendable, Hashable {
+    /// USD per million tokens; a run's header records it as `{"input": …, "output": …}`.
+    public struct Price: Sendable, Hashable, Codable {
         public var inputPerMillion: Double
         public var outputPerMillion: Double
+
+        enum CodingKeys: String, CodingKey {
+            case inputPerMillion = "input"
+            case outputPerMillion = "output"
+        }
 
         public init(inputPerMillion: Double, outputPerMillion: Double) {
             self.inputPerMillion = inputPerMillion

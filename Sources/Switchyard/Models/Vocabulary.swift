@@ -329,7 +329,7 @@ extension ModelRequest {
 }
 
 /// How many tokens a model can take in one request, and who said so.
-public struct ContextWindow: Sendable, Hashable {
+public struct ContextWindow: Sendable, Hashable, Codable {
     public var tokens: Int
     /// `profiles.NAME.context_window`, `profiles.NAME.options.num_ctx`, `GET /props`, …
     public var source: String

@@ -55,7 +55,7 @@ public struct Replayer: Sendable {
         store: TraceStore, assembly: any AgentAssembly, environment: [String: String], agent: String? = nil,
         overrides: [String] = [], notice: @escaping @Sendable (String) -> Void = { _ in },
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in },
-        clock: @escaping @Sendable () -> Int64 = Replayer.wallClock
+        clock: @escaping @Sendable () -> Int64 = TraceStore.wallClock
     ) {
         self.store = store
         self.assembly = assembly
@@ -66,9 +66,6 @@ public struct Replayer: Sendable {
         self.progress = progress
         self.clock = clock
     }
-
-    /// Milliseconds since 1970.
-    public static let wallClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     /// How a replay went.
     public struct Outcome: Sendable {

@@ -200,38 +200,3 @@ extension Labels: Codable {
 
     public func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
 }
-
-extension ContextWindow: Codable {
-    enum CodingKeys: String, CodingKey { case tokens, source }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            tokens: try container.decode(Int.self, forKey: .tokens),
-            source: try container.decode(String.self, forKey: .source))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(tokens, forKey: .tokens)
-        try container.encode(source, forKey: .source)
-    }
-}
-
-extension ModelProfile.Price: Codable {
-    /// USD per million tokens, `{"input": …, "output": …}`.
-    enum CodingKeys: String, CodingKey { case input, output }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            inputPerMillion: try container.decode(Double.self, forKey: .input),
-            outputPerMillion: try container.decode(Double.self, forKey: .output))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(inputPerMillion, forKey: .input)
-        try container.encode(outputPerMillion, forKey: .output)
-    }
-}

@@ -51,7 +51,7 @@ public struct LiveEffects: Effects {
     }
 
     /// Effects that perform and record nothing: a run with `--no-record`.
-    public static func unrecorded(clock: @escaping @Sendable () -> Int64 = Replayer.wallClock) -> LiveEffects {
+    public static func unrecorded(clock: @escaping @Sendable () -> Int64 = TraceStore.wallClock) -> LiveEffects {
         LiveEffects(store: NullSink(), run: RunID(rawValue: "unrecorded"), clock: clock)
     }
 
@@ -230,7 +230,7 @@ public actor RecordedEffects: Effects {
         self.copy = copy
         for (index, event) in events.enumerated() {
             if let parent = event.parent {
-                if Self.resultKinds.contains(event.kind) {
+                if event.kind.isOutcome {
                     results[parent] = index
                 } else {
                     during[parent, default: []].append(index)
@@ -241,9 +241,6 @@ public actor RecordedEffects: Effects {
         }
         for (step, queue) in queues { queues[step] = Array(queue.reversed()) }
     }
-
-    /// The events that end an effect; other children of an effect happened during it.
-    private static let resultKinds: Set<EventKind> = [.modelResponse, .modelError, .toolResult, .toolError]
 
     /// Whether every recorded event was used.
     public var isComplete: Bool { queues.values.allSatisfy(\.isEmpty) }

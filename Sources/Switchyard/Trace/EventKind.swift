@@ -45,5 +45,7 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public static let batchFailed = EventKind(rawValue: "batch.failed")
 
     /// Whether an event of this kind is the outcome of an effect (it has the intent as parent).
-    public var isOutcome: Bool { [EventKind.modelResponse, .modelError, .toolResult, .toolError].contains(self) }
+    public var isOutcome: Bool { Self.outcomes.contains(self) }
+
+    private static let outcomes: Set<EventKind> = [.modelResponse, .modelError, .toolResult, .toolError]
 }

@@ -35,7 +35,7 @@ public struct TriageBatch: Sendable {
     /// A batch of `spec` (which must have a triage section) with `setup`'s tools and profiles.
     public init(
         spec: AgentSpec, setup: AgentSetup, store: TraceStore, file: String, workspace: String,
-        overrides: [String] = [], concurrency: Int = 1, clock: @escaping @Sendable () -> Int64 = Replayer.wallClock
+        overrides: [String] = [], concurrency: Int = 1, clock: @escaping @Sendable () -> Int64 = TraceStore.wallClock
     ) throws(ConfigurationError) {
         guard spec.triage != nil else {
             throw ConfigurationError(
@@ -69,9 +69,8 @@ public struct TriageBatch: Sendable {
         batchHeader.command = RunHeader.batchCommand
         (batchHeader.file, batchHeader.out) = (file, decisions.path)
         (batchHeader.tickets, batchHeader.pending) = (tickets.count, pending.count)
-        let failures = Failures()
         let usage = UsageTally()
-        let batch = try await store.withRun(
+        let (batch, failed) = try await store.withRun(
             agent: spec.name, task: "triage \(file)", header: batchHeader.json, clock: clock
         ) { batch in
             await events(.started(batch: batch, tickets: tickets.count, pending: pending.count))
@@ -79,8 +78,8 @@ public struct TriageBatch: Sendable {
             header.batch = batch
             let ticketHeader = header
             let batchEffects = LiveEffects(store: store, run: batch, clock: clock)
-            // A sliding window of `concurrency` tickets, in file order.
-            await withTaskGroup(of: Void.self) { group in
+            // A sliding window of `concurrency` tickets, in file order; each says whether it failed.
+            let failed = await withTaskGroup(of: Bool.self) { group in
                 var next = pending.makeIterator()
                 func startNext() {
                     guard let ticket = next.next() else { return }
@@ -88,16 +87,21 @@ public struct TriageBatch: Sendable {
                         let outcome = await decide(
                             ticket, header: ticketHeader, batch: batch, batchEffects: batchEffects,
                             decisions: decisions, usage: usage)
-                        if case .failed = outcome { await failures.count() }
                         await events(outcome)
+                        if case .failed = outcome { return true }
+                        return false
                     }
                 }
                 for _ in 0..<concurrency { startNext() }
-                while await group.next() != nil { startNext() }
+                var failed = 0
+                while let ticketFailed = await group.next() {
+                    if ticketFailed { failed += 1 }
+                    startNext()
+                }
+                return failed
             }
-            return (batch, await failures.total == 0 ? .finished : .failed)
+            return ((batch, failed), failed == 0 ? .finished : .failed)
         }
-        let failed = await failures.total
         return TriageSummary(
             batch: batch, decisions: await decisions.all(), decidedNow: pending.count - failed, failed: failed,
             skipped: tickets.count - pending.count, usage: await usage.byProfile,
@@ -141,12 +145,6 @@ public struct TriageBatch: Sendable {
                 ])
             return .failed(ticket: ticket.id, error: "\(error)")
         }
-    }
-
-    /// The tickets that failed so far.
-    private actor Failures {
-        private(set) var total = 0
-        func count() { total += 1 }
     }
 }
 
