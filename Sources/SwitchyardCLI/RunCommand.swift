@@ -148,8 +148,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (store, summary) = try await storeOptions.open(run)
-        let events = try await store.events(summary.id, resolvingBlobs: true)
-        let audit = Audit(events: events, task: summary.task, header: try await store.runHeader(summary.id))
+        let audit = try await Audit(of: summary.id, in: store)
         if json {
             printJSON([
                 "run": .string(summary.id.description), "egress": .array(audit.egress),

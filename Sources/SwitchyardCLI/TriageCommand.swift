@@ -96,14 +96,9 @@ actor TriageProgress {
 
     func start(total: Int) { self.total = total }
 
-    func decided(_ ticket: String, decision: JSONValue) {
+    func decided(_ ticket: String, decision: TriageDecision) {
         done += 1
-        let what = [
-            decision["component"]?.stringValue, decision["priority"]?.stringValue,
-            decision["duplicate_of"]?.stringValue.map { "duplicate of \($0)" },
-            decision["escalated"] == true ? "escalated" : nil, decision["needs_review"] == true ? "needs review" : nil,
-        ].compactMap { $0 }.joined(separator: ", ")
-        show("\(ticket): \(what)")
+        show("\(ticket): \(decision.outline)")
     }
 
     func failed(_ ticket: String, error: String) {
@@ -140,8 +135,8 @@ actor TriageProgress {
 extension TriageSummary {
     /// The summary as a table, for a terminal.
     var table: String {
-        let priorities = Array(Set(decisions.compactMap { $0["priority"]?.stringValue })).sorted()
-        let components = Array(Set(decisions.compactMap { $0["component"]?.stringValue })).sorted()
+        let priorities = Array(Set(decisions.map(\.priority))).sorted()
+        let components = Array(Set(decisions.map(\.component))).sorted()
         let width = max(12, (components.map(\.count).max() ?? 0) + 2)
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
         func right(_ text: String, _ width: Int) -> String {
@@ -153,16 +148,16 @@ extension TriageSummary {
         out += ". \(decisions.count) decisions in all:\n\n"
         out += pad("component", width) + priorities.map { right($0, 5) }.joined() + right("total", 7) + "\n"
         for component in components {
-            let mine = decisions.filter { $0["component"]?.stringValue == component }
+            let mine = decisions.filter { $0.component == component }
             out += pad(component, width)
             out += priorities.map { priority in
-                right("\(mine.filter { $0["priority"]?.stringValue == priority }.count)", 5)
+                right("\(mine.filter { $0.priority == priority }.count)", 5)
             }.joined()
             out += right("\(mine.count)", 7) + "\n"
         }
-        out += "\nDuplicates found: \(count { $0["duplicate_of"]?.stringValue != nil })"
-        out += " · escalated (redacted summary): \(count { $0["escalated"] == true })"
-        out += " · needs review: \(count { $0["needs_review"] == true })\n\n"
+        out += "\nDuplicates found: \(count { $0.duplicateOf != nil })"
+        out += " · escalated (redacted summary): \(count(\.escalated))"
+        out += " · needs review: \(count(\.needsReview))\n\n"
         if !usage.isEmpty {
             out +=
                 pad("profile", width) + right("calls", 7) + right("input", 10) + right("output", 10)

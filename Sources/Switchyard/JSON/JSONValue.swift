@@ -201,3 +201,16 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     }
     public init(nilLiteral: ()) { self = .null }
 }
+
+// Between typed values and JSON: a type's `Codable` form, read from or written to a value.
+extension JSONValue {
+    /// `value` as JSON. Plain data (strings, numbers, arrays, keyed records) always encodes.
+    public init(encoding value: some Encodable) throws {
+        self = try JSONValue(parsing: String(decoding: JSONEncoder().encode(value), as: UTF8.self))
+    }
+
+    /// This value read as a `T`.
+    public func decoded<T: Decodable>(as type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(type, from: Data(canonicalBytes))
+    }
+}

@@ -194,7 +194,8 @@ public struct Replayer: Sendable {
                 if kind == .ticket, let record = header.ticket {
                     let triager = try Triager(
                         spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects)
-                    answer = try await triager.decide(try Ticket(record: record, origin: "run \(id)")).canonicalText
+                    answer = try await triager.decide(try Ticket(record: record, origin: "run \(id)")).json
+                        .canonicalText
                 } else {
                     answer = try await Orchestrator(
                         spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects,

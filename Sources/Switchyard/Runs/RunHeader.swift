@@ -149,7 +149,7 @@ public struct RunHeader: Codable, Sendable, Hashable {
     /// The header a run recorded, as the store gives it; an error names what does not read.
     public init(recorded json: JSONValue) throws {
         do {
-            self = try JSONDecoder().decode(RunHeader.self, from: Data(json.canonicalBytes))
+            self = try json.decoded()
         } catch {
             throw TraceError("the run's header does not read: \(error)".oneLine)
         }
@@ -158,7 +158,7 @@ public struct RunHeader: Codable, Sendable, Hashable {
     /// The header as the store records it.
     public var json: JSONValue {
         // Encoding plain values to JSON cannot fail.
-        (try? JSONValue(parsing: String(decoding: JSONEncoder().encode(self), as: UTF8.self))) ?? [:]
+        (try? JSONValue(encoding: self)) ?? [:]
     }
 }
 

@@ -52,6 +52,14 @@ public struct Audit: Sendable {
     /// Bytes in a row (ASCII case and runs of space aside) that make a match.
     public static let window = 32
 
+    /// Audits `run`, as `store` recorded it.
+    public init(of run: RunID, in store: TraceStore) async throws {
+        guard let summary = try await store.run(run) else { throw TraceError("no run \(run)") }
+        self.init(
+            events: try await store.events(run, resolvingBlobs: true), task: summary.task,
+            header: try await store.runHeader(run))
+    }
+
     /// Audits `events` (blobs resolved) of a run on `task` with `header`.
     public init(events: [TraceEvent], task: String, header: RunHeader) {
         let profiles = header.profiles ?? [:]

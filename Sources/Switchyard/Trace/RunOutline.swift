@@ -163,9 +163,9 @@ public struct RunOutline: Sendable {
             let problem = payload["problem"]?.stringValue ?? ""
             step.report("invalid answer: \(problem)", cause: problem)
         case .triageCut:
-            step.what.append(
-                "ticket cut to \(payload["kept_characters"]?.intValue ?? 0) of \(payload["characters"]?.intValue ?? 0) characters"
-            )
+            if let cut = try? payload.decoded(as: TriageDecision.Cut.self) {
+                step.what.append("ticket cut to \(cut.keptCharacters) of \(cut.characters) characters")
+            }
         case .triageDecision:
             step.outcome = clip(payload.canonicalText, 120)
         default:

@@ -27,7 +27,7 @@ public struct TriageBatch: Sendable {
     public enum Event: Sendable {
         /// The batch's run has started: `pending` of `tickets` are left to decide.
         case started(batch: RunID, tickets: Int, pending: Int)
-        case decided(ticket: String, decision: JSONValue)
+        case decided(ticket: String, decision: TriageDecision)
         /// The ticket stays undecided, for the next run of the batch.
         case failed(ticket: String, error: String)
     }
@@ -126,11 +126,11 @@ public struct TriageBatch: Sendable {
                 let triager = try Triager(
                     spec: spec, profiles: setup.bindings, tools: setup.tools,
                     effects: LiveEffects(store: store, run: id, clock: clock))
-                var decision = try await triager.decide(ticket).objectValue ?? [:]
+                var decision = try await triager.decide(ticket)
                 await usage.add(triager.models.usageByProfile)
-                decision["run"] = .string(id.rawValue)
-                try await decisions.append(.object(decision))
-                return (JSONValue.object(decision), .finished)
+                decision.run = id
+                try await decisions.append(decision)
+                return (decision, .finished)
             }
             try await batchEffects.record(
                 .batchTicket, step: ticket.id,
@@ -223,7 +223,7 @@ public actor DecisionsFile {
     private let descriptor: Int32
     /// The size of the whole lines written so far.
     private var size: off_t
-    private var decided: [String: JSONValue] = [:]
+    private var decided: [String: TriageDecision] = [:]
     private var order: [String] = []
 
     /// Opens (or makes) the decisions file at `path`; `notice` hears of a torn last line cut off.
@@ -268,12 +268,14 @@ public actor DecisionsFile {
             lineNumber += 1
             var text = String(decoding: line, as: UTF8.self)
             if text.hasSuffix("\r") { text.removeLast() }
-            guard let decision = try? JSONValue(parsing: text), let ticket = decision["ticket"]?.stringValue else {
+            let decision: TriageDecision
+            do {
+                decision = try JSONValue(parsing: text).decoded()
+            } catch {
                 throw ConfigurationError(
-                    file: path, line: lineNumber,
-                    message: "not a decision (a JSON object with a ticket); fix or remove it")
+                    file: path, line: lineNumber, message: "not a decision (\(Self.problem(error))); fix or remove it")
             }
-            if decided.updateValue(decision, forKey: ticket) == nil { order.append(ticket) }
+            if decided.updateValue(decision, forKey: decision.ticket) == nil { order.append(decision.ticket) }
         }
     }
 
@@ -284,12 +286,12 @@ public actor DecisionsFile {
 
     public var decidedTickets: Set<String> { Set(decided.keys) }
 
-    public func all() -> [JSONValue] { order.compactMap { decided[$0] } }
+    public func all() -> [TriageDecision] { order.compactMap { decided[$0] } }
 
     /// Appends one decision as a whole line, flushed to disk, or nothing at all.
-    public func append(_ decision: JSONValue) throws {
-        guard let ticket = decision["ticket"]?.stringValue else { return }
-        let line = decision.canonicalBytes + [UInt8(ascii: "\n")]
+    public func append(_ decision: TriageDecision) throws {
+        let ticket = decision.ticket
+        let line = decision.json.canonicalBytes + [UInt8(ascii: "\n")]
         var offset = 0
         var failure: Int32?
         while offset < line.count {
@@ -317,6 +319,17 @@ public actor DecisionsFile {
     }
 
     private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    /// What is wrong with a line, in a few words: the key that is missing or of the wrong type.
+    private static func problem(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "no \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is of the wrong type"
+        case DecodingError.dataCorrupted: "not a JSON object"
+        default: "\(error)".oneLine
+        }
+    }
 }
 
 /// Tokens and cost by profile across a batch.
@@ -336,21 +349,20 @@ public actor UsageTally {
 /// duplicates, escalations, failures, and tokens and cost per provider.
 public struct TriageSummary: Sendable {
     public var batch: RunID
-    public var decisions: [JSONValue]
+    public var decisions: [TriageDecision]
     public var decidedNow: Int
     public var failed: Int
     public var skipped: Int
     public var usage: [String: ProfileUsage]
     public var seconds: Double
 
-    public func count(_ predicate: (JSONValue) -> Bool) -> Int { decisions.filter(predicate).count }
+    public func count(_ predicate: (TriageDecision) -> Bool) -> Int { decisions.filter(predicate).count }
 
     public var json: JSONValue {
         var components: [String: JSONValue] = [:]
         var priorities: [String: JSONValue] = [:]
         for decision in decisions {
-            let component = decision["component"]?.stringValue ?? "?"
-            let priority = decision["priority"]?.stringValue ?? "?"
+            let (component, priority) = (decision.component, decision.priority)
             components[component] = .number((components[component]?.doubleValue ?? 0) + 1)
             priorities[priority] = .number((priorities[priority]?.doubleValue ?? 0) + 1)
         }
@@ -359,9 +371,8 @@ public struct TriageSummary: Sendable {
             "decided_now": .number(Double(decidedNow)), "skipped": .number(Double(skipped)),
             "failed": .number(Double(failed)), "seconds": .number(seconds),
             "components": .object(components), "priorities": .object(priorities),
-            "duplicates": .number(Double(count { $0["duplicate_of"]?.stringValue != nil })),
-            "escalated": .number(Double(count { $0["escalated"] == true })),
-            "needs_review": .number(Double(count { $0["needs_review"] == true })),
+            "duplicates": .number(Double(count { $0.duplicateOf != nil })),
+            "escalated": .number(Double(count(\.escalated))), "needs_review": .number(Double(count(\.needsReview))),
             "usage": .object(
                 usage.mapValues {
                     [

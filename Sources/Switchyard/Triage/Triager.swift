@@ -78,36 +78,31 @@ public struct Triager: Sendable {
             profiles: profiles, runGuard: runGuard, effects: effects, budgets: spec.budgets, progress: progress)
     }
 
-    /// Whether `decision` is less sure than a decision must be to stand on its own.
-    func isUnsure(_ decision: [String: JSONValue]) -> Bool {
-        (decision["confidence"]?.doubleValue ?? 0) < policy.escalateBelow
-    }
+    /// Whether `reading` is less sure than a decision must be to stand on its own.
+    func isUnsure(_ reading: TriageDecision.Reading) -> Bool { reading.confidence < policy.escalateBelow }
 
     /// The decision on `ticket`, as it goes into the decisions file (without the run id).
-    public func decide(_ whole: Ticket) async throws -> JSONValue {
+    public func decide(_ whole: Ticket) async throws -> TriageDecision {
         models.runGuard.observe(Ticket.labels)
         let (ticket, cut) = try await fitted(whole)
         let candidates = try await duplicates(of: ticket)
-        var decision = try await decideLocally(ticket, candidates: candidates).objectValue ?? [:]
+        var reading = try await decideLocally(ticket, candidates: candidates)
         var decidedBy = spec.model
         var escalated = false
-        if isUnsure(decision), let profile = policy.escalateTo {
+        if isUnsure(reading), let profile = policy.escalateTo {
             if let second = try await escalate(ticket, to: profile) {
-                for key in ["component", "labels", "priority", "confidence"] { decision[key] = second[key] }
+                (reading.component, reading.labels) = (second.component, second.labels)
+                (reading.priority, reading.confidence) = (second.priority, second.confidence)
                 decidedBy = profile
                 escalated = true
             }
         }
-        try await remember(ticket, decision: .object(decision))
-        var line = decision
-        line["ticket"] = .string(ticket.id)
-        line["decided_by"] = .string(decidedBy)
-        line["escalated"] = .bool(escalated)
-        line["needs_review"] = .bool(isUnsure(decision))
-        if let cut { line["cut"] = cut }
-        let result = JSONValue.object(line)
-        try await effects.record(.triageDecision, step: "decide", payload: result)
-        return result
+        try await remember(ticket, reading: reading)
+        let decision = TriageDecision(
+            ticket: ticket.id, reading: reading, decidedBy: decidedBy, escalated: escalated,
+            needsReview: isUnsure(reading), cut: cut)
+        try await effects.record(.triageDecision, step: "decide", payload: decision.json)
+        return decision
     }
 
     // MARK: Steps
@@ -119,7 +114,7 @@ public struct Triager: Sendable {
     /// carry: the token budget leaves room for one second try, and the smallest context
     /// window of the profiles cleared for tickets holds the prompt, the schema, the
     /// candidates and the answer beside it. Returns what was cut, if anything.
-    func fitted(_ ticket: Ticket) async throws -> (Ticket, JSONValue?) {
+    func fitted(_ ticket: Ticket) async throws -> (Ticket, TriageDecision.Cut?) {
         let windows = models.profiles.values.filter { $0.clearance >= Ticket.labels.confidentiality }
             .compactMap(\.contextWindow?.tokens)
         let overhead =
@@ -134,11 +129,9 @@ public struct Triager: Sendable {
         let bodyRoom = max(room - title.utf8.count - marker.utf8.count, 0)
         let body = String(OutputLimit(bytes: bodyRoom, lines: .max).prefix(of: ticket.body)) + marker
         let cut = Ticket(id: ticket.id, title: title, body: body, record: ticket.record)
-        let note: JSONValue = [
-            "characters": .number(Double(ticket.text.count)), "kept_characters": .number(Double(cut.text.count)),
-            "room_tokens": .number(Double(room / 4)),
-        ]
-        try await effects.record(.triageCut, step: "decide", payload: note)
+        let note = TriageDecision.Cut(
+            characters: ticket.text.count, keptCharacters: cut.text.count, roomTokens: room / 4)
+        try await effects.record(.triageCut, step: "decide", payload: try JSONValue(encoding: note))
         return (cut, note)
     }
 
@@ -190,7 +183,7 @@ public struct Triager: Sendable {
     }
 
     private func decideLocally(_ ticket: Ticket, candidates: [(id: String, score: Double, text: String)])
-        async throws -> JSONValue
+        async throws -> TriageDecision.Reading
     {
         let labels = Ticket.labels
         let decision = router.route(Router.Request(inputLabels: labels, role: "triage"))
@@ -221,7 +214,7 @@ public struct Triager: Sendable {
                 if let found = ArgumentSchema.firstProblem(answer, schema, path: "decision") {
                     problem = found
                 } else {
-                    return Self.normalized(answer)
+                    return try Self.reading(answer)
                 }
             } catch {
                 problem = "the answer is not JSON: \(error)"
@@ -244,18 +237,18 @@ public struct Triager: Sendable {
         }
     }
 
-    /// A valid decision with each label once, in the order given.
-    static func normalized(_ decision: JSONValue) -> JSONValue {
-        guard case .object(var object) = decision, let labels = object["labels"]?.arrayValue else { return decision }
-        var seen: Set<JSONValue> = []
-        object["labels"] = .array(labels.filter { seen.insert($0).inserted })
-        return .object(object)
+    /// A valid answer read, with each label once, in the order given.
+    static func reading(_ answer: JSONValue) throws -> TriageDecision.Reading {
+        var reading = try answer.decoded(as: TriageDecision.Reading.self)
+        var seen: Set<String> = []
+        reading.labels = reading.labels.filter { seen.insert($0).inserted }
+        return reading
     }
 
     /// A second opinion from `profile`, which sees only a redacted summary — if the spec lets
     /// one be released; otherwise `nil` and the ticket is left for review. Nothing else of the
     /// first reading goes with it: its confidence was read from the ticket.
-    private func escalate(_ ticket: Ticket, to profile: String) async throws -> JSONValue? {
+    private func escalate(_ ticket: Ticket, to profile: String) async throws -> TriageDecision.Reading? {
         guard let target = models.profiles[profile] else { return nil }
         try checkBudgets(ticket)
         let declassification = Declassification(
@@ -280,22 +273,23 @@ public struct Triager: Sendable {
         try checkBudgets(ticket)
         let response = try await models.call(request, binding: target, labels: labels, step: "escalate")
         guard let answer = try? JSONValue(parsing: response.text),
-            ArgumentSchema.firstProblem(answer, schema, path: "decision") == nil
+            ArgumentSchema.firstProblem(answer, schema, path: "decision") == nil,
+            let reading = try? Self.reading(answer)
         else {
             try await effects.record(
                 .triageInvalid, step: "escalate", payload: ["problem": "the second opinion does not fit the schema"])
             return nil
         }
-        return Self.normalized(answer)
+        return reading
     }
 
     /// Stores the ticket so later tickets can find it as a duplicate.
-    private func remember(_ ticket: Ticket, decision: JSONValue) async throws {
+    private func remember(_ ticket: Ticket, reading: TriageDecision.Reading) async throws {
         guard let upsert = tools["vector_upsert"] else { return }
         let arguments: JSONValue = [
             "id": .string(ticket.id), "text": .string(ticket.text),
             "metadata": [
-                "component": decision["component"] ?? .null, "priority": decision["priority"] ?? .null,
+                "component": .string(reading.component), "priority": .string(reading.priority),
                 "title": .string(ticket.title),
             ],
         ]
