@@ -65,31 +65,16 @@ struct TriageFixture {
         try await runProgram(binary, arguments, environment: environment)
     }
 
-    /// A ticket's embedding, as OpenAI's `/v1/embeddings` returns it. It is asked for once: the
-    /// duplicate search embeds the ticket and storing it reuses that vector (the first ticket,
-    /// with nothing stored to search yet, is embedded to be stored).
-    func embed(_ vector: [Double]) {
-        let numbers = vector.map { JSONValue.number($0).canonicalText }.joined(separator: ",")
-        local.enqueue(
-            "/v1/embeddings",
-            .json(
-                #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[\#(numbers)]}],"model":"e","usage":{"prompt_tokens":5,"total_tokens":5}}"#
-            ))
-    }
+    func embed(_ vector: [Double]) { local.enqueueEmbedding(vector) }
 
+    /// A local reading, or `on` the cloud a second opinion.
     func decide(
         _ component: String, priority: String = "P2", confidence: Double, duplicateOf: String? = nil,
         on server: ScriptedModelServer? = nil
     ) {
-        var decision: [String: JSONValue] = [
-            "component": .string(component), "labels": ["bug"], "priority": .string(priority),
-            "confidence": .number(confidence),
-        ]
-        if server == nil {
-            decision["summary"] = "A short summary."
-            decision["duplicate_of"] = duplicateOf.map(JSONValue.string) ?? .null
-        }
-        (server ?? local).enqueue("/v1/chat/completions", .openAIText(JSONValue.object(decision).canonicalText))
+        (server ?? local).enqueueTriageReading(
+            component, priority: priority, confidence: confidence, duplicateOf: duplicateOf,
+            secondOpinion: server != nil)
     }
 
     var decisions: [JSONValue] {
