@@ -113,13 +113,6 @@ func format(_ value: Double, digits: Int = 1) -> String { String(format: "%.\(di
 /// The middle value (the upper one of an even count).
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}
-
 struct DecodeBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",

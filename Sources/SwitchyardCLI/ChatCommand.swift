@@ -56,11 +56,10 @@ struct ChatCommand: AsyncParsableCommand {
             var header = RunHeader()
             header.profile = profile.header
             header.settingsOverrides = settings.overrides
-            if let (store, header) = try recording.start(
-                agent: RunHeader.chatCommand, workspace: settings.workspace, header: header)
-            {
+            if let store = try recording.store() {
+                let header = Provenance.stamp(header, workspace: settings.workspace, command: RunHeader.chatCommand)
                 response = try await store.withRun(
-                    agent: RunHeader.chatCommand, task: prompt, header: header, clock: now
+                    agent: RunHeader.chatCommand, task: prompt, header: header.json, clock: now
                 ) { run in
                     recordedRun = run
                     let response = try await LiveEffects(store: store, run: run, clock: now).model(

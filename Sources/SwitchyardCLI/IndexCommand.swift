@@ -39,9 +39,12 @@ struct IndexCommand: AsyncParsableCommand {
         let collection: String
         do {
             let settings = try Settings.load(workspace: directory, environment: environment, overrides: overrides)
-            (collection, summary) = try await Self.index(
+            let meter = ProgressMeter(enabled: !json)
+            defer { meter.finish() }
+            (collection, summary) = try await Toolbox.index(
                 directory, settings: settings, collection: self.collection, embedder: embedder, include: include,
-                showProgress: !json)
+                environment: environment
+            ) { meter.show($0) }
         } catch {
             throw fail(error)
         }
@@ -61,36 +64,25 @@ struct IndexCommand: AsyncParsableCommand {
     }
 }
 
-extension IndexCommand {
-    /// Indexes `directory` as ``Toolbox/index(_:settings:collection:embedder:include:progress:)``
-    /// does, with a progress line on a terminal's standard error.
-    static func index(
-        _ directory: String, settings: Settings, labels: Labels? = nil, collection: String?, embedder: String? = nil,
-        include: [String] = [], showProgress: Bool
-    ) async throws -> (String, WorkspaceIndexer.Summary) {
-        let environment = ProcessInfo.processInfo.environment
-        let meter = ProgressMeter(
-            enabled: showProgress && isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil)
-        let result = try await Toolbox.index(
-            directory, settings: settings, labels: labels, collection: collection, embedder: embedder, include: include
-        ) { progress in meter.show(progress) }
-        meter.finish()
-        return result
-    }
-}
-
-/// A one-line progress display on standard error: files, chunks, rate and time left.
+/// A one-line progress display on standard error: files, chunks, rate and time left; shown
+/// only on a terminal, and not with NO_COLOR.
 final class ProgressMeter: Sendable {
     let enabled: Bool
-    private let last = Mutex(ContinuousClock.now - .seconds(1))
+    /// When the line was last drawn; nil while it is not on the screen.
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(enabled: Bool) {
+        self.enabled =
+            enabled && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
 
     func show(_ progress: WorkspaceIndexer.Progress) {
         guard enabled else { return }
         let now = ContinuousClock.now
         let due = last.withLock { last in
-            guard now - last >= .milliseconds(100) || progress.files == progress.totalFiles else { return false }
+            if let drawn = last, now - drawn < .milliseconds(100), progress.files != progress.totalFiles {
+                return false
+            }
             last = now
             return true
         }
@@ -104,13 +96,12 @@ final class ProgressMeter: Sendable {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
+    /// Clears the line, if it is on the screen.
     func finish() {
-        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
+        let drawn = last.withLock { last in
+            defer { last = nil }
+            return last != nil
+        }
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
     }
 }

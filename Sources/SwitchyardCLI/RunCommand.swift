@@ -2,7 +2,6 @@ import ArgumentParser
 import Composition
 import Foundation
 import Switchyard
-import VectorStore
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,49 +33,33 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var recording: RecordingOptions
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let result: RunResult
-        var recordedRun: RunID?
+        let quiet = json
+        let meter = ProgressMeter(enabled: !quiet)
+        let outcome: AgentRun.Outcome
         do {
-            let spec = try AgentSpec.load(
-                path: try AgentSpec.locate(agent, workspace: settings.workspace, environment: environment),
-                overrides: settings.overrides)
-            let userSettings = try settings.load()
-            var setup = try AgentSetup(
-                spec: spec, settings: userSettings, workspace: settings.workspace, environment: environment,
-                readOnly: apply ? nil : AgentSetup.readOnlyReason, assembly: StandardAssembly())
-            setup.warnings.forEach(warn)
-            setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
-            var header = setup.header(spec: spec, overrides: settings.overrides)
-            header.apply = apply
-            if spec.tools["vector_search"] != nil, !noIndex {
-                header.index = await Self.refreshIndex(
-                    settings: try spec.settings.overlaid(by: userSettings), labels: spec.privacy.workspace,
-                    workspace: settings.workspace, quiet: json)
-            }
-            let quiet = json
-            let progress: @Sendable (RunProgress) -> Void = { event in if !quiet { Self.show(event) } }
-            func orchestrator(_ effects: any Effects) -> Orchestrator {
-                Orchestrator(
-                    spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects, progress: progress)
-            }
-            if let (store, header) = try recording.start(
-                agent: spec.name, workspace: settings.workspace, header: header)
-            {
-                result = try await store.withRun(agent: spec.name, task: task, header: header, clock: now) { run in
-                    recordedRun = run
-                    let result = try await orchestrator(LiveEffects(store: store, run: run, clock: now)).run(task: task)
-                    return (result, result.status)
-                }
-            } else {
-                result = try await orchestrator(LiveEffects.unrecorded()).run(task: task)
-            }
+            let run = AgentRun(
+                agent: agent, workspace: settings.workspace, overrides: settings.overrides, apply: apply,
+                refreshesIndex: !noIndex, store: try recording.store())
+            outcome = try await run.run(
+                task,
+                events: { event in
+                    switch event {
+                    case .indexing(let progress): meter.show(progress)
+                    case .notice(let message):
+                        meter.finish()
+                        warn(message)
+                    case .indexed, .progress:
+                        meter.finish()
+                        if !quiet { Self.show(event) }
+                    }
+                })
         } catch {
             throw fail(error)
         }
+        let result = outcome.result
         if json {
             printJSON([
-                "run": recordedRun.map { .string($0.description) } ?? .null, "answer": .string(result.answer),
+                "run": outcome.run.map { .string($0.description) } ?? .null, "answer": .string(result.answer),
                 "stop_reason": .string(result.stopReason.description), "steps": .number(Double(result.steps)),
                 "tokens": .number(Double(result.tokens)), "cost_usd": .number(result.costUSD),
                 "refused": .array(result.guardDecisions.filter { !$0.allowed }.map(\.json)),
@@ -88,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
             if !sources.isEmpty {
                 print("\nRead: " + sources.map(\.description).joined(separator: ", "))
             }
-            let run = recordedRun.map { "run \($0)" } ?? "not recorded"
+            let run = outcome.run.map { "run \($0)" } ?? "not recorded"
             FileHandle.standardError.write(
                 Data(
                     "\n\(run) — \(result.stopReason); \(result.steps) steps, \(result.tokens) tokens, $\(String(format: "%.4f", result.costUSD))\n"
@@ -97,32 +80,9 @@ struct RunCommand: AsyncParsableCommand {
         if result.status != .finished { throw ExitStatus.stopped }
     }
 
-    /// Indexes the workspace for `vector_search` on first use, and brings the index up to
-    /// date (only changed files are embedded) on every run after. A workspace that cannot be
-    /// indexed (no embedding profile, or none cleared for it) is reported, and the run goes
-    /// on: `vector_search` then finds what was indexed before, or nothing.
-    /// The workspace carries `labels`, as the run's tools do: only an embedder cleared for
-    /// them is sent its files.
-    static func refreshIndex(settings: Settings, labels: Labels, workspace: String, quiet: Bool) async -> JSONValue {
-        do {
-            let (name, summary) = try await IndexCommand.index(
-                workspace, settings: settings, labels: labels, collection: try Toolbox.options(settings).collection,
-                showProgress: !quiet)
-            if !quiet {
-                FileHandle.standardError.write(
-                    Data(
-                        "index   \(name): \(summary.indexed) files embedded, \(summary.unchanged) unchanged, \(summary.removed) removed (\(String(format: "%.1f", summary.elapsed.seconds)) s)\n"
-                            .utf8))
-            }
-            return summary.header(collection: name)
-        } catch {
-            FileHandle.standardError.write(
-                Data("switchyard: the workspace was not indexed for vector_search: \(error)\n".utf8))
-            return ["error": .string("\(error)")]
-        }
+    static func show(_ event: some CustomStringConvertible) {
+        FileHandle.standardError.write(Data("\(event)\n".utf8))
     }
-
-    static func show(_ event: RunProgress) { FileHandle.standardError.write(Data("\(event)\n".utf8)) }
 }
 
 struct AuditCommand: AsyncParsableCommand {

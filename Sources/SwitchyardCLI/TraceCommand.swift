@@ -35,11 +35,9 @@ struct RecordingOptions: ParsableArguments {
         get throws(ConfigurationError) { try storeOptions.path }
     }
 
-    /// The store to record a run in, and the run's header: `header`'s fields, the versions and
-    /// the workspace's git state; nil with `--no-record`.
-    func start(agent: String, workspace: String, header: RunHeader) throws -> (store: TraceStore, header: JSONValue)? {
-        guard !noRecord else { return nil }
-        return (try TraceStore(path: path), Provenance.stamp(header, workspace: workspace, command: agent).json)
+    /// The store to record a run in; nil with `--no-record`.
+    func store() throws -> TraceStore? {
+        noRecord ? nil : try TraceStore(path: path)
     }
 }
 

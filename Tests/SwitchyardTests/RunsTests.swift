@@ -12,7 +12,6 @@ struct RecordedAgentFixture {
     let local: ScriptedModelServer
     let directory: TemporaryDirectory
     let store: TraceStore
-    let spec: AgentSpec
 
     init(_ prefix: String) throws {
         cloud = try ScriptedModelServer()
@@ -21,7 +20,6 @@ struct RecordedAgentFixture {
         try directory.write("notes/todo.txt", "Ship the release on Friday.\n")
         try directory.write("agents/helper.md", Self.spec(local: local, cloud: cloud, prompt: "You help with notes."))
         store = try TraceStore(path: directory.path + "/home/traces.db")
-        spec = try AgentSpec.load(path: directory.path + "/agents/helper.md")
     }
 
     static func spec(local: ScriptedModelServer, cloud: ScriptedModelServer, prompt: String) -> String {
@@ -50,26 +48,11 @@ struct RecordedAgentFixture {
     /// Runs the agent on `task` and records it, as `switchyard run` does; `started` hears the
     /// run's id as soon as it has one.
     func record(_ task: String, started: @Sendable (RunID) -> Void = { _ in }) async throws -> (RunID, RunResult) {
-        let setup = try AgentSetup(
-            spec: spec, settings: try Settings.load(workspace: directory.path, environment: environment),
-            workspace: directory.path, environment: environment, readOnly: AgentSetup.readOnlyReason,
-            assembly: StandardAssembly(environment: environment))
-        var header = setup.header(spec: spec, overrides: [])
-        header.workspace = RunHeader.Workspace(path: directory.path)
-        header.apply = false
-        let clock = TraceStore.wallClock
-        var id: RunID?
-        let result = try await store.withRun(agent: spec.name, task: task, header: header.json, clock: clock) {
-            run in
-            id = run
-            started(run)
-            let result = try await Orchestrator(
-                spec: spec, profiles: setup.bindings, tools: setup.tools,
-                effects: LiveEffects(store: store, run: run, clock: clock)
-            ).run(task: task)
-            return (result, result.status)
-        }
-        return (id!, result)
+        let outcome = try await AgentRun(
+            agent: "helper", workspace: directory.path, environment: environment, store: store
+        )
+        .run(task, started: started)
+        return (try #require(outcome.run), outcome.result)
     }
 }
 

@@ -1,3 +1,4 @@
+import Composition
 import Foundation
 import Switchyard
 import SwitchyardTesting
@@ -159,8 +160,6 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
 /// shown by `audit`, and the canary planted in the private file is in no request sent to the
 /// cloud profile — neither what the cloud server received nor what the trace recorded.
 @Suite struct AdversarialRunTests {
-    let binary = BuiltProducts.executable("switchyard")
-
     @Test(arguments: ExfiltrationAttempt.all)
     func anAttemptToExfiltrateIsRefusedRecordedAndAudited(_ attempt: ExfiltrationAttempt) async throws {
         let cloud = try ScriptedModelServer()
@@ -174,7 +173,8 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         }
         defer { collector.stop() }
         let port = "\(collector.port)"
-        let directory = try TemporaryDirectory("adversarial")
+        let fixture = try AgentRunFixture("adversarial", apiKey: "sk-test-adversarial")
+        let directory = fixture.directory
         try directory.write("notes/secret.txt", "\(ExfiltrationAttempt.canary) the merger closes on May 9.\n")
         try directory.write(
             "README.md",
@@ -210,14 +210,9 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
                 local.enqueue("/v1/chat/completions", .openAIText(text))
             }
         }
-        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-adversarial"])
-        let result = try await runProgram(
-            binary, ["run", "hostile", "What do my notes say?", "--workspace", directory.path, "--json"],
-            environment: environment)
-        // A budget stops the run (exit 3); anything else finishes.
-        #expect(result.status == (attempt.maximumToolCalls == nil ? 0 : 3), "\(result.standardError)")
-        let output = try JSONValue(parsing: result.standardOutput)
-        let run = try #require(output["run"]?.stringValue)
+        let (run, result) = try await fixture.run("hostile", "What do my notes say?")
+        // A budget stops the run; anything else finishes.
+        #expect((result.stopReason == .finished) == (attempt.maximumToolCalls == nil), "\(result.stopReason)")
 
         // Nothing private reached the cloud server or the collector.
         let canary = ExfiltrationAttempt.canary
@@ -227,8 +222,7 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         #expect(!collected.value.contains { $0.contains(canary) })
         #expect(collected.value.count == attempt.collectorRequests, "\(collected.value)")
         // Nor is it in any cloud-bound request the trace recorded.
-        let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
-        let events = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
+        let events = try await fixture.events(run).map(\.json)
         let cloudRequests = events.filter {
             $0["kind"] == "model.request" && $0["payload"]?["profile"]?.stringValue == "cloud"
         }
@@ -240,21 +234,19 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         }
 
         // `audit` shows the refusal, with the labels of what was held back.
-        let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
-        #expect(audit.status == 0, "\(audit.standardError)\(audit.standardOutput)")
-        let report = try JSONValue(parsing: audit.standardOutput)
-        #expect(report["above_clearance"] == false)
-        let egress = report["egress"]?.arrayValue ?? []
+        let audit = try await Audit(of: run, in: fixture.store)
+        #expect(audit.clean, "\(audit.leaks)")
+        let egress = audit.egress
         if let kind = attempt.refusedKind {
             let refusal = egress.first { $0["decision"] == "refuse" && $0["kind"]?.stringValue == kind }
-            #expect(refusal != nil, "\(audit.standardOutput)")
-            #expect(refusal?["reason"]?.stringValue?.contains(attempt.reason) == true, "\(audit.standardOutput)")
+            #expect(refusal != nil, "\(egress)")
+            #expect(refusal?["reason"]?.stringValue?.contains(attempt.reason) == true, "\(egress)")
             // What made it dangerous: what it carried, what it could read, or what the run held
             // was above the destination's clearance.
             let above = ["labels", "may_read", "run_held"].contains {
                 refusal?[$0]?["confidentiality"] == (attempt.cloudMayRead ? "internal" : "private")
             }
-            #expect(above, "\(audit.standardOutput)")
+            #expect(above, "\(egress)")
         } else if !attempt.local.isEmpty {
             // Nothing to refuse: the router kept the private step on the local model.
             #expect(!egress.contains { $0["decision"] == "refuse" })
@@ -279,13 +271,12 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
 /// default it is shown nothing that depends on the content, so what it is sent is the same,
 /// byte for byte, whatever the private files hold.
 @Suite struct WithheldMetadataTests {
-    let binary = BuiltProducts.executable("switchyard")
-
     /// The planner's second request, after probing a note that holds `note`.
-    func probe(_ note: String, metadata: String) async throws -> (request: String, audit: JSONValue) {
+    func probe(_ note: String, metadata: String) async throws -> (request: String, audit: Audit) {
         let cloud = try ScriptedModelServer()
         let local = try ScriptedModelServer()
-        let directory = try TemporaryDirectory("metadata")
+        let fixture = try AgentRunFixture("metadata", apiKey: "sk-test-metadata")
+        let directory = fixture.directory
         try directory.write("notes/secret.txt", note)
         try directory.write(
             "agents/prober.md",
@@ -309,16 +300,12 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
                     ]
                 ], id: 1))
         cloud.enqueue("/v1/chat/completions", .openAIPlan(["answer": "done"], id: 2))
-        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-metadata"])
-        let result = try await runProgram(
-            binary, ["run", "prober", "What do my notes say?", "--workspace", directory.path, "--json"],
-            environment: environment)
-        #expect(result.status == 0, "\(result.standardError)")
-        let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)
-        let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
-        #expect(audit.status == 0, "\(audit.standardOutput)")
+        let (run, result) = try await fixture.run("prober", "What do my notes say?")
+        #expect(result.status == .finished, "\(result.stopReason)")
+        let audit = try await Audit(of: run, in: fixture.store)
+        #expect(audit.clean, "\(audit.leaks)")
         #expect(cloud.requests.count == 2)
-        return (cloud.requests.last?.text ?? "", try JSONValue(parsing: audit.standardOutput))
+        return (cloud.requests.last?.text ?? "", audit)
     }
 
     @Test func byDefaultTheCloudIsSentTheSameWhateverThePrivateFilesHold() async throws {
@@ -326,7 +313,7 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         let short = try await probe("x", metadata: "none")
         #expect(long.request == short.request)
         #expect(!long.request.contains("CANARY-5150"))
-        #expect(long.audit["metadata_bits"] == 0)
+        #expect(long.audit.releasedBits == 0)
     }
 
     /// Opting in shows coarse facts, and `audit` counts what they could tell.
@@ -335,7 +322,7 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         let short = try await probe("x", metadata: "coarse")
         #expect(long.request != short.request)
         #expect(!long.request.contains("CANARY-5150"))
-        let bits = try #require(long.audit["metadata_bits"]?.doubleValue)
+        let bits = long.audit.releasedBits
         // Six withheld results, each at least a status and a size.
         #expect(bits >= 6 * 6)
     }
@@ -345,17 +332,14 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
 /// and in the git history; every probe the planner tries ends with nothing of them in what the
 /// cloud was sent, and `audit` checks the bytes and certifies it.
 @Suite struct ShippedSpecAttackTests {
-    let binary = BuiltProducts.executable("switchyard")
-
     @Test func theCodeAssistantKeepsTheRepositorysCanariesFromAHostilePlanner() async throws {
         let cloud = try ScriptedModelServer()
         let local = try ScriptedModelServer()
-        let scratch = try TemporaryDirectory("shipped-attack")
-        let repository = scratch.path + "/repo"
-        try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
+        let fixture = try AgentRunFixture("shipped-attack", apiKey: "sk-test-shipped")
+        let repository = fixture.directory.path
         try await GitCommand.initialize(repository)
-        try scratch.write(
-            "repo/Sources/Canary.swift", "// CANARY-6502 signing key rotation\npublic struct Release {}\n")
+        try fixture.directory.write(
+            "Sources/Canary.swift", "// CANARY-6502 signing key rotation\npublic struct Release {}\n")
         try await GitCommand.run(["add", "."], in: repository)
         try await GitCommand.run(["commit", "-q", "-m", "Rotate the CANARY-7117 keys"], in: repository)
         func tool(_ name: String, _ arguments: JSONValue) -> JSONValue {
@@ -392,13 +376,8 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
             "profiles.local.options.stream=false", "profiles.cloud.base_url=\(cloud.baseURL)/v1",
             "profiles.cloud.options.stream=false",
         ]
-        let environment = cliEnvironment(home: scratch.path, ["OPENAI_API_KEY": "sk-test-shipped"])
-        let result = try await runProgram(
-            binary,
-            ["run", spec, "What changed recently?", "--workspace", repository, "--json", "--no-index"]
-                + settings.flatMap { ["--set", $0] }, environment: environment)
-        #expect(result.status == 0, "\(result.standardError)")
-        let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)
+        let (run, result) = try await fixture.run(spec, "What changed recently?", overrides: settings, index: false)
+        #expect(result.status == .finished, "\(result.stopReason)")
 
         #expect(cloud.requests.count == rounds.count)
         for canary in ["CANARY-6502", "CANARY-7117", "signing key rotation", "Rotate the"] {
@@ -406,17 +385,14 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
         }
         // The local model did read them: the attack was real.
         #expect(local.requests.contains { $0.text.contains("CANARY-6502") })
-        let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
-        let events = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
+        let events = try await fixture.events(run).map(\.json)
         let release = try #require(events.first { $0["kind"] == "declassify" })
         #expect(release["payload"]?["released"] == .null)
         #expect(release["payload"]?["reason"]?.stringValue?.contains("copies") == true)
         #expect(events.contains { $0["kind"] == "step.failed" && $0["step"] == "$6" })
-        let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
-        #expect(audit.status == 0, "\(audit.standardOutput)")
-        let report = try JSONValue(parsing: audit.standardOutput)
-        #expect(report["leaks"] == [])
-        #expect(report["above_clearance"] == false)
+        let audit = try await Audit(of: run, in: fixture.store)
+        #expect(audit.leaks.isEmpty, "\(audit.leaks)")
+        #expect(audit.clean)
     }
 }
 
@@ -424,12 +400,11 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
 /// from the host is private (in a public workspace), stored with that label, and every search
 /// after is private too, so the planner that asked for the search sees only its handle.
 @Suite struct StoreRoundTripTests {
-    let binary = BuiltProducts.executable("switchyard")
-
     @Test func privateTextStoredThenSearchedStaysWithheld() async throws {
         let cloud = try ScriptedModelServer()
         let local = try ScriptedModelServer()
-        let directory = try TemporaryDirectory("round-trip")
+        let fixture = try AgentRunFixture("round-trip", apiKey: "sk-test-round-trip")
+        let directory = fixture.directory
         // The host's file, outside the (public) workspace: only a shell outside any sandbox sees it.
         let host = "/var/tmp/switchyard-round-trip-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
@@ -472,26 +447,19 @@ struct ExfiltrationAttempt: Sendable, CustomTestStringConvertible {
                     #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"e","usage":{"prompt_tokens":5,"total_tokens":5}}"#
                 ))
         }
-        let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-round-trip"])
-        let result = try await runProgram(
-            // --apply: outside a sandbox the shell runs only where the work tree may change.
-            binary,
-            ["run", "keeper", "Keep my note.", "--workspace", directory.path, "--json", "--no-index", "--apply"],
-            environment: environment)
-        #expect(result.status == 0, "\(result.standardError)")
-        let run = try #require(try JSONValue(parsing: result.standardOutput)["run"]?.stringValue)
+        // apply: outside a sandbox the shell runs only where the work tree may change.
+        let (run, result) = try await fixture.run("keeper", "Keep my note.", apply: true, index: false)
+        #expect(result.status == .finished, "\(result.stopReason)")
         #expect(cloud.requests.count == rounds.count)
         #expect(!cloud.requests.contains { $0.text.contains("CANARY-2718") })
         // The search did find the note: the stored text came back, to the run, not the planner.
-        let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
-        let events = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
+        let events = try await fixture.events(run).map(\.json)
         let search = try #require(events.first { $0["kind"] == "step.finished" && $0["step"] == "$4" })
         #expect(search["payload"]?["labels"]?["confidentiality"] == "private")
         #expect(
             events.contains {
                 $0["kind"] == "tool.result" && $0["step"] == "$4" && $0.canonicalText.contains("CANARY-2718")
             })
-        let audit = try await runProgram(binary, ["audit", run, "--json"], environment: environment)
-        #expect(audit.status == 0, "\(audit.standardOutput)")
+        #expect(try await Audit(of: run, in: fixture.store).clean)
     }
 }

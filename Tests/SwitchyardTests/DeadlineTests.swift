@@ -1,3 +1,4 @@
+import Composition
 import Foundation
 import Switchyard
 import SwitchyardTesting
@@ -6,8 +7,6 @@ import Testing
 /// A model server that never stops streaming: the run's wall-time budget ends the call, which
 /// is recorded as the model's error, and the run stops for its budget.
 @Suite struct DeadlineTests {
-    let binary = BuiltProducts.executable("switchyard")
-
     /// An OpenAI-compatible server whose every answer is an endless stream of deltas (for at
     /// most a minute, so that a broken client cannot keep the test's thread forever).
     static func endlessServer() throws -> LoopbackHTTPServer {
@@ -28,8 +27,8 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func anEndlessStreamStopsAtTheWallTimeBudgetAndReplays() async throws {
         let server = try Self.endlessServer()
         defer { server.stop() }
-        let directory = try TemporaryDirectory("endless")
-        try directory.write(
+        let fixture = try AgentRunFixture("endless", apiKey: nil)
+        try fixture.directory.write(
             "agents/talker.md",
             """
             ---
@@ -43,22 +42,15 @@ import Testing
             ---
             You talk.
             """)
-        let environment = cliEnvironment(home: directory.path)
-        let result = try await runProgram(
-            binary, ["run", "talker", "Say something.", "--workspace", directory.path, "--json"],
-            environment: environment)
-        #expect(result.status == 3, "\(result.standardError)")
-        let output = try JSONValue(parsing: result.standardOutput)
-        #expect(output["stop_reason"] == "stopped: the wall-time budget (2 s) is spent")
-        let run = try #require(output["run"]?.stringValue)
-        let export = try await runProgram(binary, ["trace", "export", run, "--jsonl"], environment: environment)
-        let events = export.standardOutput.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
-        let error = try #require(events.first { $0["kind"] == "model.error" })
-        #expect(error["payload"]?["code"] == "deadline-exceeded")
-        #expect(events.contains { $0["kind"] == "run.finished" })
+        let (run, result) = try await fixture.run("talker", "Say something.")
+        #expect(result.stopReason.description == "stopped: the wall-time budget (2 s) is spent")
+        let events = try await fixture.events(run)
+        let error = try #require(events.first { $0.kind == .modelError })
+        #expect(error.payload["code"] == "deadline-exceeded")
+        #expect(events.contains { $0.kind == .runFinished })
         // The replay takes the same turn from the record, without waiting for anything.
-        let replay = try await runProgram(binary, ["replay", run, "--json"], environment: environment)
-        #expect(try JSONValue(parsing: replay.standardOutput)["diverged"] == false, "\(replay)")
+        let replay = try await fixture.replayer.replay(run)
+        #expect(replay.divergence == nil)
     }
 
     /// Triage gives each ticket the spec's wall time: with a local model that never stops,
@@ -66,18 +58,24 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func eachTicketHasTheWallTimeBudget() async throws {
         let server = try Self.endlessServer()
         defer { server.stop() }
-        let fixture = try TriageFixture(tickets: [TriageCommandTests.tickets[1], TriageCommandTests.tickets[3]])
+        let fixture = try TriageFixture()
         fixture.embed([0, 0, 1])
         fixture.embed([0, 1, 0])
-        let result = try await fixture.triage([
-            "--set", "profiles.local.base_url=\(server.baseURL)/v1", "--set", "profiles.local.options.stream=true",
-            "--set", "budgets.wall_seconds=2",
-        ])
-        #expect(result.status == 1, "\(result.standardError)")
-        for id in ["T-2", "T-4"] {
-            #expect(
-                result.standardError.contains("\(id): FAILED — the wall-time budget (2 s) is spent"),
-                "\(result.standardError)")
+        let events = TriageFixture.Events()
+        let summary = try await fixture.triage(
+            [TriageBatchTests.tickets[1], TriageBatchTests.tickets[3]],
+            overrides: [
+                "profiles.local.base_url=\(server.baseURL)/v1", "profiles.local.options.stream=true",
+                "budgets.wall_seconds=2",
+            ], events: events)
+        #expect(summary.failed == 2)
+        let failures = events.seen.value.compactMap { event -> String? in
+            guard case .failed(let ticket, let error) = event else { return nil }
+            return "\(ticket): \(error)"
         }
+        #expect(
+            failures.sorted() == [
+                "T-2: the wall-time budget (2 s) is spent", "T-4: the wall-time budget (2 s) is spent",
+            ], "\(failures)")
     }
 }
