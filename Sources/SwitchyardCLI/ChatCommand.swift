@@ -37,15 +37,14 @@ struct ChatCommand: AsyncParsableCommand {
     @Argument(help: "What to ask.") var prompt: String
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
         let request = try makeRequest()
-        let response: ModelResponse
-        var recordedRun: RunID?
+        let printsLive = stream && !json
+        let outcome: ChatRun.Outcome
         do {
-            let profile = try ModelProfile.named(self.profile, in: settings.load(), environment: environment)
-            let provider = try profile.chatProvider(environment: environment)
-            let printsLive = stream && !json
-            let observe: @Sendable (ModelEvent) -> Void = { event in
+            let chat = ChatRun(
+                profile: profile, workspace: settings.workspace, overrides: settings.overrides,
+                store: try recording.store())
+            outcome = try await chat.run(request, prompt: prompt) { event in
                 guard printsLive else { return }
                 switch event {
                 case .textDelta(let text): FileHandle.standardOutput.write(Data(text.utf8))
@@ -53,29 +52,12 @@ struct ChatCommand: AsyncParsableCommand {
                 default: break
                 }
             }
-            var header = RunHeader()
-            header.profile = profile.header
-            header.settingsOverrides = settings.overrides
-            if let store = try recording.store() {
-                let header = Provenance.stamp(header, workspace: settings.workspace, command: RunHeader.chatCommand)
-                response = try await store.withRun(
-                    agent: RunHeader.chatCommand, task: prompt, header: header.json, clock: now
-                ) { run in
-                    recordedRun = run
-                    let response = try await LiveEffects(store: store, run: run, clock: now).model(
-                        request, profile: profile.name, provider: provider, step: "$1", observe: observe)
-                    return (response, .finished)
-                }
-            } else {
-                response = try await LiveEffects.unrecorded().model(
-                    request, profile: profile.name, provider: provider, step: "$1", observe: observe)
-            }
         } catch {
             throw fail(error)
         }
-        if let recordedRun {
-            FileHandle.standardError.write(
-                Data("(recorded as run \(recordedRun); switchyard trace show \(recordedRun))\n".utf8))
+        let response = outcome.response
+        if let run = outcome.run {
+            FileHandle.standardError.write(Data("(recorded as run \(run); switchyard trace show \(run))\n".utf8))
         }
         if json {
             printJSON(Self.report(response))

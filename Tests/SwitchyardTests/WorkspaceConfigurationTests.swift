@@ -101,9 +101,10 @@ import Testing
             (
                 "chat",
                 {
-                    _ = try ModelProfile.named(
-                        "local", in: try Settings.load(workspace: directory.path, environment: fixture.environment),
-                        environment: fixture.environment)
+                    _ = try await ChatRun(
+                        profile: "local", workspace: directory.path, environment: fixture.environment,
+                        store: fixture.store
+                    ).run(ModelRequest(messages: [.user("hi")]), prompt: "hi")
                 }
             ),
         ]
