@@ -60,42 +60,28 @@ public struct AgentRun: Sendable {
     /// hears what the run reports. A spec or setting that is wrong throws before anything is
     /// recorded; a run that fails once started is recorded as failed, and the error thrown.
     public func run(
-        _ task: String, assembly: (any AgentAssembly)? = nil, started: @Sendable (RunID) -> Void = { _ in },
-        events: @escaping @Sendable (Event) -> Void = { _ in }
+        _ task: String, started: (RunID) -> Void = { _ in }, events: @escaping @Sendable (Event) -> Void = { _ in }
     ) async throws -> Outcome {
-        let spec = try AgentSpec.load(
-            path: try AgentSpec.locate(agent, workspace: workspace, environment: environment), overrides: overrides)
-        let settings = try Settings.load(workspace: workspace, environment: environment, overrides: overrides)
-        var setup = try AgentSetup(
-            spec: spec, settings: settings, workspace: workspace, environment: environment,
-            readOnly: apply ? nil : AgentSetup.readOnlyReason,
-            assembly: assembly ?? StandardAssembly(environment: environment))
-        setup.warnings.forEach { events(.notice($0)) }
-        setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
+        let agent = try await ReadyAgent(
+            self.agent, workspace: workspace, environment: environment, overrides: overrides,
+            readOnly: apply ? nil : AgentSetup.readOnlyReason
+        ) { events(.notice($0)) }
+        let (spec, setup) = (agent.spec, agent.setup)
         var header = setup.header(spec: spec, overrides: overrides)
         header.apply = apply
         if spec.tools["vector_search"] != nil, refreshesIndex {
-            header.index = await refreshIndex(
-                settings: try spec.settings.overlaid(by: settings), labels: spec.privacy.workspace, events: events)
+            header.index = await refreshIndex(settings: setup.settings, labels: spec.privacy.workspace, events: events)
         }
-        func orchestrator(_ effects: any Effects) -> Orchestrator {
-            Orchestrator(
+        let (run, result) = try await recordingRun(
+            in: store, agent: spec.name, task: task, header: header, workspace: workspace, started: started
+        ) { effects in
+            let result = try await Orchestrator(
                 spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects,
-                progress: { events(.progress($0)) })
-        }
-        guard let store else {
-            return Outcome(run: nil, result: try await orchestrator(LiveEffects.unrecorded()).run(task: task))
-        }
-        let clock = TraceStore.wallClock
-        let stamped = Provenance.stamp(header, workspace: workspace, command: spec.name)
-        var id: RunID?
-        let result = try await store.withRun(agent: spec.name, task: task, header: stamped.json, clock: clock) { run in
-            id = run
-            started(run)
-            let result = try await orchestrator(LiveEffects(store: store, run: run, clock: clock)).run(task: task)
+                progress: { events(.progress($0)) }
+            ).run(task: task)
             return (result, result.status)
         }
-        return Outcome(run: id, result: result)
+        return Outcome(run: run, result: result)
     }
 
     /// Indexes the workspace for `vector_search` on first use, and brings the index up to

@@ -42,22 +42,16 @@ public struct ChatRun: Sendable {
         let settings = try Settings.load(workspace: workspace, environment: environment, overrides: overrides)
         let profile = try ModelProfile.named(self.profile, in: settings, environment: environment)
         let provider = try profile.chatProvider(environment: environment)
-        func call(_ effects: LiveEffects) async throws -> ModelResponse {
-            try await effects.model(request, profile: profile.name, provider: provider, step: "$1", observe: observe)
-        }
-        guard let store else { return Outcome(run: nil, response: try await call(.unrecorded())) }
         var header = RunHeader()
         header.profile = profile.header
         header.settingsOverrides = overrides
-        let stamped = Provenance.stamp(header, workspace: workspace, command: RunHeader.chatCommand)
-        let clock = TraceStore.wallClock
-        var id: RunID?
-        let response = try await store.withRun(
-            agent: RunHeader.chatCommand, task: prompt, header: stamped.json, clock: clock
-        ) { run in
-            id = run
-            return (try await call(LiveEffects(store: store, run: run, clock: clock)), .finished)
+        let (run, response) = try await recordingRun(
+            in: store, agent: RunHeader.chatCommand, task: prompt, header: header, workspace: workspace
+        ) { effects in
+            let response = try await effects.model(
+                request, profile: profile.name, provider: provider, step: "$1", observe: observe)
+            return (response, .finished)
         }
-        return Outcome(run: id, response: response)
+        return Outcome(run: run, response: response)
     }
 }

@@ -24,3 +24,23 @@ public enum Provenance {
         return header
     }
 }
+
+/// Runs `body` as a run of `agent` on `task` recorded in `store`, its header stamped with where
+/// it ran, and says the run's id; without a store, runs it with effects that record nothing.
+/// `started` hears the id as soon as there is one.
+func recordingRun<Result>(
+    in store: TraceStore?, agent: String, task: String, header: RunHeader, workspace: String,
+    started: (RunID) -> Void = { _ in }, isolation: isolated (any Actor)? = #isolation,
+    _ body: (LiveEffects) async throws -> (result: Result, status: RunStatus)
+) async throws -> (run: RunID?, result: Result) {
+    guard let store else { return (nil, try await body(.unrecorded()).result) }
+    let clock = TraceStore.wallClock
+    let stamped = Provenance.stamp(header, workspace: workspace, command: agent)
+    var id: RunID?
+    let result = try await store.withRun(agent: agent, task: task, header: stamped.json, clock: clock) { run in
+        id = run
+        started(run)
+        return try await body(LiveEffects(store: store, run: run, clock: clock))
+    }
+    return (id, result)
+}

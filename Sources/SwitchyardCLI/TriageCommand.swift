@@ -47,16 +47,11 @@ struct TriageCommand: AsyncParsableCommand {
         do {
             let tickets = try TicketFile.read(file)
             let decisions = try DecisionsFile(path: outPath) { warn("triage: \($0)") }
-            let spec = try AgentSpec.load(
-                path: try AgentSpec.locate(agent, workspace: settings.workspace, environment: environment),
-                overrides: settings.overrides)
-            var setup = try AgentSetup(
-                spec: spec, settings: try settings.load(), workspace: settings.workspace, environment: environment,
-                labels: Ticket.labels, assembly: StandardAssembly())
-            setup.warnings.forEach(warn)
-            setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
+            let agent = try await ReadyAgent(
+                self.agent, workspace: settings.workspace, environment: environment, overrides: settings.overrides,
+                labels: Ticket.labels, notice: warn)
             let batch = try TriageBatch(
-                spec: spec, setup: setup, store: try TraceStore(path: storeOptions.path), file: file,
+                spec: agent.spec, setup: agent.setup, store: try TraceStore(path: storeOptions.path), file: file,
                 workspace: settings.workspace, overrides: settings.overrides, concurrency: concurrency, clock: now)
             let progress = TriageProgress(quiet: json)
             let (file, outPath, quiet) = (file, outPath, json)

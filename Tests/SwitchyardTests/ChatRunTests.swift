@@ -24,12 +24,7 @@ import Testing
     @Test func aChatIsRecordedAsARunWithoutItsSecretsAndReplays() async throws {
         let server = try ScriptedModelServer()
         // The key arrives split across two deltas.
-        server.enqueue(
-            "/api/chat",
-            .ndjson([
-                #"{"message":{"role":"assistant","content":"your key is sk-AbCdEfGhIjKl"},"done":false}"#,
-                #"{"message":{"role":"assistant","content":"MnOpQrStUvWxYz012345."},"done":true,"done_reason":"stop","prompt_eval_count":4,"eval_count":9}"#,
-            ]))
+        server.enqueueOllamaKeyInTwoDeltas()
         let fixture = try AgentRunFixture("chat-run", apiKey: nil)
         let streamed = Shared<String>("")
         let outcome = try await chat(fixture, ollama("l", at: server)).run(

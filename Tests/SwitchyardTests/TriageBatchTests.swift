@@ -55,14 +55,11 @@ struct TriageFixture {
     func triage(
         _ tickets: [Ticket], spec path: String? = nil, overrides: [String] = [], events: Events = Events()
     ) async throws -> TriageSummary {
-        let spec = try AgentSpec.load(path: path ?? directory.path + "/agents/triage.md", overrides: overrides)
-        let settings = try Settings.load(workspace: directory.path, environment: environment, overrides: overrides)
-        var setup = try AgentSetup(
-            spec: spec, settings: settings, workspace: directory.path, environment: environment,
-            labels: Ticket.labels, assembly: assembly)
-        setup.bindings = await ProfileBinding.askingWindows(setup.bindings)
+        let agent = try await ReadyAgent(
+            path ?? directory.path + "/agents/triage.md", workspace: directory.path, environment: environment,
+            overrides: overrides, labels: Ticket.labels, notice: { _ in })
         let batch = try TriageBatch(
-            spec: spec, setup: setup, store: store, file: "tickets.jsonl", workspace: directory.path,
+            spec: agent.spec, setup: agent.setup, store: store, file: "tickets.jsonl", workspace: directory.path,
             overrides: overrides)
         return try await batch.run(tickets, into: try DecisionsFile(path: decisionsPath), events: events.handler)
     }

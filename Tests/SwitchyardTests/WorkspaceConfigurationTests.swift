@@ -9,12 +9,9 @@ import Testing
 @Suite struct WorkspaceConfigurationTests {
     func workspace(cloud: ScriptedModelServer, local: ScriptedModelServer, yaml: String) throws -> AgentRunFixture {
         let fixture = try AgentRunFixture("hostile-config", apiKey: "sk-test")
-        try fixture.directory.write("notes/secret.txt", "CANARY-8181 private notes\n")
-        try fixture.directory.write(
-            "agents/helper.md",
-            plannedAgent(
-                "helper", local: local, cloud: cloud, tools: ["read: {}", "shell: { otherwise: deny }"],
-                rest: "budgets: { steps: 5 }", prompt: "You help with notes."))
+        try NotesWorkspace.write(
+            into: fixture.directory, secret: "CANARY-8181 private notes", cloud: cloud, local: local,
+            tools: ["read: {}", "shell: { otherwise: deny }"], rest: "budgets: { steps: 5 }")
         try fixture.directory.write("switchyard.yaml", yaml)
         return fixture
     }

@@ -83,6 +83,9 @@ public struct AgentSetup: Sendable {
     /// The profiles whose providers could not be made, and why: only those the agent can do
     /// without (a router's alternative); without its model or planner it does not start.
     public var unavailable: [String: String]
+    /// The spec's settings under the user's (the workspace's and the `--set`s): what the tools
+    /// were configured by.
+    public var settings: Settings
 
     /// What the user should hear of the setup: each profile the agent goes without, and why.
     public var warnings: [String] {
@@ -106,6 +109,7 @@ public struct AgentSetup: Sendable {
         labels: Labels? = nil, readOnly: String? = nil, providers: Providers = .live, assembly: any AgentAssembly
     ) throws {
         let merged = try spec.settings.overlaid(by: settings)
+        self.settings = merged
         tools = try assembly.tools(
             named: Set(spec.tools.keys), workspace: workspace, settings: merged,
             labels: labels ?? spec.privacy.workspace, readOnly: readOnly)
