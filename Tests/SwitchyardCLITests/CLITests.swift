@@ -152,11 +152,6 @@ import Testing
         #expect(show.standardOutput.contains("hash chain: verified"))
         #expect(show.standardOutput.contains("[REDACTED:openai-key:"))
 
-        for file in try FileManager.default.contentsOfDirectory(atPath: home) where !file.hasSuffix(".key") {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: home + "/" + file))
-            #expect(bytes.range(of: Data("sk-AbCdEfGhIjKlMnOp".utf8)) == nil, "\(file) holds the key")
-        }
-
         let replay = try await runProgram(binary, ["replay", id], environment: environment)
         #expect(replay.status == 0, "\(replay.standardError)")
         #expect(replay.standardOutput.contains("no divergence"))
@@ -167,11 +162,6 @@ import Testing
         #expect(divergence?["path"] == "request.messages[0].content")
         #expect(divergence?["recorded"] == "what is my key?")
         #expect(divergence?["replayed"] == "what is your key?")
-        let otherModel = try await runProgram(
-            binary, ["replay", id, "--set", "profiles.l.model=llama3.1", "--json"], environment: environment)
-        #expect(otherModel.status == 6)
-        #expect(try JSONValue(parsing: otherModel.standardOutput)["divergence"]?["path"] == "wire.body.model")
-
         let export = try await runProgram(binary, ["trace", "export", id, "--jsonl"], environment: environment)
         let lines = export.standardOutput.split(separator: "\n")
         #expect(lines.count == 3)  // the run, then its two events
@@ -212,37 +202,6 @@ import Testing
         #expect(try JSONValue(parsing: after.standardOutput).arrayValue?.count == 1)
     }
 
-    /// A prompt past the store's inline limit is kept as a blob; replay, export and diff
-    /// see it whole.
-    @Test func aLongPromptReplaysAndExportsWhole() async throws {
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let server = try ScriptedModelServer()
-        server.enqueue(
-            "/api/chat",
-            .ndjson([
-                #"{"message":{"role":"assistant","content":"Long."},"done":true,"done_reason":"stop","prompt_eval_count":26000,"eval_count":2}"#
-            ]))
-        let prompt = (1...13_000).map { "w\($0)" }.joined(separator: " ")  // 79 KB
-        #expect(prompt.utf8.count > 64 * 1024)
-        let chat = try await runProgram(
-            binary, ["chat"] + ollamaProfile("l", at: server.baseURL) + [prompt], environment: environment)
-        #expect(chat.status == 0, "\(chat.standardError)")
-        let runs = try JSONValue(
-            parsing: try await runProgram(binary, ["trace", "ls", "--json"], environment: environment).standardOutput)
-        let id = try #require(runs.arrayValue?.first?["id"]?.stringValue)
-        let replay = try await runProgram(binary, ["replay", id], environment: environment)
-        #expect(replay.status == 0, "\(replay.standardOutput.prefix(300))\(replay.standardError)")
-        #expect(replay.standardOutput.contains("no divergence"))
-        let export = try await runProgram(binary, ["trace", "export", id, "--jsonl"], environment: environment)
-        let request = try #require(export.standardOutput.split(separator: "\n").dropFirst().first)
-        let payload = try JSONValue(parsing: String(request))["payload"]
-        // (Compared apart from #expect, which would print 79 KB on a failure.)
-        let requestIsWhole = payload?["request"]?["messages"]?.arrayValue?.first?["content"] == .string(prompt)
-        let wireIsWhole = payload?["wire"]?["body"]?["messages"]?.arrayValue?.first?["content"] == .string(prompt)
-        #expect(requestIsWhole)
-        #expect(wireIsWhole)
-    }
-
     @Test func chatAgainstAnOllamaFake() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()
@@ -261,8 +220,8 @@ import Testing
         #expect(report["usage"]?["input_tokens"] == 3)
     }
 
-    /// A trace whose last event was cut off is shown as broken and the command fails; replay
-    /// and resume refuse it.
+    /// A trace whose last event was cut off is shown as broken and the command fails with the
+    /// chain's exit code; replay says why it refuses it.
     @Test func anEditedTraceFailsShowAndIsNotReplayed() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let server = try ScriptedModelServer()
@@ -278,11 +237,9 @@ import Testing
         let show = try await runProgram(binary, ["trace", "show", id], environment: environment)
         #expect(show.status == 5)
         #expect(show.standardOutput.contains("hash chain: BROKEN — the seal does not match"), "\(show.standardOutput)")
-        for (command, done) in [("replay", "replayed"), ("resume", "resumed")] {
-            let refused = try await runProgram(binary, [command, id], environment: environment)
-            #expect(refused.status != 0, "\(command)")
-            #expect(refused.standardError.contains("is not \(done): its hash chain is BROKEN"), "\(command)")
-        }
+        let refused = try await runProgram(binary, ["replay", id], environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.standardError.hasPrefix("switchyard: run \(id) is not replayed: its hash chain is BROKEN"))
     }
 
     /// A local model's traffic (it may be private) never goes through the environment's proxy.

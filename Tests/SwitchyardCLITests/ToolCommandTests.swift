@@ -96,21 +96,4 @@ import Testing
         #expect(misspelt.status == 2)
         #expect(misspelt.standardError.contains("tools.shell.alow is not an option"))
     }
-
-    @Test func aPrivateWorkspaceIsNeverEmbeddedByACloudProfile() async throws {
-        let directory = try TemporaryDirectory("cli-index")
-        try directory.write("notes.txt", "private plans\n")
-        let cloud = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "{}") }
-        defer { cloud.stop() }
-        let result = try await runProgram(
-            binary,
-            [
-                "index", directory.path, "--set", "profiles.embed.provider=openai", "--set",
-                "profiles.embed.base_url=\(cloud.baseURL)/v1", "--set", "profiles.embed.model=text-embedding-3-small",
-            ], environment: environment.merging(["OPENAI_API_KEY": "sk-test"]) { $1 })
-        #expect(result.status == 2)
-        #expect(
-            result.standardError.contains("the workspace is private and profile embed is cleared only for internal"))
-        #expect(cloud.requestCount == 0)
-    }
 }

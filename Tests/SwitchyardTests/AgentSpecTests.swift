@@ -1,3 +1,4 @@
+import Composition
 import Foundation
 import Switchyard
 import SwitchyardTesting
@@ -179,6 +180,19 @@ import Testing
             _ = try spec(broken)
         } throws: { error in
             "\(error)".hasPrefix("agents/helper.md:4: unknown provider 'olama'")
+        }
+    }
+
+    /// Every spec the repository ships loads, and its tools' options are ones the tools take.
+    @Test func everyShippedSpecIsValid() throws {
+        let agents = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("agents").path
+        let paths = AgentSpec.paths(in: agents)
+        #expect(paths.count >= 2, "\(paths)")
+        for path in paths {
+            let spec = try AgentSpec.load(path: path)
+            #expect(!spec.tools.isEmpty, "\(path)")
+            _ = try Toolbox.options(spec.settings)
         }
     }
 }

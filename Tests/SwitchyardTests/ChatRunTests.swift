@@ -1,5 +1,6 @@
 import Composition
 import Foundation
+import SQLite
 import Switchyard
 import SwitchyardTesting
 import Testing
@@ -76,6 +77,55 @@ import Testing
             #expect(error is ModelError, "\(error)")
         }
         #expect(try await fixture.store.runs().count == 1)
+    }
+
+    /// A prompt past the store's inline limit is kept as a blob: the run replays, and its
+    /// events read back with the prompt whole, in the request and in the wire body.
+    @Test func aLongPromptIsKeptWholeAndReplays() async throws {
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([
+                #"{"message":{"role":"assistant","content":"Long."},"done":true,"done_reason":"stop","prompt_eval_count":26000,"eval_count":2}"#
+            ]))
+        let fixture = try AgentRunFixture("chat-long", apiKey: nil)
+        let prompt = (1...13_000).map { "w\($0)" }.joined(separator: " ")  // 79 KB
+        #expect(prompt.utf8.count > 64 * 1024)
+        let run = try #require(
+            try await chat(fixture, ollama("l", at: server)).run(
+                ModelRequest(messages: [.user(prompt)]), prompt: prompt
+            ).run)
+        #expect(try await fixture.replayer.replay(run).divergence == nil)
+        let payload = try #require(try await fixture.events(run).first?.payload)
+        // (Compared apart from #expect, which would print 79 KB on a failure.)
+        let requestIsWhole = payload["request"]?["messages"]?.arrayValue?.first?["content"] == .string(prompt)
+        let wireIsWhole = payload["wire"]?["body"]?["messages"]?.arrayValue?.first?["content"] == .string(prompt)
+        #expect(requestIsWhole)
+        #expect(wireIsWhole)
+    }
+
+    /// A trace whose last event was cut off is neither replayed nor resumed, and the refusal
+    /// names the broken chain.
+    @Test func aCutTraceIsNotReplayedOrResumed() async throws {
+        let server = try ScriptedModelServer()
+        server.enqueue(
+            "/api/chat",
+            .ndjson([#"{"message":{"role":"assistant","content":"hi"},"done":true,"done_reason":"stop"}"#]))
+        let fixture = try AgentRunFixture("chat-cut", apiKey: nil)
+        let run = try #require(
+            try await chat(fixture, ollama("l", at: server)).run(
+                ModelRequest(messages: [.user("hello")]), prompt: "hello"
+            ).run)
+        try Database(path: fixture.home.path + "/traces.db").execute("DELETE FROM events WHERE seq = 2")
+        #expect(try await fixture.store.verify(run).holds == false)
+        await #expect(throws: TraceError.self) { _ = try await fixture.replayer.replay(run) }
+        do {
+            _ = try await fixture.replayer.resume(run)
+            Issue.record("a run with a broken chain was resumed")
+        } catch {
+            #expect("\(error)".contains("is not resumed: its hash chain is BROKEN"), "\(error)")
+        }
+        #expect(server.requests.count == 1)
     }
 
     /// A profile that does not exist is a configuration error, before anything is recorded.

@@ -117,4 +117,30 @@ import Testing
         }
         #expect(attacker.requests.isEmpty)
     }
+
+    /// A private workspace (the default) is not indexed by an embedder cleared only for
+    /// internal text, whoever configured it: nothing is sent to it.
+    @Test func aPrivateWorkspaceIsNeverEmbeddedByACloudProfile() async throws {
+        let fixture = try AgentRunFixture("cloud-embedder", apiKey: "sk-test")
+        try fixture.directory.write("notes.txt", "CANARY-8383 private plans\n")
+        let cloud = try LoopbackHTTPServer { _, writer in writer.respond(status: 200, text: "{}") }
+        defer { cloud.stop() }
+        let settings = try Settings.load(
+            workspace: fixture.directory.path, environment: fixture.environment,
+            overrides: [
+                "profiles.embed.provider=openai", "profiles.embed.base_url=\(cloud.baseURL)/v1",
+                "profiles.embed.model=text-embedding-3-small",
+            ])
+        do {
+            _ = try await Toolbox.index(
+                fixture.directory.path, settings: settings, collection: nil, environment: fixture.environment)
+            Issue.record("a private workspace was embedded by a cloud profile")
+        } catch {
+            #expect(error is ConfigurationError, "\(error)")
+            #expect(
+                "\(error)".contains("the workspace is private and profile embed is cleared only for internal"),
+                "\(error)")
+        }
+        #expect(cloud.requestCount == 0)
+    }
 }
