@@ -70,15 +70,14 @@ public struct AgentRun: Sendable {
         var header = setup.header(spec: spec, overrides: overrides)
         header.apply = apply
         if spec.tools["vector_search"] != nil, refreshesIndex {
-            header.index = await refreshIndex(settings: setup.settings, labels: spec.privacy.workspace, events: events)
+            header.index = await refreshIndex(settings: setup.settings, events: events)
         }
         let (run, result) = try await recordingRun(
             in: store, agent: spec.name, task: task, header: header, workspace: workspace, started: started
         ) { effects in
-            let result = try await Orchestrator(
-                spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects,
-                progress: { events(.progress($0)) }
-            ).run(task: task)
+            let result = try await Orchestrator(spec: spec, setup: setup, effects: effects) {
+                events(.progress($0))
+            }.run(task: task)
             return (result, result.status)
         }
         return Outcome(run: run, result: result)
@@ -88,14 +87,12 @@ public struct AgentRun: Sendable {
     /// date (only changed files are embedded) on every run after, and says what the header
     /// records of it. A workspace that cannot be indexed (no embedding profile, or none
     /// cleared for it) is reported, and the run goes on: `vector_search` then finds what was
-    /// indexed before, or nothing. The workspace carries `labels`, as the run's tools do: only
-    /// an embedder cleared for them is sent its files.
-    private func refreshIndex(
-        settings: Settings, labels: Labels, events: @escaping @Sendable (Event) -> Void
-    ) async -> JSONValue {
+    /// indexed before, or nothing. The workspace carries the labels `settings` give it, as the
+    /// run's tools do: only an embedder cleared for them is sent its files.
+    private func refreshIndex(settings: Settings, events: @escaping @Sendable (Event) -> Void) async -> JSONValue {
         do {
             let (collection, summary) = try await Toolbox.index(
-                workspace, settings: settings, labels: labels, collection: try Toolbox.options(settings).collection,
+                workspace, settings: settings, collection: try Toolbox.options(settings).collection,
                 environment: environment
             ) { events(.indexing($0)) }
             events(.indexed(collection: collection, summary))

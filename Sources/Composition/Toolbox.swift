@@ -112,25 +112,9 @@ public enum Toolbox {
         ]
     }
 
-    /// The workspace at `path`, labelled by `workspace.confidentiality` (default private) and
-    /// `workspace.integrity` (default trusted).
+    /// The workspace at `path`, labelled as its settings say (``Settings/workspaceLabels()``).
     public static func workspace(_ path: String, settings: Settings) throws -> Workspace {
-        var labels = Labels(.private, .trusted)
-        if let entry = settings["workspace.confidentiality"] {
-            guard let text = entry.value.stringValue, let level = Confidentiality(name: text) else {
-                throw ConfigurationError(
-                    at: entry.origin, message: "workspace.confidentiality: expected public, internal, private or secret"
-                )
-            }
-            labels.confidentiality = level
-        }
-        if let entry = settings["workspace.integrity"] {
-            guard let text = entry.value.stringValue, let level = Integrity(name: text) else {
-                throw ConfigurationError(
-                    at: entry.origin, message: "workspace.integrity: expected trusted or untrusted")
-            }
-            labels.integrity = level
-        }
+        let labels = try settings.workspaceLabels()
         do {
             return try Workspace(path: path, labels: labels)
         } catch {
@@ -184,12 +168,11 @@ public enum Toolbox {
     /// workspace's labels are `labels` when given (an agent's run gives its spec's, the ones
     /// its tools carry), else the settings' `workspace.*`.
     public static func index(
-        _ directory: String, settings: Settings, labels: Labels? = nil, collection: String?, embedder: String? = nil,
+        _ directory: String, settings: Settings, collection: String?, embedder: String? = nil,
         include: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment,
         progress: @escaping @Sendable (WorkspaceIndexer.Progress) -> Void = { _ in }
     ) async throws -> (collection: String, summary: WorkspaceIndexer.Summary) {
-        var workspace = try workspace(directory, settings: settings)
-        if let labels { workspace.labels = labels }
+        let workspace = try workspace(directory, settings: settings)
         let profile = try embeddingProfile(embedder, settings: settings, environment: environment)
         try checkClearance(of: profile, for: workspace)
         let collection = collection ?? defaultCollection(for: workspace)

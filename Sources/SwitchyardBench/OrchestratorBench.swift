@@ -65,7 +65,7 @@ struct OrchestratorBench: AsyncParsableCommand {
             profiles: [
                 .scripted("cloud", baseURL: server.baseURL, clearance: .internal)
             ],
-            tools: [Echo()],
+            tools: [Echo()], workspace: try spec.settings.workspaceLabels(),
             effects: LiveEffects(store: store, run: run, clock: TraceStore.wallClock),
             progress: { event in
                 if case .planning = event { marks.withLock { $0.append(.now) } }

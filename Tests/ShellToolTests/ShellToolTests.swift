@@ -458,6 +458,7 @@ func processAlive(_ marker: String) -> Bool {
                 .scripted("cloud", baseURL: planner.baseURL, clearance: .internal)
             ],
             tools: [ShellTool(workspace: try Workspace(path: directory.path), policy: policy)],
+            workspace: try spec.settings.workspaceLabels(),
             effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
         let result = try await orchestrator.run(task: "t")
         #expect(FileManager.default.fileExists(atPath: directory.path + "/ran") == allowed)

@@ -44,7 +44,7 @@ import Testing
         #expect(spec.routing.rules[1].minimumContextTokens == 20000)
         #expect(spec.routing.rules[1].needsTools == false)
         #expect(spec.routing.fallback == ["local"])
-        #expect(spec.privacy.workspace == Labels(.secret, .trusted))
+        #expect(try spec.settings.workspaceLabels() == Labels(.secret, .trusted))
         #expect(spec.privacy.declassify == .allow)
         #expect(!spec.privacy.allowExfiltration)
         #expect(spec.budgets.steps == 12)

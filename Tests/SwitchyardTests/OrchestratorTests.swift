@@ -84,6 +84,7 @@ struct OrchestratorFixture {
         let run = try await store.startRun(agent: spec.name, task: task, header: [:], at: 1)
         let orchestrator = Orchestrator(
             spec: spec, profiles: bindings(cloudURL: cloudURL, localURL: localURL), tools: tools,
+            workspace: try spec.settings.workspaceLabels(),
             effects: LiveEffects(store: store, run: run, clock: { 1_700_000_000_000 }))
         return (try await orchestrator.run(task: task), run)
     }
@@ -143,7 +144,7 @@ struct OrchestratorFixture {
             spec: try AgentSpec(
                 text: orchestratorSpec.replacing("BUDGET", with: "20"), file: "agents/helper.md", hash: "h"),
             profiles: fixture.bindings(cloudURL: "http://127.0.0.1:1", localURL: "http://127.0.0.1:1"),
-            tools: [NoteTool()],
+            tools: [NoteTool()], workspace: Labels(.private, .trusted),
             effects: try await RecordedEffects(replaying: run, in: fixture.store))
         let again = try await replayed.run(task: "When is the launch?")
         #expect(again.answer == result.answer)

@@ -74,6 +74,61 @@ import Testing
         #expect(profile.clearance == .public)
     }
 
+    /// The workspace's labels are one setting, whoever sets it: raised by the workspace's own
+    /// `switchyard.yaml` or by the user's `--set`, they are what the run's tools label the note
+    /// with and what the router and guard hold it to — the local model, lowered to private by
+    /// the workspace, is not sent the secret note the run read.
+    @Test(arguments: [true, false]) func raisedWorkspaceLabelsHoldInTheRun(byTheWorkspace: Bool) async throws {
+        let cloud = try ScriptedModelServer()
+        let local = try ScriptedModelServer()
+        cloud.enqueue(
+            "/v1/chat/completions",
+            .openAIPlan(
+                ["steps": [["kind": "tool", "tool": "read", "arguments": ["path": "notes/secret.txt"]]]], id: 1))
+        cloud.enqueue(
+            "/v1/chat/completions",
+            .openAIPlan(["steps": [["kind": "model", "instruction": "Summarise it.", "inputs": ["$2"]]]], id: 2))
+        cloud.enqueue("/v1/chat/completions", .openAIPlan(["answer": "done"], id: 3))
+        local.enqueue("/v1/chat/completions", .openAIText("The acquisition closes in May."))
+        let lowered = "profiles:\n  local:\n    clearance: private\n"
+        let fixture = try workspace(
+            cloud: cloud, local: local,
+            yaml: lowered + (byTheWorkspace ? "workspace:\n  confidentiality: secret\n" : ""))
+        let (run, result) = try await fixture.run(
+            "helper", "Summarise the notes.", overrides: byTheWorkspace ? [] : ["workspace.confidentiality=secret"])
+
+        let step = try #require(result.artifacts.last)
+        #expect(step.kind == "model" && step.failed)
+        #expect(step.text.contains("local is cleared for private and the input is secret"), "\(step.text)")
+        #expect(local.requests.isEmpty)
+        #expect(!local.requests.contains { $0.text.contains("CANARY-8181") })
+        #expect(!cloud.requests.contains { $0.text.contains("CANARY-8181") })
+        // What audit labels the read's result by.
+        #expect(try await fixture.store.runHeader(run).toolLabels?["read"] == Labels(.secret, .trusted))
+    }
+
+    /// A spec that labels its workspace secret is not lowered by the workspace's own file.
+    @Test func aWorkspaceCannotLowerTheSpecsLabels() async throws {
+        let cloud = try ScriptedModelServer()
+        let local = try ScriptedModelServer()
+        let fixture = try AgentRunFixture("lowered-labels", apiKey: "sk-test")
+        try NotesWorkspace.write(
+            into: fixture.directory, secret: "CANARY-8181 private notes", cloud: cloud, local: local,
+            tools: ["read: {}"], rest: "privacy:\n  workspace: { confidentiality: secret }")
+        try fixture.directory.write("switchyard.yaml", "workspace:\n  confidentiality: private\n")
+        do {
+            _ = try await fixture.run("helper", "Summarise the notes.")
+            Issue.record("the run started")
+        } catch {
+            #expect(
+                "\(error)".contains(
+                    "switchyard.yaml:2: workspace.confidentiality: the workspace's own configuration may only tighten"),
+                "\(error)")
+        }
+        #expect(cloud.requests.isEmpty)
+        #expect(try await fixture.store.runs().isEmpty)
+    }
+
     /// Commands without a spec take profiles from the configuration alone: one the workspace
     /// made up (an embedder cleared for secrets, at the attacker's server) is refused before
     /// anything is sent to it — by `index` and by `chat`.

@@ -97,7 +97,6 @@ public struct AgentSpec: Sendable {
             case allow
         }
 
-        public var workspace = Labels(.private, .trusted)
         public var declassify: Declassify = .never
         /// Whether a run that holds private data and has read untrusted content may still
         /// use exfiltration-capable tools (the "lethal trifecta"); off unless the spec says so.
@@ -191,6 +190,8 @@ public struct AgentSpec: Sendable {
             text: text, file: path, hash: data.withUnsafeBytes { SHA256.hex($0) }, overrides: overrides)
     }
 
+    /// Reads a spec's text: its front matter checked section by section (each by its own
+    /// type's reader, every problem at its file and line), `overrides` among them.
     public init(text: String, file: String, hash: String, overrides: [String] = []) throws(ConfigurationError) {
         // `\r\n` is one Character, and a newline: a spec saved with CRLF reads as any other.
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
@@ -201,249 +202,40 @@ public struct AgentSpec: Sendable {
         guard let end = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" }) else {
             throw ConfigurationError(file: file, line: 1, message: "the front matter has no closing '---'")
         }
-        let yaml = lines[1..<end].joined(separator: "\n")
         var settings = Settings()
-        try settings.merge(yaml: yaml, file: file, lineOffset: 1)
+        try settings.merge(yaml: lines[1..<end].joined(separator: "\n"), file: file, lineOffset: 1)
         for assignment in overrides
         where Self.overridableSections.contains(String(assignment.prefix { $0 != "." && $0 != "=" })) {
             try settings.set(assignment)
         }
-        self.file = file
-        self.hash = hash
-        self.settings = settings
+
+        let reader = try SpecReader(settings: settings, file: file)
+        name = reader.name
+        description = try reader.string("description") ?? ""
+        planner = try reader.string("planner")
+        model = try reader.string("model") ?? "local"
+        if let planner { try reader.requireProfile(planner, at: reader.origin(of: "planner")) }
+        try reader.requireProfile(model, at: reader.origin(of: "model"))
+        tools = try reader.tools()
+        routing = try Routing(reading: reader)
+        privacy = try Privacy(reading: reader)
+        budgets = try Budgets(reading: reader)
+        triage = try Triage(reading: reader)
+
         systemPrompt = lines[(end + 1)...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-
-        for (key, entry) in settings.entries {
-            let top = String(key.prefix { $0 != "." })
-            guard Self.topLevelKeys.contains(top) else {
-                throw ConfigurationError(
-                    at: entry.origin,
-                    message:
-                        "unknown key '\(top)'; an agent spec has \(Self.topLevelKeys.sorted().joined(separator: ", "))")
-            }
-        }
-        func entry(_ key: String) -> Settings.Entry? { settings[key] }
-        func string(_ key: String) throws(ConfigurationError) -> String? {
-            guard let entry = entry(key) else { return nil }
-            guard let value = entry.value.stringValue, !value.isEmpty else {
-                throw ConfigurationError(at: entry.origin, message: "\(key): expected text")
-            }
-            return value
-        }
-        guard let name = try string("name") else {
-            throw ConfigurationError(file: file, line: 2, message: "name is missing")
-        }
-        let expected = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        guard name == expected else {
-            throw ConfigurationError(
-                at: entry("name")!.origin, message: "name '\(name)' does not match the file name '\(expected).md'")
-        }
-        self.name = name
-        description = try string("description") ?? ""
-        planner = try string("planner")
-        model = try string("model") ?? "local"
-
-        // Profiles: every key checked by the profile parser itself, without the environment.
-        let profiles = Set(try ModelProfile.all(from: settings, environment: [:]).keys)
-        func requireProfile(_ profile: String, _ origin: String) throws(ConfigurationError) {
-            guard profiles.contains(profile) else {
-                throw ConfigurationError(
-                    at: origin,
-                    message:
-                        "no profile '\(profile)' in this spec (profiles: \(profiles.sorted().joined(separator: ", ")))")
-            }
-        }
-        if let planner { try requireProfile(planner, entry("planner")!.origin) }
-        try requireProfile(model, entry("model")?.origin ?? "\(file):2")
-
-        var tools: [String: ToolOptions] = [:]
-        for (key, entry) in settings.children(of: "tools") {
-            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
-            var options = tools[parts[0]] ?? ToolOptions([:], location: "tools.\(parts[0])")
-            options.origin = options.origin ?? entry.origin
-            if parts.count == 2 {
-                options.add(parts[1], entry.value, origin: entry.origin)
-            } else if entry.value != .null, entry.value != .object([:]) {
-                throw ConfigurationError(
-                    at: entry.origin, message: "tools.\(key): expected a mapping of options ({} for none)")
-            }
-            tools[parts[0]] = options
-        }
-        self.tools = tools
-
-        var routing = Routing()
-        if let rules = entry("routing.rules") {
-            guard let items = rules.value.arrayValue else {
-                throw ConfigurationError(at: rules.origin, message: "routing.rules: expected a list of rules")
-            }
-            for item in items {
-                guard let rule = item.objectValue else {
-                    throw ConfigurationError(at: rules.origin, message: "routing.rules: each rule is a mapping")
-                }
-                let known: Set<String> = ["role", "min_context_tokens", "needs_tools", "max_cost_usd", "use"]
-                if let unknown = rule.keys.sorted().first(where: { !known.contains($0) }) {
-                    throw ConfigurationError(
-                        at: rules.origin,
-                        message:
-                            "routing.rules: unknown key '\(unknown)'; a rule has \(known.sorted().joined(separator: ", "))"
-                    )
-                }
-                guard let use = rule["use"]?.stringValue else {
-                    throw ConfigurationError(
-                        at: rules.origin, message: "routing.rules: every rule needs 'use: PROFILE'")
-                }
-                try requireProfile(use, rules.origin)
-                var parsed = Routing.Rule(
-                    role: rule["role"]?.stringValue, minimumContextTokens: rule["min_context_tokens"]?.intValue,
-                    needsTools: rule["needs_tools"]?.boolValue, use: use, origin: rules.origin)
-                if let limit = rule["max_cost_usd"] {
-                    guard let number = limit.doubleValue, number >= 0 else {
-                        throw ConfigurationError(
-                            at: rules.origin, message: "routing.rules: max_cost_usd must be a number of dollars")
-                    }
-                    parsed.maximumCostUSD = number
-                }
-                routing.rules.append(parsed)
-            }
-        }
-        if let fallback = entry("routing.fallback") {
-            let names = fallback.value.arrayValue?.compactMap(\.stringValue) ?? fallback.value.stringValue.map { [$0] }
-            guard let names else {
-                throw ConfigurationError(at: fallback.origin, message: "routing.fallback: expected a list of profiles")
-            }
-            for name in names { try requireProfile(name, fallback.origin) }
-            routing.fallback = names
-        }
-        for (key, entry) in settings.children(of: "routing") where !["rules", "fallback"].contains(key) {
-            throw ConfigurationError(
-                at: entry.origin, message: "unknown key routing.\(key); routing has rules, fallback")
-        }
-        self.routing = routing
-
-        var privacy = Privacy()
-        for (key, entry) in settings.children(of: "privacy") {
-            switch key {
-            case "workspace.confidentiality":
-                guard let level = entry.value.stringValue.flatMap(Confidentiality.init(name:)) else {
-                    throw ConfigurationError(at: entry.origin, message: "expected public, internal, private or secret")
-                }
-                privacy.workspace.confidentiality = level
-            case "workspace.integrity":
-                guard let level = entry.value.stringValue.flatMap(Integrity.init(name:)) else {
-                    throw ConfigurationError(at: entry.origin, message: "expected trusted or untrusted")
-                }
-                privacy.workspace.integrity = level
-            case "declassify":
-                guard let policy = entry.value.stringValue.flatMap(Privacy.Declassify.init(rawValue:)) else {
-                    throw ConfigurationError(
-                        at: entry.origin, message: "declassify: expected never, redacted-summary or allow")
-                }
-                privacy.declassify = policy
-            case "allow_exfiltration":
-                guard let flag = entry.value.boolValue else {
-                    throw ConfigurationError(at: entry.origin, message: "allow_exfiltration: expected true or false")
-                }
-                privacy.allowExfiltration = flag
-            case "planner_metadata":
-                guard let policy = entry.value.stringValue.flatMap(Privacy.PlannerMetadata.init(rawValue:)) else {
-                    throw ConfigurationError(at: entry.origin, message: "planner_metadata: expected none or coarse")
-                }
-                privacy.plannerMetadata = policy
-            default:
-                throw ConfigurationError(
-                    at: entry.origin,
-                    message:
-                        "unknown key privacy.\(key); privacy has workspace.confidentiality, workspace.integrity, declassify, allow_exfiltration, planner_metadata"
-                )
-            }
-        }
-        self.privacy = privacy
-
-        var budgets = Budgets()
-        for (key, entry) in settings.children(of: "budgets") {
-            // Bounded, so a budget is never a number too large to count with (`1e30`, `.inf`).
-            func positive(atMost limit: Double) throws(ConfigurationError) -> Double {
-                guard let number = entry.value.doubleValue, number > 0, number <= limit else {
-                    throw ConfigurationError(
-                        at: entry.origin,
-                        message:
-                            "budgets.\(key): expected a positive number up to \(JSONValue.number(limit).canonicalText)")
-                }
-                return number
-            }
-            switch key {
-            case "steps": budgets.steps = Int(try positive(atMost: 1_000_000))
-            case "tokens": budgets.tokens = Int(try positive(atMost: 1_000_000_000_000))
-            case "cost_usd": budgets.costUSD = try positive(atMost: 1_000_000)
-            case "wall_seconds": budgets.wallTime = .seconds(try positive(atMost: 31_536_000))
-            default:
-                throw ConfigurationError(
-                    at: entry.origin,
-                    message: "unknown key budgets.\(key); budgets has steps, tokens, cost_usd, wall_seconds")
-            }
-        }
-        self.budgets = budgets
-
-        let triageEntries = settings.children(of: "triage")
-        if triageEntries.isEmpty {
-            triage = nil
-        } else {
-            func names(_ key: String, required: Bool) throws(ConfigurationError) -> [String]? {
-                guard let entry = entry("triage.\(key)") else {
-                    if required {
-                        throw ConfigurationError(
-                            at: triageEntries.values.map(\.origin).min() ?? file,
-                            message: "triage.\(key) is missing: a list of names")
-                    }
-                    return nil
-                }
-                guard let items = entry.value.arrayValue?.compactMap(\.stringValue), !items.isEmpty,
-                    items.count == entry.value.arrayValue?.count, Set(items).count == items.count
-                else {
-                    throw ConfigurationError(
-                        at: entry.origin, message: "triage.\(key): expected a list of distinct names")
-                }
-                return items
-            }
-            var triage = Triage(
-                components: try names("components", required: true)!, labels: try names("labels", required: true)!)
-            if let priorities = try names("priorities", required: false) { triage.priorities = priorities }
-            for (key, entry) in triageEntries {
-                func fraction() throws(ConfigurationError) -> Double {
-                    guard let number = entry.value.doubleValue, (0...1).contains(number) else {
-                        throw ConfigurationError(
-                            at: entry.origin, message: "triage.\(key): expected a number from 0 to 1")
-                    }
-                    return number
-                }
-                switch key {
-                case "components", "labels", "priorities": break
-                case "escalate_below": triage.escalateBelow = try fraction()
-                case "duplicate_min_score": triage.duplicateMinScore = try fraction()
-                case "escalate_to":
-                    guard let profile = entry.value.stringValue else {
-                        throw ConfigurationError(at: entry.origin, message: "triage.escalate_to: expected a profile")
-                    }
-                    try requireProfile(profile, entry.origin)
-                    triage.escalateTo = profile
-                case "duplicate_candidates":
-                    guard let count = entry.value.intValue, (1...20).contains(count) else {
-                        throw ConfigurationError(
-                            at: entry.origin, message: "triage.duplicate_candidates: expected a number from 1 to 20")
-                    }
-                    triage.duplicateCandidates = count
-                default:
-                    throw ConfigurationError(
-                        at: entry.origin,
-                        message: "unknown key triage.\(key); triage has \(Triage.keys.joined(separator: ", "))")
-                }
-            }
-            self.triage = triage
-        }
         if systemPrompt.isEmpty {
             throw ConfigurationError(
                 file: file, line: end + 2, message: "the system prompt (the Markdown after the front matter) is empty")
         }
+        // The workspace's labels are settings like any other (`workspace.confidentiality`), read
+        // in one place (``Settings/workspaceLabels()``): the spec's are the lowest layer, under
+        // the user's configuration, and the workspace's own may only raise them.
+        for key in ["confidentiality", "integrity"] {
+            if let entry = settings["privacy.workspace.\(key)"] { settings.entries["workspace.\(key)"] = entry }
+        }
+        self.file = file
+        self.hash = hash
+        self.settings = settings
     }
 
     /// The agent specs in a directory (`agents/`), by name.

@@ -239,3 +239,29 @@ extension StringProtocol {
             .joined(separator: " ")
     }
 }
+
+extension Settings {
+    /// The labels of the workspace's files: `workspace.confidentiality` (default private) and
+    /// `workspace.integrity` (default trusted) — the spec's `privacy.workspace`, the user's
+    /// configuration and `--set` over it, and the workspace's own `switchyard.yaml`, which may
+    /// only raise them. Tools, the index and the guard all label the workspace by this.
+    public func workspaceLabels() throws(ConfigurationError) -> Labels {
+        var labels = Labels(.private, .trusted)
+        if let entry = self["workspace.confidentiality"] {
+            guard let level = entry.value.stringValue.flatMap(Confidentiality.init(name:)) else {
+                throw ConfigurationError(
+                    at: entry.origin, message: "workspace.confidentiality: expected public, internal, private or secret"
+                )
+            }
+            labels.confidentiality = level
+        }
+        if let entry = self["workspace.integrity"] {
+            guard let level = entry.value.stringValue.flatMap(Integrity.init(name:)) else {
+                throw ConfigurationError(
+                    at: entry.origin, message: "workspace.integrity: expected trusted or untrusted")
+            }
+            labels.integrity = level
+        }
+        return labels
+    }
+}

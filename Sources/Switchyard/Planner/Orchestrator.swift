@@ -55,8 +55,20 @@ public actor Orchestrator {
     /// The withheld results whose coarse metadata the planner has been shown (each once).
     private var metadataShown: Set<String> = []
 
+    /// An orchestrator for `spec` with the tools and profiles of its `setup`.
     public init(
-        spec: AgentSpec, profiles: [ProfileBinding], tools: [any Tool], effects: any Effects,
+        spec: AgentSpec, setup: AgentSetup, effects: any Effects,
+        progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
+    ) {
+        self.init(
+            spec: spec, profiles: setup.bindings, tools: setup.tools, workspace: setup.workspaceLabels,
+            effects: effects, progress: progress)
+    }
+
+    /// An orchestrator for `spec` with `tools` and `profiles`, in a workspace whose files carry
+    /// `workspace` (what the guard takes a sender that reads them on its own to hold).
+    public init(
+        spec: AgentSpec, profiles: [ProfileBinding], tools: [any Tool], workspace: Labels, effects: any Effects,
         progress: @escaping @Sendable (RunProgress) -> Void = { _ in }
     ) {
         self.spec = spec
@@ -66,7 +78,7 @@ public actor Orchestrator {
         self.effects = effects
         self.progress = progress
         self.router = Router(profiles: profiles, routing: spec.routing, defaultProfile: spec.model)
-        self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: spec.privacy.workspace)
+        self.runGuard = RunGuard(allowExfiltration: spec.privacy.allowExfiltration, workspace: workspace)
         self.models = ModelGateway(
             profiles: profiles, runGuard: runGuard, effects: effects,
             budgets: spec.budgets, progress: progress)

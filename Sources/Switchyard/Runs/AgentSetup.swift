@@ -86,6 +86,9 @@ public struct AgentSetup: Sendable {
     /// The spec's settings under the user's (the workspace's and the `--set`s): what the tools
     /// were configured by.
     public var settings: Settings
+    /// What the workspace's files are labelled: what the tools' results carry, and what the
+    /// guard takes a sender that reads the workspace on its own to hold.
+    public var workspaceLabels: Labels
 
     /// What the user should hear of the setup: each profile the agent goes without, and why.
     public var warnings: [String] {
@@ -102,17 +105,18 @@ public struct AgentSetup: Sendable {
 
     /// The tools of `spec` (options from the spec, under `settings`) and a binding for every
     /// profile whose provider can be made. `labels` are what the tools' results carry (the
-    /// spec's workspace labels, unless given); with `readOnly` the tools may not change the
-    /// work tree.
+    /// workspace's, as the settings say, unless given); with `readOnly` the tools may not
+    /// change the work tree.
     public init(
         spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String],
         labels: Labels? = nil, readOnly: String? = nil, providers: Providers = .live, assembly: any AgentAssembly
     ) throws {
         let merged = try spec.settings.overlaid(by: settings)
         self.settings = merged
+        workspaceLabels = try labels ?? merged.workspaceLabels()
         tools = try assembly.tools(
-            named: Set(spec.tools.keys), workspace: workspace, settings: merged,
-            labels: labels ?? spec.privacy.workspace, readOnly: readOnly)
+            named: Set(spec.tools.keys), workspace: workspace, settings: merged, labels: workspaceLabels,
+            readOnly: readOnly)
         bindings = []
         unavailable = [:]
         for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {

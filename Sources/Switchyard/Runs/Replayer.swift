@@ -158,7 +158,7 @@ public struct Replayer: Sendable {
     ) {
         let (spec, setup) = try recordedSetup(id, header: header, providers: .recordedOnly)
         let effects = try await RecordedEffects(replaying: id, in: store)
-        let orchestrator = Orchestrator(spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects)
+        let orchestrator = Orchestrator(spec: spec, setup: setup, effects: effects)
         do {
             let result = try await orchestrator.run(task: summary.task)
             return (result, await effects.unreached)
@@ -197,10 +197,8 @@ public struct Replayer: Sendable {
                     answer = try await triager.decide(try Ticket(record: record, origin: "run \(id)")).json
                         .canonicalText
                 } else {
-                    answer = try await Orchestrator(
-                        spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects,
-                        progress: progress
-                    ).run(task: summary.task).answer
+                    answer = try await Orchestrator(spec: spec, setup: setup, effects: effects, progress: progress)
+                        .run(task: summary.task).answer
                 }
                 return (Fork(run: id, child: run, answer: answer), .finished)
             }
@@ -256,9 +254,8 @@ public struct Replayer: Sendable {
         do {
             return try await store.withReopenedRun(id, clock: clock) { run in
                 let effects = try await RecordedEffects(resuming: run, in: store, clock: clock)
-                let result = try await Orchestrator(
-                    spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects, progress: progress
-                ).run(task: summary.task)
+                let result = try await Orchestrator(spec: spec, setup: setup, effects: effects, progress: progress)
+                    .run(task: summary.task)
                 return (result, result.status)
             }
         } catch let divergence as Divergence {
