@@ -64,8 +64,7 @@ let package = Package(
         .target(
             name: "Switchyard",
             dependencies: [
-                "SQLite", "Hashing", "CBeneath", "Yams", .product(name: "Subprocess", package: "swift-subprocess"),
-                .product(name: "SwiftCSV", package: "SwiftCSV"),
+                "SQLite", "Hashing", "CBeneath", "Yams", .product(name: "SwiftCSV", package: "SwiftCSV"),
             ],
             swiftSettings: swiftSettings
         ),

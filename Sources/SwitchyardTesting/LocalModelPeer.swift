@@ -37,7 +37,11 @@ public enum LocalModelPeer {
         }
         let directory = NSTemporaryDirectory() + "switchyard-peer-\(getpid())"
         runDirectory = directory
-        let result = try await runProgram(script, ["start", directory], environment: environment)
+        // The servers watch this process and stop when it ends, even killed (the atexit
+        // handler below runs only on a normal exit).
+        var owned = environment
+        owned["PEER_OWNER"] = String(getpid())
+        let result = try await runProgram(script, ["start", directory], environment: owned)
         guard result.status == 0 else {
             throw PeerError(
                 description:

@@ -3,8 +3,11 @@
     llama-server.py MODEL PORT chat|embed [N_CTX]
 
 Serves the OpenAI-compatible API with the model's own chat template, as `llama-server
---jinja` does, until it is signalled.
+--jinja` does, until it is signalled — or, when PEER_OWNER names a process (the test run that
+started it), until that process is gone, however it ended.
 """
+import os
+import select
 import signal
 import sys
 import threading
@@ -26,4 +29,16 @@ print(f"listening on {server.listening_address}", flush=True)
 stopped = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stopped.set())
 signal.signal(signal.SIGINT, lambda *_: stopped.set())
+if os.environ.get("PEER_OWNER"):
+    # A pidfd becomes readable when its process exits, and cannot be fooled by a reused pid.
+    try:
+        owner = os.pidfd_open(int(os.environ["PEER_OWNER"]))
+    except ProcessLookupError:
+        sys.exit("the process that started this server is gone")
+
+    def watch():
+        select.select([owner], [], [])
+        stopped.set()
+
+    threading.Thread(target=watch, daemon=True).start()
 stopped.wait()
