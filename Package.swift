@@ -128,7 +128,8 @@ let package = Package(
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
-                "Switchyard", "Composition",
+                // VectorStore for the index command's summary and progress types.
+                "Switchyard", "Composition", "VectorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
