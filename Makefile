@@ -16,10 +16,11 @@ test: deps peers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## peers: the local model server the tests use (llama.cpp's server from xllamacpp + SmolLM2-135M), in .build/peers
+## peers: what the tests drive, in .build/peers: the local model server (llama.cpp's server from xllamacpp + SmolLM2-135M) and MCP servers (the reference Python SDK, mcp-server-time)
 peers: deps
 	@python3 -m venv --help >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
 	Tests/Peers/model-server install
+	Tests/Peers/mcp-servers install
 
 ## deps: install the Debian packages Switchyard needs, if any are missing
 deps:

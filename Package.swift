@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries, as the system provides them.
@@ -113,13 +115,24 @@ let package = Package(
             name: "HTTPTool", dependencies: ["Switchyard", "Curl", "CXML2"], path: "Tools/HTTPTool",
             swiftSettings: swiftSettings),
 
+        // MCP servers' tools, over the MCP SDK's client on stdio.
+        .target(
+            name: "MCPClient",
+            dependencies: [
+                "Switchyard", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/MCPClient",
+            swiftSettings: swiftSettings
+        ),
+
         // The composition layer: profiles made into providers, tool names into tools, and the
         // checks of `doctor`.
         .target(
             name: "Composition",
             dependencies: [
                 "Switchyard", "Providers", "Curl", "Git", "FileTools", "GitTools", "ShellTool", "VectorStore",
-                "HTTPTool", "Hashing", .product(name: "Subprocess", package: "swift-subprocess"),
+                "HTTPTool", "MCPClient", "Hashing", .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -164,6 +177,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ShellToolTests", dependencies: ["ShellTool", "Switchyard", "SwitchyardTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MCPClientTests",
+            dependencies: ["MCPClient", "Composition", "Switchyard", "SwitchyardTesting", "SQLite"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ProvidersTests", dependencies: ["Providers", "Switchyard", "SwitchyardTesting", "Curl"],

@@ -17,7 +17,7 @@ public struct ReadyAgent: Sendable {
     ) async throws {
         spec = try AgentSpec.load(
             path: try AgentSpec.locate(agent, workspace: workspace, environment: environment), overrides: overrides)
-        setup = try AgentSetup(
+        setup = try await AgentSetup(
             spec: spec,
             settings: try Settings.load(workspace: workspace, environment: environment, overrides: overrides),
             workspace: workspace, environment: environment, labels: labels, readOnly: readOnly,

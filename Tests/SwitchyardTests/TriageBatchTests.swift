@@ -360,13 +360,13 @@ struct TriageFixture {
         #expect(said.contains("ticket cut to \(cut.keptCharacters) of \(cut.characters) characters"), "\(said)")
     }
 
-    @Test func aSpecWithoutATriageSectionCannotMakeABatch() throws {
+    @Test func aSpecWithoutATriageSectionCannotMakeABatch() async throws {
         try fixture.directory.write(
             "agents/plain.md",
             "---\nname: plain\nmodel: local\nprofiles:\n  local: { provider: openai-compatible, base_url: \"\(fixture.local.baseURL)/v1\", model: m }\n---\nHi.\n"
         )
         let spec = try AgentSpec.load(path: fixture.directory.path + "/agents/plain.md")
-        let setup = try AgentSetup(
+        let setup = try await AgentSetup(
             spec: spec, settings: Settings(), workspace: fixture.directory.path, environment: fixture.environment,
             assembly: fixture.assembly)
         let error = #expect(throws: ConfigurationError.self) {

@@ -16,6 +16,8 @@ import Hashing
 /// tools:
 ///   search: {}
 ///   shell: { allow: ["swift test*"] }
+/// mcp:                            # MCP servers whose tools it may use (MCPServerSpec)
+///   time: { command: [uvx, mcp-server-time], clearance: public }
 /// routing:
 ///   rules:
 ///     - { role: reasoning, use: cloud }
@@ -47,6 +49,8 @@ public struct AgentSpec: Sendable {
     public var settings: Settings
     /// The tools the agent may use, each with its options.
     public var tools: [String: ToolOptions]
+    /// The MCP servers whose tools the agent may use besides its own (``MCPServerSpec``).
+    public var mcp: [MCPServerSpec]
     public var routing: Routing
     public var privacy: Privacy
     public var budgets: Budgets
@@ -167,12 +171,15 @@ public struct AgentSpec: Sendable {
     }
 
     static let topLevelKeys: Set<String> = [
-        "name", "description", "planner", "model", "profiles", "tools", "routing", "privacy", "budgets", "triage",
+        "name", "description", "planner", "model", "profiles", "tools", "mcp", "routing", "privacy", "budgets",
+        "triage",
     ]
 
     /// The sections `--set` may change in the spec itself (profiles and tools are settings
     /// that the user's lie over anyway).
-    static let overridableSections: Set<String> = ["planner", "model", "routing", "privacy", "budgets", "triage"]
+    static let overridableSections: Set<String> = [
+        "planner", "model", "mcp", "routing", "privacy", "budgets", "triage",
+    ]
 
     /// Reads and checks the spec at `path`, with the `--set KEY=VALUE` assignments among
     /// `overrides` that change its own sections (`budgets.steps=5`, `triage.escalate_below=0.8`).
@@ -217,6 +224,7 @@ public struct AgentSpec: Sendable {
         if let planner { try reader.requireProfile(planner, at: reader.origin(of: "planner")) }
         try reader.requireProfile(model, at: reader.origin(of: "model"))
         tools = try reader.tools()
+        mcp = try MCPServerSpec.all(in: settings)
         routing = try Routing(reading: reader)
         privacy = try Privacy(reading: reader)
         budgets = try Budgets(reading: reader)

@@ -6,9 +6,9 @@ import Synchronization
 /// sender that can read the workspace itself (a networked shell command) may reach a
 /// destination cleared for less than the workspace only if the spec allows exfiltration;
 /// and once a run holds private data *and* has read untrusted content (the "lethal
-/// trifecta" with an exfiltration-capable action), HTTP requests and networked shell
-/// commands are refused unless the spec allows exfiltration. Every decision is kept for
-/// `audit`.
+/// trifecta" with an exfiltration-capable action), HTTP requests, networked shell commands
+/// and MCP calls to a destination cleared for less than it holds are refused unless the spec
+/// allows exfiltration. Every decision is kept for `audit`.
 public final class RunGuard: Sendable {
     public struct Decision: Sendable, Hashable {
         public var egress: Egress
@@ -91,8 +91,8 @@ public final class RunGuard: Sendable {
                 allowed = false
                 reason =
                     "a \(egress.kind.rawValue) egress can read \(mayRead.confidentiality) files (\(egress.reach == .host ? "the workspace's and the host's, outside any sandbox" : "the workspace's")) and send them to a destination cleared only for \(clearance); it needs privacy.allow_exfiltration in the spec"
-            } else if egress.kind != .model, state.held.confidentiality >= .private, state.held.integrity == .untrusted,
-                !allowExfiltration
+            } else if egress.kind != .model, state.held.confidentiality >= .private,
+                state.held.confidentiality > clearance, state.held.integrity == .untrusted, !allowExfiltration
             {
                 allowed = false
                 reason =
@@ -106,8 +106,9 @@ public final class RunGuard: Sendable {
         }
     }
 
-    /// The guard as a tool sees it: egress to the public internet from a step whose inputs
-    /// carry `labels`; each decision is also recorded in `effects` when given.
+    /// The guard as a tool sees it: egress (to the destination's clearance, the public
+    /// internet's unless the egress says otherwise) from a step whose inputs carry `labels`;
+    /// each decision is also recorded in `effects` when given.
     public func forStep(carrying labels: Labels, recordingIn effects: (any Effects)? = nil, step: String? = nil)
         -> any EgressGuard
     {
@@ -121,7 +122,7 @@ public final class RunGuard: Sendable {
         let step: String?
 
         func check(_ egress: Egress) async -> EgressDecision {
-            let decision = run.check(egress, carrying: labels, destinationClearance: .public)
+            let decision = run.check(egress, carrying: labels, destinationClearance: egress.clearance)
             do {
                 try await effects?.record(.guardDecision, step: step, payload: decision.json)
             } catch {

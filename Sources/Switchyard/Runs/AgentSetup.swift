@@ -11,6 +11,10 @@ public protocol AgentAssembly: Sendable {
     /// The provider `profile` describes, sending `apiKey` (nil for one that is only asked what
     /// it would send, as in a replay).
     func provider(for profile: ModelProfile, apiKey: String?) throws -> any ModelProvider
+
+    /// A connection to the MCP server `server` (run in `workspace`) that starts it when first
+    /// asked something, so that a replay, which asks nothing, never starts it.
+    func connection(to server: MCPServerSpec, workspace: String) -> any MCPConnection
 }
 
 /// A model profile as a run uses it: its provider, how far it is trusted, what it costs.
@@ -89,6 +93,8 @@ public struct AgentSetup: Sendable {
     /// What the workspace's files are labelled: what the tools' results carry, and what the
     /// guard takes a sender that reads the workspace on its own to hold.
     public var workspaceLabels: Labels
+    /// What each MCP server offered, by server: what the run's header records.
+    public var catalogues: [String: MCPCatalogue]
 
     /// What the user should hear of the setup: each profile the agent goes without, and why.
     public var warnings: [String] {
@@ -107,16 +113,45 @@ public struct AgentSetup: Sendable {
     /// profile whose provider can be made. `labels` are what the tools' results carry (the
     /// workspace's, as the settings say, unless given); with `readOnly` the tools may not
     /// change the work tree.
+    ///
+    /// Each MCP server of the spec offers the tools of its catalogue: the one in `recorded`
+    /// (a replay's, from the run's header), else the one it lists when asked — the server is
+    /// started for it, but not by a replay (`providers` is `.recordedOnly`), which needs a
+    /// recorded one.
     public init(
         spec: AgentSpec, settings: Settings, workspace: String, environment: [String: String],
-        labels: Labels? = nil, readOnly: String? = nil, providers: Providers = .live, assembly: any AgentAssembly
-    ) throws {
+        labels: Labels? = nil, readOnly: String? = nil, providers: Providers = .live, assembly: any AgentAssembly,
+        recorded: [String: MCPCatalogue]? = nil
+    ) async throws {
         let merged = try spec.settings.overlaid(by: settings)
         self.settings = merged
         workspaceLabels = try labels ?? merged.workspaceLabels()
         tools = try assembly.tools(
             named: Set(spec.tools.keys), workspace: workspace, settings: merged, labels: workspaceLabels,
             readOnly: readOnly)
+        catalogues = [:]
+        for server in spec.mcp {
+            let connection = assembly.connection(to: server, workspace: workspace)
+            let catalogue: MCPCatalogue
+            if let listed = recorded?[server.name] {
+                catalogue = listed
+            } else if providers == .recordedOnly {
+                throw ConfigurationError(
+                    at: server.origin,
+                    message:
+                        "the run did not record what MCP server \(server.name) offered; it cannot be replayed with this spec"
+                )
+            } else {
+                do {
+                    catalogue = try await connection.catalogue()
+                } catch {
+                    throw ConfigurationError(at: server.origin, message: "MCP server \(server.name): \(error)")
+                }
+            }
+            catalogues[server.name] = catalogue
+            tools += try MCPTool.tools(
+                of: server, catalogue: catalogue, workspace: workspaceLabels, connection: connection)
+        }
         bindings = []
         unavailable = [:]
         for (name, profile) in try ModelProfile.all(from: merged, environment: environment).sorted(by: {
@@ -153,6 +188,7 @@ public struct AgentSetup: Sendable {
         header.profiles = Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0.header) })
         header.tools = tools.map(\.name).sorted()
         header.toolLabels = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0.reads) })
+        if !catalogues.isEmpty { header.mcp = catalogues }
         header.settingsOverrides = overrides
         return header
     }

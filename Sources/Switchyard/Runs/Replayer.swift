@@ -141,7 +141,7 @@ public struct Replayer: Sendable {
     /// Re-decides a triaged ticket on its recorded effects; the divergence, if there is one.
     private func replayTicket(_ id: RunID, header: RunHeader) async throws -> Divergence? {
         guard let record = header.ticket else { throw TraceError("run \(id) has no ticket") }
-        let (spec, setup) = try recordedSetup(id, header: header, labels: Ticket.labels, providers: .recordedOnly)
+        let (spec, setup) = try await recordedSetup(id, header: header, labels: Ticket.labels, providers: .recordedOnly)
         let effects = try await RecordedEffects(replaying: id, in: store)
         let triager = try Triager(spec: spec, profiles: setup.bindings, tools: setup.tools, effects: effects)
         do {
@@ -156,7 +156,7 @@ public struct Replayer: Sendable {
     private func replayAgent(_ id: RunID, summary: RunSummary, header: RunHeader) async throws -> (
         RunResult?, Divergence?
     ) {
-        let (spec, setup) = try recordedSetup(id, header: header, providers: .recordedOnly)
+        let (spec, setup) = try await recordedSetup(id, header: header, providers: .recordedOnly)
         let effects = try await RecordedEffects(replaying: id, in: store)
         let orchestrator = Orchestrator(spec: spec, setup: setup, effects: effects)
         do {
@@ -177,7 +177,7 @@ public struct Replayer: Sendable {
         guard kind == .agent || kind == .ticket else {
             throw TraceError("only agent runs and triaged tickets can be forked; run \(id) is a \(summary.agent) run")
         }
-        let (spec, setup) = try recordedSetup(id, header: header, labels: kind == .ticket ? Ticket.labels : nil)
+        let (spec, setup) = try await recordedSetup(id, header: header, labels: kind == .ticket ? Ticket.labels : nil)
         var childHeader = header
         childHeader.forkedFrom = RunHeader.Fork(run: id, step: step)
         childHeader.settingsOverrides = (header.settingsOverrides ?? []) + overrides
@@ -250,7 +250,7 @@ public struct Replayer: Sendable {
         }
         var replayer = self
         replayer.agent = nil
-        let (spec, setup) = try replayer.recordedSetup(id, header: header)
+        let (spec, setup) = try await replayer.recordedSetup(id, header: header)
         do {
             return try await store.withReopenedRun(id, clock: clock) { run in
                 let effects = try await RecordedEffects(resuming: run, in: store, clock: clock)
@@ -298,7 +298,7 @@ public struct Replayer: Sendable {
     /// `overrides` on top of its settings, when given — and the tools and profiles they give.
     func recordedSetup(
         _ id: RunID, header: RunHeader, labels: Labels? = nil, providers: AgentSetup.Providers = .live
-    ) throws -> (AgentSpec, AgentSetup) {
+    ) async throws -> (AgentSpec, AgentSetup) {
         guard let recordedFile = header.agent?.file, let workspace = header.workspace?.path else {
             throw TraceError("run \(id)'s header does not name its agent spec and workspace")
         }
@@ -311,10 +311,10 @@ public struct Replayer: Sendable {
         for assignment in recordedOverrides + overrides { try settings.set(assignment) }
         // A run recorded without --apply had a read-only work tree; one from before --apply
         // existed could change it.
-        var setup = try AgentSetup(
+        var setup = try await AgentSetup(
             spec: spec, settings: settings, workspace: workspace, environment: environment, labels: labels,
             readOnly: header.apply == false ? AgentSetup.readOnlyReason : nil, providers: providers,
-            assembly: assembly)
+            assembly: assembly, recorded: header.mcp)
         setup.warnings.forEach(notice)
         // A window the run asked its server for is the one it had; the settings' own win.
         for index in setup.bindings.indices where setup.bindings[index].contextWindow == nil {

@@ -20,6 +20,9 @@ public struct RunHeader: Codable, Sendable, Hashable {
     /// The tools offered, and what each can read (`audit` labels what they returned by it).
     public var tools: [String]?
     public var toolLabels: [String: Labels]?
+    /// What each MCP server offered when the run started: a replay offers the same tools
+    /// without starting the servers.
+    public var mcp: [String: MCPCatalogue]?
     /// The `--set` assignments it was made with.
     public var settingsOverrides: [String]?
     /// Whether the work tree was writable (`--apply`); nil in runs from before there was a choice.
@@ -51,7 +54,8 @@ public struct RunHeader: Codable, Sendable, Hashable {
     public static let ticketCommand = "triage-ticket"
 
     enum CodingKeys: String, CodingKey {
-        case command, switchyard, libraries, workspace, agent, profiles, tools, apply, index, profile, batch, ticket
+        case command, switchyard, libraries, workspace, agent, profiles, tools, mcp, apply, index, profile, batch
+        case ticket
         case file, out, tickets, pending
         case toolLabels = "tool_labels"
         case settingsOverrides = "settings_overrides"

@@ -79,6 +79,8 @@ public struct ToolContext: Sendable {
 public struct Egress: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
         case http, model, shell
+        /// A call of a tool an MCP server serves.
+        case mcp
     }
 
     public var kind: Kind
@@ -92,6 +94,9 @@ public struct Egress: Sendable, Hashable {
     /// What the sender can read on its own and send besides the payload: a networked shell
     /// command can `cat` any file of its sandbox, an unsandboxed one any file of the host.
     public var reach: Reach
+    /// How far the destination is trusted: the public internet is `.public`; an MCP server is
+    /// cleared for what its agent spec says.
+    public var clearance: Confidentiality
 
     public enum Reach: Sendable, Hashable {
         /// Only the payload.
@@ -102,12 +107,16 @@ public struct Egress: Sendable, Hashable {
         case host
     }
 
-    public init(kind: Kind, destination: String, payload: [UInt8] = [], source: String, reach: Reach = .payload) {
+    public init(
+        kind: Kind, destination: String, payload: [UInt8] = [], source: String, reach: Reach = .payload,
+        clearance: Confidentiality = .public
+    ) {
         self.kind = kind
         self.destination = destination
         self.payload = payload
         self.source = source
         self.reach = reach
+        self.clearance = clearance
     }
 }
 

@@ -28,6 +28,37 @@ public struct ToolOptions: Sendable {
         self.init(values, origins: origins, location: "tools.\(tool)")
     }
 
+    /// The options under `section` in the settings (`mcp.time`).
+    public init(settings: Settings, section: String) {
+        var values: [String: JSONValue] = [:]
+        var origins: [String: String] = [:]
+        for (key, entry) in settings.children(of: section) {
+            values[key] = entry.value
+            origins[key] = entry.origin
+        }
+        self.init(values, origins: origins, location: section)
+        origin = origins["command"] ?? origins.values.sorted().first
+    }
+
+    /// A mapping of texts (`env: { TZ: UTC }`); numbers and flags are read as their text.
+    public mutating func table(_ key: String) throws(ConfigurationError) -> [String: String] {
+        if values[key] != nil {
+            read.insert(key)
+            throw error(key, "a mapping of names to texts")
+        }
+        var table: [String: String] = [:]
+        for (name, value) in values where name.hasPrefix(key + ".") {
+            read.insert(name)
+            let field = String(name.dropFirst(key.count + 1))
+            switch value {
+            case .string(let text): table[field] = text
+            case .number, .bool: table[field] = value.canonicalText
+            default: throw error(name, "text")
+            }
+        }
+        return table
+    }
+
     /// Adds an option, with where it was written.
     public mutating func add(_ key: String, _ value: JSONValue, origin: String) {
         values[key] = value
