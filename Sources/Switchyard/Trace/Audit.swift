@@ -65,8 +65,13 @@ public struct Audit: Sendable {
         let profiles = header.profiles ?? [:]
         var held = HeldText()
         held.allow(task)
-        // The names the planner is given with every request.
-        for tool in header.tools ?? [] { held.allow(tool) }
+        // The names the planner is given with every request, and the kind of each step it is
+        // shown even when the step's content is withheld (an MCP tool's name is long enough to
+        // be evidence).
+        for tool in header.tools ?? [] {
+            held.allow(tool)
+            held.allow("tool:\(tool)")
+        }
         // The labels of each step's result, as the run settled them, and at least what the
         // header says its tool can read (so a labelling bug in the run does not lower them).
         let toolLabels = header.toolLabels ?? [:]
