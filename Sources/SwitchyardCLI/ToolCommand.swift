@@ -12,10 +12,15 @@ struct ToolCommand: AsyncParsableCommand {
             git_branch, git_commit, git_apply (git); shell (a sandboxed command); vector_search, \
             vector_upsert (the vector store; see switchyard index); http_fetch. Without a name, lists \
             them; `switchyard tool NAME --schema` prints one's argument schema.
+            With --agent, the tools are that agent's, as its spec configures them: its own and \
+            those of the MCP servers it declares (mcp.SERVER in the spec), named mcp__SERVER__TOOL; \
+            listing them starts the servers.
             Examples:
               switchyard tool search --workspace . --args '{"pattern": "func main", "include": ["*.swift"]}'
               switchyard tool git_log --workspace . --args '{"limit": 5, "path": "Sources"}'
               switchyard tool shell --workspace . --set 'tools.shell.allow=swift build*' --args '{"command": "swift build"}'
+              switchyard tool --agent tracker
+              switchyard tool mcp__time__get_current_time --agent tracker --args '{"timezone": "UTC"}'
             Tool options come from the settings under tools.NAME (switchyard.yaml, or --set): \
             tools.shell.allow / deny (glob lists), otherwise (ask, deny or allow; default ask, which asks \
             on a terminal and refuses elsewhere), network (default false), workspace (read-write or \
@@ -34,26 +39,23 @@ struct ToolCommand: AsyncParsableCommand {
     var args: String = "{}"
     @Flag(help: "Print the result (text, data, labels) or the error as JSON.") var json = false
     @Flag(help: "Print the tool's argument schema instead of calling it.") var schema = false
+    @Option(
+        help: ArgumentHelp(
+            "An agent (a name under agents/ or a spec file) whose tools these are, its MCP servers' included.",
+            valueName: "SPEC"))
+    var agent: String?
     @OptionGroup var settings: SettingsOptions
 
     func run() async throws {
-        if let name, !Toolbox.names.contains(name) {
-            throw ValidationError(
-                "no tool is called '\(name)'; the tools are: \(Toolbox.names.joined(separator: ", "))")
-        }
-        let tools: [any Tool]
-        do {
-            tools = try Toolbox.make(
-                workspacePath: settings.workspace, settings: settings.load(), only: name.map { [$0] })
-        } catch {
-            throw fail(error)
-        }
+        let tools = try await available()
         guard name != nil else {
             if json {
                 printJSON(.array(tools.map { ["name": .string($0.name), "description": .string($0.description)] }))
             } else {
+                let width = max(12, tools.map(\.name.count).max() ?? 0)
                 for tool in tools {
-                    print("\(tool.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(tool.description)")
+                    let summary = tool.description.split(separator: "\n").first.map(String.init) ?? ""
+                    print("\(tool.name.padding(toLength: width, withPad: " ", startingAt: 0)) \(summary)")
                 }
             }
             return
@@ -89,6 +91,36 @@ struct ToolCommand: AsyncParsableCommand {
             }
             throw ExitStatus.failed
         }
+    }
+
+    /// The built-in tools, or the agent's: all of them, or the one named.
+    private func available() async throws -> [any Tool] {
+        let tools: [any Tool]
+        let names: [String]
+        do {
+            if let agent {
+                let ready = try await ReadyAgent(
+                    agent, workspace: settings.workspace, environment: ProcessInfo.processInfo.environment,
+                    overrides: settings.overrides, notice: { _ in })
+                tools = ready.setup.tools.filter { tool in name.map { $0 == tool.name } ?? true }
+                    .sorted { $0.name < $1.name }
+                names = ready.setup.tools.map(\.name).sorted()
+            } else {
+                names = Toolbox.names
+                tools =
+                    name.map { names.contains($0) } ?? true
+                    ? try Toolbox.make(
+                        workspacePath: settings.workspace, settings: settings.load(), only: name.map { [$0] }) : []
+            }
+        } catch {
+            throw fail(error)
+        }
+        if let name, tools.isEmpty {
+            throw ValidationError(
+                "no tool is called '\(name)'\(agent.map { " in agent \($0)" } ?? ""); the tools are: \(names.joined(separator: ", "))"
+            )
+        }
+        return tools
     }
 }
 

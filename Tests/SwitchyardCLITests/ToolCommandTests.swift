@@ -39,6 +39,62 @@ import Testing
         #expect(output["data"]?["total_lines"] == 3)
     }
 
+    /// With `--agent`, an agent's tools: its own and its MCP servers', listed (their servers
+    /// started for it) and called by hand.
+    @Test func listsAndCallsAnAgentsMCPToolsByHand() async throws {
+        let directory = try TemporaryDirectory("cli-tool-mcp")
+        let log = directory.path + "/calls.jsonl"
+        try directory.write(
+            "agents/tracker.md",
+            """
+            ---
+            name: tracker
+            model: local
+            profiles:
+              local: { provider: ollama, model: small }
+            tools:
+              read: {}
+            mcp:
+              peer: { command: \(try await MCPPeers.peerCommand(log: log)), tools: [echo, lookup] }
+            ---
+            You look things up.
+            """)
+        let listed = try await runProgram(
+            binary, ["tool", "--agent", "tracker", "--workspace", directory.path], environment: environment)
+        #expect(listed.status == 0, "\(listed.standardError)")
+        let lines = listed.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines.map { String($0.prefix { $0 != " " }) } == ["mcp__peer__echo", "mcp__peer__lookup", "read"])
+        #expect(lines.first?.hasSuffix(" Answers with the text it is given.") == true, "\(lines)")
+
+        let called = try await runProgram(
+            binary,
+            [
+                "tool", "mcp__peer__echo", "--agent", "tracker", "--workspace", directory.path, "--json", "--args",
+                #"{"text": "by hand"}"#,
+            ], environment: environment)
+        #expect(called.status == 0, "\(called.standardError)")
+        let output = try JSONValue(parsing: called.standardOutput)
+        #expect(output["text"] == "echo: by hand")
+        // What a server returns is untrusted, and as private as the workspace.
+        #expect(output["labels"] == ["confidentiality": "private", "integrity": "untrusted"])
+        #expect(try directory.read("calls.jsonl").contains(#""arguments": {"text": "by hand"}"#))
+
+        let schema = try await runProgram(
+            binary, ["tool", "mcp__peer__lookup", "--agent", "tracker", "--workspace", directory.path, "--schema"],
+            environment: environment)
+        #expect(try JSONValue(parsing: schema.standardOutput)["required"] == ["key"])
+
+        // A tool the allowlist leaves out is not the agent's.
+        let flood = try await runProgram(
+            binary, ["tool", "mcp__peer__flood", "--agent", "tracker", "--workspace", directory.path],
+            environment: environment)
+        #expect(flood.status == 64)
+        #expect(
+            flood.standardError.contains(
+                "no tool is called 'mcp__peer__flood' in agent tracker; the tools are: mcp__peer__echo, mcp__peer__lookup, read"
+            ), "\(flood.standardError)")
+    }
+
     @Test func refusalsAndBadArgumentsExitNonZeroWithTheRule() async throws {
         let directory = try TemporaryDirectory("cli-refuse")
         let escape = try await runProgram(

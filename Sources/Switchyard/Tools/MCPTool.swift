@@ -205,11 +205,22 @@ public struct MCPTool: Tool {
             if schema["type"] == nil { schema = .object(["type": "object", "properties": .object([:])]) }
             tools.append(
                 MCPTool(
-                    name: name, description: String(entry.description.prefix(descriptionLimit)), parameters: schema,
+                    name: name, description: shown(entry.description), parameters: schema,
                     reads: server.returns(in: workspace), remoteName: entry.name, server: server,
                     connection: connection))
         }
         return tools
+    }
+
+    /// A server's description as a model (or a terminal) is shown it: capped, without control
+    /// characters but line breaks (no terminal escapes).
+    static func shown(_ description: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append(
+            contentsOf: description.prefix(descriptionLimit).unicodeScalars.filter {
+                $0 == "\n" || $0.properties.generalCategory != .control
+            })
+        return String(scalars)
     }
 
     /// Letters, digits, `-` and `_`, without `__` (which separates the parts of a tool's name).
