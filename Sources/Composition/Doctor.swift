@@ -1,6 +1,7 @@
 public import Curl
 import Foundation
 import Git
+import MCPClient
 import SQLite
 import Subprocess
 public import Switchyard
@@ -34,21 +35,27 @@ public struct DoctorCheck: Sendable, Codable, Equatable {
 }
 
 /// Checks what Switchyard needs on this machine: the C libraries, the tools' helper
-/// programs, and the model servers named by the environment.
+/// programs, the model servers named by the environment, and an agent's MCP servers.
 public struct Doctor: Sendable {
     public var environment: [String: String]
     /// The configured model profiles: each gets a line.
     public var profiles: [ModelProfile]
+    /// MCP servers to start and ask for their tools (in `workspace`): each gets a line.
+    public var servers: [MCPServerSpec]
+    public var workspace: String
     public var client: HTTPClient
     /// How long a server may take to answer before it counts as unreachable.
     public var timeout: Duration
 
     public init(
-        environment: [String: String], profiles: [ModelProfile] = [], client: HTTPClient = .shared,
+        environment: [String: String], profiles: [ModelProfile] = [], servers: [MCPServerSpec] = [],
+        workspace: String = ".", client: HTTPClient = .shared,
         timeout: Duration = .seconds(5)
     ) {
         self.environment = environment
         self.profiles = profiles
+        self.servers = servers
+        self.workspace = workspace
         self.client = client
         self.timeout = timeout
     }
@@ -58,8 +65,9 @@ public struct Doctor: Sendable {
         async let ollama = checkOllama()
         async let openAI = checkOpenAI()
         async let configured = checkProfiles()
+        async let mcp = checkServers()
         let local = [libcurl(), libgit2(), sqlite(), await ripgrep(), await bubblewrap()]
-        return local + (await ollama) + (await openAI) + (await configured)
+        return local + (await ollama) + (await openAI) + (await configured) + (await mcp)
     }
 
     /// Whether every required piece is present.
@@ -283,6 +291,46 @@ public struct Doctor: Sendable {
                 fix: profile.kind == .ollama
                     ? "start Ollama there, or change profiles.\(profile.name).base_url"
                     : "start the server, or change profiles.\(profile.name).base_url")
+        }
+    }
+
+    /// One line per MCP server: does it start, answer the handshake and list the tools its
+    /// allowlist names? (Each is started, asked, and stopped.)
+    public func checkServers() async -> [DoctorCheck] {
+        await withTaskGroup(of: (Int, DoctorCheck).self) { group in
+            for (index, server) in servers.enumerated() {
+                group.addTask { (index, await check(server)) }
+            }
+            var checks: [(Int, DoctorCheck)] = []
+            for await check in group { checks.append(check) }
+            return checks.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    func check(_ server: MCPServerSpec) async -> DoctorCheck {
+        let name = "mcp \(server.name)"
+        let connection = StdioConnection(server: server, workspace: workspace, environment: environment)
+        defer { Task { await connection.close() } }
+        do {
+            let catalogue = try await connection.catalogue()
+            let listed = catalogue.tools.map(\.name)
+            let offered = server.allow ?? listed
+            if let missing = server.allow?.filter({ !listed.contains($0) }), !missing.isEmpty {
+                return DoctorCheck(
+                    name: name, status: .warning, required: false,
+                    detail:
+                        "\(catalogue.server) does not list \(missing.joined(separator: ", ")) (it lists \(listed.joined(separator: ", ")))",
+                    fix: "correct mcp.\(server.name).tools in \(server.origin)")
+            }
+            return DoctorCheck(
+                name: name, status: .ok, required: false,
+                detail:
+                    "\(catalogue.server): \(offered.count) tool\(offered.count == 1 ? "" : "s") (\(offered.joined(separator: ", "))), clearance \(server.clearance)"
+            )
+        } catch {
+            return DoctorCheck(
+                name: name, status: .failed, required: false, detail: "\(error)".oneLine,
+                fix: "check mcp.\(server.name).command in \(server.origin), and run it by hand")
         }
     }
 

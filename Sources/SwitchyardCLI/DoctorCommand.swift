@@ -11,8 +11,9 @@ struct DoctorCommand: AsyncParsableCommand {
             Reports libcurl, libgit2 and SQLite versions; whether ripgrep (rg) and bubblewrap (bwrap) \
             are installed and work; whether Ollama answers at $OLLAMA_HOST and which models it has; \
             whether OPENAI_API_KEY is set and $OPENAI_BASE_URL is reachable. Every failing line says \
-            how to fix it. Exits non-zero only when a required piece is missing: the model servers \
-            are optional.
+            how to fix it. With --agent, also the agent's model profiles and each MCP server its spec \
+            declares (started, asked for its tools, stopped). Exits non-zero only when a required \
+            piece is missing: the model and MCP servers are optional.
             """
     )
 
@@ -22,20 +23,37 @@ struct DoctorCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each server.")
     var timeout: Int = 5
 
+    @Option(
+        help: ArgumentHelp(
+            "An agent (a name under agents/ or a spec file) whose profiles and MCP servers to check too.",
+            valueName: "SPEC"))
+    var agent: String?
+
     @OptionGroup var settings: SettingsOptions
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var profiles: [ModelProfile] = []
+        var servers: [MCPServerSpec] = []
         var configuration: DoctorCheck?
         do {
-            profiles = Array(try ModelProfile.all(from: settings.load(), environment: environment).values)
+            var loaded = try settings.load()
+            if let agent {
+                let spec = try AgentSpec.load(
+                    path: try AgentSpec.locate(agent, workspace: settings.workspace, environment: environment),
+                    overrides: settings.overrides)
+                loaded = try spec.settings.overlaid(by: loaded)
+                servers = spec.mcp
+            }
+            profiles = Array(try ModelProfile.all(from: loaded, environment: environment).values)
         } catch {
             configuration = DoctorCheck(
                 name: "configuration", status: .failed, required: true, detail: "\(error)",
                 fix: "correct the setting; `switchyard doctor --help` lists where settings come from")
         }
-        let doctor = Doctor(environment: environment, profiles: profiles, timeout: .seconds(max(1, timeout)))
+        let doctor = Doctor(
+            environment: environment, profiles: profiles, servers: servers, workspace: settings.workspace,
+            timeout: .seconds(max(1, timeout)))
         var checks = await doctor.run()
         if let configuration { checks.append(configuration) }
         let passed = Doctor.passed(checks)

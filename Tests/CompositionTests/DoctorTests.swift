@@ -192,4 +192,26 @@ func closedPort() throws -> String { "127.0.0.1:1" }
         #expect(seen.value.contains("Bearer local-key"))
         #expect(checks.allSatisfy { !$0.required })
     }
+
+    @Test func eachMCPServerGetsALineSayingWhatItOffers() async throws {
+        let directory = try TemporaryDirectory("doctor-mcp")
+        let command = [try await MCPPeers.python(), MCPPeers.peerScript, directory.path + "/calls.jsonl"]
+        let servers = [
+            MCPServerSpec(name: "peer", command: command, allow: ["echo", "lookup"], origin: "agents/a.md:7"),
+            MCPServerSpec(name: "stale", command: command, allow: ["echo", "search"], origin: "agents/a.md:9"),
+            MCPServerSpec(name: "gone", command: ["no-such-mcp-server"], origin: "agents/a.md:11"),
+        ]
+        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let checks = await Doctor(environment: environment, servers: servers, workspace: directory.path)
+            .checkServers()
+        #expect(checks.map(\.name) == ["mcp peer", "mcp stale", "mcp gone"])
+        #expect(checks[0].status == .ok)
+        #expect(checks[0].detail == "peer 1.0: 2 tools (echo, lookup), clearance public")
+        #expect(checks[1].status == .warning)
+        #expect(checks[1].detail.hasPrefix("peer 1.0 does not list search (it lists "), "\(checks[1].detail)")
+        #expect(checks[1].fix == "correct mcp.stale.tools in agents/a.md:9")
+        #expect(checks[2].status == .failed)
+        #expect(checks[2].detail.contains("no program `no-such-mcp-server` on PATH"), "\(checks[2].detail)")
+        #expect(checks.allSatisfy { !$0.required })
+    }
 }

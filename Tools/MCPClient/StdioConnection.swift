@@ -77,6 +77,11 @@ public actor StdioConnection: MCPConnection {
         return MCPCallResult(text: content.map(\.text).joined(separator: "\n"), isError: isError ?? false)
     }
 
+    /// Stops the server, if it runs; the next call starts it again.
+    public func close() async {
+        if let session { await stop(session) }
+    }
+
     /// The running session, started if there is none.
     private func started() async throws -> Session {
         if let session, session.process.isRunning { return session }
