@@ -43,6 +43,26 @@ import Testing
         #expect(try logged().contains(#""arguments": {"text": "hello"}"#))
     }
 
+    @Test func callsThatArriveTogetherShareOneServer() async throws {
+        let connection = try await peer()
+        let pids = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<4 { group.addTask { try await connection.call("pid", arguments: [:]).text } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(pids.count == 1, "\(pids)")
+    }
+
+    /// A server inherits none of Switchyard's open files (the trace store, a workspace file).
+    @Test func theServerInheritsNoOpenFiles() async throws {
+        try directory.write("held-open.txt", "secret\n")
+        let held = try #require(FileHandle(forReadingAtPath: directory.path + "/held-open.txt"))
+        defer { try? held.close() }
+        let connection = try await peer()
+        let open = try await connection.call("descriptors", arguments: [:]).text
+        #expect(open.contains("pipe:"), "\(open)")
+        #expect(!open.contains("held-open.txt"), "\(open)")
+    }
+
     @Test func theServerGetsNoneOfSwitchyardsEnvironmentButWhatItsSpecGives() async throws {
         let connection = try await peer(environment: [
             "OPENAI_API_KEY": "sk-canary-should-stay", "SWITCHYARD_HOME": "/tmp/elsewhere",

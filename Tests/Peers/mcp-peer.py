@@ -5,7 +5,7 @@
 Every call's arguments are appended to LOG as one JSON line, so a test can check the bytes a
 server received. Its tools: `echo` answers with its text; `lookup` with a fixed record;
 `flood` sends one message of N bytes; `hang` never answers; `crash` exits mid-call;
-`environment` names the variables it was given.
+`environment` names the variables it was given; `pid` says which process answers; `descriptors` what its open file descriptors refer to.
 """
 import json
 import os
@@ -64,6 +64,24 @@ def environment() -> str:
     """The names of the environment variables the server was given."""
     logged("environment")
     return " ".join(sorted(os.environ))
+
+
+@server.tool()
+def pid() -> str:
+    """The server's process id."""
+    return str(os.getpid())
+
+
+@server.tool()
+def descriptors() -> str:
+    """What each of the server's open file descriptors refers to, one per line."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.append(f"{fd} {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            pass
+    return "\n".join(targets)
 
 
 server.run()

@@ -23,6 +23,7 @@ public actor StdioConnection: MCPConnection {
     static let toolLimit = 1000
 
     private var session: Session?
+    private var starting: Task<Session, any Error>?
 
     private struct Session {
         let process: Process
@@ -82,9 +83,20 @@ public actor StdioConnection: MCPConnection {
         if let session { await stop(session) }
     }
 
-    /// The running session, started if there is none.
+    /// The running session, started if there is none. Calls that arrive while it starts wait
+    /// for that start rather than each starting a server.
     private func started() async throws -> Session {
         if let session, session.process.isRunning { return session }
+        if let starting { return try await starting.value }
+        let start = Task { try await self.start() }
+        starting = start
+        defer { starting = nil }
+        let session = try await start.value
+        self.session = session
+        return session
+    }
+
+    private func start() async throws -> Session {
         let (process, input, output, errors) = try spawn()
         let transport = LineTransport(input: input, output: output, limit: Self.messageLimit)
         let client = Client(name: "switchyard", version: "1")
@@ -93,11 +105,9 @@ public actor StdioConnection: MCPConnection {
         let result = try await bounded(provisional, "starting", within: server.startTimeout) { client in
             try await client.connect(transport: transport)
         }
-        let session = Session(
+        return Session(
             process: process, client: client, transport: transport,
             serverInfo: "\(result.serverInfo.name) \(result.serverInfo.version)", errors: errors)
-        self.session = session
-        return session
     }
 
     /// Runs `body` on the session's client within `timeout` (by default the server's call
